@@ -1,0 +1,397 @@
+#include "allocator.h"
+
+#include <c10/util/Exception.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <vector>
+
+#include "stream.h"
+
+namespace torch_mlu {
+namespace {
+
+using c10::CachingDeviceAllocator::Stat;
+using c10::CachingDeviceAllocator::StatType;
+
+constexpr std::size_t kSmallSize = 1 << 20;    // requests up to this come from the small pool
+constexpr std::size_t kSmallRound = 512;
+constexpr std::size_t kLargeRound = 2 << 20;
+
+struct Block {
+  c10::DeviceIndex device;
+  c10::StreamId stream;
+  std::size_t size;       // bytes reserved from the driver
+  std::size_t requested;  // bytes the caller asked for
+  void* ptr;
+  std::vector<c10::Stream> used_on;  // other streams from record_stream
+};
+
+struct BySizeOnStream {
+  bool operator()(const Block* a, const Block* b) const {
+    if (a->stream != b->stream) return a->stream < b->stream;
+    if (a->size != b->size) return a->size < b->size;
+    return a->ptr < b->ptr;
+  }
+};
+
+std::size_t round_size(std::size_t n) {
+  const std::size_t unit = n <= kSmallSize ? kSmallRound : kLargeRound;
+  return (n + unit - 1) / unit * unit;
+}
+
+std::string format_bytes(std::size_t bytes) {
+  std::ostringstream out;
+  out.precision(2);
+  out << std::fixed;
+  if (bytes >= (std::size_t{1} << 30)) out << bytes / double(1 << 30) << " GiB";
+  else if (bytes >= (1 << 20)) out << bytes / double(1 << 20) << " MiB";
+  else if (bytes >= (1 << 10)) out << bytes / double(1 << 10) << " KiB";
+  else out << bytes << " bytes";
+  return out.str();
+}
+
+class DeviceCache {
+ public:
+  explicit DeviceCache(c10::DeviceIndex device) : device_(device) {}
+
+  Block* allocate(std::size_t requested, c10::StreamId stream) {
+    std::lock_guard lock(mutex_);
+    collect_finished_events();
+    const std::size_t size = round_size(requested);
+    Block* block = take_cached(size, stream);
+    if (block == nullptr) block = reserve(size, requested, stream);
+    block->requested = requested;
+    active_.emplace(block->ptr, block);
+    update(block, +1);
+    return block;
+  }
+
+  void free(Block* block) {
+    std::lock_guard lock(mutex_);
+    active_.erase(block->ptr);
+    update_allocated(block, -1);
+    if (block->used_on.empty()) {
+      release_to_pool(block);
+      return;
+    }
+    // Reusable once every other stream that used it reaches this point.
+    for (const c10::Stream& stream : block->used_on) {
+      hal::Notifier* notifier = hal_call([&] { return driver().create_notifier(device_, false); });
+      hal_call([&] { driver().record(notifier, queue_of(stream)); });
+      pending_.emplace_back(notifier, block);
+    }
+    block->used_on.clear();
+  }
+
+  void record_stream(void* ptr, const c10::Stream& stream) {
+    std::lock_guard lock(mutex_);
+    auto it = active_.find(ptr);
+    TORCH_CHECK(it != active_.end(), "record_stream: the tensor's memory is not an active mlu allocation");
+    Block* block = it->second;
+    if (stream.id() == block->stream) return;
+    for (const c10::Stream& s : block->used_on) {
+      if (s == stream) return;
+    }
+    block->used_on.push_back(stream);
+  }
+
+  void empty_cache() {
+    std::lock_guard lock(mutex_);
+    release_cached_blocks();
+  }
+
+  DeviceStats stats() {
+    std::lock_guard lock(mutex_);
+    return stats_;
+  }
+
+  void reset_peak() {
+    std::lock_guard lock(mutex_);
+    for_all_stats([](Stat& s) { s.reset_peak(); });
+  }
+
+  void reset_accumulated() {
+    std::lock_guard lock(mutex_);
+    for_all_stats([](Stat& s) { s.reset_accumulated(); });
+    stats_.num_alloc_retries = 0;
+    stats_.num_ooms = 0;
+    stats_.num_device_alloc = 0;
+    stats_.num_device_free = 0;
+  }
+
+  void set_fraction(double fraction) {
+    std::lock_guard lock(mutex_);
+    fraction_ = fraction;
+  }
+
+  bool owns(const void* ptr) {
+    std::lock_guard lock(mutex_);
+    auto it = active_.upper_bound(const_cast<void*>(ptr));
+    if (it == active_.begin()) return false;
+    --it;
+    return static_cast<const char*>(ptr) < static_cast<char*>(it->first) + it->second->size;
+  }
+
+ private:
+  Block* take_cached(std::size_t size, c10::StreamId stream) {
+    Block key{device_, stream, size, 0, nullptr, {}};
+    auto it = free_.lower_bound(&key);
+    if (it == free_.end() || (*it)->stream != stream || (*it)->size > 2 * size) return nullptr;
+    Block* block = *it;
+    free_.erase(it);
+    return block;
+  }
+
+  Block* reserve(std::size_t size, std::size_t requested, c10::StreamId stream) {
+    void* ptr = try_reserve(size);
+    if (ptr == nullptr) {
+      // Give everything cached back to the driver and try once more.
+      ++stats_.num_alloc_retries;
+      release_cached_blocks();
+      ptr = try_reserve(size);
+    }
+    if (ptr == nullptr) {
+      ++stats_.num_ooms;
+      raise_out_of_memory(requested);
+    }
+    auto* block = new Block{device_, stream, size, requested, ptr, {}};
+    reserved_ += size;
+    ++stats_.num_device_alloc;
+    for_pool(size, [&](StatType t) {
+      stats_.reserved_bytes[static_cast<std::size_t>(t)].increase(size);
+      stats_.segment[static_cast<std::size_t>(t)].increase(1);
+    });
+    return block;
+  }
+
+  void* try_reserve(std::size_t size) {
+    const std::size_t capacity = driver().memory_info(device_).total;
+    if (fraction_ < 1.0 && reserved_ + size > static_cast<std::size_t>(fraction_ * capacity)) {
+      return nullptr;
+    }
+    try {
+      return driver().allocate(device_, size);
+    } catch (const hal::Error& error) {
+      if (error.kind() != hal::ErrorKind::OutOfMemory) raise_hal_error(error);
+      return nullptr;
+    }
+  }
+
+  [[noreturn]] void raise_out_of_memory(std::size_t requested) {
+    const hal::MemoryInfo info = driver().memory_info(device_);
+    const std::size_t allocated = stats_.allocated_bytes[0].current;
+    std::ostringstream msg;
+    msg << "MLU out of memory. Tried to allocate " << format_bytes(requested) << ". mlu:"
+        << static_cast<int>(device_) << " has a total capacity of " << format_bytes(info.total)
+        << " of which " << format_bytes(info.free) << " is free. Of the allocated memory "
+        << format_bytes(allocated) << " is allocated by PyTorch, and "
+        << format_bytes(reserved_ - allocated) << " is reserved by PyTorch but unallocated.";
+    if (fraction_ < 1.0) {
+      msg << " This process may use at most " << fraction_ * 100
+          << "% of the device (set_per_process_memory_fraction).";
+    }
+    msg << " Free tensors you no longer need, or call torch.mlu.empty_cache().";
+    TORCH_CHECK_WITH(OutOfMemoryError, false, msg.str());
+  }
+
+  // Returns every cached block to the driver, once no queued work can still use them.
+  void release_cached_blocks() {
+    if (free_.empty() && pending_.empty()) return;
+    hal_call([&] { driver().synchronize_device(device_); });
+    collect_finished_events();
+    ++stats_.num_sync_all_streams;
+    for (Block* block : free_) {
+      hal_call([&] { driver().free(device_, block->ptr); });
+      reserved_ -= block->size;
+      ++stats_.num_device_free;
+      for_pool(block->size, [&](StatType t) {
+        stats_.reserved_bytes[static_cast<std::size_t>(t)].decrease(block->size);
+        stats_.segment[static_cast<std::size_t>(t)].decrease(1);
+      });
+      delete block;
+    }
+    free_.clear();
+  }
+
+  void collect_finished_events() {
+    while (!pending_.empty()) {
+      auto [notifier, block] = pending_.front();
+      if (!driver().query(notifier)) return;
+      driver().destroy_notifier(notifier);
+      pending_.pop_front();
+      // A block recorded on several streams is pooled after its last event.
+      bool more = false;
+      for (auto& [n, b] : pending_) more |= b == block;
+      if (!more) release_to_pool(block);
+    }
+  }
+
+  void release_to_pool(Block* block) {
+    for_pool(block->size, [&](StatType t) {
+      stats_.active[static_cast<std::size_t>(t)].decrease(1);
+      stats_.active_bytes[static_cast<std::size_t>(t)].decrease(block->size);
+    });
+    free_.insert(block);
+  }
+
+  void update(Block* block, int sign) {
+    update_allocated(block, sign);
+    for_pool(block->size, [&](StatType t) {
+      stats_.active[static_cast<std::size_t>(t)].increase(1);
+      stats_.active_bytes[static_cast<std::size_t>(t)].increase(block->size);
+    });
+  }
+
+  void update_allocated(Block* block, int sign) {
+    for_pool(block->size, [&](StatType t) {
+      const auto i = static_cast<std::size_t>(t);
+      if (sign > 0) {
+        stats_.allocation[i].increase(1);
+        stats_.allocated_bytes[i].increase(block->size);
+        stats_.requested_bytes[i].increase(block->requested);
+      } else {
+        stats_.allocation[i].decrease(1);
+        stats_.allocated_bytes[i].decrease(block->size);
+        stats_.requested_bytes[i].decrease(block->requested);
+      }
+    });
+  }
+
+  template <typename F>
+  static void for_pool(std::size_t size, F f) {
+    f(StatType::AGGREGATE);
+    f(size <= kSmallSize ? StatType::SMALL_POOL : StatType::LARGE_POOL);
+  }
+
+  template <typename F>
+  void for_all_stats(F f) {
+    for (auto* array : {&stats_.allocation, &stats_.segment, &stats_.active, &stats_.inactive_split,
+                        &stats_.allocated_bytes, &stats_.reserved_bytes, &stats_.active_bytes,
+                        &stats_.inactive_split_bytes, &stats_.requested_bytes}) {
+      for (Stat& s : *array) f(s);
+    }
+  }
+
+  c10::DeviceIndex device_;
+  std::mutex mutex_;
+  std::set<Block*, BySizeOnStream> free_;
+  std::map<void*, Block*> active_;
+  std::deque<std::pair<hal::Notifier*, Block*>> pending_;
+  DeviceStats stats_;
+  std::size_t reserved_ = 0;
+  double fraction_ = 1.0;
+};
+
+std::vector<std::unique_ptr<DeviceCache>>& caches() {
+  static auto* all = [] {
+    auto* v = new std::vector<std::unique_ptr<DeviceCache>>();
+    for (int i = 0; i < driver().device_count(); ++i) v->push_back(std::make_unique<DeviceCache>(i));
+    return v;
+  }();
+  return *all;
+}
+
+DeviceCache& cache(c10::DeviceIndex device) {
+  check_device(device);
+  return *caches()[device];
+}
+
+void free_block(void* ctx) {
+  auto* block = static_cast<Block*>(ctx);
+  cache(block->device).free(block);
+}
+
+#if TORCH_MLU_TORCH_VERSION >= 209
+using AllocatorBase = c10::DeviceAllocator;
+#else
+using AllocatorBase = c10::Allocator;
+#endif
+
+class MLUAllocator final : public AllocatorBase {
+ public:
+  c10::DataPtr allocate(std::size_t n) override {
+    const c10::DeviceIndex device = current_device();
+    const c10::Device where(kMLU, device);
+    if (n == 0) return c10::DataPtr(nullptr, nullptr, &c10::detail::deleteNothing, where);
+    Block* block = cache(device).allocate(n, current_stream(device).id());
+    return c10::DataPtr(block->ptr, block, &free_block, where);
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    const c10::DeviceIndex device = current_device();
+    hal::Queue* queue = current_queue(device);
+    hal_call([&] {
+      driver().copy_async(queue, dest, src, count, hal::CopyKind::DeviceToDevice);
+      driver().synchronize(queue);
+    });
+  }
+
+#if TORCH_MLU_TORCH_VERSION >= 209
+  bool initialized() override { return is_initialized(); }
+  void emptyCache(c10::MempoolId_t) override { torch_mlu::empty_cache(); }
+  void recordStream(const c10::DataPtr& ptr, c10::Stream stream) override {
+    torch_mlu::record_stream(ptr, stream);
+  }
+  DeviceStats getDeviceStats(c10::DeviceIndex device) override { return device_stats(device); }
+  void resetAccumulatedStats(c10::DeviceIndex device) override {
+    reset_accumulated_stats(device);
+  }
+  void resetPeakStats(c10::DeviceIndex device) override { reset_peak_stats(device); }
+  std::pair<std::size_t, std::size_t> getMemoryInfo(c10::DeviceIndex device) override {
+    return memory_info(device);
+  }
+#endif
+};
+
+MLUAllocator g_allocator;
+REGISTER_ALLOCATOR(c10::DeviceType::PrivateUse1, &g_allocator);
+
+}  // namespace
+
+c10::Allocator* device_allocator() { return &g_allocator; }
+
+void record_stream(const c10::DataPtr& data_ptr, const c10::Stream& stream) {
+  if (data_ptr.get() == nullptr) return;
+  TORCH_CHECK(data_ptr.get_deleter() == &free_block,
+              "record_stream: the tensor's memory was not allocated by the mlu caching allocator");
+  auto* block = static_cast<Block*>(data_ptr.get_context());
+  cache(block->device).record_stream(block->ptr, stream);
+}
+
+void empty_cache() {
+  if (!is_initialized()) return;
+  for (auto& c : caches()) c->empty_cache();
+}
+
+DeviceStats device_stats(c10::DeviceIndex device) { return cache(device).stats(); }
+void reset_peak_stats(c10::DeviceIndex device) { cache(device).reset_peak(); }
+void reset_accumulated_stats(c10::DeviceIndex device) { cache(device).reset_accumulated(); }
+
+void set_memory_fraction(double fraction, c10::DeviceIndex device) {
+  TORCH_CHECK_VALUE(fraction >= 0.0 && fraction <= 1.0,
+                    "memory fraction must be between 0 and 1, got ", fraction);
+  cache(device).set_fraction(fraction);
+}
+
+std::pair<std::size_t, std::size_t> memory_info(c10::DeviceIndex device) {
+  check_device(device);
+  const hal::MemoryInfo info = hal_call([&] { return driver().memory_info(device); });
+  return {info.free, info.total};
+}
+
+std::optional<c10::DeviceIndex> device_of(const void* ptr) {
+  if (!is_initialized()) return std::nullopt;
+  for (auto& c : caches()) {
+    if (c->owns(ptr)) return static_cast<c10::DeviceIndex>(&c - caches().data());
+  }
+  return std::nullopt;
+}
+
+}  // namespace torch_mlu

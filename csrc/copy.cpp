@@ -1,0 +1,128 @@
+// Copies between host and mlu and within mlu: contiguous transfers use the driver's DMA copy;
+// layout and dtype changes run the kernel library's strided copy on the device.
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "host_allocator.h"
+#include "mlu_kernels/copy.h"
+#include "tensor_desc.h"
+
+namespace torch_mlu {
+namespace {
+
+bool is_mlu(const at::Tensor& t) { return t.device().type() == kMLU; }
+
+bool plain(const at::Tensor& t) { return t.is_contiguous(); }
+
+void device_copy(const at::Tensor& dst, const at::Tensor& src) {
+  if (dst.numel() == 0) return;
+  if (plain(dst) && plain(src) && dst.dtype() == src.dtype()) {
+    hal::Queue* queue = current_queue(dst.device().index());
+    hal_call([&] {
+      driver().copy_async(queue, dst.data_ptr(), src.data_ptr(), dst.nbytes(),
+                          hal::CopyKind::DeviceToDevice);
+    });
+    return;
+  }
+  launch(dst, "copy", [d = describe(dst), s = describe(src)] { kernels::copy(d, s); });
+}
+
+void host_to_device(const at::Tensor& dst, const at::Tensor& src, bool non_blocking) {
+  const at::Tensor staged = src.to(dst.scalar_type()).contiguous();
+  const at::Tensor target = plain(dst) ? dst : at::empty(dst.sizes(), dst.options());
+  hal::Queue* queue = current_queue(dst.device().index());
+  hal_call([&] {
+    driver().copy_async(queue, target.data_ptr(), staged.data_ptr(), target.nbytes(),
+                        hal::CopyKind::HostToDevice);
+  });
+  if (staged.is_same(src) && is_pinned(src.storage().data())) {
+    if (non_blocking) record_host_use(src.storage().data(), queue);
+    else hal_call([&] { driver().synchronize(queue); });
+  }
+  if (!target.is_same(dst)) device_copy(dst, target);
+}
+
+void device_to_host(const at::Tensor& dst, const at::Tensor& src, bool non_blocking) {
+  at::Tensor source = src;
+  if (!plain(src) || src.scalar_type() != dst.scalar_type()) {
+    source = at::empty(src.sizes(), src.options().dtype(dst.scalar_type()));
+    device_copy(source, src);
+  }
+  const at::Tensor target = plain(dst) ? dst : at::empty(dst.sizes(), dst.options());
+  hal::Queue* queue = current_queue(src.device().index());
+  hal_call([&] {
+    driver().copy_async(queue, target.data_ptr(), source.data_ptr(), target.nbytes(),
+                        hal::CopyKind::DeviceToHost);
+  });
+  if (target.is_same(dst) && is_pinned(dst.storage().data())) {
+    if (non_blocking) record_host_use(dst.storage().data(), queue);
+    else hal_call([&] { driver().synchronize(queue); });
+  }
+  if (!target.is_same(dst)) dst.copy_(target);
+}
+
+// Both queues wait for each other around the transfer, so neither side's memory is reused early.
+void between_devices(const at::Tensor& dst, const at::Tensor& src) {
+  const c10::DeviceIndex from = src.device().index(), to = dst.device().index();
+  at::Tensor source = src;
+  {
+    c10::DeviceGuard guard(src.device());
+    if (!plain(src) || src.scalar_type() != dst.scalar_type()) {
+      source = at::empty(src.sizes(), src.options().dtype(dst.scalar_type()));
+      device_copy(source, src);
+    }
+  }
+  c10::DeviceGuard guard(dst.device());
+  const at::Tensor target = plain(dst) ? dst : at::empty(dst.sizes(), dst.options());
+  hal::Driver& d = driver();
+  hal::Queue* src_queue = current_queue(from);
+  hal::Queue* dst_queue = current_queue(to);
+  hal_call([&] {
+    hal::Notifier* ready = d.create_notifier(from, false);
+    d.record(ready, src_queue);
+    d.wait(dst_queue, ready);
+    d.destroy_notifier(ready);
+    d.copy_async(dst_queue, target.data_ptr(), source.data_ptr(), target.nbytes(),
+                 hal::CopyKind::DeviceToDevice);
+    hal::Notifier* done = d.create_notifier(to, false);
+    d.record(done, dst_queue);
+    d.wait(src_queue, done);
+    d.destroy_notifier(done);
+  });
+  if (!target.is_same(dst)) device_copy(dst, target);
+}
+
+at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blocking) {
+  TORCH_CHECK(!self.is_complex() && !dst.is_complex(), "complex tensors are not supported on mlu");
+  if (dst.numel() == 0) return dst;
+  const at::Tensor src = self.sizes() == dst.sizes() ? self : self.expand_as(dst);
+  if (is_mlu(src) && is_mlu(dst)) {
+    if (src.device() == dst.device()) {
+      c10::DeviceGuard guard(dst.device());
+      device_copy(dst, src);
+    } else {
+      between_devices(dst, src);
+    }
+  } else if (is_mlu(dst)) {
+    c10::DeviceGuard guard(dst.device());
+    host_to_device(dst, src, non_blocking);
+  } else {
+    c10::DeviceGuard guard(src.device());
+    device_to_host(dst, src, non_blocking);
+  }
+  return dst;
+}
+
+at::Tensor copy_from_and_resize(const at::Tensor& self, const at::Tensor& dst) {
+  dst.resize_(self.sizes());
+  return copy_from(self, dst, false);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_copy_from", copy_from);
+  m.impl("_copy_from_and_resize", copy_from_and_resize);
+}
+
+}  // namespace
+}  // namespace torch_mlu

@@ -1,0 +1,243 @@
+#include "fallback.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "allocator.h"
+#include "generator.h"
+#include "stream.h"
+
+namespace torch_mlu {
+namespace {
+
+std::atomic<bool> g_enabled = [] {
+  const char* env = std::getenv("ENABLE_FALLBACK_TO_CPU");
+  return env == nullptr || std::string(env) != "0";
+}();
+
+std::mutex g_ledger_mutex;
+std::map<std::string, FallbackRecord> g_ledger;
+std::set<std::string> g_warned;
+
+bool is_mlu(const at::Tensor& t) { return t.defined() && t.device().type() == kMLU; }
+
+// Calls f(tensor) for every tensor inside an argument or return value.
+template <typename F>
+void for_each_tensor(const c10::IValue& value, F&& f) {
+  if (value.isTensor()) {
+    f(value.toTensor());
+  } else if (value.isTensorList()) {
+    for (const at::Tensor& t : value.toTensorList().vec()) f(t);
+  } else if (value.isList()) {
+    for (const c10::IValue& item : value.toListRef()) {
+      if (item.isTensor()) f(item.toTensor());
+    }
+  }
+}
+
+// Replaces every tensor inside value with fn(tensor), keeping the value's kind.
+template <typename F>
+c10::IValue map_tensors(const c10::IValue& value, F&& fn) {
+  if (value.isTensor()) return fn(value.toTensor());
+  if (value.isTensorList()) {
+    c10::List<at::Tensor> out;
+    for (const at::Tensor& t : value.toTensorList().vec()) out.push_back(fn(t));
+    return out;
+  }
+  if (value.isList()) {
+    auto list = value.toList();
+    c10::impl::GenericList out(list.elementType());
+    for (const c10::IValue& item : list) out.push_back(item.isTensor() ? fn(item.toTensor()) : item);
+    return out;
+  }
+  return value;
+}
+
+[[noreturn]] void two_devices(const c10::Device& a, const c10::Device& b) {
+  TORCH_CHECK(false, "Expected all tensors to be on the same device, but found at least two devices, ",
+              a, " and ", b, "!");
+}
+
+// The mlu device an operator runs on; checks that its tensors agree. CPU tensors may only be
+// scalars (0-dim), except index lists, which PyTorch allows on the CPU.
+c10::Device operator_device(const c10::FunctionSchema& schema, c10::ArrayRef<c10::IValue> args) {
+  std::optional<c10::Device> device;
+  for (const c10::IValue& arg : args) {
+    for_each_tensor(arg, [&](const at::Tensor& t) {
+      if (!is_mlu(t)) return;
+      if (device && *device != t.device()) two_devices(*device, t.device());
+      device = t.device();
+    });
+    if (!device && arg.isDevice() && arg.toDevice().type() == kMLU) device = arg.toDevice();
+  }
+  TORCH_CHECK(device.has_value(), schema.name(), " reached the mlu fallback without an mlu tensor");
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const bool index_list = args[i].isList() && !args[i].isTensorList() &&
+                            schema.arguments()[i].name() == "indices";
+    if (index_list) continue;
+    for_each_tensor(args[i], [&](const at::Tensor& t) {
+      if (t.defined() && !is_mlu(t) && t.dim() > 0) two_devices(*device, t.device());
+    });
+  }
+  return c10::Device(kMLU, device->has_index() ? device->index() : current_device());
+}
+
+// A CPU tensor over the same bytes. Its storage may be resized by an out= kernel; that moves it
+// to fresh host memory, which the caller notices and copies back.
+at::Tensor host_alias(const at::Tensor& t) {
+  c10::Storage storage(c10::Storage::use_byte_size_t(), t.storage().nbytes(),
+                       c10::DataPtr(t.storage().mutable_data(), c10::Device(c10::kCPU)),
+                       at::getCPUAllocator(), /*resizable=*/true);
+  auto alias = at::detail::make_tensor<c10::TensorImpl>(
+      std::move(storage), c10::DispatchKeySet(c10::DispatchKey::CPU), t.dtype());
+  alias.unsafeGetTensorImpl()->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
+  return alias;
+}
+
+// A CPU generator drawn from the mlu generator's counter, so that random operators running on
+// the fallback are reproducible under torch.mlu.manual_seed.
+at::Generator host_generator(const std::optional<at::Generator>& given, c10::DeviceIndex device) {
+  at::Generator gen = given && given->defined() ? *given : default_generator(device);
+  std::lock_guard lock(gen.mutex());
+  auto* impl = gen.get<MLUGeneratorImpl>();
+  const std::uint64_t counter = impl->take(1);
+  return at::detail::createCPUGenerator(impl->current_seed() ^ (counter * 0x9E3779B97F4A7C15ULL));
+}
+
+struct Alias {
+  at::Tensor device;
+  at::Tensor host;
+  const void* host_data;  // where the host storage started
+};
+
+at::Tensor to_device_output(const at::Tensor& out, const std::vector<Alias>& aliases,
+                            c10::Device device) {
+  if (!out.defined()) return out;
+  for (const Alias& a : aliases) {
+    if (out.is_same(a.host)) return a.device;
+  }
+  for (const Alias& a : aliases) {
+    if (out.storage().data() == a.host.storage().data() && out.storage().data() == a.host_data) {
+      auto view = at::detail::make_tensor<c10::TensorImpl>(c10::Storage(a.device.storage()),
+                                                           a.device.key_set(), out.dtype());
+      view.unsafeGetTensorImpl()->set_sizes_and_strides(out.sizes(), out.strides(),
+                                                        out.storage_offset());
+      return view;
+    }
+  }
+  at::Tensor result = out.is_non_overlapping_and_dense()
+                          ? at::empty_strided(out.sizes(), out.strides(), out.options().device(device))
+                          : at::empty(out.sizes(), out.options().device(device));
+  result.copy_(out);
+  return result;
+}
+
+// Mirrors what the CPU kernel did to an argument's metadata or storage onto the device tensor.
+void write_back(const Alias& a) {
+  const bool same_storage = a.host.storage().data() == a.host_data;
+  const bool same_shape = a.host.sizes() == a.device.sizes() && a.host.strides() == a.device.strides() &&
+                          a.host.storage_offset() == a.device.storage_offset();
+  if (same_storage && same_shape) return;
+  if (same_storage) {
+    a.device.unsafeGetTensorImpl()->set_sizes_and_strides(a.host.sizes(), a.host.strides(),
+                                                          a.host.storage_offset());
+    return;
+  }
+  a.device.resize_(a.host.sizes());
+  a.device.copy_(a.host);
+}
+
+void record(const std::string& name, double seconds, std::uint64_t bytes) {
+  std::lock_guard lock(g_ledger_mutex);
+  FallbackRecord& r = g_ledger[name];
+  ++r.calls;
+  r.seconds += seconds;
+  r.bytes += bytes;
+  if (g_warned.insert(name).second) {
+    TORCH_WARN("The operator '", name, "' has no native mlu kernel and ran on the CPU fallback, "
+               "which synchronises the device. See torch.mlu.fallback_stats().");
+  }
+}
+
+void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  const c10::FunctionSchema& schema = op.schema();
+  const std::string name = schema.overload_name().empty() ? schema.name()
+                                                          : schema.name() + "." + schema.overload_name();
+  TORCH_CHECK(g_enabled.load(), "The operator '", name, "' has no native mlu kernel, and "
+              "ENABLE_FALLBACK_TO_CPU=0 forbids running it on the CPU.");
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t num_args = schema.arguments().size();
+  auto args = torch::jit::last(*stack, num_args);
+  const c10::Device device = operator_device(schema, args);
+  c10::DeviceGuard guard(device);
+  hal_call([&] { driver().synchronize(current_queue(device.index())); });
+
+  std::vector<Alias> aliases;
+  std::uint64_t bytes = 0;
+  const std::size_t first = stack->size() - num_args;
+  for (std::size_t i = 0; i < num_args; ++i) {
+    c10::IValue& arg = (*stack)[first + i];
+    const c10::Argument& spec = schema.arguments()[i];
+    if (spec.type()->kind() == c10::TypeKind::OptionalType &&
+        spec.type()->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::GeneratorType) {
+      if (arg.isNone() || arg.toGenerator().device().type() == kMLU) {
+        arg = host_generator(arg.isNone() ? std::nullopt : std::optional(arg.toGenerator()), device.index());
+      }
+      continue;
+    }
+    if (arg.isDevice() && arg.toDevice().type() == kMLU) {
+      arg = c10::Device(c10::kCPU);
+      continue;
+    }
+    arg = map_tensors(arg, [&](const at::Tensor& t) -> at::Tensor {
+      if (!is_mlu(t)) return t;
+      bytes += t.nbytes();
+      at::Tensor host = host_alias(t);
+      aliases.push_back(Alias{t, host, host.storage().data()});
+      return host;
+    });
+  }
+
+  op.callBoxed(stack);
+
+  for (const Alias& a : aliases) write_back(a);
+  const std::size_t num_returns = schema.returns().size();
+  for (std::size_t i = stack->size() - num_returns; i < stack->size(); ++i) {
+    (*stack)[i] = map_tensors((*stack)[i], [&](const at::Tensor& t) {
+      if (t.defined()) bytes += t.nbytes();
+      return to_device_output(t, aliases, device);
+    });
+  }
+  record(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), bytes);
+}
+
+TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&cpu_fallback>());
+}
+
+}  // namespace
+
+std::map<std::string, FallbackRecord> fallback_stats() {
+  std::lock_guard lock(g_ledger_mutex);
+  return g_ledger;
+}
+
+void reset_fallback_stats() {
+  std::lock_guard lock(g_ledger_mutex);
+  g_ledger.clear();
+}
+
+bool fallback_enabled() { return g_enabled.load(); }
+void set_fallback_enabled(bool enabled) { g_enabled.store(enabled); }
+
+}  // namespace torch_mlu

@@ -1,0 +1,111 @@
+// torch_mlu._C: thin Python bindings over the C++ integration. Policy lives in torch_mlu/.
+#include <torch/csrc/Exceptions.h>
+#include <torch/csrc/Generator.h>
+#include <torch/csrc/utils/pybind.h>
+
+#include "allocator.h"
+#include "fallback.h"
+#include "generator.h"
+#include "stream.h"
+
+namespace torch_mlu {
+namespace {
+
+namespace py = pybind11;
+using torch::wrap_pybind_function;
+
+py::dict stats_dict(const DeviceStats& stats) {
+  py::dict out;
+  const char* pools[] = {"all", "small_pool", "large_pool"};
+  auto add = [&](const char* name, const c10::CachingDeviceAllocator::StatArray& array) {
+    for (std::size_t p = 0; p < array.size(); ++p) {
+      const std::string prefix = std::string(name) + "." + pools[p] + ".";
+      out[py::str(prefix + "current")] = array[p].current;
+      out[py::str(prefix + "peak")] = array[p].peak;
+      out[py::str(prefix + "allocated")] = array[p].allocated;
+      out[py::str(prefix + "freed")] = array[p].freed;
+    }
+  };
+  add("allocation", stats.allocation);
+  add("segment", stats.segment);
+  add("active", stats.active);
+  add("allocated_bytes", stats.allocated_bytes);
+  add("reserved_bytes", stats.reserved_bytes);
+  add("active_bytes", stats.active_bytes);
+  add("requested_bytes", stats.requested_bytes);
+  out["num_alloc_retries"] = stats.num_alloc_retries;
+  out["num_ooms"] = stats.num_ooms;
+  out["num_sync_all_streams"] = stats.num_sync_all_streams;
+  out["num_device_alloc"] = stats.num_device_alloc;
+  out["num_device_free"] = stats.num_device_free;
+  return out;
+}
+
+py::tuple pack(const c10::Stream& s) {
+  return py::make_tuple(s.id(), static_cast<int>(s.device_index()), static_cast<int>(s.device_type()));
+}
+
+c10::Stream unpack(int64_t id, int device_index, int device_type) {
+  return c10::Stream::unpack3(id, static_cast<c10::DeviceIndex>(device_index),
+                              static_cast<c10::DeviceType>(device_type));
+}
+
+}  // namespace
+}  // namespace torch_mlu
+
+PYBIND11_MODULE(_C, m) {
+  using namespace torch_mlu;
+  m.def("_init", wrap_pybind_function([] { driver(); }));
+  m.def("_is_initialized", &is_initialized);
+  m.def("_in_bad_fork", &hal::forked_after_init);
+  m.def("_device_count", [] { return static_cast<int>(device_count()); });
+  m.def("_current_device", wrap_pybind_function([] { return static_cast<int>(current_device()); }));
+  m.def("_set_device", wrap_pybind_function([](int d) { set_device(static_cast<c10::DeviceIndex>(d)); }));
+  m.def("_synchronize", wrap_pybind_function([](int d) {
+    check_device(static_cast<c10::DeviceIndex>(d));
+    hal_call([&] { driver().synchronize_device(d); });
+  }));
+  m.def("_device_properties", wrap_pybind_function([](int d) {
+    check_device(static_cast<c10::DeviceIndex>(d));
+    const hal::DeviceProperties p = driver().properties(d);
+    return py::make_tuple(p.name, p.total_memory, p.compute_units, p.major, p.minor);
+  }));
+
+  m.def("_current_stream", wrap_pybind_function([](int d) {
+    return pack(current_stream(static_cast<c10::DeviceIndex>(d)));
+  }));
+  m.def("_default_stream", wrap_pybind_function([](int d) {
+    return pack(default_stream(static_cast<c10::DeviceIndex>(d)));
+  }));
+  m.def("_set_stream", wrap_pybind_function([](int64_t id, int index, int type) {
+    set_current_stream(unpack(id, index, type));
+  }));
+
+  m.def("_memory_stats", wrap_pybind_function([](int d) {
+    return stats_dict(device_stats(static_cast<c10::DeviceIndex>(d)));
+  }));
+  m.def("_reset_peak_memory_stats", wrap_pybind_function([](int d) { reset_peak_stats(d); }));
+  m.def("_reset_accumulated_memory_stats", wrap_pybind_function([](int d) { reset_accumulated_stats(d); }));
+  m.def("_empty_cache", wrap_pybind_function([] { empty_cache(); }));
+  m.def("_mem_get_info", wrap_pybind_function([](int d) { return memory_info(d); }));
+  m.def("_set_memory_fraction", wrap_pybind_function([](double f, int d) { set_memory_fraction(f, d); }));
+  m.def("_record_stream", wrap_pybind_function([](const at::Tensor& t, int64_t id, int index, int type) {
+    record_stream(t.storage().data_ptr(), unpack(id, index, type));
+  }));
+
+  m.def("_default_generator", wrap_pybind_function([](int d) {
+    return py::reinterpret_steal<py::object>(
+        THPGenerator_initDefaultGenerator(default_generator(static_cast<c10::DeviceIndex>(d))));
+  }));
+
+  m.def("_fallback_stats", [] {
+    py::dict out;
+    for (const auto& [name, r] : fallback_stats()) {
+      out[py::str(name)] = py::make_tuple(r.calls, r.seconds, r.bytes);
+    }
+    return out;
+  });
+  m.def("_reset_fallback_stats", &reset_fallback_stats);
+  m.def("_fallback_enabled", &fallback_enabled);
+  m.def("_set_fallback_enabled", &set_fallback_enabled);
+}

@@ -1,0 +1,40 @@
+#include "tensor_desc.h"
+
+namespace torch_mlu {
+
+kernels::DType kernel_dtype(c10::ScalarType type) {
+  switch (type) {
+    case c10::kFloat: return kernels::DType::Float32;
+    case c10::kDouble: return kernels::DType::Float64;
+    case c10::kHalf: return kernels::DType::Float16;
+    case c10::kBFloat16: return kernels::DType::BFloat16;
+    case c10::kChar: return kernels::DType::Int8;
+    case c10::kShort: return kernels::DType::Int16;
+    case c10::kInt: return kernels::DType::Int32;
+    case c10::kLong: return kernels::DType::Int64;
+    case c10::kByte: return kernels::DType::UInt8;
+    case c10::kBool: return kernels::DType::Bool;
+    default: TORCH_CHECK_TYPE(false, "dtype ", type, " is not supported by mlu kernels");
+  }
+}
+
+kernels::TensorDesc describe(const at::Tensor& tensor) {
+  TORCH_CHECK(tensor.dim() <= kernels::kMaxDims, "mlu kernels support at most ",
+              kernels::kMaxDims, " dimensions, got ", tensor.dim());
+  kernels::TensorDesc desc;
+  desc.dtype = kernel_dtype(tensor.scalar_type());
+  desc.ndim = static_cast<int>(tensor.dim());
+  for (int d = 0; d < desc.ndim; ++d) {
+    desc.sizes[d] = tensor.size(d);
+    desc.strides[d] = tensor.stride(d);
+  }
+  desc.data = tensor.data_ptr();
+  return desc;
+}
+
+void launch(const at::Tensor& on, const char* name, hal::Work work) {
+  hal::Queue* queue = current_queue(on.device().index());
+  hal_call([&] { driver().launch(queue, name, std::move(work)); });
+}
+
+}  // namespace torch_mlu

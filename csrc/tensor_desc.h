@@ -1,0 +1,20 @@
+// Bridges ATen tensors to the kernel library's raw descriptors and enqueues kernels.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "mlu_kernels/tensor_desc.h"
+#include "stream.h"
+
+namespace torch_mlu {
+
+namespace kernels = mlu::kernels;
+
+// Throws a TypeError naming the dtype when the kernel library has no such dtype.
+kernels::DType kernel_dtype(c10::ScalarType type);
+kernels::TensorDesc describe(const at::Tensor& tensor);
+
+// Enqueues a kernel on the current stream of the tensor's device.
+void launch(const at::Tensor& on, const char* name, hal::Work work);
+
+}  // namespace torch_mlu

@@ -1,0 +1,159 @@
+// The operators every backend must provide itself: allocation, views, storage changes, fill and
+// reading a scalar back. Everything else has a kernel of its own or goes through the fallback.
+#include <ATen/ATen.h>
+#include <ATen/EmptyTensor.h>
+#include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <ATen/native/Resize.h>
+#include <ATen/ops/_reshape_alias_native.h>
+#include <ATen/ops/as_strided_native.h>
+#include <ATen/ops/unfold_native.h>
+#include <ATen/ops/view_native.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "allocator.h"
+#include "mlu_kernels/copy.h"
+#include "tensor_desc.h"
+
+namespace torch_mlu {
+namespace {
+
+const c10::DispatchKeySet kMLUKeys(c10::DispatchKey::PrivateUse1);
+
+c10::Device target_device(std::optional<c10::Device> device) {
+  const c10::DeviceIndex index = device && device->has_index() ? device->index() : current_device();
+  check_device(index);
+  return c10::Device(kMLU, index);
+}
+
+at::Tensor empty(c10::IntArrayRef size, std::optional<c10::ScalarType> dtype,
+                 std::optional<c10::Layout> layout, std::optional<c10::Device> device,
+                 std::optional<bool> pin_memory, std::optional<c10::MemoryFormat> memory_format) {
+  TORCH_CHECK(!pin_memory.value_or(false), "only dense CPU tensors can be pinned");
+  TORCH_CHECK(layout.value_or(c10::kStrided) == c10::kStrided, "mlu supports strided tensors only");
+  c10::DeviceGuard guard(target_device(device));
+  return at::detail::empty_generic(size, device_allocator(), kMLUKeys,
+                                   c10::dtype_or_default(dtype), memory_format);
+}
+
+at::Tensor empty_strided(c10::IntArrayRef size, c10::IntArrayRef stride,
+                         std::optional<c10::ScalarType> dtype, std::optional<c10::Layout> layout,
+                         std::optional<c10::Device> device, std::optional<bool> pin_memory) {
+  TORCH_CHECK(!pin_memory.value_or(false), "only dense CPU tensors can be pinned");
+  TORCH_CHECK(layout.value_or(c10::kStrided) == c10::kStrided, "mlu supports strided tensors only");
+  c10::DeviceGuard guard(target_device(device));
+  return at::detail::empty_strided_generic(size, stride, device_allocator(), kMLUKeys,
+                                           c10::dtype_or_default(dtype));
+}
+
+// Grows the storage (stream-ordered copy of the old bytes) when the new shape needs more.
+void ensure_storage(const at::Tensor& self, std::size_t bytes) {
+  const c10::Storage& storage = self.storage();
+  if (bytes <= storage.nbytes()) return;
+  c10::DeviceGuard guard(self.device());
+  at::detail::getPrivateUse1Hooks().resizePrivateUse1Bytes(storage, bytes);
+}
+
+const at::Tensor& resize_(const at::Tensor& self, c10::IntArrayRef size,
+                          std::optional<c10::MemoryFormat> memory_format) {
+  auto* impl = self.unsafeGetTensorImpl();
+  const std::size_t bytes = at::detail::computeStorageNbytesContiguous(
+      size, self.dtype().itemsize(), self.storage_offset());
+  ensure_storage(self, bytes);
+  impl->set_sizes_contiguous(size);
+  if (memory_format && *memory_format != c10::MemoryFormat::Preserve) {
+    impl->empty_tensor_restride(*memory_format);
+  }
+  return self;
+}
+
+at::Tensor& set_storage(at::Tensor& self, c10::Storage source, c10::SymInt storage_offset,
+                        c10::SymIntArrayRef size, c10::SymIntArrayRef stride) {
+  TORCH_CHECK(source.device() == self.device() || !source.data(),
+              "set_: expected a storage on ", self.device(), " but got one on ", source.device());
+  const int64_t offset = storage_offset.expect_int();
+  auto sizes = C10_AS_INTARRAYREF_SLOW(size);
+  auto strides = C10_AS_INTARRAYREF_SLOW(stride);
+  at::native::checkSetStorage(self, source, offset, sizes, strides);
+  auto* impl = self.unsafeGetTensorImpl();
+  impl->set_storage_keep_dtype(std::move(source));
+  impl->set_storage_offset(offset);
+  impl->set_sizes_and_strides(sizes, strides);
+  ensure_storage(self, at::detail::computeStorageNbytes(sizes, strides, self.dtype().itemsize(), offset));
+  return self;
+}
+
+at::Tensor& set_source_storage(at::Tensor& self, c10::Storage source) {
+  const auto numel = static_cast<int64_t>(source.nbytes() / self.dtype().itemsize());
+  const c10::SymInt n(numel), one(1);
+  return set_storage(self, std::move(source), 0, {n}, {one});
+}
+
+at::Tensor& set_source_tensor(at::Tensor& self, const at::Tensor& source) {
+  if (self.is_same(source)) return self;
+  return set_storage(self, source.storage(), source.sym_storage_offset(), source.sym_sizes(),
+                     source.sym_strides());
+}
+
+at::Tensor& set_empty(at::Tensor& self) {
+  c10::DeviceGuard guard(self.device());
+  c10::Storage storage(c10::Storage::use_byte_size_t(), 0, device_allocator(), true);
+  const c10::SymInt zero(0), one(1);
+  return set_storage(self, std::move(storage), 0, {zero}, {one});
+}
+
+at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
+  if (self.numel() == 0) return self;
+  c10::DeviceGuard guard(self.device());
+  // The value travels inside the kernel as a 0-stride source of the widest matching type.
+  kernels::TensorDesc dst = describe(self);
+  kernels::TensorDesc src = dst;
+  src.strides.fill(0);
+  if (value.isBoolean()) {
+    src.dtype = kernels::DType::Bool;
+    launch(self, "fill", [dst, src, v = value.toBool()]() mutable {
+      src.data = &v;
+      kernels::copy(dst, src);
+    });
+  } else if (value.isIntegral(false)) {
+    src.dtype = kernels::DType::Int64;
+    launch(self, "fill", [dst, src, v = value.toLong()]() mutable {
+      src.data = &v;
+      kernels::copy(dst, src);
+    });
+  } else {
+    TORCH_CHECK(!value.isComplex(), "complex values are not supported on mlu");
+    src.dtype = kernels::DType::Float64;
+    launch(self, "fill", [dst, src, v = value.toDouble()]() mutable {
+      src.data = &v;
+      kernels::copy(dst, src);
+    });
+  }
+  return self;
+}
+
+at::Tensor& zero_(at::Tensor& self) { return torch_mlu::fill_(self, at::Scalar(0)); }
+
+at::Scalar local_scalar_dense(const at::Tensor& self) {
+  return self.to(c10::kCPU).item();
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("empty.memory_format", empty);
+  m.impl("empty_strided", empty_strided);
+  m.impl("as_strided", at::native::as_strided_tensorimpl);
+  m.impl("view", at::native::view);
+  m.impl("_reshape_alias", at::native::_reshape_alias);
+  m.impl("unfold", at::native::unfold);
+  m.impl("resize_", resize_);
+  m.impl("set_.source_Storage_storage_offset", set_storage);
+  m.impl("set_.source_Storage", set_source_storage);
+  m.impl("set_.source_Tensor", set_source_tensor);
+  m.impl("set_", set_empty);
+  m.impl("fill_.Scalar", fill_);
+  m.impl("zero_", zero_);
+  m.impl("_local_scalar_dense", local_scalar_dense);
+}
+
+}  // namespace
+}  // namespace torch_mlu

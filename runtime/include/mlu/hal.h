@@ -1,0 +1,103 @@
+// The device contract: everything torch_mlu needs from an MLU driver, in one header.
+//
+// The embedded implementation is the software MLU (runtime/src), a device model executed by host
+// cores. A hardware driver implements the same interface on CNRT/CNNL. Nothing here depends on
+// PyTorch. All calls are thread-safe. Failures are reported as mlu::hal::Error.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+namespace mlu::hal {
+
+enum class ErrorKind {
+  InvalidDevice,   // device index out of range
+  InvalidValue,    // bad argument (null handle, unknown pointer, mismatched devices)
+  OutOfMemory,     // device capacity exhausted
+  KernelFailure,   // work enqueued on a queue failed; raised at the next synchronizing call
+  Unavailable,     // no device, or used in a forked child after initialisation
+};
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  ErrorKind kind() const { return kind_; }
+
+ private:
+  ErrorKind kind_;
+};
+
+struct DeviceProperties {
+  std::string name;
+  std::size_t total_memory = 0;  // bytes of device memory (the capacity)
+  int compute_units = 0;         // cores a kernel may use
+  int major = 0, minor = 0;      // architecture version
+  bool host_accessible = false;  // device memory can be read and written by the host directly
+};
+
+struct MemoryInfo {
+  std::size_t free = 0;
+  std::size_t total = 0;
+};
+
+// Opaque handles owned by the driver.
+struct Queue;     // an in-order stream of device work
+struct Notifier;  // a marker recorded on a queue (CUDA: event)
+
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice, HostToHost };
+
+// Device work: a named callable. On the software MLU it runs on the queue's executor; a hardware
+// driver would launch the named kernel instead.
+using Work = std::function<void()>;
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+
+  // Devices.
+  virtual int device_count() const = 0;
+  virtual DeviceProperties properties(int device) const = 0;
+
+  // Device memory. allocate() throws ErrorKind::OutOfMemory at capacity; free(nullptr) is a no-op.
+  virtual void* allocate(int device, std::size_t bytes) = 0;
+  virtual void free(int device, void* ptr) = 0;
+  virtual MemoryInfo memory_info(int device) const = 0;
+
+  // Page-locked host memory: copies from and to it are truly asynchronous.
+  virtual void* allocate_host(std::size_t bytes) = 0;
+  virtual void free_host(void* ptr) = 0;
+  virtual bool is_pinned(const void* ptr) const = 0;
+
+  // Queues. Work runs in FIFO order, asynchronously to the caller.
+  virtual Queue* create_queue(int device, int priority) = 0;
+  virtual void destroy_queue(Queue* queue) = 0;  // waits for the queue's work first
+  virtual int queue_device(const Queue* queue) const = 0;
+  virtual void launch(Queue* queue, const char* name, Work work) = 0;
+  // Asynchronous copy. With pageable host memory on either side it returns only once the copy is
+  // done, as a real driver's staged copy does.
+  virtual void copy_async(Queue* queue, void* dst, const void* src, std::size_t bytes,
+                          CopyKind kind) = 0;
+  virtual bool query(Queue* queue) = 0;        // true when all enqueued work has finished
+  virtual void synchronize(Queue* queue) = 0;  // waits, then raises any pending failure
+  virtual void synchronize_device(int device) = 0;
+
+  // Notifiers.
+  virtual Notifier* create_notifier(int device, bool timing) = 0;
+  virtual void destroy_notifier(Notifier* notifier) = 0;
+  virtual void record(Notifier* notifier, Queue* queue) = 0;
+  virtual void wait(Queue* queue, Notifier* notifier) = 0;  // queue waits for the notifier
+  virtual bool query(Notifier* notifier) = 0;
+  virtual void synchronize(Notifier* notifier) = 0;
+  virtual float elapsed_ms(Notifier* start, Notifier* end) = 0;
+};
+
+// The process-wide driver, created on first use.
+Driver& driver();
+
+// True in a child process forked after the driver was created there: devices are unusable.
+bool forked_after_init();
+
+}  // namespace mlu::hal

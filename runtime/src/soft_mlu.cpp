@@ -1,0 +1,260 @@
+// The software MLU: hal::Driver executed by host cores.
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "device_state.h"
+#include "mlu/hal.h"
+#include "notifier.h"
+#include "queue.h"
+
+namespace mlu::hal {
+struct Queue : soft::SoftQueue {
+  using SoftQueue::SoftQueue;
+};
+// The handle owns a reference: work already enqueued keeps the state alive after destroy.
+struct Notifier {
+  std::shared_ptr<soft::SoftNotifier> state;
+};
+}  // namespace mlu::hal
+
+namespace mlu::soft {
+namespace {
+
+std::atomic<bool> g_forked{false};
+std::atomic<bool> g_initialized{false};
+
+constexpr std::size_t kHostAlignment = 4096;
+
+hal::Error invalid(const std::string& message) {
+  return hal::Error(hal::ErrorKind::InvalidValue, message);
+}
+
+class SoftDriver final : public hal::Driver {
+ public:
+  explicit SoftDriver(const Config& config) {
+    for (std::size_t i = 0; i < config.visible.size(); ++i) {
+      devices_.push_back(std::make_unique<DeviceState>(static_cast<int>(i), config.visible[i],
+                                                       config.memory_per_device));
+    }
+  }
+
+  int device_count() const override { return static_cast<int>(devices_.size()); }
+
+  hal::DeviceProperties properties(int device) const override {
+    return state(device).properties();
+  }
+
+  void* allocate(int device, std::size_t bytes) override { return state(device).allocate(bytes); }
+  void free(int device, void* ptr) override { state(device).free(ptr); }
+  hal::MemoryInfo memory_info(int device) const override { return state(device).memory_info(); }
+
+  void* allocate_host(std::size_t bytes) override {
+    if (bytes == 0) return nullptr;
+    const std::size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+    // rounded < bytes: rounding up wrapped around.
+    void* ptr = rounded < bytes ? nullptr : std::aligned_alloc(kHostAlignment, rounded);
+    if (ptr == nullptr) {
+      throw hal::Error(hal::ErrorKind::OutOfMemory,
+                       "cannot allocate " + std::to_string(bytes) + " bytes of pinned host memory");
+    }
+    std::lock_guard lock(pinned_mutex_);
+    pinned_.emplace(static_cast<char*>(ptr), rounded);
+    return ptr;
+  }
+
+  void free_host(void* ptr) override {
+    if (ptr == nullptr) return;
+    {
+      std::lock_guard lock(pinned_mutex_);
+      if (pinned_.erase(static_cast<char*>(ptr)) == 0) {
+        throw invalid("free_host of a pointer that is not pinned host memory");
+      }
+    }
+    std::free(ptr);
+  }
+
+  bool is_pinned(const void* ptr) const override {
+    const char* p = static_cast<const char*>(ptr);
+    std::lock_guard lock(pinned_mutex_);
+    auto it = pinned_.upper_bound(const_cast<char*>(p));
+    if (it == pinned_.begin()) return false;
+    --it;
+    return p < it->first + it->second;
+  }
+
+  hal::Queue* create_queue(int device, int priority) override {
+    auto queue = std::make_shared<hal::Queue>(state(device), priority);
+    std::lock_guard lock(registry_mutex_);
+    live_queues_.push_back(queue);
+    return queue.get();
+  }
+
+  void destroy_queue(hal::Queue* queue) override {
+    checked(queue);
+    std::shared_ptr<hal::Queue> owned;
+    {
+      std::lock_guard lock(registry_mutex_);
+      auto it = std::find_if(live_queues_.begin(), live_queues_.end(),
+                             [&](const auto& q) { return q.get() == queue; });
+      if (it == live_queues_.end()) throw invalid("destroy of an unknown queue");
+      owned = std::move(*it);
+      live_queues_.erase(it);
+    }
+    // A concurrent synchronize_device() may hold the last reference and delete the queue later.
+    owned->wait_idle();
+  }
+
+  int queue_device(const hal::Queue* queue) const override {
+    return const_cast<hal::Queue*>(checked(queue))->device().index();
+  }
+
+  void launch(hal::Queue* queue, const char* name, hal::Work work) override {
+    checked(queue)->launch(name, std::move(work));
+  }
+
+  void copy_async(hal::Queue* queue, void* dst, const void* src, std::size_t bytes,
+                  hal::CopyKind kind) override {
+    checked(queue);
+    if (bytes == 0) return;
+    if (dst == nullptr || src == nullptr) throw invalid("copy with a null pointer");
+    queue->launch("memcpy", [dst, src, bytes] { std::memcpy(dst, src, bytes); });
+    const bool host_src = kind == hal::CopyKind::HostToDevice || kind == hal::CopyKind::HostToHost;
+    const bool host_dst = kind == hal::CopyKind::DeviceToHost || kind == hal::CopyKind::HostToHost;
+    const bool pageable = (host_src && !is_pinned(src)) || (host_dst && !is_pinned(dst));
+    if (pageable) synchronize(queue);
+  }
+
+  bool query(hal::Queue* queue) override { return checked(queue)->idle(); }
+
+  void synchronize(hal::Queue* queue) override {
+    checked(queue)->wait_idle();
+    queue->device().raise_failures();
+  }
+
+  void synchronize_device(int device) override {
+    DeviceState& dev = state(device);
+    // Shared ownership: another thread may destroy one of these queues while we wait on it.
+    std::vector<std::shared_ptr<hal::Queue>> queues;
+    {
+      std::lock_guard lock(registry_mutex_);
+      for (const auto& q : live_queues_) {
+        if (&q->device() == &dev) queues.push_back(q);
+      }
+    }
+    for (const auto& q : queues) q->wait_idle();
+    dev.raise_failures();
+  }
+
+  hal::Notifier* create_notifier(int device, bool timing) override {
+    state(device);
+    return new hal::Notifier{std::make_shared<SoftNotifier>(device, timing)};
+  }
+
+  void destroy_notifier(hal::Notifier* notifier) override { delete notifier; }
+
+  void record(hal::Notifier* notifier, hal::Queue* queue) override {
+    checked(queue);
+    if (notifier == nullptr) throw invalid("record of a null notifier");
+    auto target = notifier->state;
+    const std::uint64_t generation = target->begin_record();
+    queue->launch("notifier record", [target, generation] { target->complete(generation); });
+  }
+
+  void wait(hal::Queue* queue, hal::Notifier* notifier) override {
+    checked(queue);
+    if (notifier == nullptr) throw invalid("wait on a null notifier");
+    auto target = notifier->state;
+    const std::uint64_t generation = target->recorded();
+    if (generation == 0 || target->reached(generation)) return;
+    queue->launch("notifier wait", [target, generation] { target->wait_for(generation); });
+  }
+
+  bool query(hal::Notifier* notifier) override {
+    SoftNotifier& n = checked(notifier);
+    return n.reached(n.recorded());
+  }
+
+  void synchronize(hal::Notifier* notifier) override {
+    SoftNotifier& n = checked(notifier);
+    n.wait_for(n.recorded());
+    state(n.device()).raise_failures();
+  }
+
+  float elapsed_ms(hal::Notifier* start, hal::Notifier* end) override {
+    SoftNotifier& first = checked(start);
+    SoftNotifier& last = checked(end);
+    if (!first.timing() || !last.timing()) {
+      throw invalid("elapsed time needs both notifiers created with timing enabled");
+    }
+    SoftNotifier::Clock::time_point t0, t1;
+    if (!first.completion_time(t0) || !last.completion_time(t1)) {
+      throw invalid("elapsed time needs both notifiers recorded and completed");
+    }
+    return std::chrono::duration<float, std::milli>(t1 - t0).count();
+  }
+
+ private:
+  DeviceState& state(int device) const {
+    if (device < 0 || device >= device_count()) {
+      throw hal::Error(hal::ErrorKind::InvalidDevice,
+                       "invalid device index " + std::to_string(device) + ": there are " +
+                           std::to_string(device_count()) + " MLU devices");
+    }
+    return *devices_[device];
+  }
+
+  static SoftNotifier& checked(hal::Notifier* notifier) {
+    if (notifier == nullptr) throw invalid("null notifier");
+    return *notifier->state;
+  }
+
+  static hal::Queue* checked(const hal::Queue* queue) {
+    if (queue == nullptr) throw invalid("null queue");
+    return const_cast<hal::Queue*>(queue);
+  }
+
+  std::vector<std::unique_ptr<DeviceState>> devices_;
+  mutable std::mutex pinned_mutex_;
+  std::map<char*, std::size_t> pinned_;
+  std::mutex registry_mutex_;
+  std::vector<std::shared_ptr<hal::Queue>> live_queues_;
+};
+
+void mark_forked_child() {
+  if (g_initialized.load()) g_forked.store(true);
+}
+
+}  // namespace
+}  // namespace mlu::soft
+
+namespace mlu::hal {
+
+bool forked_after_init() { return soft::g_forked.load(); }
+
+Driver& driver() {
+  if (soft::g_forked.load()) {
+    throw Error(ErrorKind::Unavailable,
+                "cannot use MLU devices in a child process forked after the parent initialised "
+                "them; use the 'spawn' or 'forkserver' start method");
+  }
+  // Never destroyed: executor threads may still be running when static destructors run.
+  static Driver* instance = [] {
+    Driver* created = new soft::SoftDriver(soft::config_from_environment());
+    pthread_atfork(nullptr, nullptr, soft::mark_forked_child);
+    soft::g_initialized.store(true);
+    return created;
+  }();
+  return *instance;
+}
+
+}  // namespace mlu::hal

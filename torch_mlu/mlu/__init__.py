@@ -1,0 +1,45 @@
+"""torch.mlu: the MLU counterpart of torch.cuda."""
+
+from .device import (
+    device,
+    device_count,
+    current_device,
+    get_device_capability,
+    get_device_name,
+    get_device_properties,
+    init,
+    is_available,
+    is_initialized,
+    set_device,
+    synchronize,
+    _lazy_init,
+)
+from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream
+from .memory import (
+    empty_cache,
+    max_memory_allocated,
+    max_memory_reserved,
+    mem_get_info,
+    memory_allocated,
+    memory_reserved,
+    memory_stats,
+    memory_summary,
+    reset_accumulated_memory_stats,
+    reset_peak_memory_stats,
+    set_per_process_memory_fraction,
+)
+from .random import (
+    default_generators,
+    get_rng_state,
+    get_rng_state_all,
+    initial_seed,
+    manual_seed,
+    manual_seed_all,
+    seed,
+    seed_all,
+    set_rng_state,
+    set_rng_state_all,
+)
+from .fallback import fallback_stats, fallback_table, reset_fallback_stats
+
+__all__ = [name for name in dir() if not name.startswith("_")]
