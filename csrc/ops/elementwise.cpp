@@ -1,0 +1,359 @@
+// Native elementwise operators: broadcasting and type promotion here, the arithmetic in
+// mlu_kernels/elementwise.h, enqueued on the current stream.
+#include <ATen/ATen.h>
+#include <ATen/ExpandUtils.h>
+#include <ATen/native/Resize.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/elementwise.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+using kernels::BinaryOp;
+using kernels::CompareOp;
+using kernels::UnaryOp;
+
+// ---- unary -----------------------------------------------------------------------------------
+
+// Operations defined only for floating point promote integral inputs, as ATen does.
+bool promotes_to_float(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Relu: case UnaryOp::Sign:
+    case UnaryOp::LogicalNot: case UnaryOp::BitwiseNot: case UnaryOp::ClampMin:
+    case UnaryOp::ClampMax: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
+    case UnaryOp::Trunc:
+      return false;
+    default:
+      return true;
+  }
+}
+
+void launch_unary(UnaryOp op, const at::Tensor& out, const at::Tensor& in, double param) {
+  launch(out, "unary", [op, o = describe(out), i = describe(in), param] { kernels::unary(op, o, i, param); });
+}
+
+at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, double param) {
+  const c10::Device device = common_device({&self, &out});
+  c10::DeviceGuard guard(device);
+  prepare_out(out, self.sizes(), self.scalar_type(), device);
+  const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
+  launch_unary(op, out, in, param);
+  return out;
+}
+
+at::Tensor unary_new(UnaryOp op, const at::Tensor& self, double param) {
+  const c10::Device device = common_device({&self});
+  c10::DeviceGuard guard(device);
+  const c10::ScalarType dtype = promotes_to_float(op) ? floating_type(self.scalar_type()) : self.scalar_type();
+  at::Tensor out = new_output(self.sizes(), dtype, self, device);
+  launch_unary(op, out, operand(self, dtype, self.sizes(), device), param);
+  return out;
+}
+
+template <UnaryOp op>
+at::Tensor unary_fn(const at::Tensor& self) { return unary_new(op, self, 0); }
+template <UnaryOp op>
+at::Tensor& unary_inplace(at::Tensor& self) { return unary_into(op, self, self, 0); }
+template <UnaryOp op>
+at::Tensor& unary_out(const at::Tensor& self, at::Tensor& out) { return unary_into(op, self, out, 0); }
+
+// ---- binary ----------------------------------------------------------------------------------
+
+enum class Promotion { Default, TrueDivide };
+
+c10::ScalarType binary_type(const at::Tensor& a, const at::Tensor& b, Promotion promotion) {
+  const c10::ScalarType type = at::result_type(a, b);
+  return promotion == Promotion::TrueDivide ? floating_type(type) : type;
+}
+
+at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out,
+                        double alpha) {
+  const c10::Device device = common_device({&a, &b, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(a.sizes(), b.sizes());
+  prepare_out(out, shape, at::result_type(a, b), device);
+  const c10::ScalarType dtype = out.scalar_type();
+  const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
+  launch(out, "binary", [op, o = describe(out), x = describe(x), y = describe(y), alpha] {
+    kernels::binary(op, o, x, y, alpha);
+  });
+  return out;
+}
+
+at::Tensor binary_new(BinaryOp op, const at::Tensor& a, const at::Tensor& b, double alpha,
+                      Promotion promotion = Promotion::Default) {
+  const c10::Device device = common_device({&a, &b});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(a.sizes(), b.sizes());
+  at::Tensor out = new_output(shape, binary_type(a, b, promotion), a, device);
+  return binary_into(op, a, b, out, alpha);
+}
+
+at::Tensor& binary_inplace(BinaryOp op, at::Tensor& self, const at::Tensor& other, double alpha) {
+  const c10::ScalarType type = at::result_type(self, other);
+  TORCH_CHECK(c10::canCast(type, self.scalar_type()), "result type ", type,
+              " can't be cast to the desired output type ", self.scalar_type());
+  TORCH_CHECK(at::infer_size(self.sizes(), other.sizes()) == self.sizes(), "output with shape ",
+              self.sizes(), " doesn't match the broadcast shape ",
+              at::infer_size(self.sizes(), other.sizes()));
+  return binary_into(op, self, other, self, alpha);
+}
+
+template <BinaryOp op>
+at::Tensor binary_fn(const at::Tensor& a, const at::Tensor& b) { return binary_new(op, a, b, 1); }
+template <BinaryOp op>
+at::Tensor& binary_inplace_fn(at::Tensor& a, const at::Tensor& b) { return binary_inplace(op, a, b, 1); }
+template <BinaryOp op>
+at::Tensor& binary_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return binary_into(op, a, b, out, 1);
+}
+
+template <BinaryOp op>
+at::Tensor alpha_fn(const at::Tensor& a, const at::Tensor& b, const at::Scalar& alpha) {
+  return binary_new(op, a, b, alpha.toDouble());
+}
+template <BinaryOp op>
+at::Tensor& alpha_inplace(at::Tensor& a, const at::Tensor& b, const at::Scalar& alpha) {
+  return binary_inplace(op, a, b, alpha.toDouble());
+}
+template <BinaryOp op>
+at::Tensor& alpha_out(const at::Tensor& a, const at::Tensor& b, const at::Scalar& alpha, at::Tensor& out) {
+  return binary_into(op, a, b, out, alpha.toDouble());
+}
+
+at::Tensor div(const at::Tensor& a, const at::Tensor& b) {
+  return binary_new(BinaryOp::Div, a, b, 1, Promotion::TrueDivide);
+}
+at::Tensor& div_(at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(c10::isFloatingType(a.scalar_type()), "result type Float can't be cast to the desired output type ",
+              a.scalar_type());
+  return binary_inplace(BinaryOp::Div, a, b, 1);
+}
+at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return binary_into(BinaryOp::Div, a, b, out, 1);
+}
+
+// ---- comparisons -----------------------------------------------------------------------------
+
+at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  const c10::Device device = common_device({&a, &b, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(a.sizes(), b.sizes());
+  at::native::resize_output(out, shape);
+  const c10::ScalarType dtype = at::result_type(a, b);
+  const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
+  // The kernel writes bool; another out dtype takes a converted copy.
+  at::Tensor result = out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
+  launch(out, "compare", [op, o = describe(result), x = describe(x), y = describe(y)] {
+    kernels::compare(op, o, x, y);
+  });
+  if (!result.is_same(out)) out.copy_(result);
+  return out;
+}
+
+template <CompareOp op>
+at::Tensor compare_fn(const at::Tensor& a, const at::Tensor& b) {
+  const c10::Device device = common_device({&a, &b});
+  at::Tensor out = at::empty({0}, at::TensorOptions().dtype(c10::kBool).device(device));
+  return compare_into(op, a, b, out);
+}
+template <CompareOp op>
+at::Tensor& compare_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return compare_into(op, a, b, out);
+}
+template <CompareOp op>
+at::Tensor& compare_inplace(at::Tensor& a, const at::Tensor& b) { return compare_into(op, a, b, a); }
+template <CompareOp op>
+at::Tensor compare_scalar_fn(const at::Tensor& a, const at::Scalar& b) {
+  return compare_fn<op>(a, at::scalar_to_tensor(b));
+}
+template <CompareOp op>
+at::Tensor& compare_scalar_out(const at::Tensor& a, const at::Scalar& b, at::Tensor& out) {
+  return compare_into(op, a, at::scalar_to_tensor(b), out);
+}
+template <CompareOp op>
+at::Tensor& compare_scalar_inplace(at::Tensor& a, const at::Scalar& b) {
+  return compare_into(op, a, at::scalar_to_tensor(b), a);
+}
+
+// ---- parameterised activations, their gradients, where, clamp --------------------------------
+
+at::Tensor gelu(const at::Tensor& self, c10::string_view approximate) {
+  return unary_new(approximate == "tanh" ? UnaryOp::GeluTanh : UnaryOp::Gelu, self, 0);
+}
+at::Tensor& gelu_(at::Tensor& self, c10::string_view approximate) {
+  return unary_into(approximate == "tanh" ? UnaryOp::GeluTanh : UnaryOp::Gelu, self, self, 0);
+}
+at::Tensor& gelu_out(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
+  return unary_into(approximate == "tanh" ? UnaryOp::GeluTanh : UnaryOp::Gelu, self, out, 0);
+}
+at::Tensor gelu_backward(const at::Tensor& grad, const at::Tensor& self, c10::string_view approximate) {
+  return binary_new(approximate == "tanh" ? BinaryOp::GeluTanhBackward : BinaryOp::GeluBackward, grad, self, 1);
+}
+at::Tensor threshold_backward(const at::Tensor& grad, const at::Tensor& self, const at::Scalar& threshold) {
+  return binary_new(BinaryOp::ThresholdBackward, grad, self, threshold.toDouble());
+}
+at::Tensor leaky_relu(const at::Tensor& self, const at::Scalar& slope) {
+  return unary_new(UnaryOp::LeakyRelu, self, slope.toDouble());
+}
+at::Tensor& leaky_relu_(at::Tensor& self, const at::Scalar& slope) {
+  return unary_into(UnaryOp::LeakyRelu, self, self, slope.toDouble());
+}
+at::Tensor leaky_relu_backward(const at::Tensor& grad, const at::Tensor& self, const at::Scalar& slope, bool) {
+  return binary_new(BinaryOp::LeakyReluBackward, grad, self, slope.toDouble());
+}
+at::Tensor pow_scalar(const at::Tensor& self, const at::Scalar& exponent) {
+  // Integer powers of integer tensors stay integral; everything else computes in floating point.
+  if (c10::isIntegralType(self.scalar_type(), true) && exponent.isIntegral(false)) {
+    return binary_new(BinaryOp::Pow, self, at::scalar_to_tensor(exponent), 1);
+  }
+  return unary_new(UnaryOp::PowScalar, self, exponent.toDouble());
+}
+at::Tensor where(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b) {
+  const c10::Device device = common_device({&cond, &a, &b});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(at::infer_size(cond.sizes(), a.sizes()), b.sizes());
+  const c10::ScalarType dtype = at::result_type(a, b);
+  at::Tensor out = new_output(shape, dtype, a, device);
+  const at::Tensor c = operand(cond, c10::kBool, shape, device);
+  const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
+  launch(out, "where", [o = describe(out), c = describe(c), x = describe(x), y = describe(y)] {
+    kernels::where(o, c, x, y);
+  });
+  return out;
+}
+at::Tensor& clamp_into(const at::Tensor& self, const std::optional<at::Scalar>& lo,
+                       const std::optional<at::Scalar>& hi, at::Tensor& out) {
+  TORCH_CHECK(lo || hi, "torch.clamp: At least one of 'min' or 'max' must not be None");
+  const c10::Device device = common_device({&self, &out});
+  c10::DeviceGuard guard(device);
+  prepare_out(out, self.sizes(), self.scalar_type(), device);
+  const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
+  std::optional<double> low, high;
+  if (lo) low = lo->toDouble();
+  if (hi) high = hi->toDouble();
+  launch(out, "clamp", [o = describe(out), i = describe(in), low, high] {
+    kernels::clamp(o, i, low ? &*low : nullptr, high ? &*high : nullptr);
+  });
+  return out;
+}
+at::Tensor clamp(const at::Tensor& self, const std::optional<at::Scalar>& lo, const std::optional<at::Scalar>& hi) {
+  at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
+  return clamp_into(self, lo, hi, out);
+}
+at::Tensor& clamp_(at::Tensor& self, const std::optional<at::Scalar>& lo, const std::optional<at::Scalar>& hi) {
+  return clamp_into(self, lo, hi, self);
+}
+at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& lo,
+                      const std::optional<at::Scalar>& hi, at::Tensor& out) {
+  return clamp_into(self, lo, hi, out);
+}
+
+#define MLU_UNARY(name, op)                           \
+  m.impl(#name, unary_fn<UnaryOp::op>);               \
+  m.impl(#name "_", unary_inplace<UnaryOp::op>);      \
+  m.impl(#name ".out", unary_out<UnaryOp::op>)
+
+#define MLU_BINARY(name, op)                                  \
+  m.impl(#name ".Tensor", binary_fn<BinaryOp::op>);           \
+  m.impl(#name "_.Tensor", binary_inplace_fn<BinaryOp::op>);  \
+  m.impl(#name ".Tensor_out", binary_out<BinaryOp::op>)
+
+#define MLU_COMPARE(name, op)                                    \
+  m.impl(#name ".Tensor", compare_fn<CompareOp::op>);            \
+  m.impl(#name ".Tensor_out", compare_out<CompareOp::op>);       \
+  m.impl(#name "_.Tensor", compare_inplace<CompareOp::op>);      \
+  m.impl(#name ".Scalar", compare_scalar_fn<CompareOp::op>);     \
+  m.impl(#name ".Scalar_out", compare_scalar_out<CompareOp::op>); \
+  m.impl(#name "_.Scalar", compare_scalar_inplace<CompareOp::op>)
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  MLU_UNARY(neg, Neg);
+  MLU_UNARY(abs, Abs);
+  MLU_UNARY(exp, Exp);
+  MLU_UNARY(log, Log);
+  MLU_UNARY(log1p, Log1p);
+  MLU_UNARY(expm1, Expm1);
+  MLU_UNARY(sqrt, Sqrt);
+  MLU_UNARY(rsqrt, Rsqrt);
+  MLU_UNARY(reciprocal, Reciprocal);
+  MLU_UNARY(sin, Sin);
+  MLU_UNARY(cos, Cos);
+  MLU_UNARY(tanh, Tanh);
+  MLU_UNARY(sigmoid, Sigmoid);
+  MLU_UNARY(erf, Erf);
+  MLU_UNARY(floor, Floor);
+  MLU_UNARY(ceil, Ceil);
+  MLU_UNARY(trunc, Trunc);
+  MLU_UNARY(sign, Sign);
+  MLU_UNARY(silu, Silu);
+  MLU_UNARY(mish, Mish);
+  MLU_UNARY(hardswish, Hardswish);
+  MLU_UNARY(hardsigmoid, Hardsigmoid);
+  MLU_UNARY(logical_not, LogicalNot);
+  MLU_UNARY(bitwise_not, BitwiseNot);
+  m.impl("round", unary_fn<UnaryOp::Round>);
+  m.impl("round_", unary_inplace<UnaryOp::Round>);
+  m.impl("round.out", unary_out<UnaryOp::Round>);
+  m.impl("relu", unary_fn<UnaryOp::Relu>);
+  m.impl("relu_", unary_inplace<UnaryOp::Relu>);
+
+  m.impl("add.Tensor", alpha_fn<BinaryOp::Add>);
+  m.impl("add_.Tensor", alpha_inplace<BinaryOp::Add>);
+  m.impl("add.out", alpha_out<BinaryOp::Add>);
+  m.impl("sub.Tensor", alpha_fn<BinaryOp::Sub>);
+  m.impl("sub_.Tensor", alpha_inplace<BinaryOp::Sub>);
+  m.impl("sub.out", alpha_out<BinaryOp::Sub>);
+  m.impl("mul.Tensor", binary_fn<BinaryOp::Mul>);
+  m.impl("mul_.Tensor", binary_inplace_fn<BinaryOp::Mul>);
+  m.impl("mul.out", binary_out<BinaryOp::Mul>);
+  m.impl("div.Tensor", div);
+  m.impl("div_.Tensor", div_);
+  m.impl("div.out", div_out);
+  m.impl("maximum", binary_fn<BinaryOp::Maximum>);
+  m.impl("maximum.out", binary_out<BinaryOp::Maximum>);
+  m.impl("minimum", binary_fn<BinaryOp::Minimum>);
+  m.impl("minimum.out", binary_out<BinaryOp::Minimum>);
+  m.impl("pow.Tensor_Tensor", binary_fn<BinaryOp::Pow>);
+  m.impl("pow.Tensor_Scalar", pow_scalar);
+  MLU_BINARY(remainder, Remainder);
+  m.impl("floor_divide", binary_fn<BinaryOp::FloorDivide>);
+  m.impl("atan2", binary_fn<BinaryOp::Atan2>);
+  MLU_BINARY(bitwise_and, BitwiseAnd);
+  MLU_BINARY(bitwise_or, BitwiseOr);
+  MLU_BINARY(bitwise_xor, BitwiseXor);
+  m.impl("logical_and", binary_fn<BinaryOp::LogicalAnd>);
+  m.impl("logical_or", binary_fn<BinaryOp::LogicalOr>);
+
+  MLU_COMPARE(eq, Eq);
+  MLU_COMPARE(ne, Ne);
+  MLU_COMPARE(lt, Lt);
+  MLU_COMPARE(le, Le);
+  MLU_COMPARE(gt, Gt);
+  MLU_COMPARE(ge, Ge);
+
+  m.impl("gelu", gelu);
+  m.impl("gelu_", gelu_);
+  m.impl("gelu.out", gelu_out);
+  m.impl("gelu_backward", gelu_backward);
+  m.impl("threshold_backward", threshold_backward);
+  m.impl("sigmoid_backward", binary_fn<BinaryOp::SigmoidBackward>);
+  m.impl("tanh_backward", binary_fn<BinaryOp::TanhBackward>);
+  m.impl("silu_backward", binary_fn<BinaryOp::SiluBackward>);
+  m.impl("mish_backward", binary_fn<BinaryOp::MishBackward>);
+  m.impl("hardswish_backward", binary_fn<BinaryOp::HardswishBackward>);
+  m.impl("hardsigmoid_backward", binary_fn<BinaryOp::HardsigmoidBackward>);
+  m.impl("leaky_relu", leaky_relu);
+  m.impl("leaky_relu_", leaky_relu_);
+  m.impl("leaky_relu_backward", leaky_relu_backward);
+  m.impl("where.self", where);
+  m.impl("clamp", clamp);
+  m.impl("clamp_", clamp_);
+  m.impl("clamp.out", clamp_out);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

@@ -1,0 +1,48 @@
+// Elementwise kernels. Operands have out's shape (broadcast sources use stride 0) and, unless
+// stated, out's dtype; float16 and bfloat16 compute in float32.
+#pragma once
+
+#include "mlu_kernels/tensor_desc.h"
+
+namespace mlu::kernels {
+
+enum class UnaryOp {
+  Neg, Abs, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Sin, Cos, Tanh, Sigmoid, Erf,
+  Relu, Gelu, GeluTanh, Silu, Mish, Softplus, Hardswish, Hardsigmoid, Sign, Floor, Ceil, Round,
+  Trunc, LogicalNot, BitwiseNot,
+  // With a parameter:
+  LeakyRelu,  // param: negative slope
+  Elu,        // param: alpha
+  PowScalar,  // x ** param
+  ClampMin,   // max(x, param)
+  ClampMax,   // min(x, param)
+};
+
+enum class BinaryOp {
+  Add,  // a + alpha * b
+  Sub,  // a - alpha * b
+  Mul, Div, Maximum, Minimum, Pow, Remainder, FloorDivide, Atan2, BitwiseAnd, BitwiseOr,
+  BitwiseXor, LogicalAnd, LogicalOr,
+  // Gradients: a is the incoming gradient, b the saved tensor.
+  ThresholdBackward,  // b <= alpha ? 0 : a   (relu backward, b = input or result)
+  SigmoidBackward,    // a * b * (1 - b)      (b = sigmoid output)
+  TanhBackward,       // a * (1 - b * b)      (b = tanh output)
+  GeluBackward, GeluTanhBackward, SiluBackward, MishBackward, HardswishBackward,
+  HardsigmoidBackward,
+  LeakyReluBackward,  // alpha: negative slope; b = input
+  SoftplusBackward,   // alpha: beta; b = input
+};
+
+enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge };
+
+void unary(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param = 0);
+void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+            double alpha = 1);
+// out is bool; a and b share a dtype.
+void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b);
+// out = cond ? a : b; cond is bool.
+void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a, const TensorDesc& b);
+// out = clamp(in, lo, hi), either bound optional.
+void clamp(const TensorDesc& out, const TensorDesc& in, const double* lo, const double* hi);
+
+}  // namespace mlu::kernels

@@ -1,0 +1,325 @@
+#include "mlu_kernels/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include "scalar_types.h"
+#include "strided_loop.h"
+
+namespace mlu::kernels {
+namespace {
+
+template <typename T>
+using Compute = std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
+
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr double kGeluKappa = 0.044715;
+
+// out[i] = f(in_0[i], ..., in_{K-1}[i]) over operands of storage type T computed as Compute<T>.
+template <typename T, typename Out = T, typename F, typename... Ins>
+void map(const TensorDesc& out, F f, const Ins&... ins) {
+  using C = Compute<T>;
+  constexpr int N = 1 + sizeof...(Ins);
+  for_each_row<N>({&out, &ins...}, [&](auto p, auto s, std::int64_t n) {
+    bool contiguous = s[0] == sizeof(Out);
+    for (int k = 1; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
+    auto body = [&](std::int64_t i, auto stride_of) {
+      auto load = [&](int k) { return convert<C>(*reinterpret_cast<const T*>(p[k] + i * stride_of(k))); };
+      auto* dst = reinterpret_cast<Out*>(p[0] + i * stride_of(0));
+      if constexpr (N == 2) *dst = convert<Out>(f(load(1)));
+      else if constexpr (N == 3) *dst = convert<Out>(f(load(1), load(2)));
+      else *dst = convert<Out>(f(load(1), load(2), load(3)));
+    };
+    if (contiguous) {
+      // Constant element strides let the compiler vectorise the loop.
+      for (std::int64_t i = 0; i < n; ++i) {
+        body(i, [](int k) { return static_cast<std::int64_t>(k == 0 ? sizeof(Out) : sizeof(T)); });
+      }
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) body(i, [&](int k) { return s[k]; });
+    }
+  });
+}
+
+template <typename C>
+C sigmoid(C x) { return C(1) / (C(1) + std::exp(-x)); }
+
+template <typename T>
+void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param) {
+  using C = Compute<T>;
+  const C p = static_cast<C>(param);
+  constexpr bool integral = std::is_integral_v<C>;
+  auto floating = [&](auto f) {
+    if constexpr (integral) throw KernelError("this operation needs a floating-point tensor");
+    else map<T>(out, f, in);
+  };
+  switch (op) {
+    case UnaryOp::Neg: return map<T>(out, [](C x) { return C(-x); }, in);
+    case UnaryOp::Abs: return map<T>(out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
+    case UnaryOp::Relu: return map<T>(out, [](C x) { return x > C(0) ? x : C(0); }, in);
+    case UnaryOp::Sign: return map<T>(out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
+    case UnaryOp::ClampMin: return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::max(x, p); }, in);
+    case UnaryOp::ClampMax: return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::min(x, p); }, in);
+    case UnaryOp::LogicalNot: return map<T>(out, [](C x) { return C(!x); }, in);
+    case UnaryOp::BitwiseNot:
+      if constexpr (std::is_same_v<C, bool>) return map<T>(out, [](C x) { return !x; }, in);
+      else if constexpr (integral) return map<T>(out, [](C x) { return C(~x); }, in);
+      else throw KernelError("bitwise_not needs an integer or bool tensor");
+    case UnaryOp::Exp: return floating([](auto x) { return std::exp(x); });
+    case UnaryOp::Log: return floating([](auto x) { return std::log(x); });
+    case UnaryOp::Log1p: return floating([](auto x) { return std::log1p(x); });
+    case UnaryOp::Expm1: return floating([](auto x) { return std::expm1(x); });
+    case UnaryOp::Sqrt: return floating([](auto x) { return std::sqrt(x); });
+    case UnaryOp::Rsqrt: return floating([](auto x) { return C(1) / std::sqrt(x); });
+    case UnaryOp::Reciprocal: return floating([](auto x) { return C(1) / x; });
+    case UnaryOp::Sin: return floating([](auto x) { return std::sin(x); });
+    case UnaryOp::Cos: return floating([](auto x) { return std::cos(x); });
+    case UnaryOp::Tanh: return floating([](auto x) { return std::tanh(x); });
+    case UnaryOp::Sigmoid: return floating([](auto x) { return sigmoid(x); });
+    case UnaryOp::Erf: return floating([](auto x) { return std::erf(x); });
+    case UnaryOp::Floor: return floating([](auto x) { return std::floor(x); });
+    case UnaryOp::Ceil: return floating([](auto x) { return std::ceil(x); });
+    case UnaryOp::Round: return floating([](auto x) { return std::nearbyint(x); });
+    case UnaryOp::Trunc: return floating([](auto x) { return std::trunc(x); });
+    case UnaryOp::Gelu:
+      return floating([](auto x) { return C(0.5) * x * (C(1) + std::erf(x * C(kSqrt1_2))); });
+    case UnaryOp::GeluTanh:
+      return floating([](auto x) {
+        return C(0.5) * x * (C(1) + std::tanh(C(kSqrt2OverPi) * (x + C(kGeluKappa) * x * x * x)));
+      });
+    case UnaryOp::Silu: return floating([](auto x) { return x * sigmoid(x); });
+    case UnaryOp::Mish: return floating([](auto x) { return x * std::tanh(std::log1p(std::exp(x))); });
+    case UnaryOp::Softplus:  // param: beta; PyTorch's default threshold of 20
+      return floating([p](auto x) { return x * p > C(20) ? x : std::log1p(std::exp(x * p)) / p; });
+    case UnaryOp::Hardswish:
+      return floating([](auto x) { return x * std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
+    case UnaryOp::Hardsigmoid:
+      return floating([](auto x) { return std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
+    case UnaryOp::LeakyRelu: return floating([p](auto x) { return x > C(0) ? x : x * p; });
+    case UnaryOp::Elu: return floating([p](auto x) { return x > C(0) ? x : p * std::expm1(x); });
+    case UnaryOp::PowScalar: return floating([p](auto x) { return std::pow(x, p); });
+  }
+  throw KernelError("unknown unary operation");
+}
+
+template <typename C>
+C floor_divide(C a, C b) {
+  if constexpr (std::is_integral_v<C>) {
+    if (b == 0) throw KernelError("integer division by zero");
+    const C q = a / b;
+    return (a % b != 0 && ((a < 0) != (b < 0))) ? C(q - 1) : q;
+  } else {
+    return std::floor(a / b);
+  }
+}
+
+template <typename C>
+C remainder(C a, C b) {
+  if constexpr (std::is_integral_v<C>) {
+    if (b == 0) throw KernelError("integer division by zero");
+    C r = a % b;
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  } else {
+    C r = std::fmod(a, b);
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    return r;
+  }
+}
+
+template <typename C>
+C integer_pow(C base, C exp) {
+  if (exp < 0) return base == 1 ? C(1) : (base == -1 ? (exp % 2 ? C(-1) : C(1)) : C(0));
+  C result = 1;
+  while (exp) {
+    if (exp & 1) result *= base;
+    base *= base;
+    exp >>= 1;
+  }
+  return result;
+}
+
+template <typename T>
+void binary_typed(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+                  double alpha_value) {
+  using C = Compute<T>;
+  const C alpha = static_cast<C>(alpha_value);
+  constexpr bool integral = std::is_integral_v<C>;
+  constexpr bool boolean = std::is_same_v<C, bool>;
+  auto floating = [&](auto f) {
+    if constexpr (integral) throw KernelError("this operation needs floating-point tensors");
+    else map<T>(out, f, a, b);
+  };
+  auto bitwise = [&](auto f) {
+    if constexpr (integral) map<T>(out, f, a, b);
+    else throw KernelError("bitwise operations need integer or bool tensors");
+  };
+  switch (op) {
+    case BinaryOp::Add:
+      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x || y); }, a, b);
+      else if (alpha_value == 1) return map<T>(out, [](C x, C y) { return C(x + y); }, a, b);
+      else return map<T>(out, [alpha](C x, C y) { return C(x + alpha * y); }, a, b);
+    case BinaryOp::Sub:
+      if (alpha_value == 1) return map<T>(out, [](C x, C y) { return C(x - y); }, a, b);
+      return map<T>(out, [alpha](C x, C y) { return C(x - alpha * y); }, a, b);
+    case BinaryOp::Mul:
+      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x && y); }, a, b);
+      else return map<T>(out, [](C x, C y) { return C(x * y); }, a, b);
+    case BinaryOp::Div:
+      if constexpr (integral) {
+        return map<T>(out, [](C x, C y) {
+          if (y == 0) throw KernelError("integer division by zero");
+          return C(x / y);
+        }, a, b);
+      } else {
+        return map<T>(out, [](C x, C y) { return x / y; }, a, b);
+      }
+    case BinaryOp::Maximum:
+      return map<T>(out, [](C x, C y) { return std::isnan(double(x)) ? x : (x > y || std::isnan(double(y)) ? (x > y ? x : y) : y); }, a, b);
+    case BinaryOp::Minimum:
+      return map<T>(out, [](C x, C y) { return std::isnan(double(x)) ? x : (x < y || std::isnan(double(y)) ? (x < y ? x : y) : y); }, a, b);
+    case BinaryOp::Pow:
+      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x || !y); }, a, b);
+      else if constexpr (integral) return map<T>(out, [](C x, C y) { return integer_pow(x, y); }, a, b);
+      else return map<T>(out, [](C x, C y) { return std::pow(x, y); }, a, b);
+    case BinaryOp::Remainder:
+      if constexpr (boolean) throw KernelError("remainder is not defined for bool");
+      else return map<T>(out, [](C x, C y) { return remainder(x, y); }, a, b);
+    case BinaryOp::FloorDivide:
+      if constexpr (boolean) throw KernelError("floor_divide is not defined for bool");
+      else return map<T>(out, [](C x, C y) { return floor_divide(x, y); }, a, b);
+    case BinaryOp::Atan2: return floating([](auto x, auto y) { return std::atan2(x, y); });
+    case BinaryOp::BitwiseAnd: return bitwise([](auto x, auto y) { return C(x & y); });
+    case BinaryOp::BitwiseOr: return bitwise([](auto x, auto y) { return C(x | y); });
+    case BinaryOp::BitwiseXor: return bitwise([](auto x, auto y) { return C(x ^ y); });
+    case BinaryOp::LogicalAnd: return map<T>(out, [](C x, C y) { return C(x && y); }, a, b);
+    case BinaryOp::LogicalOr: return map<T>(out, [](C x, C y) { return C(x || y); }, a, b);
+    case BinaryOp::ThresholdBackward:
+      return map<T>(out, [alpha](C g, C x) { return x <= alpha ? C(0) : g; }, a, b);
+    case BinaryOp::SigmoidBackward: return floating([](auto g, auto y) { return g * y * (C(1) - y); });
+    case BinaryOp::TanhBackward: return floating([](auto g, auto y) { return g * (C(1) - y * y); });
+    case BinaryOp::GeluBackward:
+      return floating([](auto g, auto x) {
+        const C cdf = C(0.5) * (C(1) + std::erf(x * C(kSqrt1_2)));
+        const C pdf = C(kInvSqrt2Pi) * std::exp(C(-0.5) * x * x);
+        return g * (cdf + x * pdf);
+      });
+    case BinaryOp::GeluTanhBackward:
+      return floating([](auto g, auto x) {
+        const C x_sq = x * x;
+        const C inner = C(kSqrt2OverPi) * (x + C(kGeluKappa) * x_sq * x);
+        const C t = std::tanh(inner);
+        const C left_derivative = C(0.5) * (C(1) + t);
+        const C right_derivative = C(0.5) * x * (C(1) - t * t) * C(kSqrt2OverPi) *
+                                   (C(1) + C(3 * kGeluKappa) * x_sq);
+        return g * (left_derivative + right_derivative);
+      });
+    case BinaryOp::SiluBackward:
+      return floating([](auto g, auto x) {
+        const C s = sigmoid(x);
+        return g * s * (C(1) + x * (C(1) - s));
+      });
+    case BinaryOp::MishBackward:
+      return floating([](auto g, auto x) {
+        const C t = std::tanh(std::log1p(std::exp(x)));
+        return g * (t + x * sigmoid(x) * (C(1) - t * t));
+      });
+    case BinaryOp::HardswishBackward:
+      return floating([](auto g, auto x) {
+        if (x < C(-3)) return C(0);
+        return x <= C(3) ? g * (x / C(3) + C(0.5)) : g;
+      });
+    case BinaryOp::HardsigmoidBackward:
+      return floating([](auto g, auto x) { return (x > C(-3) && x < C(3)) ? g / C(6) : C(0); });
+    case BinaryOp::LeakyReluBackward:
+      return floating([alpha](auto g, auto x) { return x > C(0) ? g : g * alpha; });
+    case BinaryOp::SoftplusBackward:
+      return floating([alpha](auto g, auto x) {
+        if (x * alpha > C(20)) return g;
+        const C z = std::exp(x * alpha);
+        return g * z / (z + C(1));
+      });
+  }
+  throw KernelError("unknown binary operation");
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param) {
+  check_same_shape(out, in, "unary");
+  if (out.dtype != in.dtype) throw KernelError("unary: operand dtypes differ");
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) { unary_typed<decltype(t)>(op, out, in, param); });
+}
+
+void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+            double alpha) {
+  check_same_shape(out, a, "binary");
+  check_same_shape(out, b, "binary");
+  if (out.dtype != a.dtype || out.dtype != b.dtype) throw KernelError("binary: operand dtypes differ");
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) { binary_typed<decltype(t)>(op, out, a, b, alpha); });
+}
+
+void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b) {
+  check_same_shape(out, a, "compare");
+  check_same_shape(out, b, "compare");
+  if (out.dtype != DType::Bool || a.dtype != b.dtype) {
+    throw KernelError("compare: out must be bool and inputs share a dtype");
+  }
+  if (out.numel() == 0) return;
+  visit_dtype(a.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = Compute<T>;
+    switch (op) {
+      case CompareOp::Eq: return map<T, bool>(out, [](C x, C y) { return x == y; }, a, b);
+      case CompareOp::Ne: return map<T, bool>(out, [](C x, C y) { return x != y; }, a, b);
+      case CompareOp::Lt: return map<T, bool>(out, [](C x, C y) { return x < y; }, a, b);
+      case CompareOp::Le: return map<T, bool>(out, [](C x, C y) { return x <= y; }, a, b);
+      case CompareOp::Gt: return map<T, bool>(out, [](C x, C y) { return x > y; }, a, b);
+      case CompareOp::Ge: return map<T, bool>(out, [](C x, C y) { return x >= y; }, a, b);
+    }
+  });
+}
+
+void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a, const TensorDesc& b) {
+  check_same_shape(out, cond, "where");
+  check_same_shape(out, a, "where");
+  check_same_shape(out, b, "where");
+  if (cond.dtype != DType::Bool || out.dtype != a.dtype || out.dtype != b.dtype) {
+    throw KernelError("where: cond must be bool and the values share out's dtype");
+  }
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    const std::size_t size = sizeof(T);
+    for_each_row<4>({&out, &cond, &a, &b}, [size](auto p, auto s, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
+        std::memcpy(p[0] + i * s[0], c ? p[2] + i * s[2] : p[3] + i * s[3], size);
+      }
+    });
+  });
+}
+
+void clamp(const TensorDesc& out, const TensorDesc& in, const double* lo, const double* hi) {
+  check_same_shape(out, in, "clamp");
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = Compute<T>;
+    const C low = lo ? static_cast<C>(*lo) : C(0), high = hi ? static_cast<C>(*hi) : C(0);
+    const bool has_lo = lo != nullptr, has_hi = hi != nullptr;
+    map<T>(out, [=](C x) {
+      if (std::isnan(double(x))) return x;
+      if (has_lo && x < low) x = low;
+      if (has_hi && x > high) x = high;
+      return x;
+    }, in);
+  });
+}
+
+}  // namespace mlu::kernels
