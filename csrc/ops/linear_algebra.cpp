@@ -1,0 +1,100 @@
+// Native matrix products: mm, addmm, bmm, baddbmm (and through them matmul and linear).
+#include <ATen/ATen.h>
+#include <ATen/native/Resize.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/copy.h"
+#include "mlu_kernels/gemm.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+// A matrix BLAS can read in place: unit stride in one dim, the other stride covering it.
+bool blas_layout(const at::Tensor& t) {
+  const int64_t r = t.dim() - 2, c = t.dim() - 1;
+  const bool row_major = t.stride(c) == 1 && t.stride(r) >= std::max<int64_t>(1, t.size(c));
+  const bool col_major = t.stride(r) == 1 && t.stride(c) >= std::max<int64_t>(1, t.size(r));
+  const bool batch_ok = t.dim() == 2 || t.size(0) <= 1 || t.stride(0) != 0;
+  return (row_major || col_major) && batch_ok;
+}
+
+at::Tensor blas_operand(const at::Tensor& t, c10::ScalarType dtype) {
+  at::Tensor x = t.scalar_type() == dtype ? t : t.to(dtype);
+  return blas_layout(x) ? x : x.contiguous();
+}
+
+// out = beta * bias + alpha * a @ b, with bias broadcast to out (none when beta is 0).
+at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
+                         double beta, double alpha, at::Tensor& out) {
+  const at::Tensor none;
+  const c10::Device device = common_device({&a, &b, bias ? bias : &none, &out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(a.dim() == b.dim() && (a.dim() == 2 || a.dim() == 3), "expected 2-D or 3-D matrices, got ",
+              a.dim(), "-D and ", b.dim(), "-D");
+  const int64_t k = a.size(-1);
+  TORCH_CHECK(b.size(-2) == k, "mat1 and mat2 shapes cannot be multiplied (", a.size(-2), "x", k,
+              " and ", b.size(-2), "x", b.size(-1), ")");
+  std::vector<int64_t> shape = a.sizes().vec();
+  shape.back() = b.size(-1);
+  if (a.dim() == 3) TORCH_CHECK(a.size(0) == b.size(0), "batch1 and batch2 must have the same batch size");
+  const c10::ScalarType dtype = out.defined() && out.numel() > 0 ? out.scalar_type() : at::result_type(a, b);
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "expected m1 and m2 to have the same dtype, but got: ",
+              a.scalar_type(), " != ", b.scalar_type());
+  at::native::resize_output(out, shape);
+  const bool direct = out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
+  at::Tensor target = direct ? out : at::empty(shape, out.options());
+  if (bias != nullptr && beta != 0) {
+    target.copy_(operand(*bias, dtype, shape, device));
+  } else {
+    beta = 0;
+  }
+  const at::Tensor x = blas_operand(a, dtype), y = blas_operand(b, dtype);
+  launch(target, "gemm", [o = describe(target), x = describe(x), y = describe(y), alpha, beta] {
+    kernels::gemm(o, x, y, alpha, beta);
+  });
+  if (!target.is_same(out)) out.copy_(target);
+  return out;
+}
+
+at::Tensor new_product(const at::Tensor& a, const at::Tensor& b) {
+  return at::empty({0}, a.options().dtype(at::result_type(a, b)));
+}
+
+at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor out = new_product(a, b);
+  return product_into(a, b, nullptr, 0, 1, out);
+}
+at::Tensor& mm_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return product_into(a, b, nullptr, 0, 1, out);
+}
+at::Tensor addmm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
+                 const at::Scalar& beta, const at::Scalar& alpha) {
+  at::Tensor out = new_product(a, b);
+  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), out);
+}
+at::Tensor& addmm_out(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
+                      const at::Scalar& beta, const at::Scalar& alpha, at::Tensor& out) {
+  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), out);
+}
+at::Tensor& addmm_(at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
+                   const at::Scalar& beta, const at::Scalar& alpha) {
+  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), self);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("mm", mm);
+  m.impl("mm.out", mm_out);
+  m.impl("bmm", mm);
+  m.impl("bmm.out", mm_out);
+  m.impl("addmm", addmm);
+  m.impl("addmm.out", addmm_out);
+  m.impl("addmm_", addmm_);
+  m.impl("baddbmm", addmm);
+  m.impl("baddbmm.out", addmm_out);
+  m.impl("baddbmm_", addmm_);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

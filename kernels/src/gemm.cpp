@@ -1,0 +1,142 @@
+#include "mlu_kernels/gemm.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "mlu_kernels/copy.h"
+#include "scalar_types.h"
+
+namespace mlu::kernels {
+namespace {
+
+struct Matrix {
+  std::int64_t rows, cols, ld;
+  bool transposed;  // stored column-major
+};
+
+Matrix matrix_of(const TensorDesc& d) {
+  const int r = d.ndim - 2, c = d.ndim - 1;
+  const std::int64_t rows = d.sizes[r], cols = d.sizes[c];
+  if (d.strides[c] == 1 || cols == 1) return {rows, cols, std::max<std::int64_t>({d.strides[r], cols, 1}), false};
+  return {rows, cols, std::max<std::int64_t>({d.strides[c], rows, 1}), true};
+}
+
+std::int64_t batch_of(const TensorDesc& d) { return d.ndim == 3 ? d.sizes[0] : 1; }
+std::int64_t batch_stride(const TensorDesc& d) { return d.ndim == 3 ? d.strides[0] : 0; }
+
+template <typename T>
+void blas_gemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n, std::int64_t k,
+               T alpha, const T* a, const T* b, T beta, T* c, std::int64_t ldc) {
+  const auto ta = ma.transposed ? CblasTrans : CblasNoTrans;
+  const auto tb = mb.transposed ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, ma.ld, b, mb.ld, beta, c, ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, ma.ld, b, mb.ld, beta, c, ldc);
+  }
+}
+
+template <typename T>
+void naive_gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double alpha,
+                double beta, std::int64_t batch) {
+  const int r = out.ndim - 2, c = out.ndim - 1;
+  const std::int64_t m = out.sizes[r], n = out.sizes[c], k = a.sizes[a.ndim - 1];
+  for (std::int64_t i = 0; i < batch; ++i) {
+    auto* o = static_cast<T*>(out.data) + i * batch_stride(out);
+    const auto* x = static_cast<const T*>(a.data) + i * batch_stride(a);
+    const auto* y = static_cast<const T*>(b.data) + i * batch_stride(b);
+    for (std::int64_t p = 0; p < m; ++p) {
+      for (std::int64_t q = 0; q < n; ++q) {
+        T acc = 0;
+        for (std::int64_t t = 0; t < k; ++t) {
+          acc += x[p * a.strides[a.ndim - 2] + t * a.strides[a.ndim - 1]] *
+                 y[t * b.strides[b.ndim - 2] + q * b.strides[b.ndim - 1]];
+        }
+        T& dst = o[p * out.strides[r] + q * out.strides[c]];
+        dst = beta == 0 ? T(alpha * acc) : T(beta * dst + alpha * acc);
+      }
+    }
+  }
+}
+
+// A float32 contiguous copy of a 16-bit operand.
+TensorDesc widened(const TensorDesc& d, std::vector<float>& storage) {
+  TensorDesc f = d;
+  f.dtype = DType::Float32;
+  storage.resize(d.numel());
+  f.data = storage.data();
+  std::int64_t stride = 1;
+  for (int i = d.ndim - 1; i >= 0; --i) {
+    f.strides[i] = stride;
+    stride *= d.sizes[i];
+  }
+  copy(f, d);
+  return f;
+}
+
+}  // namespace
+
+bool gemm_compatible(const TensorDesc& d) {
+  const int r = d.ndim - 2, c = d.ndim - 1;
+  return d.strides[c] == 1 || d.strides[r] == 1 || d.sizes[c] == 1 || d.sizes[r] == 1;
+}
+
+void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double alpha,
+          double beta) {
+  if (out.ndim != a.ndim || out.ndim != b.ndim || (out.ndim != 2 && out.ndim != 3)) {
+    throw KernelError("gemm: operands must all be 2-D or all 3-D");
+  }
+  const int r = out.ndim - 2, c = out.ndim - 1;
+  const std::int64_t batch = batch_of(out), m = out.sizes[r], n = out.sizes[c], k = a.sizes[c];
+  if (a.sizes[r] != m || b.sizes[c] != n || b.sizes[r] != k || batch_of(a) != batch ||
+      batch_of(b) != batch) {
+    throw KernelError("gemm: operand shapes do not match");
+  }
+  if (a.dtype != out.dtype || b.dtype != out.dtype) throw KernelError("gemm: operand dtypes differ");
+  if (m == 0 || n == 0 || batch == 0) return;
+
+  if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
+    std::vector<float> fa, fb, fo;
+    const TensorDesc wa = widened(a, fa), wb = widened(b, fb);
+    const TensorDesc wo = widened(out, fo);
+    gemm(wo, wa, wb, alpha, beta);
+    copy(out, wo);
+    return;
+  }
+  if (out.dtype != DType::Float32 && out.dtype != DType::Float64) {
+    visit_dtype(out.dtype, [&](auto t) {
+      using T = decltype(t);
+      if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, BFloat16> || std::is_same_v<T, _Float16>) {
+        throw KernelError("gemm: unsupported dtype");
+      } else {
+        naive_gemm<T>(out, a, b, alpha, beta, batch);
+      }
+    });
+    return;
+  }
+  if (!gemm_compatible(a) || !gemm_compatible(b) || !(out.strides[c] == 1 || n == 1)) {
+    throw KernelError("gemm: every matrix needs a unit stride");
+  }
+  const Matrix ma = matrix_of(a), mb = matrix_of(b);
+  const std::int64_t ldc = std::max<std::int64_t>({out.strides[r], n, 1});
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      for (std::int64_t i = 0; i < batch; ++i) {
+        const T* x = static_cast<const T*>(a.data) + i * batch_stride(a);
+        const T* y = static_cast<const T*>(b.data) + i * batch_stride(b);
+        T* o = static_cast<T*>(out.data) + i * batch_stride(out);
+        if (k == 0) {
+          for (std::int64_t p = 0; p < m; ++p)
+            for (std::int64_t q = 0; q < n; ++q) o[p * ldc + q] = beta == 0 ? T(0) : T(beta) * o[p * ldc + q];
+          continue;
+        }
+        blas_gemm<T>(ma, mb, m, n, k, T(alpha), x, y, T(beta), o, ldc);
+      }
+    }
+  });
+}
+
+}  // namespace mlu::kernels
