@@ -1,0 +1,35 @@
+"""The reference workloads train on mlu step by step like on the CPU."""
+
+import pathlib
+import sys
+
+import pytest
+import torch
+
+import torch_mlu  # noqa: F401
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+import workloads  # noqa: E402
+
+STEPS = 2
+
+
+def run(workload, device):
+    model, optimizer = workloads.build(workload, device)
+    gen = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(STEPS):
+        batch = workloads.to_device(workload.make_batch(gen), device)
+        losses.append(workloads.train_step(workload, model, optimizer, batch).item())
+    return losses
+
+
+@pytest.mark.parametrize("name", sorted(workloads.WORKLOADS))
+def test_training_steps_match_cpu(name):
+    workload = workloads.WORKLOADS[name]
+    torch.mlu.reset_fallback_stats()
+    mlu = run(workload, "mlu")
+    fallbacks = torch.mlu.fallback_stats()
+    cpu = run(workload, "cpu")
+    torch.testing.assert_close(torch.tensor(mlu), torch.tensor(cpu), rtol=2e-3, atol=2e-4)
+    print(f"{name}: fallback operators {sorted(fallbacks)}")
