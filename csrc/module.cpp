@@ -1,4 +1,5 @@
 // torch_mlu._C: thin Python bindings over the C++ integration. Policy lives in torch_mlu/.
+#include <torch/csrc/Event.h>
 #include <torch/csrc/Exceptions.h>
 #include <torch/csrc/Generator.h>
 #include <torch/csrc/utils/pybind.h>
@@ -61,8 +62,11 @@ PYBIND11_MODULE(_C, m) {
   m.def("_device_count", [] { return static_cast<int>(device_count()); });
   m.def("_current_device", wrap_pybind_function([] { return static_cast<int>(current_device()); }));
   m.def("_set_device", wrap_pybind_function([](int d) { set_device(static_cast<c10::DeviceIndex>(d)); }));
+  // Blocking calls release the GIL: work finishing on a queue may need it (a tensor's last
+  // reference can drop there), and other Python threads should run meanwhile.
   m.def("_synchronize", wrap_pybind_function([](int d) {
     check_device(static_cast<c10::DeviceIndex>(d));
+    py::gil_scoped_release no_gil;
     hal_call([&] { driver().synchronize_device(d); });
   }));
   m.def("_device_properties", wrap_pybind_function([](int d) {
@@ -86,11 +90,23 @@ PYBIND11_MODULE(_C, m) {
   }));
   m.def("_reset_peak_memory_stats", wrap_pybind_function([](int d) { reset_peak_stats(d); }));
   m.def("_reset_accumulated_memory_stats", wrap_pybind_function([](int d) { reset_accumulated_stats(d); }));
-  m.def("_empty_cache", wrap_pybind_function([] { empty_cache(); }));
+  m.def("_empty_cache", wrap_pybind_function([] {
+    py::gil_scoped_release no_gil;
+    empty_cache();
+  }));
   m.def("_mem_get_info", wrap_pybind_function([](int d) { return memory_info(d); }));
   m.def("_set_memory_fraction", wrap_pybind_function([](double f, int d) { set_memory_fraction(f, d); }));
   m.def("_record_stream", wrap_pybind_function([](const at::Tensor& t, int64_t id, int index, int type) {
     record_stream(t.storage().data_ptr(), unpack(id, index, type));
+  }));
+
+  // Later PyTorch's torch.Event.elapsed_time takes only exact torch.Event objects as the end
+  // event, which torch.mlu.Event (a subclass) is not.
+  m.def("_event_elapsed_time", wrap_pybind_function([](py::handle start, py::handle end) {
+    TORCH_CHECK_TYPE(THPEvent_Check(start.ptr()) && THPEvent_Check(end.ptr()),
+                     "elapsed_time expects two torch.Event objects");
+    return reinterpret_cast<THPEvent*>(start.ptr())->event.elapsedTime(
+        reinterpret_cast<THPEvent*>(end.ptr())->event);
   }));
 
   m.def("_default_generator", wrap_pybind_function([](int d) {

@@ -2,7 +2,10 @@
 
 #include <ATen/ATen.h>
 #include <ATen/native/Resize.h>
+#include <ATen/Dispatch.h>
 #include <c10/core/DeviceGuard.h>
+
+#include <cstring>
 
 namespace torch_mlu::ops {
 
@@ -53,6 +56,27 @@ void prepare_out(const at::Tensor& out, c10::IntArrayRef shape, c10::ScalarType 
   TORCH_CHECK(c10::canCast(dtype, out.scalar_type()), "result type ", dtype,
               " can't be cast to the desired output type ", out.scalar_type());
   at::native::resize_output(out, shape);
+}
+
+KernelOperand kernel_operand(const at::Tensor& t, c10::ScalarType dtype, c10::IntArrayRef shape,
+                             c10::Device device) {
+  KernelOperand operand_out;
+  CapturedOperand& captured = operand_out.captured;
+  if (t.device() == device || t.dim() != 0) {
+    operand_out.tensor = operand(t, dtype, shape, device);
+    captured.desc = describe(operand_out.tensor);
+    return operand_out;
+  }
+  const at::Scalar value = t.item();
+  AT_DISPATCH_ALL_TYPES_AND3(at::kHalf, at::kBFloat16, at::kBool, dtype, "kernel_operand", [&] {
+    const scalar_t typed = value.to<scalar_t>();
+    std::memcpy(captured.bytes, &typed, sizeof typed);
+  });
+  captured.host_value = true;
+  captured.desc.dtype = kernel_dtype(dtype);
+  captured.desc.ndim = static_cast<int>(shape.size());
+  for (int d = 0; d < captured.desc.ndim; ++d) captured.desc.sizes[d] = shape[d];
+  return operand_out;  // zero strides
 }
 
 c10::ScalarType floating_type(c10::ScalarType type) {

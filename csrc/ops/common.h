@@ -25,6 +25,31 @@ at::Tensor new_output(c10::IntArrayRef shape, c10::ScalarType dtype, const at::T
 void prepare_out(const at::Tensor& out, c10::IntArrayRef shape, c10::ScalarType dtype,
                  c10::Device device);
 
+// What a launched kernel captures of an operand: its descriptor and, for a CPU scalar, the value
+// itself, broadcast with zero strides (no device allocation, no extra kernel for `x * 0.5`).
+// Never an at::Tensor: work may outlive the Python object, and releasing a tensor that still has
+// one would need the GIL on the queue's thread.
+struct CapturedOperand {
+  kernels::TensorDesc desc;
+  bool host_value = false;
+  alignas(8) unsigned char bytes[8] = {};
+
+  // Call inside the launched work: points a host value's descriptor at the carried bytes.
+  const kernels::TensorDesc& bind() {
+    if (host_value) desc.data = bytes;
+    return desc;
+  }
+};
+
+// An operand ready for a kernel: the device tensor it needs (kept alive until launch) and what
+// the work captures.
+struct KernelOperand {
+  at::Tensor tensor;
+  CapturedOperand captured;
+};
+KernelOperand kernel_operand(const at::Tensor& t, c10::ScalarType dtype, c10::IntArrayRef shape,
+                             c10::Device device);
+
 // The dtype floating-point operations compute in: integral inputs promote to the default float.
 c10::ScalarType floating_type(c10::ScalarType type);
 

@@ -76,9 +76,9 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
   const c10::ScalarType dtype = out.scalar_type();
-  const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
-  launch(out, "binary", [op, o = describe(out), x = describe(x), y = describe(y), alpha] {
-    kernels::binary(op, o, x, y, alpha);
+  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
+  launch(out, "binary", [op, o = describe(out), x = x.captured, y = y.captured, alpha]() mutable {
+    kernels::binary(op, o, x.bind(), y.bind(), alpha);
   });
   return out;
 }
@@ -144,11 +144,11 @@ at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b,
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   at::native::resize_output(out, shape);
   const c10::ScalarType dtype = at::result_type(a, b);
-  const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
+  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
   // The kernel writes bool; another out dtype takes a converted copy.
   at::Tensor result = out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
-  launch(out, "compare", [op, o = describe(result), x = describe(x), y = describe(y)] {
-    kernels::compare(op, o, x, y);
+  launch(out, "compare", [op, o = describe(result), x = x.captured, y = y.captured]() mutable {
+    kernels::compare(op, o, x.bind(), y.bind());
   });
   if (!result.is_same(out)) out.copy_(result);
   return out;

@@ -1,0 +1,208 @@
+"""Benchmarks: the reference workloads and kernel micro-benchmarks, mlu against PyTorch CPU.
+
+Every figure is measured in this run, in this process, alternating between the configurations:
+mlu, CPU with one thread and CPU with PyTorch's default thread count (the CPU baseline is the
+better of the two, per workload; both are reported). Writes a JSON file and a PNG chart and
+prints a table; changes nothing else.
+
+    tools/devenv python3 benchmarks/run.py [--quick] [--only NAME ...]
+"""
+
+import argparse
+import json
+import pathlib
+import statistics
+import sys
+import time
+
+import torch
+
+import torch_mlu  # noqa: F401
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import workloads  # noqa: E402
+
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+def sync(device):
+    if device == "mlu":
+        torch.mlu.synchronize()
+
+
+def timed(fn, device):
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def configurations():
+    """(label, device, threads): the mlu run keeps the default threads for its fallback."""
+    return [("mlu", "mlu", DEFAULT_THREADS), ("cpu-1t", "cpu", 1),
+            (f"cpu-{DEFAULT_THREADS}t", "cpu", DEFAULT_THREADS)]
+
+
+def alternate(make_runner, repeats, warmup):
+    """Median seconds per configuration, running the configurations in turn."""
+    runners = {}
+    for label, device, threads in configurations():
+        torch.set_num_threads(threads)
+        runners[label] = (make_runner(device), device, threads)
+        for _ in range(warmup):
+            timed(runners[label][0], device)
+    samples = {label: [] for label in runners}
+    for _ in range(repeats):
+        for label, (run, device, threads) in runners.items():
+            torch.set_num_threads(threads)
+            samples[label].append(timed(run, device))
+    torch.set_num_threads(DEFAULT_THREADS)
+    return {label: statistics.median(s) for label, s in samples.items()}
+
+
+def workload_runner(workload):
+    def make(device):
+        model, optimizer = workloads.build(workload, device)
+        gen = torch.Generator().manual_seed(1)
+        batch = workloads.to_device(workload.make_batch(gen), device)
+        return lambda: workloads.train_step(workload, model, optimizer, batch)
+    return make
+
+
+def gemm_runner(n):
+    def make(device):
+        a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+        return lambda: torch.mm(a, b)
+    return make
+
+
+def add_runner(n):
+    def make(device):
+        a, b = torch.randn(n, device=device), torch.randn(n, device=device)
+        out = torch.empty(n, device=device)
+        return lambda: torch.add(a, b, out=out)
+    return make
+
+
+def copy_runner(n):
+    def make(device):
+        a, out = torch.randn(n, device=device), torch.empty(n, device=device)
+        return lambda: out.copy_(a)
+    return make
+
+
+def small_op_chain_runner(ops):
+    def make(device):
+        x = torch.randn(64, device=device)
+        def run():
+            y = x
+            for _ in range(ops):
+                y = y * 0.5 + 0.25
+            return y
+        return run
+    return make
+
+
+def dispatch_cost(device, calls=2000):
+    """Host seconds per small operator until the Python call returns (no synchronisation)."""
+    x = torch.randn(64, device=device)
+    for _ in range(100):
+        x.add(1.0)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(calls):
+        x.add(1.0)
+    elapsed = time.perf_counter() - start
+    sync(device)
+    return elapsed / calls
+
+
+def best_cpu(medians):
+    return min(v for k, v in medians.items() if k.startswith("cpu"))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
+    parser.add_argument("--out", default="benchmarks/results.json")
+    parser.add_argument("--chart", default="benchmarks/results.png")
+    args = parser.parse_args()
+    repeats, warmup = (3, 1) if args.quick else (7, 2)
+    results = {"torch": torch.__version__, "threads": DEFAULT_THREADS, "micro": {}, "workloads": {}}
+
+    print(f"torch {torch.__version__}, {DEFAULT_THREADS} default threads, median of {repeats}")
+    n_gemm, n_stream = 1024, 1 << 24
+    gemm = alternate(gemm_runner(n_gemm), repeats, warmup)
+    flops = 2 * n_gemm**3
+    copy = alternate(copy_runner(n_stream), repeats, warmup)
+    add = alternate(add_runner(n_stream), repeats, warmup)
+    peak_gflops = flops / best_cpu(gemm) / 1e9
+    peak_copy = 2 * 4 * n_stream / best_cpu(copy) / 1e9
+    micro = results["micro"]
+    micro["sgemm_1024"] = {"medians": gemm, "mlu_gflops": flops / gemm["mlu"] / 1e9,
+                           "peak_gflops": peak_gflops}
+    micro["copy_64MB"] = {"medians": copy, "peak_gbps": peak_copy}
+    micro["add_64MB"] = {"medians": add, "mlu_gbps": 3 * 4 * n_stream / add["mlu"] / 1e9}
+    chain = alternate(small_op_chain_runner(2000), repeats, warmup)
+    micro["chain_4000_small_ops"] = {"medians": chain}
+    micro["dispatch_seconds_per_op"] = {"mlu": dispatch_cost("mlu"), "cpu": dispatch_cost("cpu")}
+
+    print(f"\npeaks measured now: OpenBLAS sgemm via torch CPU {peak_gflops:.1f} GFLOPS, "
+          f"memory copy {peak_copy:.1f} GB/s")
+    print(f"{'micro-benchmark':<26}{'mlu':>12}{'best cpu':>12}{'cpu/mlu':>9}  note")
+    for name, note in (("sgemm_1024", f"{micro['sgemm_1024']['mlu_gflops']:.1f} GFLOPS "
+                        f"({micro['sgemm_1024']['mlu_gflops'] / peak_gflops:.0%} of peak)"),
+                       ("add_64MB", f"{micro['add_64MB']['mlu_gbps']:.1f} GB/s "
+                        f"({micro['add_64MB']['mlu_gbps'] / peak_copy:.0%} of copy)"),
+                       ("copy_64MB", ""), ("chain_4000_small_ops", "end to end")):
+        m = micro[name]["medians"]
+        print(f"{name:<26}{m['mlu'] * 1e3:>10.2f}ms{best_cpu(m) * 1e3:>10.2f}ms"
+              f"{best_cpu(m) / m['mlu']:>9.2f}  {note}")
+    d = micro["dispatch_seconds_per_op"]
+    print(f"{'host cost of a small op':<26}{d['mlu'] * 1e6:>10.1f}us{d['cpu'] * 1e6:>10.1f}us"
+          f"{d['cpu'] / d['mlu']:>9.2f}  until the Python call returns")
+
+    names = args.only or list(workloads.WORKLOADS)
+    print(f"\n{'training step':<20}{'mlu':>10}{'cpu-1t':>10}{f'cpu-{DEFAULT_THREADS}t':>10}{'speedup':>9}"
+          f"  fallback ops")
+    for name in names:
+        workload = workloads.WORKLOADS[name]
+        torch.mlu.reset_fallback_stats()
+        medians = alternate(workload_runner(workload), repeats, warmup)
+        fallback_calls = sum(s["calls"] for s in torch.mlu.fallback_stats().values())
+        speedup = best_cpu(medians) / medians["mlu"]
+        results["workloads"][name] = {"area": workload.area, "medians": medians, "speedup": speedup,
+                                      "fallback_ops": sorted(torch.mlu.fallback_stats()),
+                                      "fallback_calls": fallback_calls}
+        cells = "".join(f"{medians[label] * 1e3:>8.1f}ms" for label, _, _ in configurations())
+        print(f"{name:<20}{cells}{speedup:>8.2f}x  {len(torch.mlu.fallback_stats())} kinds, "
+              f"{fallback_calls} calls")
+
+    pathlib.Path(args.out).write_text(json.dumps(results, indent=2))
+    chart(results, args.chart)
+    print(f"\nwrote {args.out} and {args.chart}")
+
+
+def chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results["workloads"])
+    speedups = [results["workloads"][n]["speedup"] for n in names]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(names, speedups, color=["tab:green" if s >= 1 else "tab:red" for s in speedups])
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(1.25, color="gray", linewidth=0.8, linestyle="--", label="goal 1.25x")
+    ax.set_ylabel("training step speedup vs best PyTorch CPU")
+    ax.set_title(f"torch_mlu (software MLU) vs PyTorch {results['torch']} CPU")
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+// The kernel library's cores: the calling thread (a queue's executor) and helper threads, which
+// sleep when idle so that they never compete with the thread that dispatches operators.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace mlu::kernels {
+
+// Work below this many elements runs on the calling thread: waking a helper costs more.
+constexpr std::int64_t kParallelGrain = 1 << 16;
+
+// Calls fn(begin, end) on disjoint chunks covering [0, n), each at least grain long unless n is
+// smaller, on the calling thread and the helpers; returns when all are done. Exceptions from any
+// chunk are rethrown here. Serial when the helpers are busy with another kernel.
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn);
+
+// Threads a kernel may use: MLU_KERNEL_THREADS, or the host's cores.
+int kernel_threads();
+
+}  // namespace mlu::kernels

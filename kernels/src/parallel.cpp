@@ -1,0 +1,120 @@
+#include "mlu_kernels/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mlu::kernels {
+namespace {
+
+// One job at a time: chunks are claimed through an atomic counter, so a helper that the OS
+// schedules late simply claims fewer chunks instead of holding everyone up.
+class Pool {
+ public:
+  explicit Pool(int helpers) {
+    for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { serve(); });
+  }
+
+  // Never destroyed: helpers may be asleep inside serve() when the process exits.
+
+  bool try_run(std::int64_t n, std::int64_t chunk,
+               const std::function<void(std::int64_t, std::int64_t)>& fn) {
+    std::unique_lock busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    {
+      std::lock_guard lock(mutex_);
+      fn_ = &fn;
+      n_ = n;
+      chunk_ = chunk;
+      next_.store(0);
+      active_ = 0;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    work();
+    std::unique_lock lock(mutex_);
+    finished_.wait(lock, [&] { return active_ == 0 && next_.load() >= n_; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  void serve() {
+    std::uint64_t seen = 0;
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&] { return generation_ != seen && fn_ != nullptr; });
+      seen = generation_;
+      ++active_;
+      lock.unlock();
+      work();
+      lock.lock();
+      --active_;
+      finished_.notify_all();
+    }
+  }
+
+  void work() {
+    for (;;) {
+      const std::int64_t begin = next_.fetch_add(chunk_);
+      if (begin >= n_) return;
+      try {
+        (*fn_)(begin, std::min(n_, begin + chunk_));
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+
+  std::mutex busy_;
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  std::uint64_t generation_ = 0;
+  const std::function<void(std::int64_t, std::int64_t)>* fn_ = nullptr;
+  std::int64_t n_ = 0, chunk_ = 1;
+  std::atomic<std::int64_t> next_{0};
+  int active_ = 0;
+  std::exception_ptr error_;
+  std::vector<std::thread> threads_;
+};
+
+Pool& pool() {
+  static Pool* instance = new Pool(kernel_threads() - 1);
+  return *instance;
+}
+
+}  // namespace
+
+int kernel_threads() {
+  static const int threads = [] {
+    if (const char* env = std::getenv("MLU_KERNEL_THREADS")) {
+      const int value = std::atoi(env);
+      if (value >= 1) return value;
+    }
+    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }();
+  return threads;
+}
+
+void parallel_for(std::int64_t n, std::int64_t grain,
+                  const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (n <= 0) return;
+  const int threads = kernel_threads();
+  if (threads == 1 || n < 2 * grain) {
+    fn(0, n);
+    return;
+  }
+  // A few chunks per thread balance a late helper without much claiming overhead.
+  const std::int64_t chunk = std::max(grain, (n + 4 * threads - 1) / (4 * threads));
+  if (!pool().try_run(n, chunk, fn)) fn(0, n);
+}
+
+}  // namespace mlu::kernels
