@@ -92,6 +92,8 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
       });
     case UnaryOp::Silu: return floating([](auto x) { return x * sigmoid(x); });
     case UnaryOp::Mish: return floating([](auto x) { return x * std::tanh(std::log1p(std::exp(x))); });
+    case UnaryOp::LogSigmoid:  // -softplus(-x), stable for large |x|
+      return floating([](auto x) { return std::min(x, C(0)) - std::log1p(std::exp(-std::abs(x))); });
     case UnaryOp::Softplus:  // param: beta; PyTorch's default threshold of 20
       return floating([p](auto x) { return x * p > C(20) ? x : std::log1p(std::exp(x * p)) / p; });
     case UnaryOp::Hardswish:
@@ -236,6 +238,8 @@ void binary_typed(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const
       return floating([](auto g, auto x) { return (x > C(-3) && x < C(3)) ? g / C(6) : C(0); });
     case BinaryOp::LeakyReluBackward:
       return floating([alpha](auto g, auto x) { return x > C(0) ? g : g * alpha; });
+    case BinaryOp::LogSigmoidBackward:
+      return floating([](auto g, auto x) { return g * sigmoid(C(-x)); });
     case BinaryOp::SoftplusBackward:
       return floating([alpha](auto g, auto x) {
         if (x * alpha > C(20)) return g;
@@ -262,6 +266,32 @@ void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const Tenso
   if (out.dtype != a.dtype || out.dtype != b.dtype) throw KernelError("binary: operand dtypes differ");
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) { binary_typed<decltype(t)>(op, out, a, b, alpha); });
+}
+
+void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+             const TensorDesc& c, double value) {
+  for (const TensorDesc* d : {&a, &b, &c}) {
+    check_same_shape(out, *d, "ternary");
+    if (d->dtype != out.dtype) throw KernelError("ternary: operand dtypes differ");
+  }
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = Compute<T>;
+    if constexpr (std::is_same_v<C, bool>) {
+      throw KernelError("ternary operations are not defined for bool");
+    } else {
+      const C v = static_cast<C>(value);
+      switch (op) {
+        case TernaryOp::AddCMul: return map<T>(out, [v](C x, C y, C z) { return C(x + v * y * z); }, a, b, c);
+        case TernaryOp::AddCDiv: return map<T>(out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
+        case TernaryOp::Lerp:  // PyTorch's form, exact at both ends
+          return map<T>(out, [](C x, C y, C w) {
+            return std::abs(double(w)) < 0.5 ? C(x + w * (y - x)) : C(y - (y - x) * (C(1) - w));
+          }, a, b, c);
+      }
+    }
+  });
 }
 
 void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b) {

@@ -9,7 +9,7 @@ namespace mlu::kernels {
 enum class UnaryOp {
   Neg, Abs, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Sin, Cos, Tanh, Sigmoid, Erf,
   Relu, Gelu, GeluTanh, Silu, Mish, Softplus, Hardswish, Hardsigmoid, Sign, Floor, Ceil, Round,
-  Trunc, LogicalNot, BitwiseNot,
+  Trunc, LogicalNot, BitwiseNot, LogSigmoid,
   // With a parameter:
   LeakyRelu,  // param: negative slope
   Elu,        // param: alpha
@@ -31,13 +31,22 @@ enum class BinaryOp {
   HardsigmoidBackward,
   LeakyReluBackward,  // alpha: negative slope; b = input
   SoftplusBackward,   // alpha: beta; b = input
+  LogSigmoidBackward, // b = input
 };
 
 enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge };
 
+enum class TernaryOp {
+  AddCMul,  // a + value * b * c
+  AddCDiv,  // a + value * b / c
+  Lerp,     // a + c * (b - a)
+};
+
 void unary(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param = 0);
 void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
             double alpha = 1);
+void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+             const TensorDesc& c, double value = 1);
 // out is bool; a and b share a dtype.
 void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b);
 // out = cond ? a : b; cond is bool.

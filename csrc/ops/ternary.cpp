@@ -1,0 +1,137 @@
+// Native three-operand elementwise operators: addcmul, addcdiv and lerp (the optimizers' update
+// arithmetic), plus where's out= form and log_sigmoid.
+#include <ATen/ATen.h>
+#include <ATen/ExpandUtils.h>
+#include <ATen/native/Resize.h>
+#include <ATen/native/TypeProperties.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/elementwise.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+using kernels::TernaryOp;
+
+c10::ScalarType promoted(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
+  return at::native::result_type({a, b, c});
+}
+
+at::Tensor& ternary_into(TernaryOp op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c,
+                         double value, at::Tensor& out) {
+  const c10::Device device = common_device({&a, &b, &c, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(at::infer_size(a.sizes(), b.sizes()), c.sizes());
+  const c10::ScalarType type = promoted(a, b, c);
+  prepare_out(out, shape, type, device);
+  const c10::ScalarType dtype = out.scalar_type();
+  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device),
+                z = kernel_operand(c, dtype, shape, device);
+  launch(out, "ternary", [op, o = describe(out), x = x.captured, y = y.captured, z = z.captured, value]() mutable {
+    kernels::ternary(op, o, x.bind(), y.bind(), z.bind(), value);
+  });
+  return out;
+}
+
+at::Tensor ternary_new(TernaryOp op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, double value) {
+  const c10::Device device = common_device({&a, &b, &c});
+  const auto shape = at::infer_size(at::infer_size(a.sizes(), b.sizes()), c.sizes());
+  at::Tensor out = new_output(shape, promoted(a, b, c), a, device);
+  return ternary_into(op, a, b, c, value, out);
+}
+
+template <TernaryOp op>
+at::Tensor addc(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value) {
+  return ternary_new(op, self, t1, t2, value.toDouble());
+}
+template <TernaryOp op>
+at::Tensor& addc_(at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value) {
+  return ternary_into(op, self, t1, t2, value.toDouble(), self);
+}
+template <TernaryOp op>
+at::Tensor& addc_out(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value,
+                     at::Tensor& out) {
+  return ternary_into(op, self, t1, t2, value.toDouble(), out);
+}
+
+at::Tensor lerp_scalar(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
+  return ternary_new(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1);
+}
+at::Tensor& lerp_scalar_(at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
+  return ternary_into(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1, self);
+}
+at::Tensor& lerp_scalar_out(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight, at::Tensor& out) {
+  return ternary_into(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1, out);
+}
+at::Tensor lerp_tensor(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight) {
+  return ternary_new(TernaryOp::Lerp, self, end, weight, 1);
+}
+at::Tensor& lerp_tensor_(at::Tensor& self, const at::Tensor& end, const at::Tensor& weight) {
+  return ternary_into(TernaryOp::Lerp, self, end, weight, 1, self);
+}
+at::Tensor& lerp_tensor_out(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight, at::Tensor& out) {
+  return ternary_into(TernaryOp::Lerp, self, end, weight, 1, out);
+}
+
+at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  const c10::Device device = common_device({&cond, &a, &b, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(at::infer_size(cond.sizes(), a.sizes()), b.sizes());
+  prepare_out(out, shape, at::result_type(a, b), device);
+  const c10::ScalarType dtype = out.scalar_type();
+  KernelOperand c = kernel_operand(cond, c10::kBool, shape, device);
+  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
+  launch(out, "where", [o = describe(out), c = c.captured, x = x.captured, y = y.captured]() mutable {
+    kernels::where(o, c.bind(), x.bind(), y.bind());
+  });
+  return out;
+}
+
+// CUDA's form: the CPU kernel's buffer is not needed, so it is returned empty.
+std::tuple<at::Tensor, at::Tensor> log_sigmoid_forward(const at::Tensor& self) {
+  const c10::Device device = common_device({&self});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(c10::isFloatingType(self.scalar_type()), "log_sigmoid expects a floating-point input, got ",
+              self.scalar_type());
+  at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, device);
+  launch(out, "log_sigmoid", [o = describe(out), x = describe(self)] {
+    kernels::unary(kernels::UnaryOp::LogSigmoid, o, x);
+  });
+  return {out, at::empty({0}, self.options())};
+}
+
+at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, const at::Tensor&) {
+  const c10::Device device = common_device({&grad, &self});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(grad.sizes(), self.sizes());
+  const c10::ScalarType dtype = at::result_type(grad, self);
+  at::Tensor out = new_output(shape, dtype, self, device);
+  KernelOperand g = kernel_operand(grad, dtype, shape, device), x = kernel_operand(self, dtype, shape, device);
+  launch(out, "log_sigmoid_backward", [o = describe(out), g = g.captured, x = x.captured]() mutable {
+    kernels::binary(kernels::BinaryOp::LogSigmoidBackward, o, g.bind(), x.bind());
+  });
+  return out;
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("addcmul", addc<TernaryOp::AddCMul>);
+  m.impl("addcmul_", addc_<TernaryOp::AddCMul>);
+  m.impl("addcmul.out", addc_out<TernaryOp::AddCMul>);
+  m.impl("addcdiv", addc<TernaryOp::AddCDiv>);
+  m.impl("addcdiv_", addc_<TernaryOp::AddCDiv>);
+  m.impl("addcdiv.out", addc_out<TernaryOp::AddCDiv>);
+  m.impl("lerp.Scalar", lerp_scalar);
+  m.impl("lerp_.Scalar", lerp_scalar_);
+  m.impl("lerp.Scalar_out", lerp_scalar_out);
+  m.impl("lerp.Tensor", lerp_tensor);
+  m.impl("lerp_.Tensor", lerp_tensor_);
+  m.impl("lerp.Tensor_out", lerp_tensor_out);
+  m.impl("where.self_out", where_out);
+  m.impl("log_sigmoid_forward", log_sigmoid_forward);
+  m.impl("log_sigmoid_backward", log_sigmoid_backward);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops
