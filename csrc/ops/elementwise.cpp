@@ -6,6 +6,8 @@
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
+#include <limits>
+
 #include "common.h"
 #include "mlu_kernels/elementwise.h"
 
@@ -179,6 +181,35 @@ at::Tensor& compare_scalar_inplace(at::Tensor& a, const at::Scalar& b) {
   return compare_into(op, a, at::scalar_to_tensor(b), a);
 }
 
+// Special float values, as comparisons against a scalar (integral inputs are never inf or nan).
+template <CompareOp op>
+at::Tensor& special_value_out(const at::Tensor& self, double value, at::Tensor& out) {
+  if (!c10::isFloatingType(self.scalar_type())) {
+    at::native::resize_output(out, self.sizes());
+    return out.fill_(false);
+  }
+  return compare_into(op, self, at::scalar_tensor(value, at::kDouble), out);
+}
+at::Tensor& isneginf_out(const at::Tensor& self, at::Tensor& out) {
+  return special_value_out<CompareOp::Eq>(self, -std::numeric_limits<double>::infinity(), out);
+}
+at::Tensor& isposinf_out(const at::Tensor& self, at::Tensor& out) {
+  return special_value_out<CompareOp::Eq>(self, std::numeric_limits<double>::infinity(), out);
+}
+at::Tensor isneginf(const at::Tensor& self) {
+  at::Tensor out = at::empty({0}, self.options().dtype(at::kBool));
+  return isneginf_out(self, out);
+}
+at::Tensor isposinf(const at::Tensor& self) {
+  at::Tensor out = at::empty({0}, self.options().dtype(at::kBool));
+  return isposinf_out(self, out);
+}
+at::Tensor isnan(const at::Tensor& self) {
+  at::Tensor out = at::empty({0}, self.options().dtype(at::kBool));
+  if (!c10::isFloatingType(self.scalar_type())) return out.resize_(self.sizes()).fill_(false);
+  return compare_into(CompareOp::Ne, self, self, out);
+}
+
 // ---- parameterised activations, their gradients, where, clamp --------------------------------
 
 at::Tensor gelu(const at::Tensor& self, c10::string_view approximate) {
@@ -334,6 +365,12 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_COMPARE(le, Le);
   MLU_COMPARE(gt, Gt);
   MLU_COMPARE(ge, Ge);
+
+  m.impl("isneginf", isneginf);
+  m.impl("isneginf.out", isneginf_out);
+  m.impl("isposinf", isposinf);
+  m.impl("isposinf.out", isposinf_out);
+  m.impl("isnan", isnan);
 
   m.impl("gelu", gelu);
   m.impl("gelu_", gelu_);

@@ -1,0 +1,89 @@
+// scaled_dot_product_attention on mlu: PyTorch asks the backend which implementation to use
+// (_fused_sdp_choice); float32 attention without mask or dropout takes the tiled kernel through
+// the "overrideable" entry points, everything else PyTorch's math composition of native ops.
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include <cmath>
+
+#include "common.h"
+#include "mlu_kernels/attention.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+// Values of sdp::SDPBackend, which is not in the installed public headers.
+constexpr int64_t kMathBackend = 0;
+constexpr int64_t kOverrideableBackend = 4;
+
+int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         const std::optional<at::Tensor>& attn_mask, double dropout_p, bool,
+                         std::optional<double>, bool enable_gqa) {
+  const bool shapes = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.size(0) == k.size(0) &&
+                      k.size(0) == v.size(0) && q.size(1) == k.size(1) && k.size(1) == v.size(1) &&
+                      q.size(3) == k.size(3) && k.size(2) == v.size(2) && q.size(2) > 0 && k.size(2) > 0;
+  const bool dtypes = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat;
+  const bool plain = !(attn_mask && attn_mask->defined()) && dropout_p == 0.0 && !enable_gqa;
+  return shapes && dtypes && plain ? kOverrideableBackend : kMathBackend;
+}
+
+at::Tensor unit_feature_stride(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
+
+kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                      const at::Tensor& out, const at::Tensor& lse, bool causal,
+                                      std::optional<double> scale) {
+  kernels::Attention a{describe(q), describe(k), describe(v), describe(out), describe(lse)};
+  a.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(3)))));
+  a.causal = causal;
+  return a;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor, at::Tensor, at::Tensor>
+attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+                  const std::optional<at::Tensor>& attn_bias, double dropout_p, bool is_causal, bool,
+                  std::optional<double> scale) {
+  const c10::Device device = common_device({&query, &key, &value});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(!(attn_bias && attn_bias->defined()) && dropout_p == 0.0,
+              "the mlu attention kernel takes no mask and no dropout; PyTorch's math path handles those");
+  TORCH_CHECK(fused_sdp_choice(query, key, value, std::nullopt, 0.0, is_causal, scale, false) == kOverrideableBackend,
+              "the mlu attention kernel needs float32 [batch, heads, length, features] inputs of matching shapes");
+  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key), v = unit_feature_stride(value);
+  const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2);
+  // [B, L, H, E] storage seen as [B, H, L, E]: transposing back for the output projection is free.
+  at::Tensor out = at::empty({batch, queries, heads, v.size(3)}, q.options()).transpose(1, 2);
+  at::Tensor lse = at::empty({batch, heads, queries}, q.options());
+  launch(out, "attention", [a = describe_attention(q, k, v, out, lse, is_causal, scale)] {
+    kernels::attention_forward(a);
+  });
+  const at::Tensor none = at::empty({0}, q.options());
+  return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), none, none, none};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
+    const at::Tensor& grad_out, const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
+    const at::Tensor&, std::array<bool, 4>, const at::Tensor& out, const at::Tensor& logsumexp,
+    const at::Tensor&, const at::Tensor&, c10::SymInt, c10::SymInt, double, bool is_causal, const at::Tensor&,
+    const at::Tensor&, std::optional<double> scale) {
+  const c10::Device device = common_device({&grad_out, &query, &key, &value, &out, &logsumexp});
+  c10::DeviceGuard guard(device);
+  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key), v = unit_feature_stride(value);
+  const at::Tensor o = unit_feature_stride(out), g = unit_feature_stride(grad_out.to(at::kFloat));
+  const at::Tensor lse = logsumexp.contiguous();
+  at::Tensor grad_q = at::empty(q.sizes(), q.options()), grad_k = at::empty(k.sizes(), k.options()),
+             grad_v = at::empty(v.sizes(), v.options());
+  launch(grad_q, "attention_backward",
+         [a = describe_attention(q, k, v, o, lse, is_causal, scale), g = describe(g), gq = describe(grad_q),
+          gk = describe(grad_k), gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
+  return {grad_q, grad_k, grad_v, at::Tensor()};
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_fused_sdp_choice", fused_sdp_choice);
+  m.impl("_scaled_dot_product_fused_attention_overrideable", attention_forward);
+  m.impl("_scaled_dot_product_fused_attention_overrideable_backward", attention_backward);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

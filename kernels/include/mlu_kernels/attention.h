@@ -1,0 +1,25 @@
+// Scaled dot-product attention as a tiled, flash-style kernel: the score matrix is never stored
+// whole; forward keeps a running max and sum per query row and saves logsumexp for backward.
+#pragma once
+
+#include "mlu_kernels/tensor_desc.h"
+
+namespace mlu::kernels {
+
+// Operands are float32 [batch, heads, length, features] with unit feature stride and any other
+// strides. Causal masking keeps key j for query i when j <= i (PyTorch's top-left alignment).
+struct Attention {
+  TensorDesc q, k, v;
+  TensorDesc out;        // [B, H, Lq, Ev]
+  TensorDesc logsumexp;  // [B, H, Lq], contiguous
+  float scale = 1;
+  bool causal = false;
+};
+
+void attention_forward(const Attention& a);
+
+// grad_q, grad_k, grad_v: contiguous, shaped like q, k, v. a.out and a.logsumexp are the forward's.
+void attention_backward(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
+                        const TensorDesc& grad_k, const TensorDesc& grad_v);
+
+}  // namespace mlu::kernels

@@ -1,0 +1,169 @@
+#include "mlu_kernels/attention.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "mlu_kernels/parallel.h"
+
+namespace mlu::kernels {
+namespace {
+
+constexpr std::int64_t kBlockQ = 64;
+constexpr std::int64_t kBlockK = 64;
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Rows of one (batch, head) slice: row l starts at base + l * row_stride.
+struct Slice {
+  float* base;
+  std::int64_t row_stride;
+  float* row(std::int64_t l) const { return base + l * row_stride; }
+};
+
+Slice slice(const TensorDesc& d, std::int64_t b, std::int64_t h) {
+  return {static_cast<float*>(d.data) + b * d.strides[0] + h * d.strides[1], d.strides[2]};
+}
+
+void check(const Attention& a) {
+  for (const TensorDesc* d : {&a.q, &a.k, &a.v, &a.out}) {
+    if (d->dtype != DType::Float32 || d->ndim != 4 || (d->strides[3] != 1 && d->sizes[3] > 1)) {
+      throw KernelError("attention: operands must be float32 [B, H, L, E] with unit feature stride");
+    }
+  }
+}
+
+// Scores of a query block against a key block, scaled and causally masked: s = scale * q k^T.
+void scores(const Attention& a, const Slice& q, const Slice& k, std::int64_t q0, std::int64_t nq,
+            std::int64_t k0, std::int64_t nk, float* s) {
+  const std::int64_t e = a.q.sizes[3];
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, e, a.scale, q.row(q0), q.row_stride,
+              k.row(k0), k.row_stride, 0.f, s, nk);
+  if (!a.causal) return;
+  for (std::int64_t r = 0; r < nq; ++r) {
+    for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c) s[r * nk + c] = kNegInf;
+  }
+}
+
+// The last key a query block can see, exclusive.
+std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
+  const std::int64_t keys = a.k.sizes[2];
+  return a.causal ? std::min(keys, q0 + nq) : keys;
+}
+
+void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
+  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h), o = slice(a.out, b, h);
+  float* lse = static_cast<float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
+  const std::int64_t queries = a.q.sizes[2], ev = a.v.sizes[3];
+  std::vector<float> s(kBlockQ * kBlockK), acc(kBlockQ * ev), row_max(kBlockQ), row_sum(kBlockQ);
+  for (std::int64_t q0 = 0; q0 < queries; q0 += kBlockQ) {
+    const std::int64_t nq = std::min(kBlockQ, queries - q0), kend = key_end(a, q0, nq);
+    std::fill(row_max.begin(), row_max.end(), kNegInf);
+    std::fill(row_sum.begin(), row_sum.end(), 0.f);
+    std::fill(acc.begin(), acc.end(), 0.f);
+    for (std::int64_t k0 = 0; k0 < kend; k0 += kBlockK) {
+      const std::int64_t nk = std::min(kBlockK, kend - k0);
+      scores(a, q, k, q0, nq, k0, nk, s.data());
+      for (std::int64_t r = 0; r < nq; ++r) {
+        float* sr = s.data() + r * nk;
+        const float block_max = *std::max_element(sr, sr + nk);
+        const float new_max = std::max(row_max[r], block_max);
+        if (new_max == kNegInf) continue;  // the whole block is masked for this row
+        float sum = 0;
+        for (std::int64_t c = 0; c < nk; ++c) sum += (sr[c] = std::exp(sr[c] - new_max));
+        const float rescale = std::exp(row_max[r] - new_max);
+        row_sum[r] = row_sum[r] * rescale + sum;
+        for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
+        row_max[r] = new_max;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, ev, nk, 1.f, s.data(), nk, v.row(k0),
+                  v.row_stride, 1.f, acc.data(), ev);
+    }
+    for (std::int64_t r = 0; r < nq; ++r) {
+      const float inv = row_sum[r] > 0 ? 1.f / row_sum[r] : 0.f;
+      float* out_row = o.row(q0 + r);
+      for (std::int64_t j = 0; j < ev; ++j) out_row[j] = acc[r * ev + j] * inv;
+      lse[q0 + r] = row_sum[r] > 0 ? row_max[r] + std::log(row_sum[r]) : kNegInf;
+    }
+  }
+}
+
+void backward_slice(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
+                    const TensorDesc& grad_k, const TensorDesc& grad_v, std::int64_t b, std::int64_t h) {
+  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h), o = slice(a.out, b, h);
+  const Slice dout = slice(grad_out, b, h), dq = slice(grad_q, b, h), dk = slice(grad_k, b, h),
+              dv = slice(grad_v, b, h);
+  const float* lse = static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
+  const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], e = a.q.sizes[3], ev = a.v.sizes[3];
+
+  // delta_i = sum_j dO_ij O_ij: the softmax gradient's correction per query row.
+  std::vector<float> delta(queries);
+  for (std::int64_t i = 0; i < queries; ++i) {
+    float sum = 0;
+    for (std::int64_t j = 0; j < ev; ++j) sum += dout.row(i)[j] * o.row(i)[j];
+    delta[i] = sum;
+  }
+  for (std::int64_t i = 0; i < queries; ++i) std::fill(dq.row(i), dq.row(i) + e, 0.f);
+  std::vector<float> p(kBlockQ * kBlockK), dp(kBlockQ * kBlockK);
+  for (std::int64_t k0 = 0; k0 < keys; k0 += kBlockK) {
+    const std::int64_t nk = std::min(kBlockK, keys - k0);
+    for (std::int64_t r = 0; r < nk; ++r) {
+      std::fill(dk.row(k0 + r), dk.row(k0 + r) + e, 0.f);
+      std::fill(dv.row(k0 + r), dv.row(k0 + r) + ev, 0.f);
+    }
+    const std::int64_t first_q = a.causal ? k0 / kBlockQ * kBlockQ : 0;
+    for (std::int64_t q0 = first_q; q0 < queries; q0 += kBlockQ) {
+      const std::int64_t nq = std::min(kBlockQ, queries - q0);
+      scores(a, q, k, q0, nq, k0, nk, p.data());
+      for (std::int64_t r = 0; r < nq; ++r) {
+        for (std::int64_t c = 0; c < nk; ++c) {
+          float& x = p[r * nk + c];
+          x = lse[q0 + r] == kNegInf ? 0.f : std::exp(x - lse[q0 + r]);
+        }
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, ev, nq, 1.f, p.data(), nk, dout.row(q0),
+                  dout.row_stride, 1.f, dv.row(k0), dv.row_stride);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, ev, 1.f, dout.row(q0), dout.row_stride,
+                  v.row(k0), v.row_stride, 0.f, dp.data(), nk);
+      for (std::int64_t r = 0; r < nq; ++r) {
+        for (std::int64_t c = 0; c < nk; ++c) dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[q0 + r]);
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, e, nk, a.scale, dp.data(), nk, k.row(k0),
+                  k.row_stride, 1.f, dq.row(q0), dq.row_stride);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, e, nq, a.scale, dp.data(), nk, q.row(q0),
+                  q.row_stride, 1.f, dk.row(k0), dk.row_stride);
+    }
+  }
+}
+
+template <typename F>
+void for_each_slice(const Attention& a, F f) {
+  const std::int64_t heads = a.q.sizes[1], slices = a.q.sizes[0] * heads;
+  parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t s = first; s < last; ++s) f(s / heads, s % heads);
+  });
+}
+
+}  // namespace
+
+void attention_forward(const Attention& a) {
+  check(a);
+  for_each_slice(a, [&](std::int64_t b, std::int64_t h) { forward_slice(a, b, h); });
+}
+
+void attention_backward(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
+                        const TensorDesc& grad_k, const TensorDesc& grad_v) {
+  check(a);
+  for (const TensorDesc* d : {&grad_out, &grad_q, &grad_k, &grad_v}) {
+    if (d->dtype != DType::Float32 || d->ndim != 4 || d->strides[3] != 1) {
+      throw KernelError("attention backward: gradients must be float32 with unit feature stride");
+    }
+  }
+  for_each_slice(a, [&](std::int64_t b, std::int64_t h) {
+    backward_slice(a, grad_out, grad_q, grad_k, grad_v, b, h);
+  });
+}
+
+}  // namespace mlu::kernels

@@ -1,0 +1,138 @@
+"""Native elementwise operators against the CPU: dtypes, broadcasting, layouts, scalars,
+gradients of the activations, and that none of them falls back."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import torch_mlu  # noqa: F401
+
+FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+INTS = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8]
+
+
+def tol(dtype):
+    return dict(rtol=1e-2, atol=1e-2) if dtype in (torch.float16, torch.bfloat16) else {}
+
+
+def check(fn, *tensors, dtype=torch.float32, **kwargs):
+    torch.mlu.reset_fallback_stats()
+    got = fn(*(t.to("mlu") if torch.is_tensor(t) else t for t in tensors))
+    assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+    torch.testing.assert_close(got.cpu(), fn(*tensors), **tol(dtype), **kwargs)
+
+
+def sample(shape, dtype):
+    if dtype == torch.bool:
+        return torch.rand(shape) > 0.5
+    if dtype.is_floating_point:
+        return torch.randn(shape).to(dtype)
+    low = 0 if dtype == torch.uint8 else -20
+    return torch.randint(low, 20, shape).to(dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS + INTS, ids=str)
+def test_binary_arithmetic_with_broadcasting(dtype):
+    a, b = sample((3, 1, 5), dtype), sample((4, 1), dtype)
+    for op in (torch.add, torch.sub, torch.mul, torch.maximum, torch.minimum):
+        check(op, a, b, dtype=dtype)
+    check(lambda x, y: torch.add(x, y, alpha=2), a, b, dtype=dtype)
+    check(torch.div, a, b.abs() + 1 if not dtype.is_floating_point else b, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_unary_math_and_activations(dtype):
+    x = sample((6, 7), dtype)
+    pos = x.abs() + 0.1
+    for op in (torch.neg, torch.abs, torch.exp, torch.tanh, torch.sigmoid, torch.sin, torch.cos,
+               torch.erf, torch.floor, torch.ceil, torch.round, torch.trunc, torch.sign, torch.relu,
+               F.silu, F.mish, F.hardswish, F.hardsigmoid, F.gelu,
+               lambda t: F.gelu(t, approximate="tanh"), lambda t: F.leaky_relu(t, 0.1)):
+        check(op, x, dtype=dtype)
+    for op in (torch.log, torch.sqrt, torch.rsqrt, torch.reciprocal, torch.log1p):
+        check(op, pos, dtype=dtype)
+
+
+def test_layouts_scalars_and_zero_dim():
+    x = torch.randn(5, 6)
+    check(lambda t: t.t() * 3 + 1, x)
+    check(lambda t: t[::2, 1::2] - t[1::2, ::2], torch.randn(6, 6))
+    check(lambda t: 2 - t, x)
+    check(lambda t: t ** 2, x)
+    check(lambda t: torch.tensor(3.0) * t, x)
+    check(lambda t: t.sum() * 0 + t[0, 0] * 2, x)
+    check(lambda t: t[:0] + 1, x)
+    check(lambda t: t.to(torch.channels_last if t.dim() == 4 else torch.contiguous_format) + 1,
+          torch.randn(2, 3, 4, 5))
+
+
+def test_integer_semantics():
+    a = torch.tensor([7, -7, 9, -9, 0])
+    b = torch.tensor([2, 2, -4, -4, 3])
+    check(torch.floor_divide, a, b)
+    check(torch.remainder, a, b)
+    check(lambda x: x ** 3, a)
+    check(lambda x, y: x & y, a, b)
+    check(lambda x, y: x ^ y, a, b)
+    check(lambda x: ~x, a)
+    check(torch.true_divide, a, b)
+
+
+def test_integer_division_by_zero_raises_at_synchronisation():
+    x = torch.ones(3, dtype=torch.int64, device="mlu")
+    with pytest.raises(RuntimeError, match="division by zero"):
+        (x // torch.zeros(3, dtype=torch.int64, device="mlu")).cpu()
+    assert (x + 1).cpu().tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [torch.int32, torch.bool], ids=str)
+def test_comparisons_where_and_clamp(dtype):
+    a, b = sample((4, 5), dtype), sample((5,), dtype)
+    for op in (torch.eq, torch.ne, torch.lt, torch.le, torch.gt, torch.ge):
+        check(op, a, b)
+    check(lambda x, y: torch.where(x > y, x, y), a, b, dtype=dtype)
+    if dtype != torch.bool:
+        check(lambda x: x.clamp(-0.5, 0.5) if dtype.is_floating_point else x.clamp(0, 1), a, dtype=dtype)
+        check(lambda x: x > 0, a)
+
+
+def test_special_values():
+    x = torch.tensor([1.0, float("-inf"), float("inf"), float("nan"), -0.0])
+    for op in (torch.isneginf, torch.isposinf, torch.isnan, torch.isinf, torch.isfinite):
+        check(op, x)
+    check(lambda t: torch.maximum(t, torch.zeros_like(t)), x, equal_nan=True)
+    check(lambda t: t.clamp(min=0.5), x, equal_nan=True)
+
+
+@pytest.mark.parametrize("act", [torch.relu, torch.sigmoid, torch.tanh, F.gelu, F.silu, F.mish,
+                                 F.hardswish, F.hardsigmoid, lambda t: F.gelu(t, approximate="tanh"),
+                                 lambda t: F.leaky_relu(t, 0.2)])
+def test_activation_gradients(act):
+    x = torch.randn(4, 9, requires_grad=True)
+    xm = x.detach().to("mlu").requires_grad_()
+    torch.mlu.reset_fallback_stats()
+    (act(xm) * torch.arange(9.0, device="mlu")).sum().backward()
+    assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+    (act(x) * torch.arange(9.0)).sum().backward()
+    torch.testing.assert_close(xm.grad.cpu(), x.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_in_place_and_out_variants():
+    a, b = torch.randn(3, 4), torch.randn(4)
+    am, bm = a.to("mlu"), b.to("mlu")
+    am.mul_(bm).add_(1).sigmoid_()
+    torch.testing.assert_close(am.cpu(), a.mul(b).add(1).sigmoid())
+    out = torch.empty(0, device="mlu", dtype=torch.float64)
+    torch.add(am, bm, out=out)
+    assert out.dtype == torch.float64 and out.shape == (3, 4)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        torch.ones(2, dtype=torch.int64, device="mlu").add_(torch.ones(2, device="mlu"))
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        torch.ones(2, device="mlu").add_(torch.ones(3, 2, device="mlu"))
+
+
+def test_mismatched_devices_are_rejected():
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.ones(2, device="mlu:0") + torch.ones(2, device="mlu:1")
+    with pytest.raises(RuntimeError, match="same device"):
+        torch.ones(2, device="mlu") + torch.ones(2)
