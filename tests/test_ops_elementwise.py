@@ -62,7 +62,7 @@ def test_layouts_scalars_and_zero_dim():
     check(lambda t: torch.tensor(3.0) * t, x)
     check(lambda t: t.sum() * 0 + t[0, 0] * 2, x)
     check(lambda t: t[:0] + 1, x)
-    check(lambda t: t.to(torch.channels_last if t.dim() == 4 else torch.contiguous_format) + 1,
+    check(lambda t: t.contiguous(memory_format=torch.channels_last) + 1,
           torch.randn(2, 3, 4, 5))
 
 
