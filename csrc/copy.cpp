@@ -25,7 +25,11 @@ void device_copy(const at::Tensor& dst, const at::Tensor& src) {
     });
     return;
   }
-  launch(dst, "copy", [d = describe(dst), s = describe(src)] { kernels::copy(d, s); });
+  // Two contiguous tensors are one flat run each, whatever their rank (the kernels cap it).
+  const bool flat = plain(dst) && plain(src);
+  const kernels::TensorDesc d = describe(flat ? dst.view(-1) : dst);
+  const kernels::TensorDesc s = describe(flat ? src.view(-1) : src);
+  launch(dst, "copy", [d, s] { kernels::copy(d, s); });
 }
 
 void host_to_device(const at::Tensor& dst, const at::Tensor& src, bool non_blocking) {

@@ -76,4 +76,10 @@ at::Generator new_generator(c10::DeviceIndex device) {
   return at::make_generator<MLUGeneratorImpl>(index);
 }
 
+// What torch.Generator(device="mlu") constructs. Later PyTorch asks the hooks' getNewGenerator
+// and deprecates this registration.
+#if TORCH_MLU_TORCH_VERSION < 209
+REGISTER_GENERATOR_PRIVATEUSE1(new_generator)
+#endif
+
 }  // namespace torch_mlu

@@ -106,7 +106,7 @@ at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
   if (self.numel() == 0) return self;
   c10::DeviceGuard guard(self.device());
   // The value travels inside the kernel as a 0-stride source of the widest matching type.
-  kernels::TensorDesc dst = describe(self);
+  kernels::TensorDesc dst = describe(self.is_contiguous() ? self.view(-1) : self);  // any rank
   kernels::TensorDesc src = dst;
   src.strides.fill(0);
   if (value.isBoolean()) {
@@ -134,6 +134,13 @@ at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
 
 at::Tensor& zero_(at::Tensor& self) { return torch_mlu::fill_(self, at::Scalar(0)); }
 
+// Tensor.record_stream: the memory is not reused until the stream's queued work has finished.
+void record_tensor_stream(at::Tensor& self, c10::Stream stream) {
+  TORCH_CHECK(stream.device_type() == kMLU, "record_stream expects an mlu stream, got one on ",
+              stream.device());
+  record_stream(self.storage().data_ptr(), stream);
+}
+
 at::Scalar local_scalar_dense(const at::Tensor& self) {
   return self.to(c10::kCPU).item();
 }
@@ -153,6 +160,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("fill_.Scalar", fill_);
   m.impl("zero_", zero_);
   m.impl("_local_scalar_dense", local_scalar_dense);
+  m.impl("record_stream", record_tensor_stream);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ from .device import (
     is_initialized,
     set_device,
     synchronize,
+    _is_in_bad_fork,
     _lazy_init,
 )
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream

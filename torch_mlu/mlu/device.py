@@ -21,6 +21,11 @@ def _lazy_init():
             _C._init()
 
 
+def _is_in_bad_fork():
+    """True in a child forked after the parent initialised mlu (torch.manual_seed asks this)."""
+    return _C._in_bad_fork()
+
+
 def init():
     """Initialise the MLU driver now rather than on first use."""
     _lazy_init()

@@ -46,6 +46,10 @@ class Event(torch.Event):
     def wait(self, stream=None):
         super().wait(current_stream() if stream is None else stream)
 
+    def elapsed_time(self, end_event):
+        """Milliseconds from this event to end_event; both need enable_timing=True."""
+        return _C._event_elapsed_time(self, end_event)
+
 
 def _wrap(packed):
     stream_id, device_index, device_type = packed
