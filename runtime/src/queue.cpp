@@ -1,8 +1,19 @@
 #include "queue.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include "device_state.h"
 
 namespace mlu::soft {
+
+std::chrono::microseconds queue_spin_time() {
+  static const std::chrono::microseconds spin = [] {
+    const char* env = std::getenv("MLU_QUEUE_SPIN_US");
+    return std::chrono::microseconds(env != nullptr ? std::max(0, std::atoi(env)) : 50);
+  }();
+  return spin;
+}
 
 SoftQueue::SoftQueue(DeviceState& device, int priority)
     : device_(device), priority_(priority), executor_([this] { run(); }) {}
@@ -11,18 +22,22 @@ SoftQueue::~SoftQueue() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stop_requested_.store(true);
   }
   has_work_.notify_one();
   executor_.join();
 }
 
 void SoftQueue::launch(const char* name, hal::Work work) {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     tasks_.push_back(Task{name, std::move(work)});
     ++submitted_;
+    submitted_atomic_.store(submitted_, std::memory_order_release);
+    wake = sleeping_;
   }
-  has_work_.notify_one();
+  if (wake) has_work_.notify_one();
 }
 
 bool SoftQueue::idle() {
@@ -36,10 +51,27 @@ void SoftQueue::wait_idle() {
   progressed_.wait(lock, [&] { return completed_ >= target; });
 }
 
+bool SoftQueue::spin_for_work(std::uint64_t seen) {
+  const auto deadline = std::chrono::steady_clock::now() + queue_spin_time();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (submitted_atomic_.load(std::memory_order_acquire) != seen || stop_requested_.load()) return true;
+    std::this_thread::yield();  // any other runnable thread on this core goes first
+  }
+  return false;
+}
+
 void SoftQueue::run() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    has_work_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+    if (tasks_.empty() && !stopping_) {
+      const std::uint64_t seen = submitted_;
+      lock.unlock();
+      spin_for_work(seen);
+      lock.lock();
+      sleeping_ = true;
+      has_work_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+      sleeping_ = false;
+    }
     if (tasks_.empty()) return;  // stopping, and drained
     Task task = std::move(tasks_.front());
     tasks_.pop_front();

@@ -1,7 +1,11 @@
-// A software MLU queue: one executor thread runs the queue's work in FIFO order. The thread
-// sleeps on a condition variable when idle, so it never competes with the dispatching thread.
+// A software MLU queue: one executor thread runs the queue's work in FIFO order. When the queue
+// runs dry the thread polls for new work for a short, bounded time (yielding the core to any
+// other runnable thread), then sleeps on a condition variable: a stream of small operators
+// avoids a wake-up per operator, and an idle device costs nothing.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -15,6 +19,9 @@
 namespace mlu::soft {
 
 class DeviceState;
+
+// How long an idle executor polls before sleeping: MLU_QUEUE_SPIN_US, default 50 (0: never).
+std::chrono::microseconds queue_spin_time();
 
 class SoftQueue {
  public:
@@ -35,6 +42,8 @@ class SoftQueue {
     hal::Work work;
   };
   void run();
+  // Polls for work launched after `seen` tasks, for at most the configured spin time.
+  bool spin_for_work(std::uint64_t seen);
 
   DeviceState& device_;
   int priority_;
@@ -45,6 +54,9 @@ class SoftQueue {
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
+  bool sleeping_ = false;  // the executor waits on has_work_: launch must notify
+  std::atomic<std::uint64_t> submitted_atomic_{0};  // submitted_, readable without the mutex
+  std::atomic<bool> stop_requested_{false};
   std::thread executor_;  // last: started after everything above is ready
 };
 
