@@ -4,7 +4,17 @@ Importing this package (or plain ``import torch``, through PyTorch's backend aut
 PyTorch's PrivateUse1 device to "mlu", loads the C++ backend and installs ``torch.mlu``.
 """
 
-import torch
+import os
+
+
+def _autoload():
+    """Entry point of the ``torch.backends`` group: importing this module did the work.
+
+    Defined before ``import torch``: when a script imports torch_mlu first, torch's autoload
+    looks this up on the partially imported module."""
+
+
+import torch  # noqa: E402
 
 torch.utils.rename_privateuse1_backend("mlu")
 
@@ -19,5 +29,6 @@ torch.utils.generate_methods_for_privateuse1_backend(
 __all__ = ["mlu"]
 
 
-def _autoload():
-    """Entry point of the ``torch.backends`` group: importing this module did the work."""
+# The GPU migration is opt-in: this variable, or `import torch_mlu.utils.gpu_migration`.
+if os.environ.get("TORCH_MLU_GPU_MIGRATION", "0") not in ("", "0"):
+    import torch_mlu.utils.gpu_migration  # noqa: E402,F401

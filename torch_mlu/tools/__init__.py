@@ -1,0 +1,1 @@
+"""Command-line tools: ``python -m torch_mlu.tools.gpu2mlu`` converts CUDA code to mlu."""

@@ -1,0 +1,1 @@
+"""Utilities around the mlu backend: ``gpu_migration`` runs CUDA scripts on mlu unchanged."""
