@@ -352,11 +352,7 @@ def test_converted_corpus_script_runs_on_mlu(script, converted_corpus, converted
     assert "parameters on mlu:0" in result.stdout
 
 
-@pytest.mark.parametrize("script", [
-    pytest.param(script, marks=pytest.mark.xfail(
-        script == "gpt.py" and not harness.tied_weights_survive_to_mlu(),
-        reason=harness.TIED_WEIGHTS_GAP, strict=True))
-    for script in harness.SCRIPTS])
+@pytest.mark.parametrize("script", harness.SCRIPTS)
 def test_converted_corpus_script_matches_the_cpu(script, converted_runs):
     result = converted_runs(script)
     assert result.returncode == 0, result.stderr

@@ -424,11 +424,7 @@ def test_corpus_script_runs_unmodified_on_mlu(script, migrated_runs):
     assert f"tests/migration/{script}:" in report
 
 
-@pytest.mark.parametrize("script", [
-    pytest.param(script, marks=pytest.mark.xfail(
-        script == "gpt.py" and not harness.tied_weights_survive_to_mlu(),
-        reason=harness.TIED_WEIGHTS_GAP, strict=True))
-    for script in harness.SCRIPTS])
+@pytest.mark.parametrize("script", harness.SCRIPTS)
 def test_corpus_script_under_migration_matches_the_cpu(script, migrated_runs):
     result, _ = migrated_runs(script)
     assert result.returncode == 0, result.stderr

@@ -58,18 +58,3 @@ def assert_same_metrics(actual, expected, rtol=RTOL):
     torch.testing.assert_close([value for _, value in actual],
                                [value for _, value in expected], rtol=rtol, atol=1e-6)
 
-
-def tied_weights_survive_to_mlu():
-    """Whether Module.to("mlu") keeps a parameter shared between two modules shared (GPT ties
-    its embedding to its output layer). PyTorch 2.6 moves a parameter by assigning .data only
-    between backends it knows as compatible, which excludes PrivateUse1; otherwise each module
-    gets its own copy."""
-    first, second = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
-    second.weight = first.weight
-    moved = torch.nn.ModuleList([first, second]).to("mlu")
-    return moved[0].weight is moved[1].weight
-
-
-TIED_WEIGHTS_GAP = ("backend gap: Module.to('mlu') unties shared parameters (PyTorch 2.6's "
-                    "_has_compatible_shallow_copy_type excludes PrivateUse1), so GPT's tied "
-                    "embedding trains as two tensors on mlu")
