@@ -42,5 +42,7 @@ from .random import (
     set_rng_state_all,
 )
 from .fallback import fallback_stats, fallback_table, reset_fallback_stats
+from . import amp
+from .amp import get_amp_supported_dtype, is_bf16_supported
 
 __all__ = [name for name in dir() if not name.startswith("_")]
