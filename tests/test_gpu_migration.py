@@ -16,9 +16,6 @@ from migration import harness
 from torch_mlu.utils.migration import MigrationError, MigrationWarning, cuda_to_mlu, table
 
 HERE = pathlib.Path(__file__).name
-AUTOCAST_GAP = ("torch.autocast('mlu') is not implemented yet: torch.mlu has no "
-                "get_amp_supported_dtype (autocast for mlu is another engineer's work)")
-AUTOCAST_AVAILABLE = hasattr(torch.mlu, "get_amp_supported_dtype")
 
 
 def redirected(ledger, api):
@@ -210,14 +207,11 @@ def test_grad_scaler_for_cuda_scales_on_mlu_like_on_the_cpu():
 
 def test_autocast_device_type_cuda_is_translated_to_mlu():
     with cuda_to_mlu() as ledger:
-        try:
-            torch.autocast(device_type="cuda", dtype=torch.float16)
-        except AssertionError as error:  # raised by torch while AUTOCAST_GAP lasts
-            assert "`mlu` backend" in str(error)
+        region = torch.autocast(device_type="cuda", dtype=torch.float16)
+    assert region.device == "mlu"
     assert redirected(ledger, "torch.autocast") == {"cuda -> mlu": 1}
 
 
-@pytest.mark.xfail(not AUTOCAST_AVAILABLE, reason=AUTOCAST_GAP, strict=True)
 def test_autocast_cuda_computes_in_half_precision_on_mlu():
     with cuda_to_mlu():
         x = torch.ones(4, 4, device="cuda")
@@ -431,7 +425,6 @@ def test_corpus_script_under_migration_matches_the_cpu(script, migrated_runs):
     harness.assert_same_metrics(harness.metrics(result.stdout), harness.cpu_reference(script))
 
 
-@pytest.mark.xfail(not AUTOCAST_AVAILABLE, reason=AUTOCAST_GAP, strict=True)
 def test_resnet_with_mixed_precision_under_migration_matches_cpu_mixed_precision():
     result = harness.run(harness.CORPUS / "resnet_amp.py", "--amp", TORCH_MLU_GPU_MIGRATION="1")
     assert result.returncode == 0, result.stderr[-2000:]
