@@ -124,6 +124,24 @@ def test_fork_before_initialisation_lets_child_use_mlu(run_py):
     assert result.stdout.split() == ["0", "1.0"], result
 
 
+def test_seeding_and_queries_before_fork_leave_the_child_usable(run_py):
+    # Only device work starts threads; seeding, counting and properties do not.
+    result = run_py("""
+        import os, torch, torch_mlu
+        torch.manual_seed(0)
+        count = torch.mlu.device_count()
+        name = torch.mlu.get_device_name(0)
+        pid = os.fork()
+        if pid == 0:
+            ok = torch.rand(3, device="mlu").cpu().shape == (3,)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), count)
+    """, timeout=60)
+    assert result.returncode == 0, result
+    assert result.stdout.split() == ["0", "2"], result
+
+
 def test_dataloader_fork_workers_after_initialisation(run_py):
     result = run_py("""
         import torch, torch_mlu

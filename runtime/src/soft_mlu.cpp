@@ -31,7 +31,9 @@ namespace mlu::soft {
 namespace {
 
 std::atomic<bool> g_forked{false};
-std::atomic<bool> g_initialized{false};
+// Set once executor threads exist: only then is a forked child's copy of the driver unusable
+// (its queues would have no threads). Reading properties or seeding before that forks safely.
+std::atomic<bool> g_threads_started{false};
 
 constexpr std::size_t kHostAlignment = 4096;
 
@@ -94,6 +96,7 @@ class SoftDriver final : public hal::Driver {
 
   hal::Queue* create_queue(int device, int priority) override {
     auto queue = std::make_shared<hal::Queue>(state(device), priority);
+    g_threads_started.store(true);
     std::lock_guard lock(registry_mutex_);
     live_queues_.push_back(queue);
     return queue.get();
@@ -231,7 +234,7 @@ class SoftDriver final : public hal::Driver {
 };
 
 void mark_forked_child() {
-  if (g_initialized.load()) g_forked.store(true);
+  if (g_threads_started.load()) g_forked.store(true);
 }
 
 }  // namespace
@@ -244,14 +247,13 @@ bool forked_after_init() { return soft::g_forked.load(); }
 Driver& driver() {
   if (soft::g_forked.load()) {
     throw Error(ErrorKind::Unavailable,
-                "cannot use MLU devices in a child process forked after the parent initialised "
+                "cannot use MLU devices in a child process forked after the parent started using "
                 "them; use the 'spawn' or 'forkserver' start method");
   }
   // Never destroyed: executor threads may still be running when static destructors run.
   static Driver* instance = [] {
     Driver* created = new soft::SoftDriver(soft::config_from_environment());
     pthread_atfork(nullptr, nullptr, soft::mark_forked_child);
-    soft::g_initialized.store(true);
     return created;
   }();
   return *instance;

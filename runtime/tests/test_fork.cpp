@@ -43,5 +43,37 @@ TEST(Fork, ChildOfAnInitialisedParentGetsUnavailable) {
   test_support::drv().synchronize(queue.get());
 }
 
+TEST(Fork, ChildOfAParentWithoutDeviceWorkMayUseTheDriver) {
+  // Run in a child of its own, so that this process's queues from other tests do not count.
+  const pid_t outer = fork();
+  ASSERT_NE(outer, -1);
+  if (outer == 0) {
+    // Earlier tests in this process started queues: then nothing is left to show here.
+    if (hal::forked_after_init()) _exit(13);
+    // A process that has read device properties but never started a queue...
+    if (hal::driver().device_count() < 1) _exit(10);
+    const pid_t inner = fork();
+    if (inner == 0) {
+      // ...forks a child that can still run work.
+      try {
+        hal::Queue* q = hal::driver().create_queue(0, 0);
+        hal::driver().launch(q, "child_work", [] {});
+        hal::driver().synchronize(q);
+        _exit(0);
+      } catch (...) {
+        _exit(11);
+      }
+    }
+    int status = 0;
+    waitpid(inner, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 12);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(outer, &status, 0), outer);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 13) GTEST_SKIP() << "this test process already ran device work";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: no device, 11: driver refused, 12: child crashed";
+}
+
 }  // namespace
 }  // namespace mlu

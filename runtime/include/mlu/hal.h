@@ -97,7 +97,8 @@ class Driver {
 // The process-wide driver, created on first use.
 Driver& driver();
 
-// True in a child process forked after the driver was created there: devices are unusable.
+// True in a child process forked after the parent started running device work (its queues'
+// threads do not survive a fork): devices are unusable there.
 bool forked_after_init();
 
 }  // namespace mlu::hal
