@@ -233,14 +233,6 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("native_dropout", at::native::native_dropout_cpu);
 }
 
-// Composite operators whose generic kernels would call "*_overrideable" stubs that only throw
-// on a new backend: send them to the fallback whole.
-TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  for (const char* name : {"convolution", "convolution_backward"}) {
-    m.impl(name, torch::CppFunction::makeFromBoxedFunction<&cpu_fallback>());
-  }
-}
-
 }  // namespace
 
 std::map<std::string, FallbackRecord> fallback_stats() {

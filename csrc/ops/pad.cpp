@@ -1,0 +1,114 @@
+// Native reflection padding (1-D to 3-D) and its gradient; constant padding needs no kernel of its
+// own (its composite fills and copies).
+#include "mlu_kernels/pad.h"
+
+#include <ATen/ATen.h>
+#include <ATen/native/Resize.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+struct Padding {
+  std::array<int64_t, 3> before{0, 0, 0};  // per spatial dim, outermost first
+  std::vector<int64_t> out_shape;
+};
+
+// padding lists (before, after) pairs from the last dim backwards, as F.pad does.
+Padding reflection_padding(const at::Tensor& input, c10::IntArrayRef padding, int spatial_dims) {
+  const int64_t dim = input.dim();
+  bool valid = dim == spatial_dims + 1 || dim == spatial_dims + 2;
+  for (int64_t i = dim == spatial_dims + 2 ? 1 : 0; valid && i < dim; ++i)
+    valid = input.size(i) > 0;
+  TORCH_CHECK(valid, spatial_dims + 1, "D or ", spatial_dims + 2,
+              "D (batch mode) tensor expected for input, but got: ", input.sizes());
+  TORCH_CHECK(static_cast<int>(padding.size()) == 2 * spatial_dims,
+              "padding size is expected to be ", 2 * spatial_dims, ", but got: ", padding.size());
+  Padding p;
+  p.out_shape = input.sizes().vec();
+  for (int i = 0; i < spatial_dims; ++i) {
+    const int64_t d = dim - spatial_dims + i, size = input.size(d);
+    const int64_t before = padding[2 * (spatial_dims - 1 - i)],
+                  after = padding[2 * (spatial_dims - 1 - i) + 1];
+    TORCH_CHECK(before < size && after < size,
+                "Argument #4: Padding size should be less than the corresponding "
+                "input dimension, but got: padding (",
+                before, ", ", after, ") at dimension ", d, " of input ", input.sizes());
+    p.before[i] = before;
+    p.out_shape[d] = size + before + after;
+    TORCH_CHECK(p.out_shape[d] >= 1, "input ", input.sizes(), " is too small for padding ",
+                padding);
+  }
+  return p;
+}
+
+at::Tensor batched(const at::Tensor& t, int spatial_dims) {
+  return t.dim() == spatial_dims + 1 ? t.unsqueeze(0) : t;
+}
+
+template <int spatial_dims>
+at::Tensor& reflection_pad_out(const at::Tensor& input, c10::IntArrayRef padding, at::Tensor& out) {
+  const c10::Device device = common_device({&input, &out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK_NOT_IMPLEMENTED(!c10::isComplexType(input.scalar_type()),
+                              "\"reflection_pad\" not implemented for '", input.scalar_type(), "'");
+  const Padding p = reflection_padding(input, padding, spatial_dims);
+  TORCH_CHECK(out.scalar_type() == input.scalar_type(), "expected out tensor of dtype ",
+              input.scalar_type(), " but got ", out.scalar_type());
+  at::native::resize_output(out, p.out_shape);
+  launch(out, "reflection_pad",
+         [o = describe(batched(out, spatial_dims)), x = describe(batched(input, spatial_dims)),
+          before = p.before] { kernels::reflection_pad(o, x, before); });
+  return out;
+}
+
+template <int spatial_dims>
+at::Tensor reflection_pad(const at::Tensor& input, c10::IntArrayRef padding) {
+  at::Tensor out = at::empty(reflection_padding(input, padding, spatial_dims).out_shape,
+                             input.options(), input.suggest_memory_format());
+  return reflection_pad_out<spatial_dims>(input, padding, out);
+}
+
+template <int spatial_dims>
+at::Tensor& reflection_pad_backward_out(const at::Tensor& grad_out, const at::Tensor& input,
+                                        c10::IntArrayRef padding, at::Tensor& grad_in) {
+  const c10::Device device = common_device({&grad_out, &input, &grad_in});
+  c10::DeviceGuard guard(device);
+  const Padding p = reflection_padding(input, padding, spatial_dims);
+  TORCH_CHECK(grad_out.sizes() == c10::IntArrayRef(p.out_shape), "grad_output of size ",
+              grad_out.sizes(), " does not match the padded size ", c10::IntArrayRef(p.out_shape));
+  at::native::resize_output(grad_in, input.sizes());
+  const at::Tensor g = grad_out.to(grad_in.scalar_type());
+  launch(grad_in, "reflection_pad_backward",
+         [gi = describe(batched(grad_in, spatial_dims)), go = describe(batched(g, spatial_dims)),
+          before = p.before] { kernels::reflection_pad_backward(gi, go, before); });
+  return grad_in;
+}
+
+template <int spatial_dims>
+at::Tensor reflection_pad_backward(const at::Tensor& grad_out, const at::Tensor& input,
+                                   c10::IntArrayRef padding) {
+  at::Tensor grad_in = at::empty(input.sizes(), input.options(), input.suggest_memory_format());
+  return reflection_pad_backward_out<spatial_dims>(grad_out, input, padding, grad_in);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("reflection_pad1d", reflection_pad<1>);
+  m.impl("reflection_pad1d.out", reflection_pad_out<1>);
+  m.impl("reflection_pad1d_backward", reflection_pad_backward<1>);
+  m.impl("reflection_pad1d_backward.grad_input", reflection_pad_backward_out<1>);
+  m.impl("reflection_pad2d", reflection_pad<2>);
+  m.impl("reflection_pad2d.out", reflection_pad_out<2>);
+  m.impl("reflection_pad2d_backward", reflection_pad_backward<2>);
+  m.impl("reflection_pad2d_backward.grad_input", reflection_pad_backward_out<2>);
+  m.impl("reflection_pad3d", reflection_pad<3>);
+  m.impl("reflection_pad3d.out", reflection_pad_out<3>);
+  m.impl("reflection_pad3d_backward", reflection_pad_backward<3>);
+  m.impl("reflection_pad3d_backward.grad_input", reflection_pad_backward_out<3>);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

@@ -1,0 +1,76 @@
+// Operands of the spatial kernels (pooling, upsampling, padding) as [N, C, D, H, W] grids, plane
+// by plane.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "mlu_kernels/tensor_desc.h"
+#include "scalar_types.h"
+
+namespace mlu::kernels {
+
+// An operand as [N, C, D, H, W]: missing leading spatial dims have size 1.
+template <typename T>
+struct Grid {
+  std::array<std::int64_t, 5> sizes{1, 1, 1, 1, 1};
+  std::array<std::int64_t, 5> strides{0, 0, 0, 0, 0};
+  T* data = nullptr;
+
+  std::int64_t plane_size() const { return sizes[2] * sizes[3] * sizes[4]; }
+  T* plane(std::int64_t n, std::int64_t c) const { return data + n * strides[0] + c * strides[1]; }
+  std::int64_t offset(std::int64_t d, std::int64_t h, std::int64_t w) const {
+    return d * strides[2] + h * strides[3] + w * strides[4];
+  }
+};
+
+inline void check_grid_operand(const TensorDesc& d, const char* kernel) {
+  if (d.ndim < 3 || d.ndim > 5)
+    throw KernelError(std::string(kernel) + ": expected [N, C, *] with 1 to 3 spatial dims");
+}
+
+template <typename T>
+Grid<T> grid(const TensorDesc& d) {
+  Grid<T> g;
+  g.data = static_cast<T*>(d.data);
+  const int skip = 5 - d.ndim;
+  for (int i = 0; i < d.ndim; ++i) {
+    const int to = i < 2 ? i : i + skip;
+    g.sizes[to] = d.sizes[i];
+    g.strides[to] = d.strides[i];
+  }
+  return g;
+}
+
+// Calls f(n, c, d, h, w) for every output element.
+template <typename T, typename F>
+void for_each_cell(const Grid<T>& out, F&& f) {
+  for (std::int64_t n = 0; n < out.sizes[0]; ++n)
+    for (std::int64_t c = 0; c < out.sizes[1]; ++c)
+      for (std::int64_t d = 0; d < out.sizes[2]; ++d)
+        for (std::int64_t h = 0; h < out.sizes[3]; ++h)
+          for (std::int64_t w = 0; w < out.sizes[4]; ++w) f(n, c, d, h, w);
+}
+
+// Stores one plane of gradients, which were accumulated in a wider type: scattered additions must
+// not round to 16 bits each time.
+template <typename T, typename C>
+void store_plane(const Grid<T>& grad_in, std::int64_t n, std::int64_t c,
+                 const std::vector<C>& plane) {
+  T* dst = grad_in.plane(n, c);
+  std::int64_t i = 0;
+  for (std::int64_t d = 0; d < grad_in.sizes[2]; ++d)
+    for (std::int64_t h = 0; h < grad_in.sizes[3]; ++h)
+      for (std::int64_t w = 0; w < grad_in.sizes[4]; ++w)
+        dst[grad_in.offset(d, h, w)] = convert<T>(plane[i++]);
+}
+
+// The type sums of T are kept in: float for the 16-bit floating types.
+template <typename T>
+using Widened =
+    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
+
+}  // namespace mlu::kernels

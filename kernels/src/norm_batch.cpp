@@ -1,0 +1,271 @@
+// Batch normalisation on [N, C, S] views. Loops follow the input's layout: planes of S when space
+// is innermost (contiguous), rows of C otherwise (channels-last, or S == 1).
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "mlu_kernels/norm.h"
+#include "norm_common.h"
+
+namespace mlu::kernels {
+namespace {
+
+// An [N, C, S] operand: element (n, c, s) at data + n * sn + c * sc + s * ss.
+template <typename T>
+struct View {
+  T* data;
+  std::int64_t sn, sc, ss;
+  T& at(std::int64_t n, std::int64_t c, std::int64_t s) const {
+    return data[n * sn + c * sc + s * ss];
+  }
+};
+
+template <typename T>
+View<T> view(const TensorDesc& d) {
+  return View<T>{static_cast<T*>(d.data), d.strides[0], d.strides[1], d.strides[2]};
+}
+
+struct Shape {
+  std::int64_t n, c, s;
+  bool planar;  // space innermost in the input
+};
+
+Shape shape_of(const TensorDesc& in) {
+  return Shape{in.sizes[0], in.sizes[1], in.sizes[2], in.sizes[2] > 1 && in.strides[2] == 1};
+}
+
+// Calls f(channel, n, s) over every element in the input's memory order. Inlined, with f, into
+// its caller, so that f compiles for the caller's target (see fused_multiply_add).
+template <typename F>
+[[gnu::always_inline]] inline void for_each_element(const Shape& shape, F&& f) {
+  if (shape.planar) {
+    for (std::int64_t n = 0; n < shape.n; ++n)
+      for (std::int64_t c = 0; c < shape.c; ++c)
+        for (std::int64_t s = 0; s < shape.s; ++s) f(c, n, s);
+  } else {
+    for (std::int64_t n = 0; n < shape.n; ++n)
+      for (std::int64_t s = 0; s < shape.s; ++s)
+        for (std::int64_t c = 0; c < shape.c; ++c) f(c, n, s);
+  }
+}
+
+// PyTorch's vectorised CPU kernels compute a * b + c with a single rounding (FMA) on processors
+// that have it, and with two otherwise; the elementwise passes follow whichever the host does.
+bool host_has_fma() {
+  static const bool fma = __builtin_cpu_supports("fma");
+  return fma;
+}
+
+template <bool fused, typename C>
+[[gnu::always_inline]] inline C multiply_add(C a, C b, C c) {
+  if constexpr (fused) {
+    return std::fma(a, b, c);
+  } else {
+    return a * b + c;
+  }
+}
+
+// out = in * alpha[c] + beta[c]
+template <typename T, bool fused>
+[[gnu::always_inline]] inline void affine(const TensorDesc& out_desc, const TensorDesc& in_desc,
+                                          const std::vector<Compute<T>>& alpha,
+                                          const std::vector<Compute<T>>& beta) {
+  using C = Compute<T>;
+  const View<T> out = view<T>(out_desc), in = view<T>(in_desc);
+  const Shape shape = shape_of(in_desc);
+  if (shape.planar && out_desc.strides[2] == 1) {  // the common contiguous case, vectorised
+    for (std::int64_t n = 0; n < shape.n; ++n)
+      for (std::int64_t c = 0; c < shape.c; ++c) {
+        const T* x = &in.at(n, c, 0);
+        T* y = &out.at(n, c, 0);
+        for (std::int64_t s = 0; s < shape.s; ++s)
+          y[s] = convert<T>(multiply_add<fused>(convert<C>(x[s]), alpha[c], beta[c]));
+      }
+    return;
+  }
+  for_each_element(
+      shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) [[gnu::always_inline]] {
+        out.at(n, c, s) =
+            convert<T>(multiply_add<fused>(convert<C>(in.at(n, c, s)), alpha[c], beta[c]));
+      });
+}
+
+template <typename T>
+[[gnu::target("fma")]] void affine_fused(const TensorDesc& out, const TensorDesc& in,
+                                         const std::vector<Compute<T>>& alpha,
+                                         const std::vector<Compute<T>>& beta) {
+  affine<T, true>(out, in, alpha, beta);
+}
+
+template <typename T>
+void affine_rounded_twice(const TensorDesc& out, const TensorDesc& in,
+                          const std::vector<Compute<T>>& alpha,
+                          const std::vector<Compute<T>>& beta) {
+  affine<T, false>(out, in, alpha, beta);
+}
+
+// The statistics follow the arithmetic of PyTorch's CPU kernel step by step (double sums, the
+// mean rounded to the compute type before the centred second pass, the derived terms in the
+// compute type): on channels that are almost constant, the normalised values are rounding noise
+// whose sign decides a following ReLU, and training curves then only agree when it agrees.
+template <typename T>
+void forward(const TensorDesc& out, const TensorDesc& in, const BatchNormVectors& v, bool training,
+             double momentum, double eps) {
+  using C = Compute<T>;
+  const Shape shape = shape_of(in);
+  const std::int64_t count = shape.n * shape.s;
+  std::vector<C> mean(shape.c), invstd(shape.c);
+  if (training) {
+    const View<T> x = view<T>(in);
+    std::vector<double> sum(shape.c, 0.0), centred(shape.c, 0.0);
+    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+      sum[c] += convert<double>(x.at(n, c, s));
+    });
+    for (std::int64_t c = 0; c < shape.c; ++c) mean[c] = static_cast<C>(sum[c] / count);
+    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+      const C d = convert<C>(x.at(n, c, s)) - mean[c];
+      centred[c] += d * d;
+    });
+    std::vector<double> running_mean = load_vector<double>(v.running_mean, shape.c, 0);
+    std::vector<double> running_var = load_vector<double>(v.running_var, shape.c, 1);
+    for (std::int64_t c = 0; c < shape.c; ++c) {
+      const C var_sum = static_cast<C>(centred[c]);
+      const double var = var_sum / static_cast<C>(count);
+      invstd[c] = var == 0 && eps == 0 ? C(0) : static_cast<C>(1 / std::sqrt(var + eps));
+      running_mean[c] = momentum * mean[c] + (1 - momentum) * running_mean[c];
+      const double unbiased = var_sum / static_cast<C>(count - 1);
+      running_var[c] = momentum * unbiased + (1 - momentum) * running_var[c];
+    }
+    if (v.save_mean) store_vector(*v.save_mean, mean);
+    if (v.save_invstd) store_vector(*v.save_invstd, invstd);
+    if (v.running_mean) store_vector(*v.running_mean, running_mean);
+    if (v.running_var) store_vector(*v.running_var, running_var);
+  } else {
+    mean = load_vector<C>(v.running_mean, shape.c, 0);
+    const std::vector<C> var = load_vector<C>(v.running_var, shape.c, 1);
+    for (std::int64_t c = 0; c < shape.c; ++c)
+      invstd[c] = 1 / std::sqrt(var[c] + static_cast<C>(eps));
+  }
+  const std::vector<C> weight = load_vector<C>(v.weight, shape.c, 1),
+                       bias = load_vector<C>(v.bias, shape.c, 0);
+  std::vector<C> alpha(shape.c), beta(shape.c);
+  for (std::int64_t c = 0; c < shape.c; ++c) {
+    alpha[c] = invstd[c] * weight[c];
+    beta[c] = bias[c] - mean[c] * alpha[c];
+  }
+  if (host_has_fma()) {
+    affine_fused<T>(out, in, alpha, beta);
+  } else {
+    affine_rounded_twice<T>(out, in, alpha, beta);
+  }
+}
+
+// dx = (dy - mean(dy) - (x - mean) * k) * invstd * w
+template <typename T, bool fused>
+[[gnu::always_inline]] inline void input_gradient(
+    const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& in, const Shape& shape,
+    const std::vector<Compute<T>>& mean, const std::vector<Compute<T>>& k,
+    const std::vector<Compute<T>>& grad_mean, const std::vector<Compute<T>>& invstd,
+    const std::vector<Compute<T>>& weight) {
+  using C = Compute<T>;
+  const View<T> x = view<T>(in), dy = view<T>(grad_out), dx = view<T>(grad_in);
+  for_each_element(
+      shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) [[gnu::always_inline]] {
+        const C centred = convert<C>(x.at(n, c, s)) - mean[c];
+        const C gradient =
+            multiply_add<fused>(-centred, k[c], convert<C>(dy.at(n, c, s)) - grad_mean[c]);
+        dx.at(n, c, s) = convert<T>(gradient * invstd[c] * weight[c]);
+      });
+}
+
+template <typename T, typename... Args>
+[[gnu::target("fma")]] void input_gradient_fused(const Args&... args) {
+  input_gradient<T, true>(args...);
+}
+
+template <typename T, typename... Args>
+void input_gradient_rounded_twice(const Args&... args) {
+  input_gradient<T, false>(args...);
+}
+
+template <typename T>
+void backward(const TensorDesc* grad_in, const TensorDesc* grad_weight, const TensorDesc* grad_bias,
+              const TensorDesc& grad_out, const TensorDesc& in, const BatchNormVectors& v,
+              bool training, double eps) {
+  using C = Compute<T>;
+  const Shape shape = shape_of(in);
+  const std::int64_t count = shape.n * shape.s;
+  std::vector<C> mean, invstd;
+  if (training) {
+    mean = load_vector<C>(v.save_mean, shape.c, 0);
+    invstd = load_vector<C>(v.save_invstd, shape.c, 1);
+  } else {
+    mean = load_vector<C>(v.running_mean, shape.c, 0);
+    invstd = load_vector<C>(v.running_var, shape.c, 1);
+    for (C& value : invstd) value = static_cast<C>(1 / std::sqrt(value + eps));
+  }
+  // Per channel: the sum of dy and the dot product of (x - mean) and dy.
+  std::vector<double> sum(shape.c, 0.0), dot(shape.c, 0.0);
+  const View<T> x = view<T>(in), dy = view<T>(grad_out);
+  for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+    const C g = convert<C>(dy.at(n, c, s));
+    sum[c] += g;
+    dot[c] += (convert<C>(x.at(n, c, s)) - mean[c]) * g;
+  });
+  if (grad_weight != nullptr) {
+    std::vector<double> values(shape.c);
+    for (std::int64_t c = 0; c < shape.c; ++c) values[c] = dot[c] * invstd[c];
+    store_vector(*grad_weight, values);
+  }
+  if (grad_bias != nullptr) store_vector(*grad_bias, sum);
+  if (grad_in == nullptr) return;
+  const std::vector<C> weight = load_vector<C>(v.weight, shape.c, 1);
+  std::vector<C> k(shape.c), grad_mean(shape.c);
+  for (std::int64_t c = 0; c < shape.c; ++c) {
+    k[c] = static_cast<C>(dot[c]) * invstd[c] * invstd[c] / static_cast<C>(count);
+    grad_mean[c] = static_cast<C>(sum[c] / count);
+  }
+  if (!training) {
+    const View<T> dx = view<T>(*grad_in);  // the statistics are constants
+    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+      dx.at(n, c, s) = convert<T>(convert<C>(dy.at(n, c, s)) * invstd[c] * weight[c]);
+    });
+    return;
+  }
+  if (host_has_fma()) {
+    input_gradient_fused<T>(*grad_in, grad_out, in, shape, mean, k, grad_mean, invstd, weight);
+  } else {
+    input_gradient_rounded_twice<T>(*grad_in, grad_out, in, shape, mean, k, grad_mean, invstd,
+                                    weight);
+  }
+}
+
+void check_view(const TensorDesc& d, const TensorDesc& in, const char* kernel) {
+  if (d.ndim != 3 || in.ndim != 3 || d.dtype != in.dtype || d.sizes != in.sizes) {
+    throw KernelError(std::string(kernel) +
+                      ": operands must be [N, C, S] views of one shape and dtype");
+  }
+}
+
+}  // namespace
+
+void batch_norm(const TensorDesc& out, const TensorDesc& in, const BatchNormVectors& v,
+                bool training, double momentum, double eps) {
+  check_view(out, in, "batch_norm");
+  visit_floating(in.dtype, "batch_norm",
+                 [&](auto tag) { forward<decltype(tag)>(out, in, v, training, momentum, eps); });
+}
+
+void batch_norm_backward(const TensorDesc* grad_in, const TensorDesc* grad_weight,
+                         const TensorDesc* grad_bias, const TensorDesc& grad_out,
+                         const TensorDesc& in, const BatchNormVectors& v, bool training,
+                         double eps) {
+  check_view(grad_out, in, "batch_norm_backward");
+  if (grad_in != nullptr) check_view(*grad_in, in, "batch_norm_backward");
+  visit_floating(in.dtype, "batch_norm_backward", [&](auto tag) {
+    backward<decltype(tag)>(grad_in, grad_weight, grad_bias, grad_out, in, v, training, eps);
+  });
+}
+
+}  // namespace mlu::kernels

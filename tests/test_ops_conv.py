@@ -1,0 +1,174 @@
+"""Native convolutions (aten::convolution, aten::convolution_backward) against the CPU."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+TOLERANCE = {
+    torch.float32: dict(atol=1e-4, rtol=1e-4),
+    torch.float64: dict(atol=1e-10, rtol=1e-10),
+    torch.float16: dict(atol=2e-2, rtol=2e-2),
+    torch.bfloat16: dict(atol=1e-1, rtol=5e-2),
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_fallback():
+    torch.mlu.reset_fallback_stats()
+    yield
+    used = [k for k in torch.mlu.fallback_stats() if k.startswith("aten::convolution")]
+    assert not used, f"convolutions ran on the CPU fallback: {used}"
+
+
+def leaf(t, device, requires_grad=True):
+    return t.detach().to(device).requires_grad_(requires_grad and t.is_floating_point())
+
+
+def check(fn, *tensors, dtype=torch.float32, grad=True, memory_format=None):
+    """Runs fn on the CPU (in float32 for the 16-bit types, which the CPU rounds differently)
+    and on mlu; compares results and, with grad, the gradients of every input."""
+    ref_dtype = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    cpu = [leaf(t.to(dtype).to(ref_dtype), "cpu", grad) for t in tensors]
+    mlu = [leaf(t.to(dtype), "mlu", grad) for t in tensors]
+    if memory_format is not None:
+        mlu[0] = mlu[0].detach().contiguous(memory_format=memory_format).requires_grad_(grad)
+    expected, actual = fn(*cpu), fn(*mlu)
+    torch.testing.assert_close(actual.cpu().to(ref_dtype), expected, **TOLERANCE[dtype])
+    if not grad:
+        return actual
+    torch.manual_seed(1)
+    grad_out = torch.randn(expected.shape, dtype=ref_dtype)
+    expected.backward(grad_out)
+    actual.backward(grad_out.to(dtype).to("mlu"))
+    for c, m in zip(cpu, mlu):
+        torch.testing.assert_close(m.grad.cpu().to(ref_dtype), c.grad, **TOLERANCE[dtype])
+    return actual
+
+
+def randn(*shape):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [
+    (1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (3, 1, 1, 2), (1, 1, 1, 4),
+])
+def test_conv2d(stride, padding, dilation, groups):
+    x, w, b = randn(2, 4, 9, 10), randn(8, 4 // groups, 3, 3), randn(8)
+    check(lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups), x, w, b)
+
+
+def test_conv2d_asymmetric_kernel_without_bias():
+    x, w = randn(3, 3, 11, 7), randn(5, 3, 2, 4)
+    check(lambda x, w: F.conv2d(x, w, None, (2, 1), (0, 2), (2, 1)), x, w)
+
+
+def test_conv1d_and_conv3d():
+    check(lambda x, w, b: F.conv1d(x, w, b, 2, 1, 1, 2), randn(2, 4, 17), randn(6, 2, 3), randn(6))
+    check(lambda x, w, b: F.conv3d(x, w, b, (1, 2, 1), 1, (1, 1, 2)), randn(2, 3, 5, 6, 7),
+          randn(4, 3, 2, 3, 3), randn(4))
+
+
+def test_padding_same_and_unbatched():
+    check(lambda x, w: F.conv2d(x, w, padding="same"), randn(2, 3, 8, 8), randn(4, 3, 3, 5))
+    check(lambda x, w: F.conv2d(x, w, padding=1), randn(3, 8, 8), randn(4, 3, 3, 3))
+
+
+@pytest.mark.parametrize("stride,padding,output_padding,dilation,groups", [
+    (1, 0, 0, 1, 1), (2, 1, 1, 1, 1), (2, 0, 1, 2, 2), (3, 2, 2, 1, 1), (2, 1, 0, 1, 4),
+])
+def test_conv_transpose2d(stride, padding, output_padding, dilation, groups):
+    x, w, b = randn(2, 4, 5, 6), randn(4, 8 // groups, 3, 3), randn(8)
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, stride, padding, output_padding, groups, dilation), x, w, b)
+
+
+def test_conv_transpose1d_and_3d():
+    check(lambda x, w, b: F.conv_transpose1d(x, w, b, 2, 1, 1), randn(2, 3, 7), randn(3, 5, 4), randn(5))
+    check(lambda x, w: F.conv_transpose3d(x, w, None, 2, (0, 1, 1), (1, 0, 1)), randn(1, 2, 3, 4, 5),
+          randn(2, 3, 2, 3, 3))
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_channels_last(dim):
+    if dim == 2:
+        x, w, fmt, fn = randn(2, 8, 7, 9), randn(16, 8, 3, 3), torch.channels_last, F.conv2d
+    else:
+        x, w, fmt, fn = randn(2, 4, 5, 6, 7), randn(8, 4, 3, 3, 3), torch.channels_last_3d, F.conv3d
+    out = check(lambda x, w: fn(x, w, None, 1, 1), x, w, memory_format=fmt)
+    assert out.is_contiguous(memory_format=fmt)
+
+
+def test_channels_last_weight_and_transposed():
+    x, w = randn(2, 8, 5, 5), randn(8, 4, 3, 3)
+    check(lambda x, w: F.conv_transpose2d(x, w.contiguous(memory_format=torch.channels_last), None, 2, 1),
+          x, w, memory_format=torch.channels_last)
+
+
+def test_non_contiguous_operands():
+    x, w = randn(2, 6, 12, 9), randn(3, 6, 3, 3)
+    check(lambda x, w: F.conv2d(x.transpose(2, 3)[:, ::2], w[:, ::2].transpose(2, 3), padding=1), x, w)
+
+
+def test_expanded_grad_output():
+    x, w = randn(2, 3, 6, 6), randn(4, 3, 3, 3)
+    check(lambda x, w: F.conv2d(x, w).sum().expand(3), x, w)  # sum's backward expands a scalar
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_dtypes(dtype):
+    x, w, b = randn(2, 4, 8, 8), randn(6, 2, 3, 3), randn(6)
+    check(lambda x, w, b: F.conv2d(x, w, b, 1, 1, 1, 2), x, w, b, dtype=dtype)
+    check(lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1), x, randn(4, 6, 3, 3), b, dtype=dtype)
+
+
+def test_integer_convolution():
+    x, w = torch.randint(-5, 5, (2, 3, 6, 6)), torch.randint(-5, 5, (4, 3, 3, 3))
+    torch.testing.assert_close(F.conv2d(x.mlu(), w.mlu(), padding=1).cpu(), F.conv2d(x, w, padding=1))
+
+
+def test_empty_batch_and_gradient_subsets():
+    check(lambda x, w, b: F.conv2d(x, w, b, padding=1), torch.randn(0, 3, 5, 5), randn(4, 3, 3, 3), randn(4))
+    x, w = randn(2, 3, 6, 6).mlu(), randn(4, 3, 3, 3).mlu().requires_grad_()
+    F.conv2d(x, w).sum().backward()  # only the weight gradient is wanted
+    torch.testing.assert_close(w.grad.cpu(), torch.func.grad(lambda w: F.conv2d(x.cpu(), w).sum())(w.detach().cpu()),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_double_backward():
+    x, w = randn(1, 2, 5, 5).double(), randn(3, 2, 3, 3).double()
+
+    def gradgrad(x, w):
+        (gx,) = torch.autograd.grad(F.conv2d(x, w, padding=1).pow(2).sum(), x, create_graph=True)
+        return gx
+
+    check(gradgrad, x, w, dtype=torch.float64)
+
+
+def test_repeated_steps_reuse_plans():
+    x, w = randn(4, 3, 16, 16), randn(8, 3, 3, 3)
+    for _ in range(3):
+        check(lambda x, w: F.conv2d(x, w, stride=2, padding=1), x, w)
+
+
+@pytest.mark.parametrize("args,message", [
+    (((2, 4, 8, 8), (8, 3, 3, 3)), "expected input\\[2, 4, 8, 8\\] to have 3 channels, but got 4"),
+    (((2, 4, 2, 2), (8, 4, 3, 3)), "Kernel size can't be greater than actual input size"),
+    (((4, 8, 8), (8, 4, 3, 3)), "Expected 4-dimensional input for 4-dimensional weight"),
+])
+def test_shape_errors(args, message):
+    x, w = (torch.randn(s, device="mlu") for s in args)
+    with pytest.raises(RuntimeError, match=message):
+        torch.convolution(x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1)
+
+
+def test_argument_errors():
+    x, w = torch.randn(2, 4, 8, 8, device="mlu"), torch.randn(8, 4, 3, 3, device="mlu")
+    with pytest.raises(RuntimeError, match="expected bias to be 1-dimensional with 8 elements"):
+        F.conv2d(x, w, torch.randn(3, device="mlu"))
+    with pytest.raises(RuntimeError, match="non-positive stride"):
+        torch.convolution(x, w, None, [0, 1], [0, 0], [1, 1], False, [0, 0], 1)
+    with pytest.raises(RuntimeError, match="should be the same"):
+        F.conv2d(x, w.double())
+    with pytest.raises(RuntimeError, match="output padding must be smaller than either stride or dilation"):
+        F.conv_transpose2d(x, w.transpose(0, 1), output_padding=1)
+    with pytest.raises(RuntimeError, match="same device"):
+        F.conv2d(x, w.cpu())
