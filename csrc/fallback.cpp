@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/ops/native_dropout_native.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
@@ -224,13 +223,6 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&cpu_fallback>());
-}
-
-// Random operators without a generator argument would draw from the CPU's default generator on
-// the fallback. native_dropout is the CPU composition (bernoulli_ and mul), so its mask comes from
-// the mlu generator and torch.mlu.manual_seed reproduces it.
-TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  m.impl("native_dropout", at::native::native_dropout_cpu);
 }
 
 }  // namespace

@@ -329,7 +329,8 @@ void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a, c
     for_each_row<4>({&out, &cond, &a, &b}, [size](auto p, auto s, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i) {
         const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
-        std::memcpy(p[0] + i * s[0], c ? p[2] + i * s[2] : p[3] + i * s[3], size);
+        const char* chosen = c ? p[2] + i * s[2] : p[3] + i * s[3];
+        if (chosen != p[0] + i * s[0]) std::memcpy(p[0] + i * s[0], chosen, size);  // in place: nothing to do
       }
     });
   });

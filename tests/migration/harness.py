@@ -24,7 +24,7 @@ DETERMINISTIC_ARGS = {
 }
 # mlu's native kernels round differently from the CPU's (other summation orders) and training
 # grows that; a wrong device, a lost update or another seed moves losses by far more.
-RTOL = 1e-3
+RTOL = 5e-3
 _METRIC = re.compile(r"(\w+)=(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|nan|inf)")
 _OWN_VARIABLES = ("TORCH_MLU_GPU_MIGRATION", "TORCH_MLU_GPU_MIGRATION_REPORT",
                   "MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES", "MLU_DEVICE_MEMORY")

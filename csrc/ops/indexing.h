@@ -1,0 +1,53 @@
+// Descriptors for the indexing kernels (mlu_kernels/index.h): data tensors seen with an
+// iteration shape, and int64 index tensors broadcast to it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "common.h"
+#include "mlu_kernels/index.h"
+
+namespace torch_mlu::ops {
+
+// desc seen with other sizes and strides from the same first element: a data tensor with the
+// iteration shape, its indexed dims of stride 0. Unlike as_strided this checks no storage
+// bounds: the extents come from index tensors whose values the kernel checks.
+inline kernels::TensorDesc restrided(kernels::TensorDesc desc, c10::IntArrayRef sizes,
+                                     c10::IntArrayRef strides) {
+  TORCH_CHECK(sizes.size() <= static_cast<std::size_t>(kernels::kMaxDims),
+              "mlu kernels support at most ", kernels::kMaxDims, " dimensions, got ", sizes.size());
+  desc.ndim = static_cast<int>(sizes.size());
+  for (int d = 0; d < desc.ndim; ++d) {
+    desc.sizes[d] = sizes[d];
+    desc.strides[d] = strides[d];
+  }
+  return desc;
+}
+
+// The strides of t with dim's replaced by 0.
+inline std::vector<int64_t> strides_without(const at::Tensor& t, int64_t dim) {
+  std::vector<int64_t> strides = t.strides().vec();
+  strides[dim] = 0;
+  return strides;
+}
+
+// An int64 index (0-d or 1-d, on the device) that varies along dim of the iteration shape,
+// selecting along data_dim of data (a 0-d data tensor counts as one element).
+inline kernels::IndexOperand index_along(const at::Tensor& index, c10::IntArrayRef shape,
+                                         int64_t dim, const at::Tensor& data, int64_t data_dim) {
+  std::vector<int64_t> strides(shape.size(), 0);
+  if (index.dim() == 1) strides[dim] = index.stride(0);
+  kernels::IndexOperand op;
+  op.index = restrided(describe(index), shape, strides);
+  op.size = data.dim() == 0 ? 1 : data.size(data_dim);
+  op.stride = data.dim() == 0 ? 0 : data.stride(data_dim);
+  op.dim = static_cast<int>(data_dim);
+  return op;
+}
+
+// index as the kernels take it: int64 on device (a CPU scalar is moved without synchronising).
+inline at::Tensor long_index(const at::Tensor& index, c10::Device device) {
+  return operand(index, at::kLong, index.sizes(), device);
+}
+
+}  // namespace torch_mlu::ops

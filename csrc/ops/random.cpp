@@ -1,0 +1,273 @@
+// Native random operators on the device generator: the wrapper reserves one Philox counter
+// value per element (under the generator's mutex) and the kernel derives element i's numbers
+// from (seed, offset + i), so a seed reproduces every result without synchronising. Argument
+// checks come from PyTorch's DistributionTemplates, as for CUDA.
+#include "mlu_kernels/random.h"
+
+#include <ATen/ATen.h>
+#include <ATen/native/DistributionTemplates.h>
+#include <ATen/native/TensorFactories.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "../generator.h"
+#include "common.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+using Generator = std::optional<at::Generator>;
+
+kernels::PhiloxState reserve(const Generator& generator, const at::TensorBase& self,
+                             std::uint64_t n) {
+  auto* gen = at::get_generator_or_default<MLUGeneratorImpl>(
+      generator, default_generator(self.device().index()));
+  std::lock_guard lock(gen->mutex_);
+  return {gen->current_seed(), gen->take(n)};
+}
+
+// Reserves self's numbers and enqueues fn(desc of self, state).
+template <typename F>
+void generate(const char* name, const at::TensorBase& self, const Generator& generator, F fn) {
+  c10::DeviceGuard guard(self.device());
+  const at::Tensor tensor(self);
+  const kernels::PhiloxState state = reserve(generator, self, self.numel());
+  launch(tensor, name, [out = describe(tensor), state, fn] { fn(out, state); });
+}
+
+void check_floating(const at::TensorBase& self, const char* name) {
+  TORCH_CHECK(at::isFloatingType(self.scalar_type()), "\"", name, "\" not implemented for '",
+              c10::toString(self.scalar_type()), "'");
+}
+
+// ---- kernels in the shapes DistributionTemplates calls ------------------------------------------
+
+template <typename RNG>
+struct UniformKernel {
+  void operator()(at::TensorIteratorBase& iter, double from, double to, Generator gen) {
+    generate("uniform_", iter.tensor_base(0), gen,
+             [from, to](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+               kernels::uniform(out, s, from, to);
+             });
+  }
+};
+
+template <typename RNG>
+struct NormalKernel {
+  void operator()(const at::TensorBase& self, double mean, double std, Generator gen) {
+    check_floating(self, "normal_kernel_mlu");
+    generate("normal_", self, gen,
+             [mean, std](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+               kernels::normal(out, s, mean, std);
+             });
+  }
+};
+
+template <typename RNG>
+struct ExponentialKernel {
+  void operator()(at::TensorIteratorBase& iter, double lambda, Generator gen) {
+    check_floating(iter.tensor_base(0), "exponential_mlu");
+    generate("exponential_", iter.tensor_base(0), gen,
+             [lambda](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+               kernels::exponential(out, s, lambda);
+             });
+  }
+};
+
+void random_range(at::TensorIteratorBase& iter, int64_t from, std::uint64_t range,
+                  const Generator& gen) {
+  generate("random_", iter.tensor_base(0), gen,
+           [from, range](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+             kernels::random_integers(out, s, from, range);
+           });
+}
+
+template <typename RNG>
+struct RandomFromToKernel {
+  void operator()(at::TensorIteratorBase& iter, std::uint64_t range, int64_t from, Generator gen) {
+    random_range(iter, from, range, gen);
+  }
+  // The full 64-bit range: from the lowest int64 on.
+  void operator()(at::TensorIteratorBase& iter, Generator gen) {
+    random_range(iter, std::numeric_limits<int64_t>::lowest(), 0, gen);
+  }
+};
+
+// random_() without bounds: [0, 2^digits] for floating dtypes, [0, max] for integral ones.
+template <typename RNG>
+struct RandomKernel {
+  void operator()(at::TensorIteratorBase& iter, Generator gen) {
+    std::uint64_t range = 0;
+    AT_DISPATCH_ALL_TYPES_AND3(
+        at::kHalf, at::kBFloat16, at::kBool, iter.dtype(), "random_mlu", [&] {
+          if constexpr (std::is_same_v<scalar_t, bool>) {
+            range = 2;
+          } else if constexpr (std::is_integral_v<scalar_t>) {
+            range = static_cast<std::uint64_t>(std::numeric_limits<scalar_t>::max()) + 1;
+          } else {
+            range = (std::uint64_t{1} << std::numeric_limits<scalar_t>::digits) + 1;
+          }
+        });
+    random_range(iter, 0, range, gen);
+  }
+};
+
+template <typename RNG>
+struct BernoulliKernel {
+  void operator()(const at::TensorBase& self, double p, Generator gen) {
+    generate("bernoulli_", self, gen, [p](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+      kernels::bernoulli(out, s, p);
+    });
+  }
+  void operator()(const at::TensorBase& self, const at::Tensor& p, Generator gen) {
+    const at::Tensor tensor(self);
+    const c10::Device device = common_device({&tensor, &p});
+    TORCH_CHECK(at::isFloatingType(p.scalar_type()),
+                "bernoulli_: expected a floating-point p, got ", p.scalar_type());
+    const at::Tensor probability = operand(p, p.scalar_type(), tensor.sizes(), device);
+    generate(
+        "bernoulli_", self, gen,
+        [prob = describe(probability)](const kernels::TensorDesc& out, kernels::PhiloxState s) {
+          kernels::bernoulli(out, s, prob);
+        });
+  }
+};
+
+using RNG = MLUGeneratorImpl*;
+
+// ---- operators ---------------------------------------------------------------------------------
+
+at::Tensor& uniform_(at::Tensor& self, double from, double to, Generator gen) {
+  return at::native::templates::uniform_impl_<UniformKernel, RNG>(self, from, to, gen);
+}
+
+at::Tensor& normal_(at::Tensor& self, double mean, double std, Generator gen) {
+  return at::native::templates::normal_impl_<NormalKernel, RNG>(self, mean, std, gen);
+}
+
+// normal with tensor means or deviations: the templates draw standard normals, then scale and
+// shift them with elementwise kernels. A tensor std is checked for negative values, which reads it
+// back (synchronises), as on CUDA.
+at::Tensor normal_tensor_float(const at::Tensor& mean, double std, Generator gen) {
+  return at::native::templates::normal_impl<NormalKernel, RNG>(mean, std, gen);
+}
+at::Tensor normal_float_tensor(double mean, const at::Tensor& std, Generator gen) {
+  return at::native::templates::normal_impl<NormalKernel, RNG>(mean, std, gen);
+}
+at::Tensor normal_tensor_tensor(const at::Tensor& mean, const at::Tensor& std, Generator gen) {
+  return at::native::templates::normal_impl<NormalKernel, RNG>(mean, std, gen);
+}
+at::Tensor& normal_tensor_float_out(const at::Tensor& mean, double std, Generator gen,
+                                    at::Tensor& out) {
+  return at::native::templates::normal_out_impl<NormalKernel, RNG>(out, mean, std, gen);
+}
+at::Tensor& normal_float_tensor_out(double mean, const at::Tensor& std, Generator gen,
+                                    at::Tensor& out) {
+  return at::native::templates::normal_out_impl<NormalKernel, RNG>(out, mean, std, gen);
+}
+at::Tensor& normal_tensor_tensor_out(const at::Tensor& mean, const at::Tensor& std, Generator gen,
+                                     at::Tensor& out) {
+  return at::native::templates::normal_out_impl<NormalKernel, RNG>(out, mean, std, gen);
+}
+
+at::Tensor& exponential_(at::Tensor& self, double lambda, Generator gen) {
+  return at::native::templates::exponential_impl_<ExponentialKernel, RNG>(self, lambda, gen);
+}
+
+at::Tensor& random_(at::Tensor& self, Generator gen) {
+  return at::native::templates::random_impl<RandomKernel, RNG>(self, gen);
+}
+
+at::Tensor& random_from(at::Tensor& self, int64_t from, std::optional<int64_t> to, Generator gen) {
+  return at::native::templates::random_from_to_impl<RandomFromToKernel, RNG>(self, from, to, gen);
+}
+
+at::Tensor& random_to(at::Tensor& self, int64_t to, Generator gen) {
+  return random_from(self, 0, to, gen);
+}
+
+at::Tensor& bernoulli_tensor_(at::Tensor& self, const at::Tensor& p, Generator gen) {
+  return at::native::templates::bernoulli_impl_<BernoulliKernel, RNG>(self, p, gen);
+}
+
+at::Tensor& bernoulli_float_(at::Tensor& self, double p, Generator gen) {
+  return at::native::templates::bernoulli_impl_<BernoulliKernel, RNG>(self, p, gen);
+}
+
+at::Tensor& bernoulli_out(const at::Tensor& self, Generator gen, at::Tensor& out) {
+  return at::native::templates::bernoulli_out_impl<BernoulliKernel, RNG>(out, self, gen);
+}
+
+at::Tensor& randperm_out(int64_t n, Generator gen, at::Tensor& out) {
+  const c10::Device device = common_device({&out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(n >= 0, "n must be non-negative, got", n);
+  TORCH_CHECK(!gen || !gen->defined() || gen->device() == device, "Expected a '", device,
+              "' generator device but found '", gen->device(), "'");
+  at::native::check_supported_max_int_with_precision(n, out);
+  out.resize_({n});
+  // Swap i of Fisher-Yates draws from counter offset + i.
+  generate("randperm", out, gen,
+           [](const kernels::TensorDesc& o, kernels::PhiloxState s) { kernels::randperm(o, s); });
+  return out;
+}
+
+// ---- dropout -----------------------------------------------------------------------------------
+
+std::tuple<at::Tensor, at::Tensor> native_dropout(const at::Tensor& input, double p,
+                                                  std::optional<bool> train) {
+  const c10::Device device = common_device({&input});
+  c10::DeviceGuard guard(device);
+  const auto mask_options = input.options().dtype(at::kBool);
+  if (input.numel() == 0) return {input, at::empty_like(input, mask_options)};
+  if (train.has_value() && !*train) return {input.clone(), at::ones_like(input, mask_options)};
+  TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
+  check_floating(input, "native_dropout");
+  at::Tensor out = at::empty_like(input), mask = at::empty_like(input, mask_options);
+  const kernels::PhiloxState state = reserve(std::nullopt, input, input.numel());
+  launch(out, "native_dropout",
+         [o = describe(out), m = describe(mask), i = describe(input), state, p] {
+           kernels::dropout(o, m, i, state, p);
+         });
+  return {out, mask};
+}
+
+at::Tensor native_dropout_backward(const at::Tensor& grad, const at::Tensor& mask, double scale) {
+  const c10::Device device = common_device({&grad, &mask});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(mask.scalar_type() == at::kBool, "Mask should be Bool Scalar Type",
+              mask.scalar_type());
+  const auto shape = at::infer_size(grad.sizes(), mask.sizes());
+  at::Tensor out = new_output(shape, grad.scalar_type(), grad, device);
+  const at::Tensor g = operand(grad, grad.scalar_type(), shape, device),
+                   m = operand(mask, at::kBool, shape, device);
+  launch(out, "native_dropout_backward",
+         [o = describe(out), g = describe(g), m = describe(m), scale] {
+           kernels::masked_scale(o, g, m, scale);
+         });
+  return out;
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("uniform_", uniform_);
+  m.impl("normal_", normal_);
+  m.impl("normal.Tensor_float", normal_tensor_float);
+  m.impl("normal.float_Tensor", normal_float_tensor);
+  m.impl("normal.Tensor_Tensor", normal_tensor_tensor);
+  m.impl("normal.Tensor_float_out", normal_tensor_float_out);
+  m.impl("normal.float_Tensor_out", normal_float_tensor_out);
+  m.impl("normal.Tensor_Tensor_out", normal_tensor_tensor_out);
+  m.impl("exponential_", exponential_);
+  m.impl("random_", random_);
+  m.impl("random_.from", random_from);
+  m.impl("random_.to", random_to);
+  m.impl("bernoulli_.Tensor", bernoulli_tensor_);
+  m.impl("bernoulli_.float", bernoulli_float_);
+  m.impl("bernoulli.out", bernoulli_out);
+  m.impl("randperm.generator_out", randperm_out);
+  m.impl("native_dropout", native_dropout);
+  m.impl("native_dropout_backward", native_dropout_backward);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

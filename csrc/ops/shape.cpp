@@ -1,0 +1,198 @@
+// Native shape operators that move data: cat (and through it stack), flip, roll, tril and triu.
+// split, chunk, repeat and the other views or compositions need nothing of their own.
+#include "mlu_kernels/shape.h"
+
+#include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
+#include <ATen/WrapDimUtils.h>
+#include <ATen/WrapDimUtilsMulti.h>
+#include <ATen/native/Resize.h>
+#include <ATen/native/TensorShape.h>
+#include <ATen/native/TypeProperties.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/copy.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+// ---- cat ---------------------------------------------------------------------------------------
+
+// The memory format all inputs share (channels_last stays channels_last), else contiguous.
+c10::MemoryFormat shared_format(const std::vector<at::Tensor>& inputs) {
+  std::optional<c10::MemoryFormat> format;
+  for (const at::Tensor& t : inputs) {
+    const c10::MemoryFormat f = t.suggest_memory_format();
+    if (format && *format != f) return c10::MemoryFormat::Contiguous;
+    format = f;
+  }
+  return format.value_or(c10::MemoryFormat::Contiguous);
+}
+
+at::Tensor& cat_out(const at::ITensorListRef& tensor_list, int64_t dim, at::Tensor& out) {
+  const auto tensors = tensor_list.materialize();
+  TORCH_CHECK(!tensors.empty(), "torch.cat(): expected a non-empty list of Tensors");
+  at::native::check_cat_no_zero_dim(tensors);
+  dim = at::legacy_cat_wrap_dim(dim, tensors);
+  std::vector<at::Tensor> inputs;  // legacy 1-D empty tensors are skipped, as PyTorch does
+  for (const at::Tensor& t : tensors) {
+    if (!at::native::cat_should_skip_tensor(t)) inputs.push_back(t);
+  }
+  const c10::Device device = common_device({&out});
+  for (const at::Tensor& t : tensors) {
+    TORCH_CHECK(t.device() == device,
+                "Expected all tensors to be on the same device, but found at least two devices, ",
+                device, " and ", t.device(), "!");
+  }
+  c10::DeviceGuard guard(device);
+  const c10::ScalarType dtype = at::native::result_type(tensor_list);
+  TORCH_CHECK(c10::canCast(dtype, out.scalar_type()),
+              "torch.cat(): input types can't be cast to the desired output type ",
+              out.scalar_type());
+  std::vector<int64_t> shape = {0};
+  if (!inputs.empty()) {
+    const at::Tensor& first = inputs.front();
+    shape = first.sizes().vec();
+    shape[dim] = 0;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      TORCH_CHECK(inputs[i].dim() == first.dim(),
+                  "Tensors must have same number of dimensions: got ", first.dim(), " and ",
+                  inputs[i].dim());
+      at::native::check_cat_shape_except_dim(first, inputs[i], dim, static_cast<int64_t>(i));
+      shape[dim] += inputs[i].size(dim);
+    }
+  }
+  at::assert_no_internal_overlap(out);
+  for (const at::Tensor& t : inputs) at::assert_no_overlap(out, t);
+  if (at::native::resize_output(out, shape)) {
+    const c10::MemoryFormat format = shared_format(inputs);
+    if (format != c10::MemoryFormat::Contiguous) out.resize_(shape, format);
+  }
+  if (out.numel() == 0) return out;
+  std::vector<kernels::TensorDesc> sources;  // empty inputs are 0 long along dim: nothing to copy
+  for (const at::Tensor& t : inputs) {
+    if (t.numel() > 0) sources.push_back(describe(t));
+  }
+  launch(out, "cat",
+         [o = describe(out), sources = std::move(sources), dim = static_cast<int>(dim)] {
+           kernels::cat(o, sources, dim);
+         });
+  return out;
+}
+
+// ---- flip, roll --------------------------------------------------------------------------------
+
+at::Tensor flip_dims(const at::Tensor& self, at::IntArrayRef dims) {
+  const c10::Device device = common_device({&self});
+  c10::DeviceGuard guard(device);
+  const auto flipped = at::dim_list_to_bitset(dims, self.dim());
+  at::Tensor out = at::empty_like(self, c10::MemoryFormat::Preserve);
+  if (self.numel() == 0) return out;
+  // A flipped dim is read from its last element backwards: a negative stride.
+  kernels::TensorDesc src = describe(self);
+  for (int d = 0; d < src.ndim; ++d) {
+    if (!flipped[d]) continue;
+    src.data =
+        static_cast<char*>(src.data) + (src.sizes[d] - 1) * src.strides[d] * self.element_size();
+    src.strides[d] = -src.strides[d];
+  }
+  launch(out, "flip", [o = describe(out), src] { kernels::copy(o, src); });
+  return out;
+}
+
+// A block copy of roll: the part of self starting at from_start lands at to_start.
+struct Block {
+  std::vector<int64_t> from_start, to_start, sizes;
+};
+
+kernels::TensorDesc block_desc(const at::Tensor& t, const std::vector<int64_t>& start,
+                               const std::vector<int64_t>& sizes) {
+  kernels::TensorDesc desc = describe(t);
+  for (int d = 0; d < desc.ndim; ++d) {
+    desc.data = static_cast<char*>(desc.data) + start[d] * desc.strides[d] * t.element_size();
+    desc.sizes[d] = sizes[d];
+  }
+  return desc;
+}
+
+at::Tensor roll_dims(const at::Tensor& self, at::IntArrayRef shifts, at::IntArrayRef dims) {
+  const c10::Device device = common_device({&self});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(!shifts.empty(), "`shifts` required");
+  if (dims.empty() && shifts.size() == 1) {
+    const int64_t first_dim = 0;
+    return roll_dims(self.flatten(), shifts, first_dim).view(self.sizes());
+  }
+  TORCH_CHECK(shifts.size() == dims.size(),
+              "shifts and dimensions must align. shifts: ", shifts.size(), ", dims:", dims.size());
+  at::Tensor out = at::empty(self.sizes(), self.options());
+  if (self.numel() == 0) return out;
+  std::vector<int64_t> shift(self.dim(), 0);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int64_t d = at::maybe_wrap_dim(dims[i], self.dim());
+    shift[d] = ((shift[d] + shifts[i]) % self.size(d) + self.size(d)) % self.size(d);
+  }
+  // Each rolled dim splits every block in two: [0, n - s) moves to s, [n - s, n) to 0.
+  std::vector<Block> blocks = {{std::vector<int64_t>(self.dim(), 0),
+                                std::vector<int64_t>(self.dim(), 0), self.sizes().vec()}};
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    const int64_t s = shift[d], n = self.size(d);
+    if (s == 0) continue;
+    std::vector<Block> split;
+    for (const Block& b : blocks) {
+      Block head = b, tail = b;
+      head.sizes[d] = n - s;
+      head.to_start[d] = s;
+      tail.from_start[d] = n - s;
+      tail.sizes[d] = s;
+      split.push_back(std::move(head));
+      split.push_back(std::move(tail));
+    }
+    blocks = std::move(split);
+  }
+  std::vector<std::pair<kernels::TensorDesc, kernels::TensorDesc>> copies;
+  for (const Block& b : blocks)
+    copies.emplace_back(block_desc(out, b.to_start, b.sizes),
+                        block_desc(self, b.from_start, b.sizes));
+  launch(out, "roll", [copies = std::move(copies)] {
+    for (const auto& [to, from] : copies) kernels::copy(to, from);
+  });
+  return out;
+}
+
+// ---- tril, triu --------------------------------------------------------------------------------
+
+at::Tensor& triangle_out(const char* name, const at::Tensor& self, int64_t diagonal, bool upper,
+                         at::Tensor& out) {
+  const c10::Device device = common_device({&self, &out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(self.dim() >= 2, name, ": input tensor must have at least 2 dimensions");
+  TORCH_CHECK(out.scalar_type() == self.scalar_type(), "Expected out tensor to have dtype ",
+              self.scalar_type(), ", but got ", out.scalar_type(), " instead");
+  at::native::resize_output(out, self.sizes());
+  if (out.numel() == 0) return out;
+  launch(out, name, [o = describe(out), s = describe(self), diagonal, upper] {
+    kernels::triangle(o, s, diagonal, upper);
+  });
+  return out;
+}
+
+at::Tensor& tril_out(const at::Tensor& self, int64_t diagonal, at::Tensor& out) {
+  return triangle_out("tril", self, diagonal, false, out);
+}
+at::Tensor& triu_out(const at::Tensor& self, int64_t diagonal, at::Tensor& out) {
+  return triangle_out("triu", self, diagonal, true, out);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("cat.out", cat_out);
+  m.impl("flip", flip_dims);
+  m.impl("roll", roll_dims);
+  m.impl("tril.out", tril_out);
+  m.impl("triu.out", triu_out);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops

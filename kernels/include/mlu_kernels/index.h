@@ -1,0 +1,43 @@
+// Indexing kernels: every gather-like operator (index_select, gather, advanced indexing) and
+// every scatter-like one (scatter, scatter_add, index_add, index_put) is one of the two below,
+// after the caller has described the data tensor with the iteration shape.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mlu_kernels/tensor_desc.h"
+
+namespace mlu::kernels {
+
+// One index tensor: Int64 values broadcast to the iteration shape (zero strides where it does
+// not vary), selecting along one dimension of the data tensor.
+struct IndexOperand {
+  TensorDesc index;
+  std::int64_t size = 0;    // extent of the indexed dimension, for the bounds check
+  std::int64_t stride = 0;  // its stride in the data tensor, in elements
+  int dim = 0;              // the dimension, for error messages
+};
+
+// Whether negative indices count from the end (advanced indexing) or are out of bounds.
+enum class NegativeIndices { Wrap, Reject };
+
+// out[i] = src[i + sum_k index_k[i] * stride_k]. src is described with out's shape, its indexed
+// dimensions having stride 0. An out-of-range index throws KernelError naming it.
+void index_gather(const TensorDesc& out, const TensorDesc& src,
+                  const std::vector<IndexOperand>& indices, NegativeIndices negative);
+
+enum class ScatterReduce { Assign, Add, Multiply, Maximum, Minimum };
+
+// dst[i + sum_k index_k[i] * stride_k] (reduce)= values[i]: dst is described with the iteration
+// shape (indexed dimensions of stride 0) and values has it too. Duplicate indices combine in
+// iteration order, so results are deterministic. Add computes dst + alpha * value.
+void index_scatter(const TensorDesc& dst, const TensorDesc& values,
+                   const std::vector<IndexOperand>& indices, NegativeIndices negative,
+                   ScatterReduce reduce, double alpha = 1);
+
+// The elements of dst where mask (bool, dst's shape) is true, in row-major order, take the
+// consecutive elements of source (1-D, dst's dtype); too short a source throws.
+void masked_scatter(const TensorDesc& dst, const TensorDesc& mask, const TensorDesc& source);
+
+}  // namespace mlu::kernels

@@ -1,0 +1,306 @@
+#include "mlu_kernels/random.h"
+
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "element_loop.h"
+#include "scalar_types.h"
+#include "strided_loop.h"
+
+namespace mlu::kernels {
+namespace {
+
+template <typename T>
+using Compute =
+    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
+
+template <typename T>
+constexpr bool is_floating =
+    std::is_floating_point_v<T> || std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>;
+
+constexpr double kTwoPi = 6.283185307179586476925;
+constexpr double kTwoTo32 = 4294967296.0;
+
+using Words = std::array<std::uint32_t, 4>;
+
+std::uint64_t bits64(std::uint32_t lo, std::uint32_t hi) {
+  return static_cast<std::uint64_t>(hi) << 32 | lo;
+}
+
+// The Philox blocks of a kernel drawing PerBlock elements from each: element i takes slot
+// i % PerBlock of the block at counter offset + i / PerBlock. A run visits consecutive
+// elements, so each block is computed once.
+template <int PerBlock>
+class Draws {
+ public:
+  explicit Draws(PhiloxState state) : state_(state) {}
+
+  const Words& block_of(std::int64_t i) {
+    const std::uint64_t block = static_cast<std::uint64_t>(i) / PerBlock;
+    if (!cached_ || block != block_) {
+      const std::uint64_t counter = state_.offset + block;
+      words_ = philox4x32(
+          {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
+          {static_cast<std::uint32_t>(state_.seed), static_cast<std::uint32_t>(state_.seed >> 32)});
+      block_ = block;
+      cached_ = true;
+    }
+    return words_;
+  }
+  static int slot_of(std::int64_t i) { return static_cast<int>(i % PerBlock); }
+
+ private:
+  PhiloxState state_;
+  Words words_{};
+  std::uint64_t block_ = 0;
+  bool cached_ = false;
+};
+
+// Calls element(words, slot, i, pointers) for every element i of the operands (same shape). Each
+// run works on its own copy of element, which may keep state from one element to the next.
+template <int PerBlock, int N, typename Element>
+void draw(const std::array<const TensorDesc*, N>& operands, PhiloxState state,
+          const Element& element) {
+  for_each_run<N>(operands, [&](std::int64_t first, const std::array<char*, N>& p,
+                                const std::array<std::int64_t, N>& s, std::int64_t n) {
+    Draws<PerBlock> draws(state);
+    Element local = element;
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::array<char*, N> at;
+      for (int k = 0; k < N; ++k) at[k] = p[k] + j * s[k];
+      local(draws.block_of(first + j), Draws<PerBlock>::slot_of(first + j), first + j, at);
+    }
+  });
+}
+
+// Uniform numbers with the precision of C: four 24-bit floats or two 53-bit doubles per block.
+template <typename C>
+struct Uniforms {
+  static constexpr int kPerBlock = std::is_same_v<C, double> ? 2 : 4;
+  static C bits(const Words& w, int slot) {
+    if constexpr (kPerBlock == 2)
+      return static_cast<C>(bits64(w[2 * slot], w[2 * slot + 1]) >> 11);
+    else
+      return static_cast<C>(w[slot] >> 8);
+  }
+  static constexpr C kScale = kPerBlock == 2 ? C(0x1p-53) : C(0x1p-24);
+  static C unit(const Words& w, int slot) { return bits(w, slot) * kScale; }              // [0, 1)
+  static C open_below(const Words& w, int slot) { return (bits(w, slot) + 1) * kScale; }  // (0, 1]
+};
+
+// out[i] = value(words, slot) for floating outputs, computed in C.
+template <typename Value>
+void generate_floating(const char* kernel, const TensorDesc& out, PhiloxState state, Value value) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!is_floating<T>) {
+      throw KernelError(std::string(kernel) + ": expected a floating-point output, got " +
+                        dtype_name(out.dtype));
+    } else {
+      using C = Compute<T>;
+      draw<Uniforms<C>::kPerBlock, 1>(
+          {&out}, state,
+          [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+            *reinterpret_cast<T*>(at[0]) = value.template operator()<T, C>(w, slot);
+          });
+    }
+  });
+}
+
+// Bernoulli draws compare a 32-bit word with p scaled to 2^32: four per block, exact for p = 0, 1.
+bool below(std::uint32_t word, double probability) {
+  return static_cast<double>(word) < probability * kTwoTo32;
+}
+
+}  // namespace
+
+std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> c,
+                                        std::array<std::uint32_t, 2> key) {
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      key[0] += 0x9E3779B9u;
+      key[1] += 0xBB67AE85u;
+    }
+    const std::uint64_t p0 = std::uint64_t{0xD2511F53u} * c[0];
+    const std::uint64_t p1 = std::uint64_t{0xCD9E8D57u} * c[2];
+    c = {static_cast<std::uint32_t>(p1 >> 32) ^ c[1] ^ key[0], static_cast<std::uint32_t>(p1),
+         static_cast<std::uint32_t>(p0 >> 32) ^ c[3] ^ key[1], static_cast<std::uint32_t>(p0)};
+  }
+  return c;
+}
+
+void uniform(const TensorDesc& out, PhiloxState state, double from, double to) {
+  generate_floating(
+      "uniform", out, state, [from, to]<typename T, typename C>(const Words& w, int slot) {
+        const T value = convert<T>(Uniforms<C>::unit(w, slot) * C(to - from) + C(from));
+        // Rounding may reach `to`; the interval is half-open, as PyTorch's CUDA kernel keeps it.
+        return convert<C>(value) == convert<C>(convert<T>(C(to))) ? convert<T>(C(from)) : value;
+      });
+}
+
+void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!is_floating<T>) {
+      throw KernelError(std::string("normal: expected a floating-point output, got ") +
+                        dtype_name(out.dtype));
+    } else {
+      using C = Compute<T>;
+      // Box-Muller: a pair of uniforms gives the normals of elements 2k (cosine) and 2k + 1 (sine),
+      // computed together when the run reaches the pair.
+      struct Pairs {
+        C mean, std;
+        std::int64_t pair = -1;
+        std::array<C, 2> z{};
+        void operator()(const Words& w, int slot, std::int64_t i, const std::array<char*, 1>& at) {
+          if (i / 2 != pair) {
+            pair = i / 2;
+            const int first = slot / 2 * 2;
+            const C radius = std::sqrt(C(-2) * std::log(Uniforms<C>::open_below(w, first)));
+            const C angle = C(kTwoPi) * Uniforms<C>::unit(w, first + 1);
+            z = {mean + std * radius * std::cos(angle), mean + std * radius * std::sin(angle)};
+          }
+          *reinterpret_cast<T*>(at[0]) = convert<T>(z[slot % 2]);
+        }
+      };
+      draw<Uniforms<C>::kPerBlock, 1>({&out}, state, Pairs{C(mean), C(std)});
+    }
+  });
+}
+
+void exponential(const TensorDesc& out, PhiloxState state, double lambda) {
+  generate_floating("exponential", out, state,
+                    [lambda]<typename T, typename C>(const Words& w, int slot) {
+                      return convert<T>(-std::log(Uniforms<C>::open_below(w, slot)) / C(lambda));
+                    });
+}
+
+void random_integers(const TensorDesc& out, PhiloxState state, std::int64_t from,
+                     std::uint64_t range) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    auto store = [from](char* at, std::uint64_t r) {
+      *reinterpret_cast<T*>(at) =
+          convert<T>(static_cast<std::int64_t>(static_cast<std::uint64_t>(from) + r));
+    };
+    if (range != 0 && range <= (std::uint64_t{1} << 32)) {  // 32 bits per element
+      draw<4, 1>({&out}, state,
+                 [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+                   store(at[0], w[slot] % range);
+                 });
+    } else {
+      draw<2, 1>({&out}, state,
+                 [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+                   const std::uint64_t r = bits64(w[2 * slot], w[2 * slot + 1]);
+                   store(at[0], range == 0 ? r : r % range);
+                 });
+    }
+  });
+}
+
+void bernoulli(const TensorDesc& out, PhiloxState state, double p) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    draw<4, 1>({&out}, state,
+               [p](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+                 *reinterpret_cast<T*>(at[0]) = convert<T>(below(w[slot], p));
+               });
+  });
+}
+
+void bernoulli(const TensorDesc& out, PhiloxState state, const TensorDesc& p) {
+  check_same_shape(out, p, "bernoulli");
+  visit_dtype(p.dtype, [&](auto prob) {
+    using P = decltype(prob);
+    if constexpr (!is_floating<P>) {
+      throw KernelError(std::string("bernoulli: expected a floating-point p, got ") +
+                        dtype_name(p.dtype));
+    } else {
+      visit_dtype(out.dtype, [&](auto t) {
+        using T = decltype(t);
+        draw<4, 2>({&out, &p}, state,
+                   [](const Words& w, int slot, std::int64_t, const std::array<char*, 2>& at) {
+                     const double probability = convert<double>(*reinterpret_cast<const P*>(at[1]));
+                     if (!(probability >= 0 && probability <= 1)) {
+                       throw KernelError("bernoulli: p must be in [0, 1], got " +
+                                         std::to_string(probability));
+                     }
+                     *reinterpret_cast<T*>(at[0]) = convert<T>(below(w[slot], probability));
+                   });
+      });
+    }
+  });
+}
+
+void dropout(const TensorDesc& out, const TensorDesc& mask, const TensorDesc& in, PhiloxState state,
+             double p) {
+  check_same_shape(out, mask, "dropout");
+  check_same_shape(out, in, "dropout");
+  if (mask.dtype != DType::Bool || out.dtype != in.dtype) {
+    throw KernelError("dropout: mask must be bool and out share in's dtype");
+  }
+  const double keep = 1 - p;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = Compute<T>;
+    const C scale = keep == 0 ? C(0) : C(1 / keep);
+    draw<4, 3>({&out, &mask, &in}, state,
+               [&](const Words& w, int slot, std::int64_t, const std::array<char*, 3>& at) {
+                 const bool kept = below(w[slot], keep);
+                 *reinterpret_cast<bool*>(at[1]) = kept;
+                 *reinterpret_cast<T*>(at[0]) =
+                     kept ? convert<T>(convert<C>(*reinterpret_cast<const T*>(at[2])) * scale)
+                          : convert<T>(C(0));
+               });
+  });
+}
+
+void masked_scale(const TensorDesc& out, const TensorDesc& in, const TensorDesc& mask,
+                  double scale_value) {
+  check_same_shape(out, in, "masked_scale");
+  check_same_shape(out, mask, "masked_scale");
+  if (mask.dtype != DType::Bool || out.dtype != in.dtype) {
+    throw KernelError("masked_scale: mask must be bool and out share in's dtype");
+  }
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = Compute<T>;
+    const C scale = static_cast<C>(scale_value);
+    for_each_row<3>({&out, &in, &mask}, [scale](auto p, auto s, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        const bool kept = *reinterpret_cast<const bool*>(p[2] + i * s[2]);
+        const C value = convert<C>(*reinterpret_cast<const T*>(p[1] + i * s[1]));
+        *reinterpret_cast<T*>(p[0] + i * s[0]) =
+            kept ? convert<T>(value * scale) : convert<T>(C(0));
+      }
+    });
+  });
+}
+
+void randperm(const TensorDesc& out, PhiloxState state) {
+  if (out.ndim != 1) throw KernelError("randperm: out must be 1-D");
+  const std::int64_t n = out.sizes[0];
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    // Positions are swapped as int64 and stored once: every dtype that holds n - 1 works.
+    std::vector<std::int64_t> perm(n);
+    for (std::int64_t i = 0; i < n; ++i) perm[i] = i;
+    Draws<2> draws(state);  // 64 bits per swap
+    for (std::int64_t i = n - 1; i > 0; --i) {
+      const Words& w = draws.block_of(i);
+      const int slot = Draws<2>::slot_of(i);
+      std::swap(perm[i],
+                perm[bits64(w[2 * slot], w[2 * slot + 1]) % static_cast<std::uint64_t>(i + 1)]);
+    }
+    char* data = static_cast<char*>(out.data);
+    const std::int64_t stride = out.strides[0] * static_cast<std::int64_t>(sizeof(T));
+    for (std::int64_t i = 0; i < n; ++i)
+      *reinterpret_cast<T*>(data + i * stride) = convert<T>(perm[i]);
+  });
+}
+
+}  // namespace mlu::kernels
