@@ -25,6 +25,8 @@ DETERMINISTIC_ARGS = {
 # mlu's native kernels round differently from the CPU's (other summation orders) and training
 # grows that; a wrong device, a lost update or another seed moves losses by far more.
 RTOL = 5e-3
+# ResNet-18's many batch norms amplify rounding most: after a few steps its losses differ by ~1%.
+RTOL_BY_SCRIPT = {"resnet_amp.py": 3e-2}
 _METRIC = re.compile(r"(\w+)=(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?|nan|inf)")
 _OWN_VARIABLES = ("TORCH_MLU_GPU_MIGRATION", "TORCH_MLU_GPU_MIGRATION_REPORT",
                   "MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES", "MLU_DEVICE_MEMORY")
