@@ -142,6 +142,7 @@ template <typename F>
 void for_each_slice(const Attention& a, F f) {
   const std::int64_t heads = a.q.sizes[1], slices = a.q.sizes[0] * heads;
   parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
+    openblas_set_num_threads_local(1);  // the parallelism is across slices; tiles are small
     for (std::int64_t s = first; s < last; ++s) f(s / heads, s % heads);
   });
 }

@@ -82,7 +82,7 @@ void bias_gradient(const TensorDesc& grad_bias, const TensorDesc& grad_out) {
       double sum = 0;
       for (std::int64_t n = 0; n < grad_out.sizes[0]; ++n) {
         const TensorDesc p = plane(grad_out, n, c);
-        for_each_row<1>({&p}, [&](auto ptr, auto strides, std::int64_t len) {
+        for_each_row_in_order<1>({&p}, [&](auto ptr, auto strides, std::int64_t len) {
           for (std::int64_t i = 0; i < len; ++i) {
             sum += convert<double>(*reinterpret_cast<const T*>(ptr[0] + i * strides[0]));
           }

@@ -99,6 +99,15 @@ void for_each_row(const std::array<const TensorDesc*, N>& operands, Inner&& inne
   });
 }
 
+// for_each_row on the calling thread, in row order: for callers that accumulate across rows.
+template <int N, typename Inner>
+void for_each_row_in_order(const std::array<const TensorDesc*, N>& operands, Inner&& inner) {
+  const StridedLayout<N> l = coalesce<N>(operands);
+  std::array<char*, N> ptr;
+  for (int k = 0; k < N; ++k) ptr[k] = static_cast<char*>(operands[k]->data);
+  run_rows<N>(l, ptr, 0, l.ndim == 0 ? 1 : l.sizes[0], inner);
+}
+
 void check_same_shape(const TensorDesc& a, const TensorDesc& b, const char* kernel);
 
 }  // namespace mlu::kernels
