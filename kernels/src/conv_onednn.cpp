@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "conv_internal.h"
+#include "mlu_kernels/parallel.h"
 
 namespace mlu::kernels {
 namespace {
@@ -210,10 +211,9 @@ PlanCache& plan_cache() {
 }
 
 void execute(const Plan& plan, const std::vector<void*>& data) {
-  // oneDNN's OpenMP runtime would fork a team per call on the queue worker; kernels run
-  // single-threaded until the runtime has a shared pool (the setting is per calling thread).
-  thread_local const bool single_threaded = (omp_set_num_threads(1), true);
-  (void)single_threaded;
+  // oneDNN parallelises through OpenMP; the team size is a setting of the calling (queue) thread.
+  thread_local const bool team_sized = (omp_set_num_threads(kernel_threads()), true);
+  (void)team_sized;
   thread_local dnnl::stream stream(cpu_engine());
   const dnnl::engine& e = cpu_engine();
   std::unordered_map<int, memory> args;
