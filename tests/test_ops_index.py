@@ -2,33 +2,16 @@
 index_put_, masked_fill, embedding and embedding_bag, compared with CPU, with their gradients,
 without the CPU fallback."""
 
-import contextlib
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from op_helpers import native, sample
+
 ALL_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.int16,
               torch.int32, torch.int64, torch.uint8, torch.bool]
 FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
-
-
-@contextlib.contextmanager
-def native():
-    """The block runs without any operator on the CPU fallback."""
-    torch.mlu.reset_fallback_stats()
-    yield
-    torch.mlu.synchronize()
-    assert torch.mlu.fallback_stats() == {}
-
-
-def sample(shape, dtype, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    if dtype == torch.bool:
-        return torch.randint(0, 2, shape, generator=g).bool()
-    if dtype.is_floating_point:
-        return torch.randn(shape, generator=g).to(dtype)
-    return torch.randint(0, 100, shape, generator=g).to(dtype)
 
 
 def check(mlu_result, cpu_result):

@@ -2,23 +2,15 @@
 random_, bernoulli, exponential_, randperm and dropout. Same seed, same numbers; different seeds,
 different numbers; distributions within statistical tolerances; no CPU fallback."""
 
-import contextlib
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from op_helpers import native
+
 N = 100_000
-
-
-@contextlib.contextmanager
-def native():
-    """The block runs without any operator on the CPU fallback."""
-    torch.mlu.reset_fallback_stats()
-    yield
-    torch.mlu.synchronize()
-    assert torch.mlu.fallback_stats() == {}
 
 
 DRAWS = {

@@ -2,26 +2,16 @@
 norms, any/all, count_nonzero, logsumexp), cumsum, cumprod, sort and topk: results and gradients
 match the CPU, nothing falls back."""
 
-import contextlib
 import math
 
 import pytest
 import torch
 
+from op_helpers import native
+
 FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 INTS = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8]
 GEN = torch.Generator().manual_seed(0)
-
-
-@contextlib.contextmanager
-def native(*names):
-    """Fails when one of the named operators (all operators when none are named) falls back."""
-    torch.mlu.reset_fallback_stats()
-    yield
-    torch.mlu.synchronize()
-    used = [k for k in torch.mlu.fallback_stats()
-            if not names or any(k == f"aten::{n}" or k.startswith(f"aten::{n}.") for n in names)]
-    assert not used, f"fell back to the CPU: {used}"
 
 
 def make(shape, dtype, low=-3, high=3):
