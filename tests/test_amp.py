@@ -76,6 +76,7 @@ def test_grad_scaler_skips_overflowing_steps_and_backs_off():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     scaler = torch.amp.GradScaler("mlu", init_scale=1024.0, growth_interval=2)
     before = model.weight.detach().cpu().clone()
+    torch.mlu.reset_fallback_stats()
     loss = model(torch.ones(1, 3, device="mlu")).sum() * float("inf")
     scaler.scale(loss).backward()
     scaler.step(optimizer)
@@ -91,6 +92,26 @@ def test_grad_scaler_skips_overflowing_steps_and_backs_off():
         scaler.update()
     assert scaler.get_scale() == 1024.0
     assert not torch.equal(model.weight.detach().cpu(), before)
+    assert not any(k.startswith("aten::_amp") for k in torch.mlu.fallback_stats()), torch.mlu.fallback_stats()
+
+
+def test_scaler_kernels_directly():
+    grads = [torch.tensor([1.0, 2.0], device="mlu"), torch.tensor([[4.0]], device="mlu", dtype=torch.float16)]
+    found = torch.zeros(1, device="mlu")
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, torch.full((1,), 0.5, device="mlu"))
+    assert grads[0].cpu().tolist() == [0.5, 1.0] and grads[1].cpu().item() == 2.0 and found.item() == 0.0
+    grads[0][1] = float("nan")
+    torch._amp_foreach_non_finite_check_and_unscale_(grads, found, torch.ones(1, device="mlu"))
+    assert found.item() == 1.0
+    scale, tracker = torch.full((1,), 8.0, device="mlu"), torch.zeros(1, dtype=torch.int32, device="mlu")
+    torch._amp_update_scale_(scale, tracker, found, 2.0, 0.5, 2)
+    assert scale.item() == 4.0 and tracker.item() == 0
+    found.zero_()
+    for expected_scale, expected_tracker in ((4.0, 1), (8.0, 0)):
+        torch._amp_update_scale_(scale, tracker, found, 2.0, 0.5, 2)
+        assert (scale.item(), tracker.item()) == (expected_scale, expected_tracker)
+    with pytest.raises(RuntimeError, match="one-element"):
+        torch._amp_update_scale_(scale, tracker.float(), found, 2.0, 0.5, 2)
 
 
 def test_grad_scaler_state_round_trip_and_aliases():

@@ -1,0 +1,59 @@
+// GradScaler's device operations: unscaling with inf/nan detection, and the scale update.
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/amp.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+void check_scalar(const at::Tensor& t, c10::ScalarType dtype, const char* name) {
+  TORCH_CHECK(t.numel() == 1 && t.scalar_type() == dtype, name, " must be a one-element ", dtype,
+              " tensor, got ", t.scalar_type(), " with ", t.numel(), " elements");
+}
+
+void unscale(at::TensorList grads, at::Tensor& found_inf, const at::Tensor& inv_scale) {
+  if (grads.empty()) return;
+  const c10::Device device = common_device({&found_inf, &inv_scale});
+  for (const at::Tensor& g : grads) {
+    TORCH_CHECK(g.device() == device, "every gradient must be on ", device, ", found one on ", g.device());
+    TORCH_CHECK(c10::isFloatingType(g.scalar_type()), "gradients must be floating point, found ", g.scalar_type());
+  }
+  check_scalar(found_inf, at::kFloat, "found_inf");
+  check_scalar(inv_scale, at::kFloat, "inv_scale");
+  c10::DeviceGuard guard(device);
+  std::vector<kernels::TensorDesc> descs;
+  for (const at::Tensor& g : grads) {
+    if (g.numel() > 0) descs.push_back(describe(g));
+  }
+  launch(found_inf, "amp_unscale", [descs = std::move(descs), found = found_inf.data_ptr<float>(),
+                                    inv = inv_scale.data_ptr<float>()] {
+    kernels::unscale_and_check(descs, found, inv);
+  });
+}
+
+at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at::Tensor& found_inf,
+                         double growth_factor, double backoff_factor, int64_t growth_interval) {
+  const c10::Device device = common_device({&scale, &growth_tracker, &found_inf});
+  check_scalar(scale, at::kFloat, "scale");
+  check_scalar(growth_tracker, at::kInt, "growth_tracker");
+  check_scalar(found_inf, at::kFloat, "found_inf");
+  c10::DeviceGuard guard(device);
+  launch(scale, "amp_update_scale",
+         [s = scale.data_ptr<float>(), tracker = growth_tracker.data_ptr<int32_t>(), found = found_inf.data_ptr<float>(),
+          growth = static_cast<float>(growth_factor), backoff = static_cast<float>(backoff_factor),
+          interval = static_cast<int32_t>(growth_interval)] {
+           kernels::update_scale(s, tracker, found, growth, backoff, interval);
+         });
+  return scale;
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_amp_foreach_non_finite_check_and_unscale_", unscale);
+  m.impl("_amp_update_scale_", update_scale);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops
