@@ -16,6 +16,15 @@ const float* scalar_on_device(const std::optional<at::Tensor>& t, const char* na
   return t->data_ptr<float>();
 }
 
+kernels::DeviceScalars device_scalars(const at::Tensor* lr, const std::optional<at::Tensor>& grad_scale,
+                                      const std::optional<at::Tensor>& found_inf) {
+  kernels::DeviceScalars scalars;
+  scalars.lr = lr ? scalar_on_device(*lr, "lr") : nullptr;
+  scalars.grad_scale = scalar_on_device(grad_scale, "grad_scale");
+  scalars.found_inf = scalar_on_device(found_inf, "found_inf");
+  return scalars;
+}
+
 void check_list(at::TensorList params, at::TensorList other, const char* name) {
   TORCH_CHECK(other.size() == params.size(), "fused optimizer: expected ", params.size(), " ", name, ", got ",
               other.size());
@@ -68,9 +77,7 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, 
   config.amsgrad = amsgrad;
   config.maximize = maximize;
   config.decoupled_weight_decay = adamw;
-  config.lr_on_device = lr_tensor ? scalar_on_device(*lr_tensor, "lr") : nullptr;
-  config.grad_scale = scalar_on_device(grad_scale, "grad_scale");
-  config.found_inf = scalar_on_device(found_inf, "found_inf");
+  config.device = device_scalars(lr_tensor, grad_scale, found_inf);
   launch(params[0], adamw ? "fused_adamw" : "fused_adam",
          [slots = std::move(slots), config] { kernels::fused_adam(slots, config); });
 }
@@ -113,9 +120,7 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   config.nesterov = nesterov;
   config.maximize = maximize;
   config.first_step = first_step;
-  config.lr_on_device = lr_tensor ? scalar_on_device(*lr_tensor, "lr") : nullptr;
-  config.grad_scale = scalar_on_device(grad_scale, "grad_scale");
-  config.found_inf = scalar_on_device(found_inf, "found_inf");
+  config.device = device_scalars(lr_tensor, grad_scale, found_inf);
   launch(params[0], "fused_sgd", [slots = std::move(slots), config] { kernels::fused_sgd(slots, config); });
 }
 

@@ -31,6 +31,30 @@ void visit_floating(DType dtype, F&& f) {
   });
 }
 
+// The gradient of element i, unscaled (and written back so) when a scale is set, negated to
+// maximise.
+template <typename C, typename T>
+C gradient(T* g, std::int64_t i, const DeviceScalars& device, C inv_scale, bool maximize) {
+  C grad = convert<C>(g[i]);
+  if (device.grad_scale) {
+    grad *= inv_scale;
+    g[i] = convert<T>(grad);
+  }
+  return maximize ? -grad : grad;
+}
+
+template <typename C>
+C inverse_scale(const DeviceScalars& device) {
+  return device.grad_scale ? C(1) / C(*device.grad_scale) : C(1);
+}
+
+// Whether the step runs, and at which learning rate.
+bool step_runs(const DeviceScalars& device, double configured_lr, double& lr) {
+  if (device.found_inf && *device.found_inf != 0.f) return false;
+  lr = device.lr ? *device.lr : configured_lr;
+  return true;
+}
+
 template <typename T>
 void adam_slot(const AdamSlot& s, const AdamConfig& c, double lr) {
   using C = Compute<T>;
@@ -40,17 +64,12 @@ void adam_slot(const AdamSlot& s, const AdamConfig& c, double lr) {
   const C step_size = C(lr) / bias_correction1;
   const C beta1 = C(c.beta1), beta2 = C(c.beta2), eps = C(c.eps), wd = C(c.weight_decay);
   const C decay = C(1 - lr * c.weight_decay);
-  const C inv_scale = c.grad_scale ? C(1) / C(*c.grad_scale) : C(1);
+  const C inv_scale = inverse_scale<C>(c.device);
   T *p = data<T>(s.param), *g = data<T>(s.grad), *m = data<T>(s.exp_avg), *v = data<T>(s.exp_avg_sq);
   T* vmax = c.amsgrad ? data<T>(s.max_exp_avg_sq) : nullptr;
   parallel_for(s.param.numel(), kParallelGrain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
-      C grad = convert<C>(g[i]);
-      if (c.grad_scale) {
-        grad *= inv_scale;
-        g[i] = convert<T>(grad);
-      }
-      if (c.maximize) grad = -grad;
+      C grad = gradient(g, i, c.device, inv_scale, c.maximize);
       C param = convert<C>(p[i]);
       if (wd != C(0)) {
         if (c.decoupled_weight_decay) param *= decay;
@@ -75,17 +94,12 @@ template <typename T>
 void sgd_slot(const SgdSlot& s, const SgdConfig& c, double lr) {
   using C = Compute<T>;
   const C wd = C(c.weight_decay), momentum = C(c.momentum), dampening = C(c.dampening), rate = C(lr);
-  const C inv_scale = c.grad_scale ? C(1) / C(*c.grad_scale) : C(1);
+  const C inv_scale = inverse_scale<C>(c.device);
   T *p = data<T>(s.param), *g = data<T>(s.grad);
   T* buf = c.momentum != 0 ? data<T>(s.momentum_buffer) : nullptr;
   parallel_for(s.param.numel(), kParallelGrain, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
-      C grad = convert<C>(g[i]);
-      if (c.grad_scale) {
-        grad *= inv_scale;
-        g[i] = convert<T>(grad);
-      }
-      if (c.maximize) grad = -grad;
+      C grad = gradient(g, i, c.device, inv_scale, c.maximize);
       const C param = convert<C>(p[i]);
       if (wd != C(0)) grad += wd * param;
       if (buf) {
@@ -101,16 +115,16 @@ void sgd_slot(const SgdSlot& s, const SgdConfig& c, double lr) {
 }  // namespace
 
 void fused_adam(const std::vector<AdamSlot>& slots, const AdamConfig& config) {
-  if (config.found_inf && *config.found_inf != 0.f) return;
-  const double lr = config.lr_on_device ? *config.lr_on_device : config.lr;
+  double lr;
+  if (!step_runs(config.device, config.lr, lr)) return;
   for (const AdamSlot& s : slots) {
     visit_floating(s.param.dtype, [&](auto tag) { adam_slot<decltype(tag)>(s, config, lr); });
   }
 }
 
 void fused_sgd(const std::vector<SgdSlot>& slots, const SgdConfig& config) {
-  if (config.found_inf && *config.found_inf != 0.f) return;
-  const double lr = config.lr_on_device ? *config.lr_on_device : config.lr;
+  double lr;
+  if (!step_runs(config.device, config.lr, lr)) return;
   for (const SgdSlot& s : slots) {
     visit_floating(s.param.dtype, [&](auto tag) { sgd_slot<decltype(tag)>(s, config, lr); });
   }

@@ -14,13 +14,18 @@ struct AdamSlot {
   const float* step = nullptr;
 };
 
+// Values that live on the device, read when the step runs; each may be null.
+struct DeviceScalars {
+  const float* lr = nullptr;          // overrides the configured lr
+  const float* grad_scale = nullptr;  // gradients are divided by it (and written back unscaled)
+  const float* found_inf = nullptr;   // a non-zero value skips the whole step
+};
+
 struct AdamConfig {
   double lr = 0, beta1 = 0, beta2 = 0, weight_decay = 0, eps = 0;
   bool amsgrad = false, maximize = false;
   bool decoupled_weight_decay = false;  // AdamW
-  const float* lr_on_device = nullptr;  // overrides lr when set
-  const float* grad_scale = nullptr;    // gradients are divided by it (and written back unscaled)
-  const float* found_inf = nullptr;     // a non-zero value skips the whole step
+  DeviceScalars device;
 };
 
 void fused_adam(const std::vector<AdamSlot>& slots, const AdamConfig& config);
@@ -32,9 +37,7 @@ struct SgdSlot {
 struct SgdConfig {
   double lr = 0, weight_decay = 0, momentum = 0, dampening = 0;
   bool nesterov = false, maximize = false, first_step = false;
-  const float* lr_on_device = nullptr;
-  const float* grad_scale = nullptr;
-  const float* found_inf = nullptr;
+  DeviceScalars device;
 };
 
 void fused_sgd(const std::vector<SgdSlot>& slots, const SgdConfig& config);
