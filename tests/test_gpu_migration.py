@@ -51,6 +51,7 @@ def test_streams_and_events_with_timing():
         assert isinstance(stream, torch.cuda.Stream) and isinstance(stream, torch.mlu.Stream)
         x = torch.ones(1 << 16, device="cuda")
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        stream.wait_stream(torch.cuda.current_stream())  # x is filled on the default stream
         with torch.cuda.stream(stream):
             assert torch.cuda.current_stream() == stream
             start.record()
