@@ -118,6 +118,31 @@ def dispatch_cost(device, calls=2000):
     return elapsed / calls
 
 
+def mixed_precision(workload, repeats, warmup):
+    """Median step time and peak device memory on mlu in float32 and under autocast."""
+    out = {}
+    for label, dtype in (("fp32", None), ("fp16", torch.float16), ("bf16", torch.bfloat16)):
+        model, optimizer = workloads.build(workload, "mlu")
+        batch = workloads.to_device(workload.make_batch(torch.Generator().manual_seed(1)), "mlu")
+        scaler = torch.amp.GradScaler("mlu", enabled=dtype == torch.float16)
+
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast("mlu", dtype=dtype or torch.float16, enabled=dtype is not None):
+                loss = workload.loss(model, batch)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+        for _ in range(warmup):
+            timed(step, "mlu")
+        torch.mlu.reset_peak_memory_stats()
+        seconds = statistics.median(timed(step, "mlu") for _ in range(repeats))
+        out[label] = {"seconds": seconds, "peak_bytes": torch.mlu.max_memory_allocated()}
+        del model, optimizer, batch
+    return out
+
+
 def best_cpu(medians):
     return min(v for k, v in medians.items() if k.startswith("cpu"))
 
@@ -179,6 +204,15 @@ def main():
         cells = "".join(f"{medians[label] * 1e3:>8.1f}ms" for label, _, _ in configurations())
         print(f"{name:<20}{cells}{speedup:>8.2f}x  {len(torch.mlu.fallback_stats())} kinds, "
               f"{fallback_calls} calls")
+
+    print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}   peak MB fp32/fp16/bf16")
+    results["amp"] = {}
+    for name in names:
+        amp = mixed_precision(workloads.WORKLOADS[name], repeats, warmup)
+        results["amp"][name] = amp
+        times = "".join(f"{amp[k]['seconds'] * 1e3:>7.1f}ms" for k in ("fp32", "fp16", "bf16"))
+        peaks = "/".join(f"{amp[k]['peak_bytes'] / 2**20:.0f}" for k in ("fp32", "fp16", "bf16"))
+        print(f"{name:<22}{times}   {peaks}")
 
     pathlib.Path(args.out).write_text(json.dumps(results, indent=2))
     chart(results, args.chart)

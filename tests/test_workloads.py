@@ -34,3 +34,20 @@ def test_training_steps_match_cpu(name):
     cpu = run(workload, "cpu")
     torch.testing.assert_close(torch.tensor(mlu), torch.tensor(cpu), rtol=2e-3, atol=2e-4)
     assert not fallbacks, f"{name} ran operators on the CPU fallback: {sorted(fallbacks)}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name", sorted(workloads.WORKLOADS))
+def test_mixed_precision_training_step_is_native_and_finite(name, dtype):
+    workload = workloads.WORKLOADS[name]
+    model, optimizer = workloads.build(workload, "mlu")
+    batch = workloads.to_device(workload.make_batch(torch.Generator().manual_seed(1)), "mlu")
+    scaler = torch.amp.GradScaler("mlu", enabled=dtype == torch.float16)
+    torch.mlu.reset_fallback_stats()
+    with torch.autocast("mlu", dtype=dtype):
+        loss = workload.loss(model, batch)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    assert torch.isfinite(loss).item()
+    assert not torch.mlu.fallback_stats(), sorted(torch.mlu.fallback_stats())
