@@ -147,3 +147,23 @@ def test_mixed_precision_training_converges_like_float32(dtype):
     full, mixed = train(False), train(True)
     assert mixed[-1] < 0.5 * mixed[0]
     assert abs(mixed[-1] - full[-1]) < 0.1, (mixed[-1], full[-1])
+
+
+def test_grad_scaler_with_two_optimizers_unscales_each_once():
+    torch.manual_seed(0)
+    a, b = nn.Linear(3, 3).to("mlu"), nn.Linear(3, 1).to("mlu")
+    opt_a = torch.optim.SGD(a.parameters(), lr=0.1)
+    opt_b = torch.optim.Adam(b.parameters(), lr=0.1, fused=True)
+    scaler = torch.amp.GradScaler("mlu", init_scale=8.0)
+    x = torch.randn(4, 3, device="mlu")
+    with torch.autocast("mlu", dtype=torch.float16):
+        loss = b(a(x)).float().sum()
+    scaler.scale(loss).backward()
+    expected = a.weight.grad.detach().cpu() / 8.0
+    scaler.unscale_(opt_a)
+    torch.testing.assert_close(a.weight.grad.cpu(), expected)
+    scaler.step(opt_a)  # already unscaled: not unscaled twice
+    scaler.step(opt_b)
+    scaler.update()
+    torch.testing.assert_close(a.weight.grad.cpu(), expected)
+    assert scaler.get_scale() == 8.0
