@@ -15,17 +15,6 @@ using reduce_detail::Compute;
 using reduce_detail::read;
 using reduce_detail::write;
 
-template <typename F>
-void visit_floating(DType dtype, const char* kernel, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Float16: return f(_Float16{});
-    case DType::BFloat16: return f(BFloat16{});
-    default: throw KernelError(std::string(kernel) + ": needs a floating-point input, got " + dtype_name(dtype));
-  }
-}
-
 // Accumulates add(acc, pointers, strides, i) over every element of the operands (any may be
 // written, element by element), in parallel chunks whose bounds depend only on the shape, and
 // combines the chunks' accumulators in order: results do not depend on the thread count.

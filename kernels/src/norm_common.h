@@ -15,20 +15,6 @@ namespace mlu::kernels {
 template <typename T>
 using Compute = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-// Calls f(T{}) for the floating dtypes; others are an error of kernel.
-template <typename F>
-void visit_floating(DType dtype, const char* kernel, F&& f) {
-  visit_dtype(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, _Float16> ||
-                  std::is_same_v<T, BFloat16>) {
-      f(tag);
-    } else {
-      throw KernelError(std::string(kernel) + ": unsupported dtype " + dtype_name(dtype));
-    }
-  });
-}
-
 // The n elements of a 1-D vector as C, or n times absent when there is none.
 template <typename C>
 std::vector<C> load_vector(const std::optional<TensorDesc>& d, std::int64_t n, C absent) {

@@ -17,20 +17,6 @@ T* data(const TensorDesc& d) {
   return static_cast<T*>(d.data);
 }
 
-// Calls f(T tag) with the parameter dtype, for the floating types only.
-template <typename F>
-void visit_floating(DType dtype, F&& f) {
-  visit_dtype(dtype, [&](auto tag) {
-    using T = decltype(tag);
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, _Float16> ||
-                  std::is_same_v<T, BFloat16>) {
-      f(tag);
-    } else {
-      throw KernelError("fused optimizers update floating-point parameters only");
-    }
-  });
-}
-
 // The gradient of element i, unscaled (and written back so) when a scale is set, negated to
 // maximise.
 template <typename C, typename T>
@@ -118,7 +104,7 @@ void fused_adam(const std::vector<AdamSlot>& slots, const AdamConfig& config) {
   double lr;
   if (!step_runs(config.device, config.lr, lr)) return;
   for (const AdamSlot& s : slots) {
-    visit_floating(s.param.dtype, [&](auto tag) { adam_slot<decltype(tag)>(s, config, lr); });
+    visit_floating(s.param.dtype, "fused_adam", [&](auto tag) { adam_slot<decltype(tag)>(s, config, lr); });
   }
 }
 
@@ -126,7 +112,7 @@ void fused_sgd(const std::vector<SgdSlot>& slots, const SgdConfig& config) {
   double lr;
   if (!step_runs(config.device, config.lr, lr)) return;
   for (const SgdSlot& s : slots) {
-    visit_floating(s.param.dtype, [&](auto tag) { sgd_slot<decltype(tag)>(s, config, lr); });
+    visit_floating(s.param.dtype, "fused_sgd", [&](auto tag) { sgd_slot<decltype(tag)>(s, config, lr); });
   }
 }
 

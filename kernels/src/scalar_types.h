@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "mlu_kernels/tensor_desc.h"
 
@@ -59,6 +60,19 @@ decltype(auto) visit_dtype(DType dtype, F&& f) {
     case DType::Bool: return f(bool{});
   }
   throw KernelError("unknown dtype");
+}
+
+// Calls f(T{}) with the storage type of a floating dtype; any other dtype is an error of kernel.
+template <typename F>
+void visit_floating(DType dtype, const char* kernel, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Float16: return f(_Float16{});
+    case DType::BFloat16: return f(BFloat16{});
+    default:
+      throw KernelError(std::string(kernel) + ": needs a floating-point tensor, got " + dtype_name(dtype));
+  }
 }
 
 }  // namespace mlu::kernels

@@ -180,18 +180,6 @@ void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_ou
 
 bool is_half(DType dtype) { return dtype == DType::Float16 || dtype == DType::BFloat16; }
 
-// Calls f(T{}) for the floating storage types.
-template <typename F>
-void visit_floating(DType dtype, const char* kernel, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    case DType::Float16: return f(_Float16{});
-    case DType::BFloat16: return f(BFloat16{});
-    default: throw KernelError(std::string(kernel) + ": needs a floating-point tensor, got " + dtype_name(dtype));
-  }
-}
-
 void check_dim(const TensorDesc& t, int dim, const char* kernel) {
   if (dim < 0 || dim >= std::max(t.ndim, 1)) throw KernelError(std::string(kernel) + ": dim is out of range");
 }
