@@ -2,6 +2,7 @@
 // by plane.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -72,5 +73,37 @@ void store_plane(const Grid<T>& grad_in, std::int64_t n, std::int64_t c,
 template <typename T>
 using Widened =
     std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
+
+// For each output position along D, H and W, the input position it reads (nearest upsampling,
+// reflection padding).
+using SourceMap = std::array<std::vector<std::int64_t>, 3>;
+
+// out[n, c, d, h, w] = in[n, c, s[0][d], s[1][h], s[2][w]].
+template <typename T>
+void gather_through(const Grid<T>& out, const Grid<T>& in, const SourceMap& s) {
+  for_each_cell(out, [&](std::int64_t n, std::int64_t c, std::int64_t d, std::int64_t h, std::int64_t w) {
+    out.plane(n, c)[out.offset(d, h, w)] = in.plane(n, c)[in.offset(s[0][d], s[1][h], s[2][w])];
+  });
+}
+
+// The gradient of gather_through: each grad_out cell adds into the grad_in cell it was read from.
+template <typename T>
+void scatter_add_through(const Grid<T>& grad_in, const Grid<T>& grad_out, const SourceMap& s) {
+  using C = Widened<T>;
+  const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
+  std::vector<C> plane(grad_in.plane_size());
+  for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
+    for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
+      std::fill(plane.begin(), plane.end(), C(0));
+      const T* g = grad_out.plane(n, c);
+      for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
+        for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
+          for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w) {
+            plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] += convert<C>(g[grad_out.offset(d, h, w)]);
+          }
+      store_plane(grad_in, n, c, plane);
+    }
+  }
+}
 
 }  // namespace mlu::kernels

@@ -12,14 +12,13 @@
 namespace mlu::kernels {
 namespace {
 
-using Sources = std::array<std::vector<std::int64_t>, 3>;
 
 // Per grid spatial dim, the input index each output index reads.
-Sources reflected_sources(const TensorDesc& in, const TensorDesc& out,
+SourceMap reflected_sources(const TensorDesc& in, const TensorDesc& out,
                           const std::array<std::int64_t, 3>& pad_before) {
   const Grid<char> gi = grid<char>(in), go = grid<char>(out);
   const int spatial_dims = in.ndim - 2;
-  Sources sources;
+  SourceMap sources;
   for (int d = 0; d < 3; ++d) {
     const int param = d - (3 - spatial_dims);
     const std::int64_t before = param < 0 ? 0 : pad_before[param], size = gi.sizes[d + 2];
@@ -48,14 +47,10 @@ void reflection_pad(const TensorDesc& out_desc, const TensorDesc& in_desc,
                     const std::array<std::int64_t, 3>& pad_before) {
   check(out_desc, in_desc, "reflection_pad");
   if (out_desc.numel() == 0) return;
-  const Sources s = reflected_sources(in_desc, out_desc, pad_before);
+  const SourceMap s = reflected_sources(in_desc, out_desc, pad_before);
   visit_dtype(in_desc.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
-    for_each_cell(out, [&](std::int64_t n, std::int64_t c, std::int64_t d, std::int64_t h,
-                           std::int64_t w) {
-      out.plane(n, c)[out.offset(d, h, w)] = in.plane(n, c)[in.offset(s[0][d], s[1][h], s[2][w])];
-    });
+    gather_through(grid<T>(out_desc), grid<T>(in_desc), s);
   });
 }
 
@@ -63,29 +58,13 @@ void reflection_pad_backward(const TensorDesc& grad_in_desc, const TensorDesc& g
                              const std::array<std::int64_t, 3>& pad_before) {
   check(grad_out_desc, grad_in_desc, "reflection_pad_backward");
   if (grad_in_desc.numel() == 0) return;
-  const Sources s = reflected_sources(grad_in_desc, grad_out_desc, pad_before);
+  const SourceMap s = reflected_sources(grad_in_desc, grad_out_desc, pad_before);
   visit_dtype(grad_in_desc.dtype, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, bool>) {
       throw KernelError("reflection_pad_backward: unsupported dtype bool");
     } else {
-      using C = Widened<T>;
-      const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
-      const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
-      std::vector<C> plane(grad_in.plane_size());
-      for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-        for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
-          std::fill(plane.begin(), plane.end(), C(0));
-          const T* g = grad_out.plane(n, c);
-          for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
-            for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
-              for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w) {
-                plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] +=
-                    convert<C>(g[grad_out.offset(d, h, w)]);
-              }
-          store_plane(grad_in, n, c, plane);
-        }
-      }
+      scatter_add_through(grid<T>(grad_in_desc), grid<T>(grad_out_desc), s);
     }
   });
 }

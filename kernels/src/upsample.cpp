@@ -37,12 +37,11 @@ std::vector<std::int64_t> nearest_sources(std::int64_t in, std::int64_t out, dou
   return sources;
 }
 
-using Sources = std::array<std::vector<std::int64_t>, 3>;
 
-Sources nearest_map(const TensorDesc& in, const TensorDesc& out, const UpsampleScales& scales,
+SourceMap nearest_map(const TensorDesc& in, const TensorDesc& out, const UpsampleScales& scales,
                     bool exact) {
   const Grid<char> gi = grid<char>(in), go = grid<char>(out);
-  Sources sources;
+  SourceMap sources;
   for (int d = 2; d < 5; ++d) {
     const bool real = d - 2 >= 3 - (in.ndim - 2);  // else a padding dim of size 1
     sources[d - 2] = real
@@ -122,14 +121,10 @@ void upsample_nearest(const TensorDesc& out_desc, const TensorDesc& in_desc,
                       const UpsampleScales& scales, bool exact) {
   check(out_desc, in_desc, "upsample_nearest");
   if (out_desc.numel() == 0) return;
-  const Sources s = nearest_map(in_desc, out_desc, scales, exact);
+  const SourceMap s = nearest_map(in_desc, out_desc, scales, exact);
   visit_resamplable(in_desc.dtype, "upsample_nearest", [&](auto tag) {
     using T = decltype(tag);
-    const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
-    for_each_cell(out, [&](std::int64_t n, std::int64_t c, std::int64_t d, std::int64_t h,
-                           std::int64_t w) {
-      out.plane(n, c)[out.offset(d, h, w)] = in.plane(n, c)[in.offset(s[0][d], s[1][h], s[2][w])];
-    });
+    gather_through(grid<T>(out_desc), grid<T>(in_desc), s);
   });
 }
 
@@ -137,26 +132,10 @@ void upsample_nearest_backward(const TensorDesc& grad_in_desc, const TensorDesc&
                                const UpsampleScales& scales, bool exact) {
   check(grad_out_desc, grad_in_desc, "upsample_nearest_backward");
   if (grad_in_desc.numel() == 0) return;
-  const Sources s = nearest_map(grad_in_desc, grad_out_desc, scales, exact);
+  const SourceMap s = nearest_map(grad_in_desc, grad_out_desc, scales, exact);
   visit_resamplable(grad_in_desc.dtype, "upsample_nearest_backward", [&](auto tag) {
     using T = decltype(tag);
-    using C = Widened<T>;
-    const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
-    const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
-    std::vector<C> plane(grad_in.plane_size());
-    for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-      for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
-        std::fill(plane.begin(), plane.end(), C(0));
-        const T* g = grad_out.plane(n, c);
-        for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
-          for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
-            for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w) {
-              plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] +=
-                  convert<C>(g[grad_out.offset(d, h, w)]);
-            }
-        store_plane(grad_in, n, c, plane);
-      }
-    }
+    scatter_add_through(grid<T>(grad_in_desc), grid<T>(grad_out_desc), s);
   });
 }
 
