@@ -44,3 +44,12 @@ def test_transposed_head_layout_and_masked_fallback_to_math():
         got = F.scaled_dot_product_attention(q.to("mlu"), k.to("mlu"), v.to("mlu"),
                                              **{n: t.to("mlu") if torch.is_tensor(t) else t for n, t in kwargs.items()})
         torch.testing.assert_close(got.cpu(), F.scaled_dot_product_attention(q, k, v, **kwargs), rtol=1e-4, atol=1e-5)
+
+
+def test_direct_call_with_dropout_or_float64_names_the_limit():
+    q = torch.randn(1, 1, 4, 8, device="mlu")
+    with pytest.raises(RuntimeError, match="no mask and no dropout"):
+        torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q, dropout_p=0.1)
+    q64 = q.double()
+    with pytest.raises(RuntimeError, match="float32"):
+        torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q64, q64, q64)
