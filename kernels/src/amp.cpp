@@ -13,8 +13,7 @@ void unscale_and_check(const std::vector<TensorDesc>& grads, float* found_inf, c
   for (const TensorDesc& g : grads) {
     visit_dtype(g.dtype, [&](auto tag) {
       using T = decltype(tag);
-      if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, _Float16> ||
-                    std::is_same_v<T, BFloat16>) {
+      if constexpr (kFloatingStorage<T>) {
         for_each_row_in_order<1>({&g}, [&](auto p, auto s, std::int64_t n) {
           for (std::int64_t i = 0; i < n; ++i) {
             T& v = *reinterpret_cast<T*>(p[0] + i * s[0]);

@@ -1,6 +1,7 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
 // operands are reordered from and to the caller's strides and dtype (16-bit types compute in
-// float32). Primitives and reorders are built once per shape and kept in a small LRU cache, so
+// float32; float16 is widened by the library's own conversions, since oneDNN's float16 reorders
+// are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per shape and kept in a small LRU cache, so
 // the repeated steps of a training loop only execute.
 #include <omp.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "conv_internal.h"
+#include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
 
 namespace mlu::kernels {
@@ -244,10 +246,42 @@ void execute(const Plan& plan, const std::vector<void*>& data) {
   stream.wait();
 }
 
+// A contiguous float32 copy of an operand; the original's values are copied in when read.
+struct Widened {
+  std::vector<float> storage;
+  TensorDesc desc;
+
+  Widened(const TensorDesc& of, bool read) : storage(static_cast<std::size_t>(of.numel())), desc(of) {
+    desc.dtype = DType::Float32;
+    desc.data = storage.data();
+    std::int64_t stride = 1;
+    for (int d = desc.ndim - 1; d >= 0; --d) {
+      desc.strides[d] = stride;
+      stride *= desc.sizes[d];
+    }
+    if (read) copy(desc, of);
+  }
+};
+
+void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+                            const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  Widened wx(x, pass != ConvPass::BackwardData), ww(w, pass != ConvPass::BackwardWeights),
+      wy(y, pass != ConvPass::Forward);
+  std::optional<Widened> wbias;
+  if (bias != nullptr) wbias.emplace(*bias, true);
+  onednn_convolution(pass, conv, wx.desc, ww.desc, wy.desc, wbias ? &wbias->desc : nullptr);
+  switch (pass) {
+    case ConvPass::Forward: return copy(y, wy.desc);
+    case ConvPass::BackwardData: return copy(x, wx.desc);
+    case ConvPass::BackwardWeights: return copy(w, ww.desc);
+  }
+}
+
 }  // namespace
 
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  if (x.dtype == DType::Float16) return convolution_in_float32(pass, conv, x, w, y, bias);
   try {
     const auto plan = plan_cache().get(plan_key(pass, conv, x, w, y, bias),
                                        [&] { return make_plan(pass, conv, x, w, y, bias); });

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "scalar_types.h"
@@ -10,18 +11,15 @@
 namespace mlu::kernels {
 namespace {
 
-template <typename T>
-using Compute = std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
 constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kSqrt2OverPi = 0.79788456080286535588;
 constexpr double kGeluKappa = 0.044715;
 
-// out[i] = f(in_0[i], ..., in_{K-1}[i]) over operands of storage type T computed as Compute<T>.
+// out[i] = f(in_0[i], ..., in_{K-1}[i]) over operands of storage type T computed as ComputeType<T>.
 template <typename T, typename Out = T, typename F, typename... Ins>
 void map(const TensorDesc& out, F f, const Ins&... ins) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   constexpr int N = 1 + sizeof...(Ins);
   for_each_row<N>({&out, &ins...}, [&](auto p, auto s, std::int64_t n) {
     bool contiguous = s[0] == sizeof(Out);
@@ -49,7 +47,7 @@ C sigmoid(C x) { return C(1) / (C(1) + std::exp(-x)); }
 
 template <typename T>
 void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const C p = static_cast<C>(param);
   constexpr bool integral = std::is_integral_v<C>;
   auto floating = [&](auto f) {
@@ -147,7 +145,7 @@ C integer_pow(C base, C exp) {
 template <typename T>
 void binary_typed(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                   double alpha_value) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const C alpha = static_cast<C>(alpha_value);
   constexpr bool integral = std::is_integral_v<C>;
   constexpr bool boolean = std::is_same_v<C, bool>;
@@ -277,7 +275,7 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    using C = Compute<T>;
+    using C = ComputeType<T>;
     if constexpr (std::is_same_v<C, bool>) {
       throw KernelError("ternary operations are not defined for bool");
     } else {
@@ -303,7 +301,7 @@ void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const Ten
   if (out.numel() == 0) return;
   visit_dtype(a.dtype, [&](auto t) {
     using T = decltype(t);
-    using C = Compute<T>;
+    using C = ComputeType<T>;
     switch (op) {
       case CompareOp::Eq: return map<T, bool>(out, [](C x, C y) { return x == y; }, a, b);
       case CompareOp::Ne: return map<T, bool>(out, [](C x, C y) { return x != y; }, a, b);
@@ -341,7 +339,7 @@ void clamp(const TensorDesc& out, const TensorDesc& in, const double* lo, const 
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    using C = Compute<T>;
+    using C = ComputeType<T>;
     const C low = lo ? static_cast<C>(*lo) : C(0), high = hi ? static_cast<C>(*hi) : C(0);
     const bool has_lo = lo != nullptr, has_hi = hi != nullptr;
     map<T>(out, [=](C x) {

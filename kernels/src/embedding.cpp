@@ -13,10 +13,6 @@
 namespace mlu::kernels {
 namespace {
 
-template <typename T>
-using Compute =
-    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
 // A 2-D [rows, features] operand addressed by element.
 template <typename T>
 struct Matrix {
@@ -68,8 +64,7 @@ template <typename F>
 void visit_float(DType dtype, const char* kernel, F&& f) {
   check_float(dtype, kernel);
   visit_dtype(dtype, [&](auto t) {
-    if constexpr (std::is_floating_point_v<decltype(t)> || std::is_same_v<decltype(t), _Float16> ||
-                  std::is_same_v<decltype(t), BFloat16>) {
+    if constexpr (kFloatingStorage<decltype(t)>) {
       f(t);
     }
   });
@@ -122,7 +117,7 @@ template <typename T>
 void bag_forward_typed(const EmbeddingBag& bag, const TensorDesc& weight_desc,
                        const TensorDesc& output_desc, const TensorDesc& offset2bag_desc,
                        const TensorDesc& bag_size_desc, const TensorDesc& max_indices_desc) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const Matrix<T> weight(weight_desc, "weight"), output(output_desc, "output");
   const Vector<std::int64_t> indices(bag.indices), offset2bag(offset2bag_desc),
       bag_size(bag_size_desc);
@@ -185,7 +180,7 @@ template <typename T>
 void dense_backward_typed(const TensorDesc& grad_weight_desc, const TensorDesc& grad_desc,
                           const TensorDesc& indices_desc, std::int64_t padding_idx,
                           bool scale_by_frequency) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const Matrix<T> grad_weight(grad_weight_desc, "grad_weight"), grad(grad_desc, "grad");
   const Vector<std::int64_t> indices(indices_desc);
   const std::int64_t n = indices_desc.numel();
@@ -215,7 +210,7 @@ void bag_backward_typed(const EmbeddingBag& bag, const TensorDesc& grad_weight_d
                         const TensorDesc& grad_desc, const TensorDesc& offset2bag_desc,
                         const TensorDesc& bag_size_desc, const TensorDesc& max_indices_desc,
                         bool scale_by_frequency) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const Matrix<T> grad_weight(grad_weight_desc, "grad_weight"), grad(grad_desc, "grad");
   const Vector<std::int64_t> indices(bag.indices), offset2bag(offset2bag_desc),
       bag_size(bag_size_desc);
@@ -265,7 +260,7 @@ template <typename T>
 void per_sample_weights_backward_typed(const EmbeddingBag& bag, const TensorDesc& grad_weights_desc,
                                        const TensorDesc& grad_desc, const TensorDesc& weight_desc,
                                        const TensorDesc& offset2bag_desc) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const Matrix<T> grad(grad_desc, "grad"), weight(weight_desc, "weight");
   const Vector<T> grad_weights(grad_weights_desc);
   const Vector<std::int64_t> indices(bag.indices), offset2bag(offset2bag_desc);

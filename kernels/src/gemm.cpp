@@ -114,7 +114,7 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
   if (out.dtype != DType::Float32 && out.dtype != DType::Float64) {
     visit_dtype(out.dtype, [&](auto t) {
       using T = decltype(t);
-      if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, BFloat16> || std::is_same_v<T, _Float16>) {
+      if constexpr (std::is_same_v<T, bool> || kReducedFloat<T>) {
         throw KernelError("gemm: unsupported dtype");
       } else {
         naive_gemm<T>(out, a, b, alpha, beta, batch);

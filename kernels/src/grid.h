@@ -69,11 +69,6 @@ void store_plane(const Grid<T>& grad_in, std::int64_t n, std::int64_t c,
         dst[grad_in.offset(d, h, w)] = convert<T>(plane[i++]);
 }
 
-// The type sums of T are kept in: float for the 16-bit floating types.
-template <typename T>
-using Widened =
-    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
 // For each output position along D, H and W, the input position it reads (nearest upsampling,
 // reflection padding).
 using SourceMap = std::array<std::vector<std::int64_t>, 3>;
@@ -89,7 +84,7 @@ void gather_through(const Grid<T>& out, const Grid<T>& in, const SourceMap& s) {
 // The gradient of gather_through: each grad_out cell adds into the grad_in cell it was read from.
 template <typename T>
 void scatter_add_through(const Grid<T>& grad_in, const Grid<T>& grad_out, const SourceMap& s) {
-  using C = Widened<T>;
+  using C = ComputeType<T>;
   const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
   std::vector<C> plane(grad_in.plane_size());
   for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {

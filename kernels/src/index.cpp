@@ -144,12 +144,8 @@ void scatter_rows(const Prepared& p, Combine combine) {
 }
 
 template <typename T>
-using Compute =
-    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
-template <typename T>
 void scatter_reduce_typed(const Prepared& p, ScatterReduce reduce, double alpha_value) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   auto with = [&](auto op) {
     scatter_rows<T>(p, [op](T d, T v) { return convert<T>(op(convert<C>(d), convert<C>(v))); });
   };

@@ -11,7 +11,6 @@
 namespace mlu::kernels {
 namespace {
 
-using reduce_detail::Compute;
 using reduce_detail::read;
 using reduce_detail::write;
 
@@ -98,7 +97,7 @@ template <typename T>
 void nll_loss_typed(const TensorDesc& out, const TensorDesc& total_weight, const ClassLayout& layout,
                     const TensorDesc& target, const TensorDesc* weight, Reduction reduction, std::int64_t ignore_index,
                     bool elementwise) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const LossSums sums = accumulate<LossSums, 3>(
       {&target, &layout.picked, elementwise ? &out : &target}, [&](LossSums& acc, auto p, auto s, std::int64_t i) {
         const std::int64_t t = read_target(p[0] + i * s[0], target.dtype);
@@ -124,7 +123,7 @@ template <typename T>
 void nll_loss_backward_typed(const TensorDesc& grad_input, const TensorDesc& grad_output, const ClassLayout& layout,
                              const TensorDesc& target, const TensorDesc* weight, Reduction reduction,
                              std::int64_t ignore_index, const TensorDesc& total_weight, bool elementwise) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   if (target.numel() == 0) return;
   for_each_row<1>({&grad_input}, [](auto p, auto s, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) write<T>(p[0] + i * s[0], 0.0f);
@@ -196,7 +195,7 @@ TensorDesc ones_like(const TensorDesc& like, const T& one) {
 template <PointwiseLoss kLoss, typename T>
 void pointwise_loss_typed(const TensorDesc& out, const TensorDesc& input, const TensorDesc& target,
                           const TensorDesc* weight, const TensorDesc* pos_weight, Reduction reduction, double param) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const T one = convert<T>(1.0f);
   const TensorDesc ones = ones_like(input, one);
   const TensorDesc& w = weight ? *weight : ones;
@@ -222,7 +221,7 @@ void pointwise_loss_typed(const TensorDesc& out, const TensorDesc& input, const 
 template <PointwiseLoss kLoss, typename T>
 void pointwise_loss_backward_typed(const TensorDesc& grad_input, const TensorDesc& grad_output, const TensorDesc& input,
                                    const TensorDesc& target, const TensorDesc* weight, double scale, double param) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const T one = convert<T>(1.0f);
   const TensorDesc ones = ones_like(input, one);
   const TensorDesc& w = weight ? *weight : ones;

@@ -16,7 +16,7 @@ std::int64_t divisor(const Window& d, const Window& h, const Window& w,
 template <typename T>
 void average(const TensorDesc& out_desc, const TensorDesc& in_desc, const Windows& windows,
              std::int64_t divisor_override) {
-  using C = Widened<T>;
+  using C = ComputeType<T>;
   const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
   for_each_cell(
       out, [&](std::int64_t n, std::int64_t c, std::int64_t od, std::int64_t oh, std::int64_t ow) {
@@ -35,7 +35,7 @@ void average(const TensorDesc& out_desc, const TensorDesc& in_desc, const Window
 template <typename T>
 void average_backward(const TensorDesc& grad_in_desc, const TensorDesc& grad_out_desc,
                       const Windows& windows, std::int64_t divisor_override) {
-  using C = Widened<T>;
+  using C = ComputeType<T>;
   const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
   std::vector<C> plane(grad_in.plane_size());
   const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];

@@ -13,7 +13,7 @@ namespace {
 template <typename T>
 void max_over_windows(const TensorDesc& out_desc, const TensorDesc& indices_desc,
                       const TensorDesc& in_desc, const Windows& windows) {
-  using C = Widened<T>;
+  using C = ComputeType<T>;
   const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
   const Grid<std::int64_t> indices = grid<std::int64_t>(indices_desc);
   const std::int64_t height = in.sizes[3], width = in.sizes[4];
@@ -94,7 +94,7 @@ void max_pool_backward(const TensorDesc& grad_in_desc, const TensorDesc& grad_ou
   if (grad_in_desc.numel() == 0) return;
   visit_poolable(grad_in_desc.dtype, "max_pool_backward", [&](auto tag) {
     using T = decltype(tag);
-    using C = Widened<T>;
+    using C = ComputeType<T>;
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const Grid<std::int64_t> indices = grid<std::int64_t>(indices_desc);
     const std::int64_t plane_size = grad_in.plane_size();

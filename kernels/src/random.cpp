@@ -13,14 +13,6 @@
 namespace mlu::kernels {
 namespace {
 
-template <typename T>
-using Compute =
-    std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
-template <typename T>
-constexpr bool is_floating =
-    std::is_floating_point_v<T> || std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>;
-
 constexpr double kTwoPi = 6.283185307179586476925;
 constexpr double kTwoTo32 = 4294967296.0;
 
@@ -96,11 +88,11 @@ template <typename Value>
 void generate_floating(const char* kernel, const TensorDesc& out, PhiloxState state, Value value) {
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    if constexpr (!is_floating<T>) {
+    if constexpr (!kFloatingStorage<T>) {
       throw KernelError(std::string(kernel) + ": expected a floating-point output, got " +
                         dtype_name(out.dtype));
     } else {
-      using C = Compute<T>;
+      using C = ComputeType<T>;
       draw<Uniforms<C>::kPerBlock, 1>(
           {&out}, state,
           [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
@@ -144,11 +136,11 @@ void uniform(const TensorDesc& out, PhiloxState state, double from, double to) {
 void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    if constexpr (!is_floating<T>) {
+    if constexpr (!kFloatingStorage<T>) {
       throw KernelError(std::string("normal: expected a floating-point output, got ") +
                         dtype_name(out.dtype));
     } else {
-      using C = Compute<T>;
+      using C = ComputeType<T>;
       // Box-Muller: a pair of uniforms gives the normals of elements 2k (cosine) and 2k + 1 (sine),
       // computed together when the run reaches the pair.
       struct Pairs {
@@ -215,7 +207,7 @@ void bernoulli(const TensorDesc& out, PhiloxState state, const TensorDesc& p) {
   check_same_shape(out, p, "bernoulli");
   visit_dtype(p.dtype, [&](auto prob) {
     using P = decltype(prob);
-    if constexpr (!is_floating<P>) {
+    if constexpr (!kFloatingStorage<P>) {
       throw KernelError(std::string("bernoulli: expected a floating-point p, got ") +
                         dtype_name(p.dtype));
     } else {
@@ -245,7 +237,7 @@ void dropout(const TensorDesc& out, const TensorDesc& mask, const TensorDesc& in
   const double keep = 1 - p;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    using C = Compute<T>;
+    using C = ComputeType<T>;
     const C scale = keep == 0 ? C(0) : C(1 / keep);
     draw<4, 3>({&out, &mask, &in}, state,
                [&](const Words& w, int slot, std::int64_t, const std::array<char*, 3>& at) {
@@ -268,7 +260,7 @@ void masked_scale(const TensorDesc& out, const TensorDesc& in, const TensorDesc&
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
-    using C = Compute<T>;
+    using C = ComputeType<T>;
     const C scale = static_cast<C>(scale_value);
     for_each_row<3>({&out, &in, &mask}, [scale](auto p, auto s, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i) {

@@ -160,7 +160,7 @@ constexpr bool kFloating = std::is_floating_point_v<C>;
 
 template <typename T, bool ignore_nan = false>
 struct SumReducer {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   using Acc = std::conditional_t<kFloating<C>, C, std::int64_t>;
   double scale = 1;
   Acc identity() const { return Acc(0); }
@@ -177,7 +177,7 @@ struct SumReducer {
 
 template <typename T>
 struct ProdReducer {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   using Acc = std::conditional_t<kFloating<C>, C, std::int64_t>;
   Acc identity() const { return Acc(1); }
   Acc step(Acc a, C x) const { return a * Acc(x); }
@@ -187,7 +187,7 @@ struct ProdReducer {
 
 template <typename T, bool is_max>
 struct ExtremumReducer {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   using Acc = C;
   Acc identity() const {
     if constexpr (kFloating<C>) return is_max ? -std::numeric_limits<C>::infinity() : std::numeric_limits<C>::infinity();
@@ -207,7 +207,7 @@ template <typename T, typename Out, bool is_all>
 struct AnyAllReducer {
   using Acc = bool;
   Acc identity() const { return is_all; }
-  Acc step(Acc a, Compute<T> x) const { return is_all ? (a && x != 0) : (a || x != 0); }
+  Acc step(Acc a, ComputeType<T> x) const { return is_all ? (a && x != 0) : (a || x != 0); }
   Acc merge(Acc a, Acc b) const { return is_all ? (a && b) : (a || b); }
   void store(Acc a, const std::array<char*, 2>& p) const { write<Out>(p[1], a); }
 };
@@ -216,7 +216,7 @@ enum class NormKind { Zero, One, Two, Inf, NegInf, General };
 
 template <typename T, NormKind kind>
 struct NormReducer {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   using Acc = C;
   C p = 2;
   Acc identity() const { return kind == NormKind::NegInf ? std::numeric_limits<C>::infinity() : C(0); }
@@ -245,7 +245,7 @@ struct NormReducer {
 
 template <typename T>
 struct ShiftedExpSumReducer {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   using Acc = C;
   C shift;
   Acc identity() const { return C(0); }
@@ -257,7 +257,7 @@ struct ShiftedExpSumReducer {
 // walk their regions with strides: logsumexp over outer dims is rare.
 template <typename T>
 void run_logsumexp(const TensorDesc& out, const TensorDesc& in, std::uint32_t mask) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   const ReducePlan<2> plan = plan_reduction<2>(operands, mask, /*allow_lanes=*/false);
   const DimSet<1> reduced = operand_dims(plan.reduced, 0);
@@ -279,7 +279,7 @@ struct VarReducer {
   double correction;
   bool take_sqrt, with_mean;
   Acc identity() const { return {0, 0, 0}; }
-  Acc step(Acc a, Compute<T> value) const {
+  Acc step(Acc a, ComputeType<T> value) const {
     const double x = value;
     a.count += 1;
     const double delta = x - a.mean;
@@ -302,7 +302,7 @@ struct VarReducer {
 
 template <typename T>
 void run_norm(const TensorDesc& out, const TensorDesc& in, std::uint32_t mask, double p) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   if (p == 0) return run<T, 2>(NormReducer<T, NormKind::Zero>{}, operands, mask);
   if (p == 1) return run<T, 2>(NormReducer<T, NormKind::One>{}, operands, mask);
@@ -345,7 +345,7 @@ void reduce(ReduceOp op, const TensorDesc& out, const TensorDesc& in, double par
       case ReduceOp::Min: return run<T, 2>(ExtremumReducer<T, false>{}, operands, mask);
       case ReduceOp::Norm:
       case ReduceOp::LogSumExp:
-        if constexpr (kFloating<Compute<T>>) {
+        if constexpr (kFloating<ComputeType<T>>) {
           if (op == ReduceOp::Norm) return run_norm<T>(out, in, mask, param);
           return run_logsumexp<T>(out, in, mask);
         } else {
@@ -366,7 +366,7 @@ void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& i
   if (var.numel() == 0) return;
   visit_dtype(in.dtype, [&](auto t) {
     using T = decltype(t);
-    if constexpr (kFloating<Compute<T>>) {
+    if constexpr (kFloating<ComputeType<T>>) {
       // Without a mean output, var stands in for it in the plan and nothing is written there.
       run<T, 3>(VarReducer<T>{correction, take_sqrt, mean != nullptr}, {&in, &var, mean ? mean : &var}, mask);
     } else {

@@ -40,7 +40,7 @@ bool less(C a, C b) {
 
 template <typename T, bool is_max>
 void arg_reduce_typed(const TensorDesc* values, const TensorDesc& indices, const TensorDesc& in, int dim) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   // Without values, indices stands in for them in the plan and nothing is written there.
   const std::array<const TensorDesc*, 3> operands{&in, &indices, values ? values : &indices};
   const ReducePlan<3> plan = plan_reduction<3>(operands, 1u << dim, /*allow_lanes=*/true);
@@ -76,7 +76,7 @@ void arg_reduce_typed(const TensorDesc* values, const TensorDesc& indices, const
 
 template <typename T, bool product>
 void cumulative_typed(const TensorDesc& out, const TensorDesc& in, int dim) {
-  using Acc = std::conditional_t<std::is_floating_point_v<Compute<T>>, double, std::int64_t>;
+  using Acc = std::conditional_t<std::is_floating_point_v<ComputeType<T>>, double, std::int64_t>;
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   const ReducePlan<2> plan = plan_reduction<2>(operands, 1u << dim, /*allow_lanes=*/true);
   const Row<2> row = single_reduced_dim(plan);
@@ -123,7 +123,7 @@ SortRows sort_rows(const TensorDesc& values, const TensorDesc& indices, const Te
 // first k values and positions.
 template <typename T, typename Before>
 void sort_each_row(const SortRows& rows, std::int64_t k, bool stable, Before before) {
-  using C = Compute<T>;
+  using C = ComputeType<T>;
   const std::int64_t n = rows.n;
   const std::int64_t log_n = std::max<std::int64_t>(1, std::bit_width(static_cast<std::uint64_t>(n)));
   for_each_index_parallel<3>(rows.plan.outer, rows.base, n * log_n, [&](auto each) {

@@ -16,13 +16,9 @@
 
 namespace mlu::kernels::reduce_detail {
 
-// The type 16-bit floats compute in.
 template <typename T>
-using Compute = std::conditional_t<std::is_same_v<T, _Float16> || std::is_same_v<T, BFloat16>, float, T>;
-
-template <typename T>
-inline Compute<T> read(const char* p) {
-  return convert<Compute<T>>(*reinterpret_cast<const T*>(p));
+inline ComputeType<T> read(const char* p) {
+  return convert<ComputeType<T>>(*reinterpret_cast<const T*>(p));
 }
 
 template <typename T, typename V>

@@ -61,7 +61,7 @@ constexpr C kMinusInf = -std::numeric_limits<C>::infinity();
 
 template <typename In, typename Out>
 void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base, bool log) {
-  using C = Compute<In>;
+  using C = ComputeType<In>;
   const std::int64_t n = row.size;
   for_each_index_parallel<2>(plan.outer, base, 3 * n, [&](auto each) {
     std::vector<C> x(n), e(n);
@@ -86,7 +86,7 @@ void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*
 
 template <typename In, typename Out>
 void softmax_lanes(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base, bool log) {
-  using C = Compute<In>;
+  using C = ComputeType<In>;
   const std::int64_t lanes = plan.lanes;
   for_each_index_parallel<2>(plan.outer, base, 3 * row.size * lanes, [&](auto each) {
     std::vector<C> x(lanes), max(lanes), factor(lanes), e(lanes);
@@ -133,7 +133,7 @@ void softmax_typed(const TensorDesc& out, const TensorDesc& in, int dim, bool lo
 template <typename G, typename GI>
 void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& output, int dim,
                             bool log) {
-  using C = Compute<G>;
+  using C = ComputeType<G>;
   const std::array<const TensorDesc*, 3> operands{&grad_out, &output, &grad_in};
   const ReducePlan<3> plan = plan_reduction<3>(operands, 1u << dim, /*allow_lanes=*/true);
   const Row<3> row = single_reduced_dim(plan);
@@ -214,7 +214,7 @@ void softmax_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, con
     using G = decltype(t);
     if (grad_in.dtype == grad_out.dtype) return softmax_backward_typed<G, G>(grad_in, grad_out, output, dim, log);
     if constexpr (std::is_same_v<G, float>) {
-      if (grad_in.dtype == DType::Float16) return softmax_backward_typed<float, _Float16>(grad_in, grad_out, output, dim, log);
+      if (grad_in.dtype == DType::Float16) return softmax_backward_typed<float, Half>(grad_in, grad_out, output, dim, log);
       return softmax_backward_typed<float, BFloat16>(grad_in, grad_out, output, dim, log);
     }
   });

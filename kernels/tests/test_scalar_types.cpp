@@ -1,0 +1,68 @@
+// The 16-bit float conversions against the compiler's own _Float16 (correctly rounded) on every
+// half value and on floats around every rounding boundary.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+#include "scalar_types.h"
+
+namespace mlu::kernels {
+namespace {
+
+std::uint16_t reference_half_bits(float f) {
+  return std::bit_cast<std::uint16_t>(static_cast<_Float16>(f));
+}
+
+TEST(HalfConversion, EveryHalfWidensExactly) {
+  for (std::uint32_t bits = 0; bits <= 0xffff; ++bits) {
+    const auto h = static_cast<std::uint16_t>(bits);
+    const float expected = static_cast<float>(std::bit_cast<_Float16>(h));
+    const float got = to_float(Half{h});
+    if (std::isnan(expected)) {
+      EXPECT_TRUE(std::isnan(got)) << std::hex << bits;
+    } else {
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(expected))
+          << std::hex << bits;
+    }
+  }
+}
+
+TEST(HalfConversion, NarrowingRoundsToNearestEven) {
+  // Each half value, the midpoints on both sides of it and their float neighbours, both signs:
+  // every rounding decision, including ties, subnormals and overflow to infinity.
+  for (std::uint32_t bits = 0; bits < 0x7c00; ++bits) {
+    const float v = to_float(Half{static_cast<std::uint16_t>(bits)});
+    const float next = bits + 1 < 0x7c00 ? to_float(Half{static_cast<std::uint16_t>(bits + 1)}) : 65536.0f;
+    const float mid = v + (next - v) / 2;
+    for (float f : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)}) {
+      for (float s : {f, -f}) {
+        ASSERT_EQ(to_half(s).bits, reference_half_bits(s)) << s;
+      }
+    }
+  }
+  for (float f : {1e-30f, 1e30f, INFINITY, -INFINITY, 70000.0f}) {
+    EXPECT_EQ(to_half(f).bits, reference_half_bits(f)) << f;
+  }
+  EXPECT_TRUE(std::isnan(to_float(to_half(NAN))));
+}
+
+TEST(BFloat16Conversion, RoundsToNearestEvenAndKeepsNaN) {
+  EXPECT_EQ(to_bfloat16(1.0f).bits, 0x3f80);
+  EXPECT_EQ(to_bfloat16(std::bit_cast<float>(0x3f808000u)).bits, 0x3f80);  // tie to even
+  EXPECT_EQ(to_bfloat16(std::bit_cast<float>(0x3f818000u)).bits, 0x3f82);  // tie to even
+  EXPECT_EQ(to_bfloat16(std::bit_cast<float>(0x3f808001u)).bits, 0x3f81);
+  EXPECT_TRUE(std::isnan(to_float(to_bfloat16(NAN))));
+  EXPECT_EQ(to_float(BFloat16{0xc040}), -3.0f);
+}
+
+TEST(Convert, BoolAndIntegerSemantics) {
+  EXPECT_TRUE(convert<bool>(Half{0x3c00}));
+  EXPECT_FALSE(convert<bool>(Half{0x8000}));  // -0
+  EXPECT_EQ(convert<std::int32_t>(Half{0xc500}), -5);
+  EXPECT_EQ(convert<Half>(std::int64_t{2048}).bits, 0x6800);
+}
+
+}  // namespace
+}  // namespace mlu::kernels
