@@ -49,7 +49,9 @@ at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, doub
 at::Tensor unary_new(UnaryOp op, const at::Tensor& self, double param) {
   const c10::Device device = common_device({&self});
   c10::DeviceGuard guard(device);
-  const c10::ScalarType dtype = promotes_to_float(op) ? floating_type(self.scalar_type()) : self.scalar_type();
+  const c10::ScalarType dtype = op == UnaryOp::LogicalNot ? at::kBool
+                               : promotes_to_float(op)  ? floating_type(self.scalar_type())
+                                                        : self.scalar_type();
   at::Tensor out = new_output(self.sizes(), dtype, self, device);
   launch_unary(op, out, operand(self, dtype, self.sizes(), device), param);
   return out;

@@ -159,7 +159,7 @@ void binary_typed(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const
   };
   switch (op) {
     case BinaryOp::Add:
-      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x || y); }, a, b);
+      if constexpr (boolean) return map<T>(out, [alpha](C x, C y) { return C(x || (alpha && y)); }, a, b);
       else if (alpha_value == 1) return map<T>(out, [](C x, C y) { return C(x + y); }, a, b);
       else return map<T>(out, [alpha](C x, C y) { return C(x + alpha * y); }, a, b);
     case BinaryOp::Sub:

@@ -49,6 +49,8 @@ void naive_gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                 double beta, std::int64_t batch) {
   const int r = out.ndim - 2, c = out.ndim - 1;
   const std::int64_t m = out.sizes[r], n = out.sizes[c], k = a.sizes[a.ndim - 1];
+  // As PyTorch: the scales are converted to the operands' type first (0.6 is 0 for integers).
+  const T scale_a = static_cast<T>(alpha), scale_b = static_cast<T>(beta);
   for (std::int64_t i = 0; i < batch; ++i) {
     auto* o = static_cast<T*>(out.data) + i * batch_stride(out);
     const auto* x = static_cast<const T*>(a.data) + i * batch_stride(a);
@@ -61,7 +63,7 @@ void naive_gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                  y[t * b.strides[b.ndim - 2] + q * b.strides[b.ndim - 1]];
         }
         T& dst = o[p * out.strides[r] + q * out.strides[c]];
-        dst = beta == 0 ? T(alpha * acc) : T(beta * dst + alpha * acc);
+        dst = beta == 0 ? T(scale_a * acc) : T(scale_b * dst + scale_a * acc);
       }
     }
   }

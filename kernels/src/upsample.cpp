@@ -166,7 +166,12 @@ void upsample_linear(const TensorDesc& out_desc, const TensorDesc& in_desc,
           const C value =
               real_d ? along_h(td.first) * td.first_weight + along_h(td.second) * td.second_weight
                      : along_h(0);
-          out.plane(n, c)[out.offset(d, h, w)] = convert<T>(value);
+          // Integers round to nearest, as PyTorch CPU does, rather than truncate.
+          if constexpr (std::is_integral_v<T>) {
+            out.plane(n, c)[out.offset(d, h, w)] = convert<T>(std::nearbyint(value));
+          } else {
+            out.plane(n, c)[out.offset(d, h, w)] = convert<T>(value);
+          }
         });
   });
 }
