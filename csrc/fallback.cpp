@@ -214,6 +214,9 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const std::size_t num_returns = schema.returns().size();
   for (std::size_t i = stack->size() - num_returns; i < stack->size(); ++i) {
     (*stack)[i] = map_tensors((*stack)[i], [&](const at::Tensor& t) {
+      TORCH_CHECK_NOT_IMPLEMENTED(!t.defined() || t.layout() == c10::kStrided, name,
+                                  " returned a ", t.layout(), " tensor: only strided tensors are "
+                                  "supported on mlu");
       if (t.defined()) bytes += t.nbytes();
       return to_device_output(t, aliases, device);
     });

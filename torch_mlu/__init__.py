@@ -36,3 +36,6 @@ __all__ = ["mlu"]
 # The GPU migration is opt-in: this variable, or `import torch_mlu.utils.gpu_migration`.
 if os.environ.get("TORCH_MLU_GPU_MIGRATION", "0") not in ("", "0"):
     import torch_mlu.utils.gpu_migration  # noqa: E402,F401
+
+# Shadow checking of a whole program against CPU: see torch_mlu/mlu/shadow.py.
+mlu.shadow.enable_from_environment()

@@ -80,6 +80,14 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
   const c10::ScalarType dtype = out.scalar_type();
+  if (b.unsafeGetTensorImpl()->is_wrapped_number() && at::isFloatingType(dtype)) {
+    // A Python number: kept in the compute type rather than rounded to a 16-bit out dtype.
+    KernelOperand x = kernel_operand(a, dtype, shape, device);
+    launch(out, "binary", [op, o = describe(out), x = x.captured, y = b.item<double>(), alpha]() mutable {
+      kernels::binary_scalar(op, o, x.bind(), y, alpha);
+    });
+    return out;
+  }
   KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
   launch(out, "binary", [op, o = describe(out), x = x.captured, y = y.captured, alpha]() mutable {
     kernels::binary(op, o, x.bind(), y.bind(), alpha);

@@ -238,6 +238,8 @@ at::Tensor native_dropout_backward(const at::Tensor& grad, const at::Tensor& mas
   TORCH_CHECK(mask.scalar_type() == at::kBool, "Mask should be Bool Scalar Type",
               mask.scalar_type());
   const auto shape = at::infer_size(grad.sizes(), mask.sizes());
+  // grad * mask * scale: a floating scale promotes integral and bool gradients, as on CPU.
+  if (!at::isFloatingType(grad.scalar_type())) return grad * mask * scale;
   at::Tensor out = new_output(shape, grad.scalar_type(), grad, device);
   const at::Tensor g = operand(grad, grad.scalar_type(), shape, device),
                    m = operand(mask, at::kBool, shape, device);

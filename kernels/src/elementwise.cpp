@@ -142,63 +142,63 @@ C integer_pow(C base, C exp) {
   return result;
 }
 
-template <typename T>
-void binary_typed(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
-                  double alpha_value) {
+// apply(f) maps f(x, y) over the operands, whatever they are (two tensors, a tensor and a number).
+template <typename T, typename Apply>
+void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
   using C = ComputeType<T>;
   const C alpha = static_cast<C>(alpha_value);
   constexpr bool integral = std::is_integral_v<C>;
   constexpr bool boolean = std::is_same_v<C, bool>;
   auto floating = [&](auto f) {
     if constexpr (integral) throw KernelError("this operation needs floating-point tensors");
-    else map<T>(out, f, a, b);
+    else apply(f);
   };
   auto bitwise = [&](auto f) {
-    if constexpr (integral) map<T>(out, f, a, b);
+    if constexpr (integral) apply(f);
     else throw KernelError("bitwise operations need integer or bool tensors");
   };
   switch (op) {
     case BinaryOp::Add:
-      if constexpr (boolean) return map<T>(out, [alpha](C x, C y) { return C(x || (alpha && y)); }, a, b);
-      else if (alpha_value == 1) return map<T>(out, [](C x, C y) { return C(x + y); }, a, b);
-      else return map<T>(out, [alpha](C x, C y) { return C(x + alpha * y); }, a, b);
+      if constexpr (boolean) return apply([alpha](C x, C y) { return C(x || (alpha && y)); });
+      else if (alpha_value == 1) return apply([](C x, C y) { return C(x + y); });
+      else return apply([alpha](C x, C y) { return C(x + alpha * y); });
     case BinaryOp::Sub:
-      if (alpha_value == 1) return map<T>(out, [](C x, C y) { return C(x - y); }, a, b);
-      return map<T>(out, [alpha](C x, C y) { return C(x - alpha * y); }, a, b);
+      if (alpha_value == 1) return apply([](C x, C y) { return C(x - y); });
+      return apply([alpha](C x, C y) { return C(x - alpha * y); });
     case BinaryOp::Mul:
-      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x && y); }, a, b);
-      else return map<T>(out, [](C x, C y) { return C(x * y); }, a, b);
+      if constexpr (boolean) return apply([](C x, C y) { return C(x && y); });
+      else return apply([](C x, C y) { return C(x * y); });
     case BinaryOp::Div:
       if constexpr (integral) {
-        return map<T>(out, [](C x, C y) {
+        return apply([](C x, C y) {
           if (y == 0) throw KernelError("integer division by zero");
           return C(x / y);
-        }, a, b);
+        });
       } else {
-        return map<T>(out, [](C x, C y) { return x / y; }, a, b);
+        return apply([](C x, C y) { return x / y; });
       }
     case BinaryOp::Maximum:
-      return map<T>(out, [](C x, C y) { return std::isnan(double(x)) ? x : (x > y || std::isnan(double(y)) ? (x > y ? x : y) : y); }, a, b);
+      return apply([](C x, C y) { return std::isnan(double(x)) ? x : (x > y || std::isnan(double(y)) ? (x > y ? x : y) : y); });
     case BinaryOp::Minimum:
-      return map<T>(out, [](C x, C y) { return std::isnan(double(x)) ? x : (x < y || std::isnan(double(y)) ? (x < y ? x : y) : y); }, a, b);
+      return apply([](C x, C y) { return std::isnan(double(x)) ? x : (x < y || std::isnan(double(y)) ? (x < y ? x : y) : y); });
     case BinaryOp::Pow:
-      if constexpr (boolean) return map<T>(out, [](C x, C y) { return C(x || !y); }, a, b);
-      else if constexpr (integral) return map<T>(out, [](C x, C y) { return integer_pow(x, y); }, a, b);
-      else return map<T>(out, [](C x, C y) { return std::pow(x, y); }, a, b);
+      if constexpr (boolean) return apply([](C x, C y) { return C(x || !y); });
+      else if constexpr (integral) return apply([](C x, C y) { return integer_pow(x, y); });
+      else return apply([](C x, C y) { return std::pow(x, y); });
     case BinaryOp::Remainder:
       if constexpr (boolean) throw KernelError("remainder is not defined for bool");
-      else return map<T>(out, [](C x, C y) { return remainder(x, y); }, a, b);
+      else return apply([](C x, C y) { return remainder(x, y); });
     case BinaryOp::FloorDivide:
       if constexpr (boolean) throw KernelError("floor_divide is not defined for bool");
-      else return map<T>(out, [](C x, C y) { return floor_divide(x, y); }, a, b);
+      else return apply([](C x, C y) { return floor_divide(x, y); });
     case BinaryOp::Atan2: return floating([](auto x, auto y) { return std::atan2(x, y); });
     case BinaryOp::BitwiseAnd: return bitwise([](auto x, auto y) { return C(x & y); });
     case BinaryOp::BitwiseOr: return bitwise([](auto x, auto y) { return C(x | y); });
     case BinaryOp::BitwiseXor: return bitwise([](auto x, auto y) { return C(x ^ y); });
-    case BinaryOp::LogicalAnd: return map<T>(out, [](C x, C y) { return C(x && y); }, a, b);
-    case BinaryOp::LogicalOr: return map<T>(out, [](C x, C y) { return C(x || y); }, a, b);
+    case BinaryOp::LogicalAnd: return apply([](C x, C y) { return C(x && y); });
+    case BinaryOp::LogicalOr: return apply([](C x, C y) { return C(x || y); });
     case BinaryOp::ThresholdBackward:
-      return map<T>(out, [alpha](C g, C x) { return x <= alpha ? C(0) : g; }, a, b);
+      return apply([alpha](C g, C x) { return x <= alpha ? C(0) : g; });
     case BinaryOp::SigmoidBackward: return floating([](auto g, auto y) { return g * y * (C(1) - y); });
     case BinaryOp::TanhBackward: return floating([](auto g, auto y) { return g * (C(1) - y * y); });
     case BinaryOp::GeluBackward:
@@ -263,7 +263,21 @@ void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const Tenso
   check_same_shape(out, b, "binary");
   if (out.dtype != a.dtype || out.dtype != b.dtype) throw KernelError("binary: operand dtypes differ");
   if (out.numel() == 0) return;
-  visit_dtype(out.dtype, [&](auto t) { binary_typed<decltype(t)>(op, out, a, b, alpha); });
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    binary_typed<T>(op, alpha, [&](auto f) { map<T>(out, f, a, b); });
+  });
+}
+
+void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, double b, double alpha) {
+  check_same_shape(out, a, "binary");
+  if (out.dtype != a.dtype) throw KernelError("binary: operand dtypes differ");
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    const ComputeType<T> value = static_cast<ComputeType<T>>(b);
+    binary_typed<T>(op, alpha, [&](auto f) { map<T>(out, [f, value](auto x) { return f(x, value); }, a); });
+  });
 }
 
 void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,

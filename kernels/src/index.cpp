@@ -155,7 +155,7 @@ void scatter_reduce_typed(const Prepared& p, ScatterReduce reduce, double alpha_
     case ScatterReduce::Assign: break;  // handled by size
     case ScatterReduce::Add:
       if constexpr (boolean)
-        return with([](C d, C v) { return C(d || v); });
+        return with([alpha](C d, C v) { return C(d || (alpha && v)); });
       else if (alpha_value == 1)
         return with([](C d, C v) { return C(d + v); });
       else

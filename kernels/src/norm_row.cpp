@@ -41,10 +41,11 @@ void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
     const std::int64_t channel0 = first_channel(n, r);
     for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
       const std::int64_t c = channel0 + j0 / n.inner;
-      const C scale = static_cast<C>(rstd) * weight[c];
-      const C shift = bias[c] - static_cast<C>(mean) * scale;
+      const C scale = static_cast<C>(rstd) * weight[c], centre = static_cast<C>(mean);
+      // (x - mean) * scale, not x * scale - mean * scale: with fused multiply-adds the latter
+      // leaves mean * scale's rounding error where x == mean (amplified by rstd up to 1/sqrt(eps)).
       for (std::int64_t j = j0; j < j0 + n.inner; ++j)
-        y[j] = convert<T>(convert<C>(x[j]) * scale + shift);
+        y[j] = convert<T>((convert<C>(x[j]) - centre) * scale + bias[c]);
     }
   }
   store_vector(mean_desc, means);

@@ -1,6 +1,8 @@
 """What the OpInfo suite compares and how: the fast subset, the expected-failures file, and the
 comparison of mlu results with CPU results."""
 
+import fnmatch
+
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
@@ -99,8 +101,9 @@ def draws_random_numbers(op, cpu_sample):
 
 
 class ExpectedFailures:
-    """Lines of `operator | dtypes | phases | reason`: dtypes is * or a comma list (float32,
-    int64...), phases is forward, backward or *; # starts a comment."""
+    """Lines of `operator | dtypes | phases | reason`: operator is a name or an fnmatch pattern
+    (fft.*), dtypes is * or a comma list (float32, int64...), phases is forward, backward or *;
+    # starts a comment. An exact name takes precedence over patterns."""
 
     PHASES = ("forward", "backward")
 
@@ -131,7 +134,13 @@ class ExpectedFailures:
 
     def _entry(self, op, dtype):
         name = str(dtype).removeprefix("torch.")
-        return self.entries.get((op, name)) or self.entries.get((op, "*"))
+        exact = self.entries.get((op, name)) or self.entries.get((op, "*"))
+        if exact:
+            return exact
+        for (pattern, listed), entry in self.entries.items():
+            if listed in (name, "*") and fnmatch.fnmatchcase(op, pattern):
+                return entry
+        return None
 
     def listed_phases(self, op, dtype):
         entry = self._entry(op, dtype)

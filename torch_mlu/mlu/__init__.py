@@ -43,6 +43,7 @@ from .random import (
 )
 from .fallback import fallback_stats, fallback_table, reset_fallback_stats
 from . import amp
+from .shadow import ShadowReport, shadow_check
 from .amp import get_amp_supported_dtype, is_bf16_supported
 
 __all__ = [name for name in dir() if not name.startswith("_")]
