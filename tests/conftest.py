@@ -55,3 +55,9 @@ def run_python(code, timeout=60, **env):
 @pytest.fixture
 def run_py():
     return run_python
+
+
+# The OpInfo suite imports torch.testing._internal, which changes process-wide state (it forbids
+# setting torch.backends flags outside a context manager); it runs in its own pytest process:
+# `pytest tests/opinfo` (tools/check does).
+collect_ignore = ["opinfo"]
