@@ -136,3 +136,20 @@ def test_mismatched_devices_are_rejected():
         torch.ones(2, device="mlu:0") + torch.ones(2, device="mlu:1")
     with pytest.raises(RuntimeError, match="same device"):
         torch.ones(2, device="mlu") + torch.ones(2)
+
+
+def test_comparison_with_a_python_number_uses_the_tensor_dtype_even_for_0d_tensors():
+    # uint8 == -1 compares in uint8 (-1 wraps to 255), also when the tensor has no dimensions.
+    for shape in ((), (3,)):
+        t = torch.full(shape, 255, dtype=torch.uint8)
+        torch.testing.assert_close((t.to("mlu") == -1).cpu(), t == -1)
+        assert bool((t.to("mlu") == -1).all())
+
+
+def test_python_number_operands_are_rounded_to_float16_exactly_when_cpu_rounds_them():
+    # PyTorch CPU multiplies and divides by the exact number, but rounds it to float16 first for
+    # add and sub; mlu must give the same bits either way.
+    x = torch.randn(4096).half()
+    for value in (0.1, 0.7, 3.3):
+        for op in (torch.mul, torch.div, torch.add, torch.sub):
+            torch.testing.assert_close(op(x.to("mlu"), value).cpu(), op(x, value), rtol=0, atol=0)

@@ -79,6 +79,12 @@ KernelOperand kernel_operand(const at::Tensor& t, c10::ScalarType dtype, c10::In
   return operand_out;  // zero strides
 }
 
+at::Tensor python_number(const at::Scalar& value) {
+  at::Tensor t = at::scalar_to_tensor(value);
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return t;
+}
+
 c10::ScalarType floating_type(c10::ScalarType type) {
   return c10::isIntegralType(type, /*includeBool=*/true) ? c10::typeMetaToScalarType(c10::get_default_dtype())
                                                         : type;

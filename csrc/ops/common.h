@@ -50,6 +50,10 @@ struct KernelOperand {
 KernelOperand kernel_operand(const at::Tensor& t, c10::ScalarType dtype, c10::IntArrayRef shape,
                              c10::Device device);
 
+// A Python number as ATen passes it to Tensor overloads: a CPU 0-d tensor marked as a wrapped
+// number, so that type promotion gives it the lowest priority (uint8 == -1 compares in uint8).
+at::Tensor python_number(const at::Scalar& value);
+
 // The dtype floating-point operations compute in: integral inputs promote to the default float.
 c10::ScalarType floating_type(c10::ScalarType type);
 

@@ -80,8 +80,10 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
   const c10::ScalarType dtype = out.scalar_type();
-  if (b.unsafeGetTensorImpl()->is_wrapped_number() && at::isFloatingType(dtype)) {
-    // A Python number: kept in the compute type rather than rounded to a 16-bit out dtype.
+  if (b.unsafeGetTensorImpl()->is_wrapped_number() && at::isFloatingType(dtype) &&
+      (op == BinaryOp::Mul || op == BinaryOp::Div)) {
+    // A Python number multiplies or divides in the compute type, not rounded to a 16-bit out
+    // dtype first: what PyTorch CPU does for these two (its add, sub and pow round it).
     KernelOperand x = kernel_operand(a, dtype, shape, device);
     launch(out, "binary", [op, o = describe(out), x = x.captured, y = b.item<double>(), alpha]() mutable {
       kernels::binary_scalar(op, o, x.bind(), y, alpha);
@@ -139,6 +141,9 @@ at::Tensor& alpha_out(const at::Tensor& a, const at::Tensor& b, const at::Scalar
 at::Tensor div(const at::Tensor& a, const at::Tensor& b) {
   return binary_new(BinaryOp::Div, a, b, 1, Promotion::TrueDivide);
 }
+at::Tensor atan2(const at::Tensor& a, const at::Tensor& b) {  // integers promote, as for division
+  return binary_new(BinaryOp::Atan2, a, b, 1, Promotion::TrueDivide);
+}
 at::Tensor& div_(at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(c10::isFloatingType(a.scalar_type()), "result type Float can't be cast to the desired output type ",
               a.scalar_type());
@@ -180,15 +185,15 @@ template <CompareOp op>
 at::Tensor& compare_inplace(at::Tensor& a, const at::Tensor& b) { return compare_into(op, a, b, a); }
 template <CompareOp op>
 at::Tensor compare_scalar_fn(const at::Tensor& a, const at::Scalar& b) {
-  return compare_fn<op>(a, at::scalar_to_tensor(b));
+  return compare_fn<op>(a, python_number(b));
 }
 template <CompareOp op>
 at::Tensor& compare_scalar_out(const at::Tensor& a, const at::Scalar& b, at::Tensor& out) {
-  return compare_into(op, a, at::scalar_to_tensor(b), out);
+  return compare_into(op, a, python_number(b), out);
 }
 template <CompareOp op>
 at::Tensor& compare_scalar_inplace(at::Tensor& a, const at::Scalar& b) {
-  return compare_into(op, a, at::scalar_to_tensor(b), a);
+  return compare_into(op, a, python_number(b), a);
 }
 
 // Special float values, as comparisons against a scalar (integral inputs are never inf or nan).
@@ -249,7 +254,7 @@ at::Tensor leaky_relu_backward(const at::Tensor& grad, const at::Tensor& self, c
 at::Tensor pow_scalar(const at::Tensor& self, const at::Scalar& exponent) {
   // Integer powers of integer tensors stay integral; everything else computes in floating point.
   if (c10::isIntegralType(self.scalar_type(), true) && exponent.isIntegral(false)) {
-    return binary_new(BinaryOp::Pow, self, at::scalar_to_tensor(exponent), 1);
+    return binary_new(BinaryOp::Pow, self, python_number(exponent), 1);
   }
   return unary_new(UnaryOp::PowScalar, self, exponent.toDouble());
 }
@@ -362,7 +367,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("pow.Tensor_Scalar", pow_scalar);
   MLU_BINARY(remainder, Remainder);
   m.impl("floor_divide", binary_fn<BinaryOp::FloorDivide>);
-  m.impl("atan2", binary_fn<BinaryOp::Atan2>);
+  m.impl("atan2", atan2);
   MLU_BINARY(bitwise_and, BitwiseAnd);
   MLU_BINARY(bitwise_or, BitwiseOr);
   MLU_BINARY(bitwise_xor, BitwiseXor);

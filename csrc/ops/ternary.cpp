@@ -57,13 +57,13 @@ at::Tensor& addc_out(const at::Tensor& self, const at::Tensor& t1, const at::Ten
 }
 
 at::Tensor lerp_scalar(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
-  return ternary_new(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1);
+  return ternary_new(TernaryOp::Lerp, self, end, python_number(weight), 1);
 }
 at::Tensor& lerp_scalar_(at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
-  return ternary_into(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1, self);
+  return ternary_into(TernaryOp::Lerp, self, end, python_number(weight), 1, self);
 }
 at::Tensor& lerp_scalar_out(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight, at::Tensor& out) {
-  return ternary_into(TernaryOp::Lerp, self, end, at::scalar_to_tensor(weight), 1, out);
+  return ternary_into(TernaryOp::Lerp, self, end, python_number(weight), 1, out);
 }
 at::Tensor lerp_tensor(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight) {
   return ternary_new(TernaryOp::Lerp, self, end, weight, 1);

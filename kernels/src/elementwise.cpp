@@ -45,6 +45,17 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
 template <typename C>
 C sigmoid(C x) { return C(1) / (C(1) + std::exp(-x)); }
 
+// floor, ceil, round (half to even) and trunc of a floating tensor.
+template <typename T>
+void round_like(UnaryOp op, const TensorDesc& out, const TensorDesc& in) {
+  switch (op) {
+    case UnaryOp::Floor: return map<T>(out, [](auto x) { return std::floor(x); }, in);
+    case UnaryOp::Ceil: return map<T>(out, [](auto x) { return std::ceil(x); }, in);
+    case UnaryOp::Round: return map<T>(out, [](auto x) { return std::nearbyint(x); }, in);
+    default: return map<T>(out, [](auto x) { return std::trunc(x); }, in);
+  }
+}
+
 template <typename T>
 void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param) {
   using C = ComputeType<T>;
@@ -78,10 +89,9 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
     case UnaryOp::Tanh: return floating([](auto x) { return std::tanh(x); });
     case UnaryOp::Sigmoid: return floating([](auto x) { return sigmoid(x); });
     case UnaryOp::Erf: return floating([](auto x) { return std::erf(x); });
-    case UnaryOp::Floor: return floating([](auto x) { return std::floor(x); });
-    case UnaryOp::Ceil: return floating([](auto x) { return std::ceil(x); });
-    case UnaryOp::Round: return floating([](auto x) { return std::nearbyint(x); });
-    case UnaryOp::Trunc: return floating([](auto x) { return std::trunc(x); });
+    case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Trunc:
+      if constexpr (integral) return map<T>(out, [](C x) { return x; }, in);  // already whole
+      else return round_like<T>(op, out, in);
     case UnaryOp::Gelu:
       return floating([](auto x) { return C(0.5) * x * (C(1) + std::erf(x * C(kSqrt1_2))); });
     case UnaryOp::GeluTanh:

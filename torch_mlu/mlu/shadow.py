@@ -116,10 +116,12 @@ def _errors(actual, expected):
         finite = diff[diff.isfinite()]
         if finite.numel():
             max_abs = max(max_abs, finite.max().item())
+            # Relative error where the expected value is above the absolute tolerance: below it,
+            # a relative figure measures rounding noise around zero, not the kernel.
             scale = e64.abs()[diff.isfinite()]
-            nonzero = scale > 0
-            if nonzero.any():
-                max_rel = max(max_rel, (finite[nonzero] / scale[nonzero]).max().item())
+            significant = scale > atol
+            if significant.any():
+                max_rel = max(max_rel, (finite[significant] / scale[significant]).max().item())
         if not bool(diff.isfinite().all()):
             max_abs = max_rel = math.inf
     return max_abs, max_rel, bad

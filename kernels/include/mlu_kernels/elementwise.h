@@ -46,7 +46,8 @@ void unary(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param
 void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
             double alpha = 1);
 // binary with b a number rather than a tensor, converted to the compute type (float for the
-// 16-bit types) instead of out's dtype: PyTorch's semantics for Python scalars.
+// 16-bit types) instead of out's dtype: PyTorch CPU's semantics for Python-number factors and
+// divisors.
 void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, double b,
                    double alpha = 1);
 void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
