@@ -3,6 +3,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import torch_mlu  # noqa: F401
 
@@ -53,3 +54,31 @@ def test_direct_call_with_dropout_or_float64_names_the_limit():
     q64 = q.double()
     with pytest.raises(RuntimeError, match="float32"):
         torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q64, q64, q64)
+
+
+class OperatorLog(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.names = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(func.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_functional_attention_takes_the_tiled_kernel_when_it_can(with_mask):
+    # F.scaled_dot_product_attention picks its implementation through a dispatch stub, separate
+    # from the _fused_sdp_choice operator: float32 without a mask must reach the tiled kernel in
+    # both directions, a mask must take the math path.
+    q = torch.randn(2, 4, 16, 8, device="mlu", requires_grad=True)
+    mask = torch.ones(16, 16, dtype=torch.bool, device="mlu").tril() if with_mask else None
+    with OperatorLog() as log:
+        F.scaled_dot_product_attention(q, q, q, attn_mask=mask, is_causal=not with_mask).sum().backward()
+    tiled = {"_scaled_dot_product_fused_attention_overrideable.default",
+             "_scaled_dot_product_fused_attention_overrideable_backward.default"}
+    math = "bmm.default"  # the math composition multiplies with bmm; the tiled kernel does not
+    if with_mask:
+        assert not tiled & log.names and math in log.names
+    else:
+        assert tiled <= log.names and math not in log.names

@@ -2,6 +2,8 @@
 // (_fused_sdp_choice); float32 attention without mask or dropout takes the tiled kernel through
 // the "overrideable" entry points, everything else PyTorch's math composition of native ops.
 #include <ATen/ATen.h>
+#include <ATen/native/DispatchStub.h>
+#include <ATen/native/transformers/attention.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
@@ -11,7 +13,6 @@
 #include "mlu_kernels/attention.h"
 
 namespace torch_mlu::ops {
-namespace {
 
 // Values of sdp::SDPBackend, which is not in the installed public headers.
 constexpr int64_t kMathBackend = 0;
@@ -27,6 +28,8 @@ int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Ten
   const bool plain = !(attn_mask && attn_mask->defined()) && dropout_p == 0.0 && !enable_gqa;
   return shapes && dtypes && plain ? kOverrideableBackend : kMathBackend;
 }
+
+namespace {
 
 at::Tensor unit_feature_stride(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
 
@@ -87,3 +90,9 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
 
 }  // namespace
 }  // namespace torch_mlu::ops
+
+// F.scaled_dot_product_attention asks this stub, not the _fused_sdp_choice operator above (which
+// serves direct calls), which implementation to run.
+namespace at::native {
+REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &torch_mlu::ops::fused_sdp_choice)
+}  // namespace at::native
