@@ -63,8 +63,9 @@ def compare(actual, expected, values=True):
             if not isinstance(a, torch.Tensor):
                 torch.testing.assert_close(a, e)
             elif not values:
-                if a.shape != e.shape:
-                    return f"output {index}: shape {tuple(a.shape)} differs from {tuple(e.shape)}"
+                if a.shape != e.shape or a.dtype != e.dtype:
+                    return (f"output {index}: {a.dtype} {tuple(a.shape)} differs from "
+                            f"{e.dtype} {tuple(e.shape)}")
             else:
                 rtol, atol = TOLERANCES.get(a.dtype, (0, 0))
                 torch.testing.assert_close(a, e, rtol=rtol, atol=atol, equal_nan=True,
