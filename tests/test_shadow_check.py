@@ -100,3 +100,15 @@ def test_environment_variable_checks_the_program_and_reports_at_exit(run_py):
     assert "torch_mlu shadow check" in result.stderr
     assert "aten::_softmax" in result.stderr and "aten::mm" in result.stderr
     assert "aten::sum" not in result.stderr
+
+
+def test_nan_and_infinity_on_both_sides_agree_and_nan_on_one_side_is_an_infinite_error():
+    x = torch.tensor([float("nan"), float("inf"), -float("inf"), 0.5], device="mlu")
+    with torch.mlu.shadow_check("exp") as report:
+        x.exp()
+    assert report.mismatched() == []
+    with wrong_tanh_kernel(float("nan")), torch.mlu.shadow_check("tanh") as report:
+        torch.ones(4, device="mlu").tanh()
+    record = report.records["aten::tanh"]
+    assert report.mismatched() == ["aten::tanh"]
+    assert record.max_abs == float("inf") and record.max_rel == float("inf")

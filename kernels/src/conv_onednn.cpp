@@ -1,8 +1,8 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
 // operands are reordered from and to the caller's strides and dtype (16-bit types compute in
 // float32; float16 is widened by the library's own conversions, since oneDNN's float16 reorders
-// are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per shape and kept in a small LRU cache, so
-// the repeated steps of a training loop only execute.
+// are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per shape and
+// kept in a small LRU cache, so the repeated steps of a training loop only execute.
 #include <omp.h>
 
 #include <list>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "conv_internal.h"
-#include "mlu_kernels/copy.h"
+#include "float32_copy.h"
 #include "mlu_kernels/parallel.h"
 
 namespace mlu::kernels {
@@ -246,28 +246,11 @@ void execute(const Plan& plan, const std::vector<void*>& data) {
   stream.wait();
 }
 
-// A contiguous float32 copy of an operand; the original's values are copied in when read.
-struct Widened {
-  std::vector<float> storage;
-  TensorDesc desc;
-
-  Widened(const TensorDesc& of, bool read) : storage(static_cast<std::size_t>(of.numel())), desc(of) {
-    desc.dtype = DType::Float32;
-    desc.data = storage.data();
-    std::int64_t stride = 1;
-    for (int d = desc.ndim - 1; d >= 0; --d) {
-      desc.strides[d] = stride;
-      stride *= desc.sizes[d];
-    }
-    if (read) copy(desc, of);
-  }
-};
-
 void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                             const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
-  Widened wx(x, pass != ConvPass::BackwardData), ww(w, pass != ConvPass::BackwardWeights),
+  Float32Copy wx(x, pass != ConvPass::BackwardData), ww(w, pass != ConvPass::BackwardWeights),
       wy(y, pass != ConvPass::Forward);
-  std::optional<Widened> wbias;
+  std::optional<Float32Copy> wbias;
   if (bias != nullptr) wbias.emplace(*bias, true);
   onednn_convolution(pass, conv, wx.desc, ww.desc, wy.desc, wbias ? &wbias->desc : nullptr);
   switch (pass) {

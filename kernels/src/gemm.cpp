@@ -7,6 +7,7 @@
 
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
+#include "float32_copy.h"
 #include "scalar_types.h"
 
 namespace mlu::kernels {
@@ -69,21 +70,6 @@ void naive_gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
   }
 }
 
-// A float32 contiguous copy of a 16-bit operand.
-TensorDesc widened(const TensorDesc& d, std::vector<float>& storage) {
-  TensorDesc f = d;
-  f.dtype = DType::Float32;
-  storage.resize(d.numel());
-  f.data = storage.data();
-  std::int64_t stride = 1;
-  for (int i = d.ndim - 1; i >= 0; --i) {
-    f.strides[i] = stride;
-    stride *= d.sizes[i];
-  }
-  copy(f, d);
-  return f;
-}
-
 }  // namespace
 
 bool gemm_compatible(const TensorDesc& d) {
@@ -106,11 +92,9 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
   if (m == 0 || n == 0 || batch == 0) return;
 
   if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
-    std::vector<float> fa, fb, fo;
-    const TensorDesc wa = widened(a, fa), wb = widened(b, fb);
-    const TensorDesc wo = widened(out, fo);
-    gemm(wo, wa, wb, alpha, beta);
-    copy(out, wo);
+    const Float32Copy wa(a, true), wb(b, true), wo(out, beta != 0);
+    gemm(wo.desc, wa.desc, wb.desc, alpha, beta);
+    copy(out, wo.desc);
     return;
   }
   if (out.dtype != DType::Float32 && out.dtype != DType::Float64) {

@@ -166,9 +166,10 @@ void upsample_linear(const TensorDesc& out_desc, const TensorDesc& in_desc,
           const C value =
               real_d ? along_h(td.first) * td.first_weight + along_h(td.second) * td.second_weight
                      : along_h(0);
-          // Integers round to nearest, as PyTorch CPU does, rather than truncate.
+          // Integers round to nearest, halves up, rather than truncate. PyTorch CPU's uint8 path
+          // also rounds between its separable passes, so a few pixels still differ by 1.
           if constexpr (std::is_integral_v<T>) {
-            out.plane(n, c)[out.offset(d, h, w)] = convert<T>(std::nearbyint(value));
+            out.plane(n, c)[out.offset(d, h, w)] = convert<T>(std::floor(value + C(0.5)));
           } else {
             out.plane(n, c)[out.offset(d, h, w)] = convert<T>(value);
           }
@@ -187,30 +188,20 @@ void upsample_linear_backward(const TensorDesc& grad_in_desc, const TensorDesc& 
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
     const int taps_d = grad_in_desc.ndim == 5 ? 2 : 1, taps_h = grad_in_desc.ndim >= 4 ? 2 : 1;
-    std::vector<C> plane(grad_in.plane_size());
-    for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-      for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
-        std::fill(plane.begin(), plane.end(), C(0));
-        const T* g = grad_out.plane(n, c);
-        for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
-          for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
-            for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w) {
-              const C value = convert<C>(g[grad_out.offset(d, h, w)]);
-              const Tap<C>&td = taps[0][d], &th = taps[1][h], &tw = taps[2][w];
-              for (int a = 0; a < taps_d; ++a)
-                for (int b = 0; b < taps_h; ++b) {
-                  const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
-                  // The CPU kernel weighs outer dims first: (d * h) * w * grad.
-                  const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
-                                  (b ? th.second_weight : th.first_weight);
-                  const std::int64_t row = (id * height + ih) * width;
-                  plane[row + tw.first] += outer * tw.first_weight * value;
-                  plane[row + tw.second] += outer * tw.second_weight * value;
-                }
-            }
-        store_plane(grad_in, n, c, plane);
-      }
-    }
+    scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, std::int64_t d, std::int64_t h,
+                                             std::int64_t w, C value) {
+      const Tap<C>&td = taps[0][d], &th = taps[1][h], &tw = taps[2][w];
+      for (int a = 0; a < taps_d; ++a)
+        for (int b = 0; b < taps_h; ++b) {
+          const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
+          // The CPU kernel weighs outer dims first: (d * h) * w * grad.
+          const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
+                          (b ? th.second_weight : th.first_weight);
+          const std::int64_t row = (id * height + ih) * width;
+          plane[row + tw.first] += outer * tw.first_weight * value;
+          plane[row + tw.second] += outer * tw.second_weight * value;
+        }
+    });
   });
 }
 

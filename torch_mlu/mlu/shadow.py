@@ -107,23 +107,20 @@ def _errors(actual, expected):
             continue
         a64 = a.detach().cpu().to(torch.float64)
         e64 = e.detach().to(torch.float64)
-        nan_differs = a64.isnan() != e64.isnan()
-        both = ~(a64.isnan() | e64.isnan())
-        diff = (a64 - e64).abs().where(both, torch.zeros((), dtype=torch.float64))
-        diff = diff.where(~(a64.isinf() & (a64 == e64)), torch.zeros((), dtype=torch.float64))
+        # Equal values (infinities included) and NaN on both sides are no error; NaN on one side
+        # only is an infinite one.
+        same = (a64 == e64) | (a64.isnan() & e64.isnan())
+        diff = (a64 - e64).abs().masked_fill(same, 0).nan_to_num(nan=math.inf, posinf=math.inf)
         rtol, atol = _TOLERANCES.get(a.dtype, (0.0, 0.0))
-        bad = bad or bool(nan_differs.any()) or bool((diff > atol + rtol * e64.abs()).any())
-        finite = diff[diff.isfinite()]
-        if finite.numel():
-            max_abs = max(max_abs, finite.max().item())
-            # Relative error where the expected value is above the absolute tolerance: below it,
-            # a relative figure measures rounding noise around zero, not the kernel.
-            scale = e64.abs()[diff.isfinite()]
-            significant = scale > atol
-            if significant.any():
-                max_rel = max(max_rel, (finite[significant] / scale[significant]).max().item())
-        if not bool(diff.isfinite().all()):
-            max_abs = max_rel = math.inf
+        bad = bad or bool(((diff > atol + rtol * e64.abs()) | diff.isinf()).any())
+        max_abs = max(max_abs, diff.max().item())
+        # Relative error where the expected value is finite and above the absolute tolerance:
+        # below it, a relative figure measures rounding noise around zero, not the kernel.
+        significant = (e64.abs() > atol) & e64.isfinite()
+        if significant.any():
+            max_rel = max(max_rel, (diff[significant] / e64.abs()[significant]).max().item())
+    if max_abs == math.inf:
+        max_rel = math.inf
     return max_abs, max_rel, bad
 
 
