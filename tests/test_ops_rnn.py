@@ -1,8 +1,10 @@
-"""Recurrent layers run their fused cells natively and match the CPU."""
+"""Recurrent layers run natively (LSTM as whole-sequence layers, GRU as fused cells) and match the
+CPU."""
 
 import pytest
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import torch_mlu  # noqa: F401
 
@@ -49,3 +51,119 @@ def test_fused_cell_rejects_mismatched_gates():
     gates = torch.randn(2, 8, device="mlu")
     with pytest.raises(RuntimeError, match=r"\[batch, 4 \* hidden\]"):
         torch.ops.aten._thnn_fused_lstm_cell(gates, gates, torch.randn(2, 3, device="mlu"))
+
+
+class RecordedOps(TorchDispatchMode):
+    """The operators that reached the backends inside the block."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+def lstm_pair(dtype=torch.float32, **options):
+    torch.manual_seed(0)
+    cpu = nn.LSTM(6, 5, **options).to(dtype)
+    mlu = nn.LSTM(6, 5, **options).to(dtype)
+    mlu.load_state_dict(cpu.state_dict())
+    return cpu, mlu.to("mlu")
+
+
+def run_lstm(model, x, state, device):
+    x = x.detach().to(device).requires_grad_()
+    state = tuple(s.detach().to(device).requires_grad_() for s in state)
+    out, (hy, cy) = model(x, state)
+    (out.square().sum() + hy.sin().sum() + cy.cos().sum()).backward()
+    return [out, hy, cy, x.grad, *(s.grad for s in state), *(p.grad for p in model.parameters())]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("layers,bidirectional,batch_first,bias",
+                         [(1, False, False, True), (2, False, True, True), (2, True, False, True),
+                          (1, True, True, False), (3, True, True, True)])
+def test_lstm_runs_whole_sequence_layers_and_matches_cpu(dtype, layers, bidirectional,
+                                                          batch_first, bias):
+    cpu, mlu = lstm_pair(dtype, num_layers=layers, bidirectional=bidirectional,
+                         batch_first=batch_first, bias=bias)
+    g = torch.Generator().manual_seed(1)
+    shape = (3, 7, 6) if batch_first else (7, 3, 6)
+    x = torch.randn(shape, generator=g, dtype=dtype)
+    state = tuple(torch.randn(layers * (2 if bidirectional else 1), 3, 5, generator=g, dtype=dtype)
+                  for _ in range(2))
+    with RecordedOps() as recorded:
+        got = run_lstm(mlu, x, state, "mlu")
+    assert "torch_mlu.lstm_layer" in recorded.names
+    assert "torch_mlu.lstm_layer_backward" in recorded.names
+    assert not any("lstm_cell" in name for name in recorded.names), recorded.names
+    expected = run_lstm(cpu, x, state, "cpu")
+    for i, (m, c) in enumerate(zip(got, expected)):
+        torch.testing.assert_close(m.cpu(), c, rtol=1e-4, atol=1e-5, msg=f"result {i}")
+
+
+def test_lstm_gradient_through_the_final_state_only():
+    cpu, mlu = lstm_pair()
+    x = torch.randn(4, 2, 6)
+    grads = []
+    for model, device in ((cpu, "cpu"), (mlu, "mlu")):
+        xd = x.to(device).detach().requires_grad_()
+        _, (hy, _) = model(xd)
+        hy.sum().backward()
+        grads.append(xd.grad.cpu())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_in_inference_mode_and_without_state_matches_cpu():
+    cpu, mlu = lstm_pair(num_layers=2)
+    x = torch.randn(5, 2, 6)
+    with torch.inference_mode():
+        out, (hy, cy) = mlu(x.to("mlu"))
+    expected, (ehy, ecy) = cpu(x)
+    for m, c in ((out, expected), (hy, ehy), (cy, ecy)):
+        torch.testing.assert_close(m.cpu(), c.detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_with_projections_takes_the_composite_path():
+    cpu, mlu = lstm_pair(proj_size=3)
+    x = torch.randn(5, 2, 6)
+    with RecordedOps() as recorded:
+        out, _ = mlu(x.to("mlu"))
+    assert "torch_mlu.lstm_layer" not in recorded.names
+    torch.testing.assert_close(out.cpu(), cpu(x)[0].detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_dropout_between_layers_applies_in_training_only():
+    _, mlu = lstm_pair(num_layers=2, dropout=0.5)
+    x = torch.randn(5, 2, 6, device="mlu")
+    torch.manual_seed(0)
+    train_a, _ = mlu(x)
+    torch.manual_seed(1)
+    train_b, _ = mlu(x)
+    mlu.eval()
+    eval_a, _ = mlu(x)
+    eval_b, _ = mlu(x)
+    assert not torch.equal(train_a.cpu(), train_b.cpu())
+    assert torch.equal(eval_a.cpu(), eval_b.cpu())
+
+
+def test_lstm_under_autocast_widens_a_float16_input_once():
+    cpu, mlu = lstm_pair()
+    x = torch.randn(5, 2, 6)
+    with torch.autocast("mlu", dtype=torch.float16), RecordedOps() as recorded:
+        out, _ = mlu(x.to("mlu", torch.float16))
+    assert out.dtype == torch.float32
+    assert "torch_mlu.lstm_layer" in recorded.names
+    torch.testing.assert_close(out.cpu(), cpu(x.half().float())[0].detach(), rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_layer_rejects_mismatched_weights():
+    x, h = torch.randn(4, 2, 6, device="mlu"), torch.zeros(2, 5, device="mlu")
+    w = torch.randn(20, 5, device="mlu")
+    with pytest.raises(RuntimeError, match=r"weights \[4 \* hidden, input_size\]"):
+        torch.ops.torch_mlu.lstm_layer(x, h, h, w, torch.randn(20, 5, device="mlu"), None, None, False)
+    out, *_ = torch.ops.torch_mlu.lstm_layer(x, h, h, torch.randn(20, 6, device="mlu"), w, None,
+                                             None, False)
+    assert out.shape == (4, 2, 5)

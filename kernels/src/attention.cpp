@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mlu_kernels/parallel.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
@@ -30,7 +31,8 @@ Slice slice(const TensorDesc& d, std::int64_t b, std::int64_t h) {
 void check(const Attention& a) {
   for (const TensorDesc* d : {&a.q, &a.k, &a.v, &a.out}) {
     if (d->dtype != DType::Float32 || d->ndim != 4 || (d->strides[3] != 1 && d->sizes[3] > 1)) {
-      throw KernelError("attention: operands must be float32 [B, H, L, E] with unit feature stride");
+      throw KernelError(
+          "attention: operands must be float32 [B, H, L, E] with unit feature stride");
     }
   }
 }
@@ -43,7 +45,8 @@ void scores(const Attention& a, const Slice& q, const Slice& k, std::int64_t q0,
               k.row(k0), k.row_stride, 0.f, s, nk);
   if (!a.causal) return;
   for (std::int64_t r = 0; r < nq; ++r) {
-    for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c) s[r * nk + c] = kNegInf;
+    for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c)
+      s[r * nk + c] = kNegInf;
   }
 }
 
@@ -54,7 +57,8 @@ std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
 }
 
 void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
-  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h), o = slice(a.out, b, h);
+  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h),
+              o = slice(a.out, b, h);
   float* lse = static_cast<float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], ev = a.v.sizes[3];
   std::vector<float> s(kBlockQ * kBlockK), acc(kBlockQ * ev), row_max(kBlockQ), row_sum(kBlockQ);
@@ -72,14 +76,14 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
         const float new_max = std::max(row_max[r], block_max);
         if (new_max == kNegInf) continue;  // the whole block is masked for this row
         float sum = 0;
-        for (std::int64_t c = 0; c < nk; ++c) sum += (sr[c] = std::exp(sr[c] - new_max));
-        const float rescale = std::exp(row_max[r] - new_max);
+        for (std::int64_t c = 0; c < nk; ++c) sum += (sr[c] = exp_nonpositive(sr[c] - new_max));
+        const float rescale = exp_nonpositive(row_max[r] - new_max);
         row_sum[r] = row_sum[r] * rescale + sum;
         for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
         row_max[r] = new_max;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, ev, nk, 1.f, s.data(), nk, v.row(k0),
-                  v.row_stride, 1.f, acc.data(), ev);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, ev, nk, 1.f, s.data(), nk,
+                  v.row(k0), v.row_stride, 1.f, acc.data(), ev);
     }
     for (std::int64_t r = 0; r < nq; ++r) {
       const float inv = row_sum[r] > 0 ? 1.f / row_sum[r] : 0.f;
@@ -91,12 +95,16 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
 }
 
 void backward_slice(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
-                    const TensorDesc& grad_k, const TensorDesc& grad_v, std::int64_t b, std::int64_t h) {
-  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h), o = slice(a.out, b, h);
+                    const TensorDesc& grad_k, const TensorDesc& grad_v, std::int64_t b,
+                    std::int64_t h) {
+  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h),
+              o = slice(a.out, b, h);
   const Slice dout = slice(grad_out, b, h), dq = slice(grad_q, b, h), dk = slice(grad_k, b, h),
               dv = slice(grad_v, b, h);
-  const float* lse = static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
-  const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], e = a.q.sizes[3], ev = a.v.sizes[3];
+  const float* lse =
+      static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
+  const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], e = a.q.sizes[3],
+                     ev = a.v.sizes[3];
 
   // delta_i = sum_j dO_ij O_ij: the softmax gradient's correction per query row.
   std::vector<float> delta(queries);
@@ -120,20 +128,21 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
       for (std::int64_t r = 0; r < nq; ++r) {
         for (std::int64_t c = 0; c < nk; ++c) {
           float& x = p[r * nk + c];
-          x = lse[q0 + r] == kNegInf ? 0.f : std::exp(x - lse[q0 + r]);
+          x = lse[q0 + r] == kNegInf ? 0.f : exp_float(x - lse[q0 + r]);
         }
       }
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, ev, nq, 1.f, p.data(), nk, dout.row(q0),
-                  dout.row_stride, 1.f, dv.row(k0), dv.row_stride);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, ev, 1.f, dout.row(q0), dout.row_stride,
-                  v.row(k0), v.row_stride, 0.f, dp.data(), nk);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, ev, nq, 1.f, p.data(), nk,
+                  dout.row(q0), dout.row_stride, 1.f, dv.row(k0), dv.row_stride);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, ev, 1.f, dout.row(q0),
+                  dout.row_stride, v.row(k0), v.row_stride, 0.f, dp.data(), nk);
       for (std::int64_t r = 0; r < nq; ++r) {
-        for (std::int64_t c = 0; c < nk; ++c) dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[q0 + r]);
+        for (std::int64_t c = 0; c < nk; ++c)
+          dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[q0 + r]);
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, e, nk, a.scale, dp.data(), nk, k.row(k0),
-                  k.row_stride, 1.f, dq.row(q0), dq.row_stride);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, e, nq, a.scale, dp.data(), nk, q.row(q0),
-                  q.row_stride, 1.f, dk.row(k0), dk.row_stride);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, e, nk, a.scale, dp.data(), nk,
+                  k.row(k0), k.row_stride, 1.f, dq.row(q0), dq.row_stride);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, e, nq, a.scale, dp.data(), nk,
+                  q.row(q0), q.row_stride, 1.f, dk.row(k0), dk.row_stride);
     }
   }
 }

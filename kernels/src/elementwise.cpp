@@ -7,6 +7,7 @@
 
 #include "scalar_types.h"
 #include "strided_loop.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
@@ -25,11 +26,16 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
     bool contiguous = s[0] == sizeof(Out);
     for (int k = 1; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
     auto body = [&](std::int64_t i, auto stride_of) {
-      auto load = [&](int k) { return convert<C>(*reinterpret_cast<const T*>(p[k] + i * stride_of(k))); };
+      auto load = [&](int k) {
+        return convert<C>(*reinterpret_cast<const T*>(p[k] + i * stride_of(k)));
+      };
       auto* dst = reinterpret_cast<Out*>(p[0] + i * stride_of(0));
-      if constexpr (N == 2) *dst = convert<Out>(f(load(1)));
-      else if constexpr (N == 3) *dst = convert<Out>(f(load(1), load(2)));
-      else *dst = convert<Out>(f(load(1), load(2), load(3)));
+      if constexpr (N == 2)
+        *dst = convert<Out>(f(load(1)));
+      else if constexpr (N == 3)
+        *dst = convert<Out>(f(load(1), load(2)));
+      else
+        *dst = convert<Out>(f(load(1), load(2), load(3)));
     };
     if (contiguous) {
       // Constant element strides let the compiler vectorise the loop.
@@ -42,17 +48,22 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
   });
 }
 
-template <typename C>
-C sigmoid(C x) { return C(1) / (C(1) + std::exp(-x)); }
-
 // floor, ceil, round (half to even) and trunc of a floating tensor.
 template <typename T>
 void round_like(UnaryOp op, const TensorDesc& out, const TensorDesc& in) {
   switch (op) {
-    case UnaryOp::Floor: return map<T>(out, [](auto x) { return std::floor(x); }, in);
-    case UnaryOp::Ceil: return map<T>(out, [](auto x) { return std::ceil(x); }, in);
-    case UnaryOp::Round: return map<T>(out, [](auto x) { return std::nearbyint(x); }, in);
-    default: return map<T>(out, [](auto x) { return std::trunc(x); }, in);
+    case UnaryOp::Floor:
+      return map<T>(
+          out, [](auto x) { return std::floor(x); }, in);
+    case UnaryOp::Ceil:
+      return map<T>(
+          out, [](auto x) { return std::ceil(x); }, in);
+    case UnaryOp::Round:
+      return map<T>(
+          out, [](auto x) { return std::nearbyint(x); }, in);
+    default:
+      return map<T>(
+          out, [](auto x) { return std::trunc(x); }, in);
   }
 }
 
@@ -62,48 +73,75 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
   const C p = static_cast<C>(param);
   constexpr bool integral = std::is_integral_v<C>;
   auto floating = [&](auto f) {
-    if constexpr (integral) throw KernelError("this operation needs a floating-point tensor");
-    else map<T>(out, f, in);
+    if constexpr (integral)
+      throw KernelError("this operation needs a floating-point tensor");
+    else
+      map<T>(out, f, in);
   };
   switch (op) {
-    case UnaryOp::Neg: return map<T>(out, [](C x) { return C(-x); }, in);
-    case UnaryOp::Abs: return map<T>(out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
-    case UnaryOp::Relu: return map<T>(out, [](C x) { return x > C(0) ? x : C(0); }, in);
-    case UnaryOp::Sign: return map<T>(out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
-    case UnaryOp::ClampMin: return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::max(x, p); }, in);
-    case UnaryOp::ClampMax: return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::min(x, p); }, in);
-    case UnaryOp::LogicalNot: return map<T>(out, [](C x) { return C(!x); }, in);
+    case UnaryOp::Neg:
+      return map<T>(
+          out, [](C x) { return C(-x); }, in);
+    case UnaryOp::Abs:
+      return map<T>(
+          out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
+    case UnaryOp::Relu:
+      return map<T>(
+          out, [](C x) { return x > C(0) ? x : C(0); }, in);
+    case UnaryOp::Sign:
+      return map<T>(
+          out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
+    case UnaryOp::ClampMin:
+      return map<T>(
+          out, [p](C x) { return std::isnan(double(x)) ? x : std::max(x, p); }, in);
+    case UnaryOp::ClampMax:
+      return map<T>(
+          out, [p](C x) { return std::isnan(double(x)) ? x : std::min(x, p); }, in);
+    case UnaryOp::LogicalNot:
+      return map<T>(
+          out, [](C x) { return C(!x); }, in);
     case UnaryOp::BitwiseNot:
-      if constexpr (std::is_same_v<C, bool>) return map<T>(out, [](C x) { return !x; }, in);
-      else if constexpr (integral) return map<T>(out, [](C x) { return C(~x); }, in);
-      else throw KernelError("bitwise_not needs an integer or bool tensor");
-    case UnaryOp::Exp: return floating([](auto x) { return std::exp(x); });
-    case UnaryOp::Log: return floating([](auto x) { return std::log(x); });
-    case UnaryOp::Log1p: return floating([](auto x) { return std::log1p(x); });
+      if constexpr (std::is_same_v<C, bool>)
+        return map<T>(
+            out, [](C x) { return !x; }, in);
+      else if constexpr (integral)
+        return map<T>(
+            out, [](C x) { return C(~x); }, in);
+      else
+        throw KernelError("bitwise_not needs an integer or bool tensor");
+    case UnaryOp::Exp: return floating([](auto x) { return vexp(x); });
+    case UnaryOp::Log: return floating([](auto x) { return vlog(x); });
+    case UnaryOp::Log1p: return floating([](auto x) { return vlog1p(x); });
     case UnaryOp::Expm1: return floating([](auto x) { return std::expm1(x); });
     case UnaryOp::Sqrt: return floating([](auto x) { return std::sqrt(x); });
     case UnaryOp::Rsqrt: return floating([](auto x) { return C(1) / std::sqrt(x); });
     case UnaryOp::Reciprocal: return floating([](auto x) { return C(1) / x; });
     case UnaryOp::Sin: return floating([](auto x) { return std::sin(x); });
     case UnaryOp::Cos: return floating([](auto x) { return std::cos(x); });
-    case UnaryOp::Tanh: return floating([](auto x) { return std::tanh(x); });
-    case UnaryOp::Sigmoid: return floating([](auto x) { return sigmoid(x); });
-    case UnaryOp::Erf: return floating([](auto x) { return std::erf(x); });
-    case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Trunc:
-      if constexpr (integral) return map<T>(out, [](C x) { return x; }, in);  // already whole
-      else return round_like<T>(op, out, in);
+    case UnaryOp::Tanh: return floating([](auto x) { return vtanh(x); });
+    case UnaryOp::Sigmoid: return floating([](auto x) { return vsigmoid(x); });
+    case UnaryOp::Erf: return floating([](auto x) { return verf(x); });
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Trunc:
+      if constexpr (integral)
+        return map<T>(
+            out, [](C x) { return x; }, in);  // already whole
+      else
+        return round_like<T>(op, out, in);
     case UnaryOp::Gelu:
-      return floating([](auto x) { return C(0.5) * x * (C(1) + std::erf(x * C(kSqrt1_2))); });
+      return floating([](auto x) { return C(0.5) * x * (C(1) + verf(x * C(kSqrt1_2))); });
     case UnaryOp::GeluTanh:
       return floating([](auto x) {
-        return C(0.5) * x * (C(1) + std::tanh(C(kSqrt2OverPi) * (x + C(kGeluKappa) * x * x * x)));
+        return C(0.5) * x * (C(1) + vtanh(C(kSqrt2OverPi) * (x + C(kGeluKappa) * x * x * x)));
       });
-    case UnaryOp::Silu: return floating([](auto x) { return x * sigmoid(x); });
-    case UnaryOp::Mish: return floating([](auto x) { return x * std::tanh(std::log1p(std::exp(x))); });
+    case UnaryOp::Silu: return floating([](auto x) { return x * vsigmoid(x); });
+    case UnaryOp::Mish: return floating([](auto x) { return x * vtanh(vlog1p(vexp(x))); });
     case UnaryOp::LogSigmoid:  // -softplus(-x), stable for large |x|
-      return floating([](auto x) { return std::min(x, C(0)) - std::log1p(std::exp(-std::abs(x))); });
+      return floating([](auto x) { return std::min(x, C(0)) - vlog1p(vexp(-std::abs(x))); });
     case UnaryOp::Softplus:  // param: beta; PyTorch's default threshold of 20
-      return floating([p](auto x) { return x * p > C(20) ? x : std::log1p(std::exp(x * p)) / p; });
+      return floating([p](auto x) { return x * p > C(20) ? x : vlog1p(vexp(x * p)) / p; });
     case UnaryOp::Hardswish:
       return floating([](auto x) { return x * std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
     case UnaryOp::Hardsigmoid:
@@ -160,24 +198,33 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
   constexpr bool integral = std::is_integral_v<C>;
   constexpr bool boolean = std::is_same_v<C, bool>;
   auto floating = [&](auto f) {
-    if constexpr (integral) throw KernelError("this operation needs floating-point tensors");
-    else apply(f);
+    if constexpr (integral)
+      throw KernelError("this operation needs floating-point tensors");
+    else
+      apply(f);
   };
   auto bitwise = [&](auto f) {
-    if constexpr (integral) apply(f);
-    else throw KernelError("bitwise operations need integer or bool tensors");
+    if constexpr (integral)
+      apply(f);
+    else
+      throw KernelError("bitwise operations need integer or bool tensors");
   };
   switch (op) {
     case BinaryOp::Add:
-      if constexpr (boolean) return apply([alpha](C x, C y) { return C(x || (alpha && y)); });
-      else if (alpha_value == 1) return apply([](C x, C y) { return C(x + y); });
-      else return apply([alpha](C x, C y) { return C(x + alpha * y); });
+      if constexpr (boolean)
+        return apply([alpha](C x, C y) { return C(x || (alpha && y)); });
+      else if (alpha_value == 1)
+        return apply([](C x, C y) { return C(x + y); });
+      else
+        return apply([alpha](C x, C y) { return C(x + alpha * y); });
     case BinaryOp::Sub:
       if (alpha_value == 1) return apply([](C x, C y) { return C(x - y); });
       return apply([alpha](C x, C y) { return C(x - alpha * y); });
     case BinaryOp::Mul:
-      if constexpr (boolean) return apply([](C x, C y) { return C(x && y); });
-      else return apply([](C x, C y) { return C(x * y); });
+      if constexpr (boolean)
+        return apply([](C x, C y) { return C(x && y); });
+      else
+        return apply([](C x, C y) { return C(x * y); });
     case BinaryOp::Div:
       if constexpr (integral) {
         return apply([](C x, C y) {
@@ -188,19 +235,30 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
         return apply([](C x, C y) { return x / y; });
       }
     case BinaryOp::Maximum:
-      return apply([](C x, C y) { return std::isnan(double(x)) ? x : (x > y || std::isnan(double(y)) ? (x > y ? x : y) : y); });
+      return apply([](C x, C y) {
+        return std::isnan(double(x)) ? x : (x > y || std::isnan(double(y)) ? (x > y ? x : y) : y);
+      });
     case BinaryOp::Minimum:
-      return apply([](C x, C y) { return std::isnan(double(x)) ? x : (x < y || std::isnan(double(y)) ? (x < y ? x : y) : y); });
+      return apply([](C x, C y) {
+        return std::isnan(double(x)) ? x : (x < y || std::isnan(double(y)) ? (x < y ? x : y) : y);
+      });
     case BinaryOp::Pow:
-      if constexpr (boolean) return apply([](C x, C y) { return C(x || !y); });
-      else if constexpr (integral) return apply([](C x, C y) { return integer_pow(x, y); });
-      else return apply([](C x, C y) { return std::pow(x, y); });
+      if constexpr (boolean)
+        return apply([](C x, C y) { return C(x || !y); });
+      else if constexpr (integral)
+        return apply([](C x, C y) { return integer_pow(x, y); });
+      else
+        return apply([](C x, C y) { return std::pow(x, y); });
     case BinaryOp::Remainder:
-      if constexpr (boolean) throw KernelError("remainder is not defined for bool");
-      else return apply([](C x, C y) { return remainder(x, y); });
+      if constexpr (boolean)
+        throw KernelError("remainder is not defined for bool");
+      else
+        return apply([](C x, C y) { return remainder(x, y); });
     case BinaryOp::FloorDivide:
-      if constexpr (boolean) throw KernelError("floor_divide is not defined for bool");
-      else return apply([](C x, C y) { return floor_divide(x, y); });
+      if constexpr (boolean)
+        throw KernelError("floor_divide is not defined for bool");
+      else
+        return apply([](C x, C y) { return floor_divide(x, y); });
     case BinaryOp::Atan2: return floating([](auto x, auto y) { return std::atan2(x, y); });
     case BinaryOp::BitwiseAnd: return bitwise([](auto x, auto y) { return C(x & y); });
     case BinaryOp::BitwiseOr: return bitwise([](auto x, auto y) { return C(x | y); });
@@ -209,33 +267,34 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
     case BinaryOp::LogicalOr: return apply([](C x, C y) { return C(x || y); });
     case BinaryOp::ThresholdBackward:
       return apply([alpha](C g, C x) { return x <= alpha ? C(0) : g; });
-    case BinaryOp::SigmoidBackward: return floating([](auto g, auto y) { return g * y * (C(1) - y); });
+    case BinaryOp::SigmoidBackward:
+      return floating([](auto g, auto y) { return g * y * (C(1) - y); });
     case BinaryOp::TanhBackward: return floating([](auto g, auto y) { return g * (C(1) - y * y); });
     case BinaryOp::GeluBackward:
       return floating([](auto g, auto x) {
-        const C cdf = C(0.5) * (C(1) + std::erf(x * C(kSqrt1_2)));
-        const C pdf = C(kInvSqrt2Pi) * std::exp(C(-0.5) * x * x);
+        const C cdf = C(0.5) * (C(1) + verf(x * C(kSqrt1_2)));
+        const C pdf = C(kInvSqrt2Pi) * vexp(C(-0.5) * x * x);
         return g * (cdf + x * pdf);
       });
     case BinaryOp::GeluTanhBackward:
       return floating([](auto g, auto x) {
         const C x_sq = x * x;
         const C inner = C(kSqrt2OverPi) * (x + C(kGeluKappa) * x_sq * x);
-        const C t = std::tanh(inner);
+        const C t = vtanh(inner);
         const C left_derivative = C(0.5) * (C(1) + t);
-        const C right_derivative = C(0.5) * x * (C(1) - t * t) * C(kSqrt2OverPi) *
-                                   (C(1) + C(3 * kGeluKappa) * x_sq);
+        const C right_derivative =
+            C(0.5) * x * (C(1) - t * t) * C(kSqrt2OverPi) * (C(1) + C(3 * kGeluKappa) * x_sq);
         return g * (left_derivative + right_derivative);
       });
     case BinaryOp::SiluBackward:
       return floating([](auto g, auto x) {
-        const C s = sigmoid(x);
+        const C s = vsigmoid(x);
         return g * s * (C(1) + x * (C(1) - s));
       });
     case BinaryOp::MishBackward:
       return floating([](auto g, auto x) {
-        const C t = std::tanh(std::log1p(std::exp(x)));
-        return g * (t + x * sigmoid(x) * (C(1) - t * t));
+        const C t = vtanh(vlog1p(vexp(x)));
+        return g * (t + x * vsigmoid(x) * (C(1) - t * t));
       });
     case BinaryOp::HardswishBackward:
       return floating([](auto g, auto x) {
@@ -247,11 +306,11 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
     case BinaryOp::LeakyReluBackward:
       return floating([alpha](auto g, auto x) { return x > C(0) ? g : g * alpha; });
     case BinaryOp::LogSigmoidBackward:
-      return floating([](auto g, auto x) { return g * sigmoid(C(-x)); });
+      return floating([](auto g, auto x) { return g * vsigmoid(C(-x)); });
     case BinaryOp::SoftplusBackward:
       return floating([alpha](auto g, auto x) {
         if (x * alpha > C(20)) return g;
-        const C z = std::exp(x * alpha);
+        const C z = vexp(x * alpha);
         return g * z / (z + C(1));
       });
   }
@@ -271,7 +330,8 @@ void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const Tenso
             double alpha) {
   check_same_shape(out, a, "binary");
   check_same_shape(out, b, "binary");
-  if (out.dtype != a.dtype || out.dtype != b.dtype) throw KernelError("binary: operand dtypes differ");
+  if (out.dtype != a.dtype || out.dtype != b.dtype)
+    throw KernelError("binary: operand dtypes differ");
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
@@ -279,14 +339,18 @@ void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const Tenso
   });
 }
 
-void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, double b, double alpha) {
+void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, double b,
+                   double alpha) {
   check_same_shape(out, a, "binary");
   if (out.dtype != a.dtype) throw KernelError("binary: operand dtypes differ");
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     const ComputeType<T> value = static_cast<ComputeType<T>>(b);
-    binary_typed<T>(op, alpha, [&](auto f) { map<T>(out, [f, value](auto x) { return f(x, value); }, a); });
+    binary_typed<T>(op, alpha, [&](auto f) {
+      map<T>(
+          out, [f, value](auto x) { return f(x, value); }, a);
+    });
   });
 }
 
@@ -305,12 +369,19 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
     } else {
       const C v = static_cast<C>(value);
       switch (op) {
-        case TernaryOp::AddCMul: return map<T>(out, [v](C x, C y, C z) { return C(x + v * y * z); }, a, b, c);
-        case TernaryOp::AddCDiv: return map<T>(out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
+        case TernaryOp::AddCMul:
+          return map<T>(
+              out, [v](C x, C y, C z) { return C(x + v * y * z); }, a, b, c);
+        case TernaryOp::AddCDiv:
+          return map<T>(
+              out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
         case TernaryOp::Lerp:  // PyTorch's form, exact at both ends
-          return map<T>(out, [](C x, C y, C w) {
-            return std::abs(double(w)) < 0.5 ? C(x + w * (y - x)) : C(y - (y - x) * (C(1) - w));
-          }, a, b, c);
+          return map<T>(
+              out,
+              [](C x, C y, C w) {
+                return std::abs(double(w)) < 0.5 ? C(x + w * (y - x)) : C(y - (y - x) * (C(1) - w));
+              },
+              a, b, c);
       }
     }
   });
@@ -327,17 +398,30 @@ void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const Ten
     using T = decltype(t);
     using C = ComputeType<T>;
     switch (op) {
-      case CompareOp::Eq: return map<T, bool>(out, [](C x, C y) { return x == y; }, a, b);
-      case CompareOp::Ne: return map<T, bool>(out, [](C x, C y) { return x != y; }, a, b);
-      case CompareOp::Lt: return map<T, bool>(out, [](C x, C y) { return x < y; }, a, b);
-      case CompareOp::Le: return map<T, bool>(out, [](C x, C y) { return x <= y; }, a, b);
-      case CompareOp::Gt: return map<T, bool>(out, [](C x, C y) { return x > y; }, a, b);
-      case CompareOp::Ge: return map<T, bool>(out, [](C x, C y) { return x >= y; }, a, b);
+      case CompareOp::Eq:
+        return map<T, bool>(
+            out, [](C x, C y) { return x == y; }, a, b);
+      case CompareOp::Ne:
+        return map<T, bool>(
+            out, [](C x, C y) { return x != y; }, a, b);
+      case CompareOp::Lt:
+        return map<T, bool>(
+            out, [](C x, C y) { return x < y; }, a, b);
+      case CompareOp::Le:
+        return map<T, bool>(
+            out, [](C x, C y) { return x <= y; }, a, b);
+      case CompareOp::Gt:
+        return map<T, bool>(
+            out, [](C x, C y) { return x > y; }, a, b);
+      case CompareOp::Ge:
+        return map<T, bool>(
+            out, [](C x, C y) { return x >= y; }, a, b);
     }
   });
 }
 
-void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a, const TensorDesc& b) {
+void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a,
+           const TensorDesc& b) {
   check_same_shape(out, cond, "where");
   check_same_shape(out, a, "where");
   check_same_shape(out, b, "where");
@@ -352,7 +436,8 @@ void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a, c
       for (std::int64_t i = 0; i < n; ++i) {
         const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
         const char* chosen = c ? p[2] + i * s[2] : p[3] + i * s[3];
-        if (chosen != p[0] + i * s[0]) std::memcpy(p[0] + i * s[0], chosen, size);  // in place: nothing to do
+        if (chosen != p[0] + i * s[0])
+          std::memcpy(p[0] + i * s[0], chosen, size);  // in place: nothing to do
       }
     });
   });
@@ -366,12 +451,15 @@ void clamp(const TensorDesc& out, const TensorDesc& in, const double* lo, const 
     using C = ComputeType<T>;
     const C low = lo ? static_cast<C>(*lo) : C(0), high = hi ? static_cast<C>(*hi) : C(0);
     const bool has_lo = lo != nullptr, has_hi = hi != nullptr;
-    map<T>(out, [=](C x) {
-      if (std::isnan(double(x))) return x;
-      if (has_lo && x < low) x = low;
-      if (has_hi && x > high) x = high;
-      return x;
-    }, in);
+    map<T>(
+        out,
+        [=](C x) {
+          if (std::isnan(double(x))) return x;
+          if (has_lo && x < low) x = low;
+          if (has_hi && x > high) x = high;
+          return x;
+        },
+        in);
   });
 }
 

@@ -5,18 +5,20 @@
 #include <algorithm>
 #include <vector>
 
+#include "float32_copy.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
-#include "float32_copy.h"
 #include "scalar_types.h"
 
 namespace mlu::kernels {
 namespace {
 
-// Below this many multiply-adds a product runs on the calling thread alone: waking the BLAS
-// threads costs more than they save, and they compete with the thread dispatching operators
-// (measured: an LSTM's small per-step products ran 20x slower with two BLAS threads).
+// Products of at least this many multiply-adds are split across the kernel threads; smaller ones
+// run on the calling thread alone, where waking a helper costs more than it saves.
 constexpr double kParallelMultiplyAdds = 1 << 21;
+// Split only along a side of at least this many rows or columns per thread: thinner slices lose
+// more in packing than they gain.
+constexpr std::int64_t kMinSlice = 32;
 
 struct Matrix {
   std::int64_t rows, cols, ld;
@@ -26,7 +28,8 @@ struct Matrix {
 Matrix matrix_of(const TensorDesc& d) {
   const int r = d.ndim - 2, c = d.ndim - 1;
   const std::int64_t rows = d.sizes[r], cols = d.sizes[c];
-  if (d.strides[c] == 1 || cols == 1) return {rows, cols, std::max<std::int64_t>({d.strides[r], cols, 1}), false};
+  if (d.strides[c] == 1 || cols == 1)
+    return {rows, cols, std::max<std::int64_t>({d.strides[r], cols, 1}), false};
   return {rows, cols, std::max<std::int64_t>({d.strides[c], rows, 1}), true};
 }
 
@@ -88,7 +91,8 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
       batch_of(b) != batch) {
     throw KernelError("gemm: operand shapes do not match");
   }
-  if (a.dtype != out.dtype || b.dtype != out.dtype) throw KernelError("gemm: operand dtypes differ");
+  if (a.dtype != out.dtype || b.dtype != out.dtype)
+    throw KernelError("gemm: operand dtypes differ");
   if (m == 0 || n == 0 || batch == 0) return;
 
   if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
@@ -112,23 +116,59 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
     throw KernelError("gemm: every matrix needs a unit stride");
   }
   const Matrix ma = matrix_of(a), mb = matrix_of(b);
-  // Thread-local: the setting belongs to this queue's thread, not to PyTorch's CPU work.
-  const double multiply_adds = static_cast<double>(batch) * m * n * k;
-  openblas_set_num_threads_local(multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1);
   const std::int64_t ldc = std::max<std::int64_t>({out.strides[r], n, 1});
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-      for (std::int64_t i = 0; i < batch; ++i) {
-        const T* x = static_cast<const T*>(a.data) + i * batch_stride(a);
-        const T* y = static_cast<const T*>(b.data) + i * batch_stride(b);
-        T* o = static_cast<T*>(out.data) + i * batch_stride(out);
-        if (k == 0) {
+      const T* a0 = static_cast<const T*>(a.data);
+      const T* b0 = static_cast<const T*>(b.data);
+      T* c0 = static_cast<T*>(out.data);
+      if (k == 0) {
+        for (std::int64_t i = 0; i < batch; ++i) {
+          T* o = c0 + i * batch_stride(out);
           for (std::int64_t p = 0; p < m; ++p)
-            for (std::int64_t q = 0; q < n; ++q) o[p * ldc + q] = beta == 0 ? T(0) : T(beta) * o[p * ldc + q];
+            for (std::int64_t q = 0; q < n; ++q)
+              o[p * ldc + q] = beta == 0 ? T(0) : T(beta) * o[p * ldc + q];
+        }
+        return;
+      }
+      // The library's own threads split the work; OpenBLAS runs single-threaded on each of them,
+      // because its worker threads spin after every call and starve the dispatching thread on
+      // small machines.
+      auto product = [&](std::int64_t i, std::int64_t row, std::int64_t rows, std::int64_t col,
+                         std::int64_t cols) {
+        openblas_set_num_threads_local(1);
+        const T* x = a0 + i * batch_stride(a) + row * (ma.transposed ? 1 : ma.ld);
+        const T* y = b0 + i * batch_stride(b) + col * (mb.transposed ? mb.ld : 1);
+        T* o = c0 + i * batch_stride(out) + row * ldc + col;
+        blas_gemm<T>(ma, mb, rows, cols, k, T(alpha), x, y, T(beta), o, ldc);
+      };
+      const double multiply_adds = static_cast<double>(batch) * m * n * k;
+      const std::int64_t threads = multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1;
+      if (threads > 1 && batch >= threads) {
+        parallel_for(batch, 1, [&](std::int64_t first, std::int64_t last) {
+          for (std::int64_t i = first; i < last; ++i) product(i, 0, m, 0, n);
+        });
+        return;
+      }
+      // One slice per thread along the longer side, when it is long enough.
+      const bool split_rows = m >= n;
+      const std::int64_t side = split_rows ? m : n;
+      const std::int64_t slices = std::min(threads, side / kMinSlice);
+      for (std::int64_t i = 0; i < batch; ++i) {
+        if (slices <= 1) {
+          product(i, 0, m, 0, n);
           continue;
         }
-        blas_gemm<T>(ma, mb, m, n, k, T(alpha), x, y, T(beta), o, ldc);
+        parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
+          for (std::int64_t s = first; s < last; ++s) {
+            const std::int64_t begin = side * s / slices, end = side * (s + 1) / slices;
+            if (split_rows)
+              product(i, begin, end - begin, 0, n);
+            else
+              product(i, 0, m, begin, end - begin);
+          }
+        });
       }
     }
   });

@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "mlu_kernels/norm.h"
+#include "mlu_kernels/parallel.h"
 #include "norm_common.h"
 
 namespace mlu::kernels {
@@ -17,6 +20,25 @@ std::int64_t first_channel(const RowNorm& n, std::int64_t r) {
   return r % (n.channels / per_row) * per_row;
 }
 
+// Rows per parallel chunk: enough elements to be worth waking a helper thread.
+std::int64_t row_grain(const RowNorm& n) {
+  return std::max<std::int64_t>(1, kParallelGrain / n.row_size);
+}
+
+// Sum and sum of squares in double. The simd reduction lets the compiler reassociate the sums
+// across vector lanes, which strict floating point otherwise forbids.
+template <typename T>
+std::pair<double, double> sum_and_squares(const T* x, std::int64_t n) {
+  double sum = 0, squares = 0;
+#pragma omp simd reduction(+ : sum, squares)
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double v = convert<double>(x[j]);
+    sum += v;
+    squares += v * v;
+  }
+  return {sum, squares};
+}
+
 template <typename T>
 void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
              const TensorDesc& mean_desc, const TensorDesc& rstd_desc, double eps) {
@@ -24,50 +46,71 @@ void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
   const std::vector<C> weight = load_vector<C>(n.weight, n.channels, 1),
                        bias = load_vector<C>(n.bias, n.channels, 0);
   std::vector<double> means(n.rows), rstds(n.rows);
-  for (std::int64_t r = 0; r < n.rows; ++r) {
-    const T* x = static_cast<const T*>(in.data) + r * n.row_size;
-    T* y = static_cast<T*>(out.data) + r * n.row_size;
-    double sum = 0, squares = 0;
-    for (std::int64_t j = 0; j < n.row_size; ++j) {
-      const double v = convert<double>(x[j]);
-      sum += v;
-      squares += v * v;
-    }
-    const double mean = sum / n.row_size;
-    const double var = std::max(squares / n.row_size - mean * mean, 0.0);
-    const double rstd = 1 / std::sqrt(var + eps);
-    means[r] = mean;
-    rstds[r] = rstd;
-    const std::int64_t channel0 = first_channel(n, r);
-    for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
-      const std::int64_t c = channel0 + j0 / n.inner;
-      const C scale = static_cast<C>(rstd) * weight[c], centre = static_cast<C>(mean);
+  parallel_for(n.rows, row_grain(n), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t r = begin; r < end; ++r) {
+      const T* x = static_cast<const T*>(in.data) + r * n.row_size;
+      T* y = static_cast<T*>(out.data) + r * n.row_size;
+      const auto [sum, squares] = sum_and_squares(x, n.row_size);
+      const double mean = sum / n.row_size;
+      const double var = std::max(squares / n.row_size - mean * mean, 0.0);
+      const double rstd = 1 / std::sqrt(var + eps);
+      means[r] = mean;
+      rstds[r] = rstd;
+      const std::int64_t channel0 = first_channel(n, r);
+      const C centre = static_cast<C>(mean), row_scale = static_cast<C>(rstd);
       // (x - mean) * scale, not x * scale - mean * scale: with fused multiply-adds the latter
       // leaves mean * scale's rounding error where x == mean (amplified by rstd up to 1/sqrt(eps)).
-      for (std::int64_t j = j0; j < j0 + n.inner; ++j)
-        y[j] = convert<T>((convert<C>(x[j]) - centre) * scale + bias[c]);
+      if (n.inner == 1) {  // layer norm: a channel per element
+        const C* w = weight.data() + channel0;
+        const C* b = bias.data() + channel0;
+        for (std::int64_t j = 0; j < n.row_size; ++j)
+          y[j] = convert<T>((convert<C>(x[j]) - centre) * (row_scale * w[j]) + b[j]);
+        continue;
+      }
+      for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
+        const std::int64_t c = channel0 + j0 / n.inner;
+        const C scale = row_scale * weight[c];
+        for (std::int64_t j = j0; j < j0 + n.inner; ++j)
+          y[j] = convert<T>((convert<C>(x[j]) - centre) * scale + bias[c]);
+      }
     }
-  }
+  });
   store_vector(mean_desc, means);
   store_vector(rstd_desc, rstds);
 }
 
-template <typename T>
-void backward(const RowNorm& n, const TensorDesc* grad_in, const TensorDesc* grad_weight,
-              const TensorDesc* grad_bias, const TensorDesc& grad_out, const TensorDesc& in,
-              const TensorDesc& mean_desc, const TensorDesc& rstd_desc) {
-  using C = Compute<T>;
-  const std::vector<C> weight = load_vector<C>(n.weight, n.channels, 1);
-  const std::vector<double> means = load_vector<double>(mean_desc, n.rows, 0),
-                            rstds = load_vector<double>(rstd_desc, n.rows, 1);
-  std::vector<double> dweight(n.channels, 0.0), dbias(n.channels, 0.0);
-  for (std::int64_t r = 0; r < n.rows; ++r) {
-    const T* x = static_cast<const T*>(in.data) + r * n.row_size;
-    const T* dy = static_cast<const T*>(grad_out.data) + r * n.row_size;
-    const double mean = means[r], rstd = rstds[r];
-    const std::int64_t channel0 = first_channel(n, r);
-    // Row sums of g = dy * weight and of g * xhat, and the per-channel parameter gradients.
-    double sum_g = 0, sum_g_xhat = 0;
+// Layer norm's backward over one row: adds the per-element parameter gradients to dw and db and
+// returns the row sums of g * w and g * xhat * w.
+template <typename T, typename C>
+std::pair<double, double> layer_norm_row_sums(std::int64_t n, const T* __restrict x,
+                                              const T* __restrict dy, const C* __restrict w,
+                                              double mean, double rstd, double* __restrict dw,
+                                              double* __restrict db) {
+  double sum_g = 0, sum_g_xhat = 0;
+#pragma omp simd reduction(+ : sum_g, sum_g_xhat)
+  for (std::int64_t j = 0; j < n; ++j) {
+    const double g = convert<double>(dy[j]), xhat = (convert<double>(x[j]) - mean) * rstd;
+    db[j] += g;
+    dw[j] += g * xhat;
+    sum_g += g * w[j];
+    sum_g_xhat += g * xhat * w[j];
+  }
+  return {sum_g, sum_g_xhat};
+}
+
+// One row's backward: adds its parameter gradients to dweight and dbias (indexed by channel),
+// writes dx when asked.
+template <typename T, typename C>
+void backward_row(const RowNorm& n, std::int64_t r, const T* x, const T* dy, T* dx, double mean,
+                  double rstd, const std::vector<C>& weight, double* dweight, double* dbias) {
+  const std::int64_t channel0 = first_channel(n, r);
+  // Row sums of g = dy * weight and of g * xhat.
+  double sum_g = 0, sum_g_xhat = 0;
+  if (n.inner == 1) {
+    std::tie(sum_g, sum_g_xhat) =
+        layer_norm_row_sums(n.row_size, x, dy, weight.data() + channel0, mean, rstd,
+                            dweight + channel0, dbias + channel0);
+  } else {
     for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
       const std::int64_t c = channel0 + j0 / n.inner;
       double channel_dy = 0, channel_dy_xhat = 0;
@@ -81,18 +124,57 @@ void backward(const RowNorm& n, const TensorDesc* grad_in, const TensorDesc* gra
       sum_g += channel_dy * weight[c];
       sum_g_xhat += channel_dy_xhat * weight[c];
     }
-    if (grad_in == nullptr) continue;
-    // dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-    T* dx = static_cast<T*>(grad_in->data) + r * n.row_size;
-    const double slope = -rstd * rstd * sum_g_xhat / n.row_size;
-    const C a = static_cast<C>(rstd), b = static_cast<C>(slope),
-            k = static_cast<C>(-rstd * sum_g / n.row_size - slope * mean);
-    for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
-      const C w = weight[channel0 + j0 / n.inner] * a;
-      for (std::int64_t j = j0; j < j0 + n.inner; ++j) {
-        dx[j] = convert<T>(w * convert<C>(dy[j]) + b * convert<C>(x[j]) + k);
+  }
+  if (dx == nullptr) return;
+  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+  const double slope = -rstd * rstd * sum_g_xhat / n.row_size;
+  const C a = static_cast<C>(rstd), b = static_cast<C>(slope),
+          k = static_cast<C>(-rstd * sum_g / n.row_size - slope * mean);
+  if (n.inner == 1) {
+    const C* w = weight.data() + channel0;
+    for (std::int64_t j = 0; j < n.row_size; ++j)
+      dx[j] = convert<T>(w[j] * a * convert<C>(dy[j]) + b * convert<C>(x[j]) + k);
+    return;
+  }
+  for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
+    const C w = weight[channel0 + j0 / n.inner] * a;
+    for (std::int64_t j = j0; j < j0 + n.inner; ++j)
+      dx[j] = convert<T>(w * convert<C>(dy[j]) + b * convert<C>(x[j]) + k);
+  }
+}
+
+template <typename T>
+void backward(const RowNorm& n, const TensorDesc* grad_in, const TensorDesc* grad_weight,
+              const TensorDesc* grad_bias, const TensorDesc& grad_out, const TensorDesc& in,
+              const TensorDesc& mean_desc, const TensorDesc& rstd_desc) {
+  using C = Compute<T>;
+  const std::vector<C> weight = load_vector<C>(n.weight, n.channels, 1);
+  const std::vector<double> means = load_vector<double>(mean_desc, n.rows, 0),
+                            rstds = load_vector<double>(rstd_desc, n.rows, 1);
+  // Rows go in a fixed number of blocks, each with its own parameter-gradient partial sums,
+  // added in block order at the end: the result does not depend on the threads.
+  constexpr std::int64_t kMaxBlocks = 16;
+  const std::int64_t block_rows = std::max(row_grain(n), (n.rows + kMaxBlocks - 1) / kMaxBlocks);
+  const std::int64_t blocks = (n.rows + block_rows - 1) / block_rows;
+  std::vector<double> partials(2 * blocks * n.channels, 0.0);  // per block: dweight, dbias
+  parallel_for(blocks, 1, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t blk = first; blk < last; ++blk) {
+      double* dweight = partials.data() + 2 * blk * n.channels;
+      double* dbias = dweight + n.channels;
+      for (std::int64_t r = blk * block_rows; r < std::min(n.rows, (blk + 1) * block_rows); ++r) {
+        const std::int64_t offset = r * n.row_size;
+        T* dx = grad_in ? static_cast<T*>(grad_in->data) + offset : nullptr;
+        backward_row(n, r, static_cast<const T*>(in.data) + offset,
+                     static_cast<const T*>(grad_out.data) + offset, dx, means[r], rstds[r], weight,
+                     dweight, dbias);
       }
     }
+  });
+  std::vector<double> dweight(n.channels, 0.0), dbias(n.channels, 0.0);
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    const double* part = partials.data() + 2 * blk * n.channels;
+    for (std::int64_t c = 0; c < n.channels; ++c)
+      dweight[c] += part[c], dbias[c] += part[n.channels + c];
   }
   if (grad_weight != nullptr) store_vector(*grad_weight, dweight);
   if (grad_bias != nullptr) store_vector(*grad_bias, dbias);

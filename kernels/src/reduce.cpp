@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "fast_exp.h"
+#include "vec_math.h"
 #include "reduce_plan.h"
 
 namespace mlu::kernels {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "scalar_types.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
@@ -20,11 +21,10 @@ Rows<T> rows(const TensorDesc& d) {
   return {static_cast<T*>(d.data), d.ndim == 2 ? d.sizes[1] : d.sizes[0]};
 }
 
-float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
-
 void check_dtypes(std::initializer_list<const TensorDesc*> descs) {
   for (const TensorDesc* d : descs) {
-    if (d != nullptr && d->dtype != (*descs.begin())->dtype) throw KernelError("rnn cell: operand dtypes differ");
+    if (d != nullptr && d->dtype != (*descs.begin())->dtype)
+      throw KernelError("rnn cell: operand dtypes differ");
   }
 }
 
@@ -36,7 +36,8 @@ float bias_at(const TensorDesc* bias, std::int64_t j) {
 }  // namespace
 
 void lstm_cell_forward(const LstmCell& c) {
-  check_dtypes({&c.input_gates, &c.hidden_gates, &c.cx, c.input_bias, c.hidden_bias, &c.hy, &c.cy, &c.workspace});
+  check_dtypes({&c.input_gates, &c.hidden_gates, &c.cx, c.input_bias, c.hidden_bias, &c.hy, &c.cy,
+                &c.workspace});
   const std::int64_t batch = c.cx.sizes[0], hidden = c.cx.sizes[1];
   visit_dtype(c.cx.dtype, [&](auto t) {
     using T = decltype(t);
@@ -50,11 +51,11 @@ void lstm_cell_forward(const LstmCell& c) {
           gate[k] = ig.get(b, col) + hg.get(b, col) + bias_at<T>(c.input_bias, col) +
                     bias_at<T>(c.hidden_bias, col);
         }
-        const float i = sigmoid(gate[0]), f = sigmoid(gate[1]), g = std::tanh(gate[2]),
-                    o = sigmoid(gate[3]);
+        const float i = vsigmoid(gate[0]), f = vsigmoid(gate[1]), g = vtanh(gate[2]),
+                    o = vsigmoid(gate[3]);
         const float cell = f * cx.get(b, j) + i * g;
         cy.set(b, j, cell);
-        hy.set(b, j, o * std::tanh(cell));
+        hy.set(b, j, o * vtanh(cell));
         ws.set(b, j, i);
         ws.set(b, hidden + j, f);
         ws.set(b, 2 * hidden + j, g);
@@ -64,9 +65,10 @@ void lstm_cell_forward(const LstmCell& c) {
   });
 }
 
-void lstm_cell_backward(const TensorDesc* grad_hy, const TensorDesc* grad_cy, const TensorDesc& cx_desc,
-                        const TensorDesc& cy_desc, const TensorDesc& workspace,
-                        const TensorDesc& grad_gates, const TensorDesc& grad_cx) {
+void lstm_cell_backward(const TensorDesc* grad_hy, const TensorDesc* grad_cy,
+                        const TensorDesc& cx_desc, const TensorDesc& cy_desc,
+                        const TensorDesc& workspace, const TensorDesc& grad_gates,
+                        const TensorDesc& grad_cx) {
   check_dtypes({&cx_desc, grad_hy, grad_cy, &cy_desc, &workspace, &grad_gates, &grad_cx});
   const std::int64_t batch = cx_desc.sizes[0], hidden = cx_desc.sizes[1];
   visit_dtype(cx_desc.dtype, [&](auto t) {
@@ -79,7 +81,7 @@ void lstm_cell_backward(const TensorDesc* grad_hy, const TensorDesc* grad_cy, co
                     o = ws.get(b, 3 * hidden + j);
         const float ghy = grad_hy ? rows<T>(*grad_hy).get(b, j) : 0.f;
         const float gcy = grad_cy ? rows<T>(*grad_cy).get(b, j) : 0.f;
-        const float tanh_cy = std::tanh(cy.get(b, j));
+        const float tanh_cy = vtanh(cy.get(b, j));
         const float gcx = gcy + ghy * o * (1.f - tanh_cy * tanh_cy);
         gg.set(b, j, gcx * g * i * (1.f - i));
         gg.set(b, hidden + j, gcx * cx.get(b, j) * f * (1.f - f));
@@ -92,7 +94,8 @@ void lstm_cell_backward(const TensorDesc* grad_hy, const TensorDesc* grad_cy, co
 }
 
 void gru_cell_forward(const GruCell& c) {
-  check_dtypes({&c.input_gates, &c.hidden_gates, &c.hx, c.input_bias, c.hidden_bias, &c.hy, &c.workspace});
+  check_dtypes(
+      {&c.input_gates, &c.hidden_gates, &c.hx, c.input_bias, c.hidden_bias, &c.hy, &c.workspace});
   const std::int64_t batch = c.hx.sizes[0], hidden = c.hx.sizes[1];
   visit_dtype(c.hx.dtype, [&](auto t) {
     using T = decltype(t);
@@ -106,10 +109,10 @@ void gru_cell_forward(const GruCell& c) {
     };
     for (std::int64_t b = 0; b < batch; ++b) {
       for (std::int64_t j = 0; j < hidden; ++j) {
-        const float r = sigmoid(in(0, b, j) + hid(0, b, j));
-        const float z = sigmoid(in(1, b, j) + hid(1, b, j));
+        const float r = vsigmoid(in(0, b, j) + hid(0, b, j));
+        const float z = vsigmoid(in(1, b, j) + hid(1, b, j));
         const float hn = hid(2, b, j);
-        const float n = std::tanh(in(2, b, j) + r * hn);
+        const float n = vtanh(in(2, b, j) + r * hn);
         const float h = hx.get(b, j);
         hy.set(b, j, n + z * (h - n));
         ws.set(b, j, r);
@@ -130,7 +133,8 @@ void gru_cell_backward(const TensorDesc& grad_hy, const TensorDesc& workspace,
   visit_dtype(grad_hy.dtype, [&](auto t) {
     using T = decltype(t);
     const auto go = rows<T>(grad_hy), ws = rows<T>(workspace);
-    const auto gi = rows<T>(grad_input_gates), gh = rows<T>(grad_hidden_gates), ghx = rows<T>(grad_hx);
+    const auto gi = rows<T>(grad_input_gates), gh = rows<T>(grad_hidden_gates),
+               ghx = rows<T>(grad_hx);
     for (std::int64_t b = 0; b < batch; ++b) {
       for (std::int64_t j = 0; j < hidden; ++j) {
         const float r = ws.get(b, j), z = ws.get(b, hidden + j), n = ws.get(b, 2 * hidden + j),

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "fast_exp.h"
 #include "reduce_plan.h"
 #include "strided_loop.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
@@ -51,7 +51,8 @@ double sum_of(const C* x, std::int64_t n) {
       for (int k = 0; k < 8; ++k) part[k] += block[i + k];
     }
     for (; i < m; ++i) part[0] += block[i];
-    total += ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    total +=
+        ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
   }
   return total;
 }
@@ -60,7 +61,8 @@ template <typename C>
 constexpr C kMinusInf = -std::numeric_limits<C>::infinity();
 
 template <typename In, typename Out>
-void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base, bool log) {
+void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base,
+                  bool log) {
   using C = ComputeType<In>;
   const std::int64_t n = row.size;
   for_each_index_parallel<2>(plan.outer, base, 3 * n, [&](auto each) {
@@ -68,6 +70,8 @@ void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*
     each([&](auto p) {
       gather<In>(x.data(), p[0], row.strides[0], n);
       C max = kMinusInf<C>;
+      // A NaN makes the whole row NaN through its exp whichever maximum is taken.
+#pragma omp simd reduction(max : max)
       for (std::int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
       for (std::int64_t i = 0; i < n; ++i) e[i] = exp_shifted(x[i] - max);
       const double sum = sum_of(e.data(), n);
@@ -85,7 +89,8 @@ void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*
 }
 
 template <typename In, typename Out>
-void softmax_lanes(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base, bool log) {
+void softmax_lanes(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base,
+                   bool log) {
   using C = ComputeType<In>;
   const std::int64_t lanes = plan.lanes;
   for_each_index_parallel<2>(plan.outer, base, 3 * row.size * lanes, [&](auto each) {
@@ -106,7 +111,8 @@ void softmax_lanes(const ReducePlan<2>& plan, const Row<2>& row, std::array<char
         for (std::int64_t j = 0; j < lanes; ++j) e[j] = exp_shifted(x[j] - max[j]);
         for (std::int64_t j = 0; j < lanes; ++j) sum[j] += e[j];
       }
-      for (std::int64_t j = 0; j < lanes; ++j) factor[j] = static_cast<C>(log ? std::log(sum[j]) : 1.0 / sum[j]);
+      for (std::int64_t j = 0; j < lanes; ++j)
+        factor[j] = static_cast<C>(log ? std::log(sum[j]) : 1.0 / sum[j]);
       for (std::int64_t i = 0; i < row.size; ++i) {
         load_row(i);
         if (log) {
@@ -125,14 +131,16 @@ void softmax_typed(const TensorDesc& out, const TensorDesc& in, int dim, bool lo
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   const ReducePlan<2> plan = plan_reduction<2>(operands, 1u << dim, /*allow_lanes=*/true);
   const Row<2> row = single_reduced_dim(plan);
-  if (plan.lanes > 1) softmax_lanes<In, Out>(plan, row, data_pointers<2>(operands), log);
-  else softmax_rows<In, Out>(plan, row, data_pointers<2>(operands), log);
+  if (plan.lanes > 1)
+    softmax_lanes<In, Out>(plan, row, data_pointers<2>(operands), log);
+  else
+    softmax_rows<In, Out>(plan, row, data_pointers<2>(operands), log);
 }
 
 // Operands {grad_out, output, grad_in}; y is the forward's output.
 template <typename G, typename GI>
-void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& output, int dim,
-                            bool log) {
+void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_out,
+                            const TensorDesc& output, int dim, bool log) {
   using C = ComputeType<G>;
   const std::array<const TensorDesc*, 3> operands{&grad_out, &output, &grad_in};
   const ReducePlan<3> plan = plan_reduction<3>(operands, 1u << dim, /*allow_lanes=*/true);
@@ -142,46 +150,48 @@ void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_ou
   const std::int64_t width = by_rows ? row.size : plan.lanes, count = by_rows ? 1 : row.size;
   const std::int64_t step = by_rows ? 0 : 1;  // rows advanced per load
   auto stride = [&](int k) { return by_rows ? row.strides[k] : plan.lane_strides[k]; };
-  for_each_index_parallel<3>(plan.outer, data_pointers<3>(operands), 2 * width * count, [&](auto each) {
-    std::vector<C> g(width), y(width), term(width);
-    std::vector<double> sum(by_rows ? 1 : width);
-    each([&](auto p) {
-      auto load = [&](std::int64_t i) {
-        gather<G>(g.data(), p[0] + i * step * row.strides[0], stride(0), width);
-        gather<G>(y.data(), p[1] + i * step * row.strides[1], stride(1), width);
-      };
-      std::fill(sum.begin(), sum.end(), 0.0);
-      for (std::int64_t i = 0; i < count; ++i) {
-        load(i);
-        if (log) {
-          std::copy(g.begin(), g.end(), term.begin());
-        } else {
-          for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] * y[j];
-        }
-        if (by_rows) {
-          sum[0] = sum_of(term.data(), width);
-        } else {
-          for (std::int64_t j = 0; j < width; ++j) sum[j] += term[j];
-        }
-      }
-      for (std::int64_t i = 0; i < count; ++i) {
-        load(i);
-        auto s = [&](std::int64_t j) { return static_cast<C>(sum[by_rows ? 0 : j]); };
-        if (log) {
-          for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] - exp_shifted(y[j]) * s(j);
-        } else {
-          for (std::int64_t j = 0; j < width; ++j) term[j] = y[j] * (g[j] - s(j));
-        }
-        scatter<GI>(p[2] + i * step * row.strides[2], stride(2), term.data(), width);
-      }
-    });
-  });
+  for_each_index_parallel<3>(
+      plan.outer, data_pointers<3>(operands), 2 * width * count, [&](auto each) {
+        std::vector<C> g(width), y(width), term(width);
+        std::vector<double> sum(by_rows ? 1 : width);
+        each([&](auto p) {
+          auto load = [&](std::int64_t i) {
+            gather<G>(g.data(), p[0] + i * step * row.strides[0], stride(0), width);
+            gather<G>(y.data(), p[1] + i * step * row.strides[1], stride(1), width);
+          };
+          std::fill(sum.begin(), sum.end(), 0.0);
+          for (std::int64_t i = 0; i < count; ++i) {
+            load(i);
+            if (log) {
+              std::copy(g.begin(), g.end(), term.begin());
+            } else {
+              for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] * y[j];
+            }
+            if (by_rows) {
+              sum[0] = sum_of(term.data(), width);
+            } else {
+              for (std::int64_t j = 0; j < width; ++j) sum[j] += term[j];
+            }
+          }
+          for (std::int64_t i = 0; i < count; ++i) {
+            load(i);
+            auto s = [&](std::int64_t j) { return static_cast<C>(sum[by_rows ? 0 : j]); };
+            if (log) {
+              for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] - exp_shifted(y[j]) * s(j);
+            } else {
+              for (std::int64_t j = 0; j < width; ++j) term[j] = y[j] * (g[j] - s(j));
+            }
+            scatter<GI>(p[2] + i * step * row.strides[2], stride(2), term.data(), width);
+          }
+        });
+      });
 }
 
 bool is_half(DType dtype) { return dtype == DType::Float16 || dtype == DType::BFloat16; }
 
 void check_dim(const TensorDesc& t, int dim, const char* kernel) {
-  if (dim < 0 || dim >= std::max(t.ndim, 1)) throw KernelError(std::string(kernel) + ": dim is out of range");
+  if (dim < 0 || dim >= std::max(t.ndim, 1))
+    throw KernelError(std::string(kernel) + ": dim is out of range");
 }
 
 }  // namespace
@@ -195,26 +205,33 @@ void softmax(const TensorDesc& out, const TensorDesc& in, int dim, bool log) {
   if (out.numel() == 0) return;
   visit_floating(in.dtype, "softmax", [&](auto t) {
     using T = decltype(t);
-    if (out.dtype == in.dtype) softmax_typed<T, T>(out, in, dim, log);
-    else softmax_typed<T, float>(out, in, dim, log);
+    if (out.dtype == in.dtype)
+      softmax_typed<T, T>(out, in, dim, log);
+    else
+      softmax_typed<T, float>(out, in, dim, log);
   });
 }
 
-void softmax_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& output, int dim,
-                      bool log) {
+void softmax_backward(const TensorDesc& grad_in, const TensorDesc& grad_out,
+                      const TensorDesc& output, int dim, bool log) {
   check_same_shape(grad_in, grad_out, "softmax_backward");
   check_same_shape(output, grad_out, "softmax_backward");
   check_dim(grad_out, dim, "softmax_backward");
   if (output.dtype != grad_out.dtype ||
-      (grad_in.dtype != grad_out.dtype && !(grad_out.dtype == DType::Float32 && is_half(grad_in.dtype)))) {
-    throw KernelError("softmax_backward: grad_out and output must share a dtype, which grad_in has or narrows to 16 bits");
+      (grad_in.dtype != grad_out.dtype &&
+       !(grad_out.dtype == DType::Float32 && is_half(grad_in.dtype)))) {
+    throw KernelError(
+        "softmax_backward: grad_out and output must share a dtype, which grad_in has or narrows to "
+        "16 bits");
   }
   if (grad_in.numel() == 0) return;
   visit_floating(grad_out.dtype, "softmax_backward", [&](auto t) {
     using G = decltype(t);
-    if (grad_in.dtype == grad_out.dtype) return softmax_backward_typed<G, G>(grad_in, grad_out, output, dim, log);
+    if (grad_in.dtype == grad_out.dtype)
+      return softmax_backward_typed<G, G>(grad_in, grad_out, output, dim, log);
     if constexpr (std::is_same_v<G, float>) {
-      if (grad_in.dtype == DType::Float16) return softmax_backward_typed<float, Half>(grad_in, grad_out, output, dim, log);
+      if (grad_in.dtype == DType::Float16)
+        return softmax_backward_typed<float, Half>(grad_in, grad_out, output, dim, log);
       return softmax_backward_typed<float, BFloat16>(grad_in, grad_out, output, dim, log);
     }
   });

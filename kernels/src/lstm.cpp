@@ -1,0 +1,200 @@
+#include "mlu_kernels/lstm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "mlu_kernels/gemm.h"
+#include "scalar_types.h"
+#include "vec_math.h"
+
+namespace mlu::kernels {
+namespace {
+
+// A row-major [rows, cols] matrix at data, or its transpose when transposed (then data holds
+// [cols, rows]).
+template <typename T>
+TensorDesc matrix(const T* data, std::int64_t rows, std::int64_t cols, bool transposed = false) {
+  TensorDesc d;
+  d.dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+  d.ndim = 2;
+  d.sizes[0] = rows;
+  d.sizes[1] = cols;
+  d.strides[0] = transposed ? 1 : cols;
+  d.strides[1] = transposed ? rows : 1;
+  d.data = const_cast<T*>(data);
+  return d;
+}
+
+struct Shape {
+  std::int64_t steps, batch, input, hidden;
+  std::int64_t gates() const { return 4 * hidden; }
+  std::int64_t state() const { return batch * hidden; }
+  // The time index of the s-th step processed.
+  std::int64_t time(std::int64_t s, bool reverse) const { return reverse ? steps - 1 - s : s; }
+};
+
+Shape shape_of(const LstmLayer& l) {
+  const Shape s{l.input.sizes[0], l.input.sizes[1], l.input.sizes[2], l.h0.sizes[1]};
+  const bool ok = l.input.ndim == 3 && l.h0.ndim == 2 && l.h0.sizes[0] == s.batch &&
+                  l.w_ih.sizes[0] == s.gates() && l.w_ih.sizes[1] == s.input &&
+                  l.w_hh.sizes[0] == s.gates() && l.w_hh.sizes[1] == s.hidden;
+  if (!ok) throw KernelError("lstm_layer: operand shapes do not match");
+  for (const TensorDesc* d : {&l.w_ih, &l.w_hh, &l.h0, &l.c0}) {
+    if (d->dtype != l.input.dtype) throw KernelError("lstm_layer: operand dtypes differ");
+  }
+  if (l.input.dtype != DType::Float32 && l.input.dtype != DType::Float64) {
+    throw KernelError("lstm_layer: float32 or float64 only");
+  }
+  return s;
+}
+
+template <typename T>
+const T* at(const TensorDesc& d, std::int64_t offset = 0) {
+  return static_cast<const T*>(d.data) + offset;
+}
+template <typename T>
+T* mut(const TensorDesc& d, std::int64_t offset = 0) {
+  return static_cast<T*>(d.data) + offset;
+}
+
+// One step's cell over [B, H]: gates hold the pre-activations on entry, the activations on exit.
+template <typename T>
+void cell_forward(std::int64_t batch, std::int64_t hidden, T* __restrict gates,
+                  const T* __restrict c_prev, T* __restrict c, T* __restrict h) {
+  const std::int64_t H = hidden;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    T* gate = gates + b * 4 * H;
+    const std::int64_t row = b * H;
+#pragma omp simd
+    for (std::int64_t j = 0; j < H; ++j) {
+      const T i = vsigmoid(gate[j]), f = vsigmoid(gate[H + j]), g = vtanh(gate[2 * H + j]);
+      const T o = vsigmoid(gate[3 * H + j]);
+      const T cell = f * c_prev[row + j] + i * g;
+      c[row + j] = cell;
+      h[row + j] = o * vtanh(cell);
+      gate[j] = i, gate[H + j] = f, gate[2 * H + j] = g, gate[3 * H + j] = o;
+    }
+  }
+}
+
+template <typename T>
+void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
+  // Every step's input projection at once, on top of both biases: gates = b + input @ w_ih^T.
+  T* all_gates = mut<T>(q.gates);
+  std::vector<T> bias(G, T(0));
+  for (const auto& b : {l.b_ih, l.b_hh}) {
+    if (b)
+      for (std::int64_t j = 0; j < G; ++j) bias[j] += at<T>(*b)[j];
+  }
+  for (std::int64_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), all_gates + r * G);
+  gemm(matrix(all_gates, rows, G), matrix(at<T>(l.input), rows, s.input),
+       matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
+  const T* h_prev = at<T>(l.h0);
+  const T* c_prev = at<T>(l.c0);
+  for (std::int64_t step = 0; step < s.steps; ++step) {
+    const std::int64_t t = s.time(step, l.reverse);
+    T* gates = all_gates + t * B * G;
+    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(at<T>(l.w_hh), H, G, true), 1, 1);
+    T* h = mut<T>(q.output, t * s.state());
+    T* c = mut<T>(q.cells, t * s.state());
+    cell_forward(B, H, gates, c_prev, c, h);
+    h_prev = h;
+    c_prev = c;
+  }
+  std::memcpy(q.hy.data, h_prev, sizeof(T) * s.state());
+  std::memcpy(q.cy.data, c_prev, sizeof(T) * s.state());
+}
+
+// One step's cell backward: dh and dc carry the gradient of the step's h and c in, and of the
+// previous step's c out (dh is replaced by the caller); dgates gets the pre-activation gradients.
+template <typename T>
+void cell_backward(std::int64_t batch, std::int64_t hidden, const T* __restrict gates,
+                   const T* __restrict c, const T* __restrict c_prev, const T* __restrict grad_out,
+                   const T* __restrict dh, T* __restrict dc, T* __restrict dgates) {
+  const std::int64_t H = hidden;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const T* gate = gates + b * 4 * H;
+    T* dgate = dgates + b * 4 * H;
+    const std::int64_t row = b * H;
+#pragma omp simd
+    for (std::int64_t j = 0; j < H; ++j) {
+      const std::int64_t k = row + j;
+      const T i = gate[j], f = gate[H + j], g = gate[2 * H + j], o = gate[3 * H + j];
+      const T dh_total = dh[k] + (grad_out ? grad_out[k] : T(0));
+      const T tanh_c = vtanh(c[k]);
+      const T dc_total = dc[k] + dh_total * o * (T(1) - tanh_c * tanh_c);
+      dgate[j] = dc_total * g * i * (T(1) - i);
+      dgate[H + j] = dc_total * c_prev[k] * f * (T(1) - f);
+      dgate[2 * H + j] = dc_total * i * (T(1) - g * g);
+      dgate[3 * H + j] = dh_total * tanh_c * o * (T(1) - o);
+      dc[k] = dc_total * f;
+    }
+  }
+}
+
+template <typename T>
+void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d, const Shape& s) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
+  std::vector<T> dh(s.state(), T(0)), dc(s.state(), T(0));
+  if (d.grad_hy) std::copy_n(at<T>(*d.grad_hy), s.state(), dh.begin());
+  if (d.grad_cy) std::copy_n(at<T>(*d.grad_cy), s.state(), dc.begin());
+  for (std::int64_t step = s.steps - 1; step >= 0; --step) {
+    const std::int64_t t = s.time(step, l.reverse);
+    const T* c_prev =
+        step == 0 ? at<T>(l.c0) : at<T>(q.cells, s.time(step - 1, l.reverse) * s.state());
+    const T* gates = at<T>(q.gates, t * B * G);
+    const T* c = at<T>(q.cells, t * s.state());
+    const T* grad_out = d.grad_output ? at<T>(*d.grad_output, t * s.state()) : nullptr;
+    T* dgates = mut<T>(d.grad_gates, t * B * G);
+    cell_backward(B, H, gates, c, c_prev, grad_out, dh.data(), dc.data(), dgates);
+    // dh for the previous step: dgates @ w_hh.
+    gemm(matrix(dh.data(), B, H), matrix(static_cast<const T*>(dgates), B, G),
+         matrix(at<T>(l.w_hh), G, H), 1, 0);
+  }
+  std::copy(dh.begin(), dh.end(), mut<T>(d.grad_h0));
+  std::copy(dc.begin(), dc.end(), mut<T>(d.grad_c0));
+
+  const T* dgates = at<T>(d.grad_gates);
+  gemm(matrix(mut<T>(d.grad_input), rows, s.input), matrix(dgates, rows, G),
+       matrix(at<T>(l.w_ih), G, s.input), 1, 0);
+  gemm(matrix(mut<T>(d.grad_w_ih), G, s.input), matrix(dgates, G, rows, true),
+       matrix(at<T>(l.input), rows, s.input), 1, 0);
+  // grad_w_hh = sum over steps of dgates^T @ (h before the step): the first step processed saw
+  // h0, every other one the output of the step before it, which is a contiguous block.
+  const std::int64_t first = s.time(0, l.reverse);
+  gemm(matrix(mut<T>(d.grad_w_hh), G, H), matrix(dgates + first * B * G, G, B, true),
+       matrix(at<T>(l.h0), B, H), 1, 0);
+  if (s.steps > 1) {
+    const std::int64_t later = l.reverse ? 0 : 1, previous = l.reverse ? 1 : 0;
+    gemm(matrix(mut<T>(d.grad_w_hh), G, H), matrix(dgates + later * B * G, G, rows - B, true),
+         matrix(at<T>(q.output, previous * s.state()), rows - B, H), 1, 1);
+  }
+  T* grad_bias = mut<T>(d.grad_bias);
+  std::fill_n(grad_bias, G, T(0));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < G; ++j) grad_bias[j] += dgates[r * G + j];
+  }
+}
+
+}  // namespace
+
+void lstm_layer_forward(const LstmLayer& layer, const LstmSequence& seq) {
+  const Shape s = shape_of(layer);
+  if (layer.input.dtype == DType::Float32)
+    forward<float>(layer, seq, s);
+  else
+    forward<double>(layer, seq, s);
+}
+
+void lstm_layer_backward(const LstmLayer& layer, const LstmSequence& seq,
+                         const LstmLayerGrads& grads) {
+  const Shape s = shape_of(layer);
+  if (layer.input.dtype == DType::Float32)
+    backward<float>(layer, seq, grads, s);
+  else
+    backward<double>(layer, seq, grads, s);
+}
+
+}  // namespace mlu::kernels
