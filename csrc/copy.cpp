@@ -1,11 +1,12 @@
-// Copies between host and mlu and within mlu: contiguous transfers use the driver's DMA copy;
-// layout and dtype changes run the kernel library's strided copy on the device.
+// Copies between host and mlu use the driver's copies (staged through pinned memory as a DMA
+// engine needs); copies within mlu run the kernel library's copy on the device.
+#include "mlu_kernels/copy.h"
+
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "host_allocator.h"
-#include "mlu_kernels/copy.h"
 #include "tensor_desc.h"
 
 namespace torch_mlu {
@@ -15,16 +16,10 @@ bool is_mlu(const at::Tensor& t) { return t.device().type() == kMLU; }
 
 bool plain(const at::Tensor& t) { return t.is_contiguous(); }
 
+// On the device every copy is a kernel: the library's copy runs a contiguous one as memcpy over
+// all the kernel threads (the driver's copy is one memcpy on the queue's thread).
 void device_copy(const at::Tensor& dst, const at::Tensor& src) {
   if (dst.numel() == 0) return;
-  if (plain(dst) && plain(src) && dst.dtype() == src.dtype()) {
-    hal::Queue* queue = current_queue(dst.device().index());
-    hal_call([&] {
-      driver().copy_async(queue, dst.data_ptr(), src.data_ptr(), dst.nbytes(),
-                          hal::CopyKind::DeviceToDevice);
-    });
-    return;
-  }
   // Two contiguous tensors are one flat run each, whatever their rank (the kernels cap it).
   const bool flat = plain(dst) && plain(src);
   const kernels::TensorDesc d = describe(flat ? dst.view(-1) : dst);
@@ -41,8 +36,10 @@ void host_to_device(const at::Tensor& dst, const at::Tensor& src, bool non_block
                         hal::CopyKind::HostToDevice);
   });
   if (staged.is_same(src) && is_pinned(src.storage().data())) {
-    if (non_blocking) record_host_use(src.storage().data(), queue);
-    else hal_call([&] { driver().synchronize(queue); });
+    if (non_blocking)
+      record_host_use(src.storage().data(), queue);
+    else
+      hal_call([&] { driver().synchronize(queue); });
   }
   if (!target.is_same(dst)) device_copy(dst, target);
 }
@@ -60,8 +57,10 @@ void device_to_host(const at::Tensor& dst, const at::Tensor& src, bool non_block
                         hal::CopyKind::DeviceToHost);
   });
   if (target.is_same(dst) && is_pinned(dst.storage().data())) {
-    if (non_blocking) record_host_use(dst.storage().data(), queue);
-    else hal_call([&] { driver().synchronize(queue); });
+    if (non_blocking)
+      record_host_use(dst.storage().data(), queue);
+    else
+      hal_call([&] { driver().synchronize(queue); });
   }
   if (!target.is_same(dst)) dst.copy_(target);
 }

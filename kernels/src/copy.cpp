@@ -21,6 +21,12 @@ void copy(const TensorDesc& dst, const TensorDesc& src) {
             return;
           }
         }
+        if (s[0] == sizeof(To) && s[1] == 0) {  // a fill: one converted value, stored n times
+          const To value = convert<To>(*reinterpret_cast<const From*>(p[1]));
+          auto* out = reinterpret_cast<To*>(p[0]);
+          for (std::int64_t i = 0; i < n; ++i) out[i] = value;
+          return;
+        }
         if (s[0] == sizeof(To) && s[1] == sizeof(From)) {  // unit strides: a loop that vectorises
           auto* out = reinterpret_cast<To*>(p[0]);
           const auto* in = reinterpret_cast<const From*>(p[1]);
