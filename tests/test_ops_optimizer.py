@@ -1,4 +1,5 @@
-"""fused=True optimizers run one native kernel per step and follow the CPU's fused=True."""
+"""fused=True optimizers run one native kernel per step and follow the CPU's fused=True; the
+_foreach_* operators of foreach=True run as multi-tensor kernels and match the CPU."""
 
 import pytest
 import torch
@@ -61,3 +62,92 @@ def test_fused_step_rejects_mixed_devices():
     with pytest.raises(RuntimeError, match="one mlu device"):
         torch._fused_sgd_(params, [p.grad for p in params], [], weight_decay=0.0, momentum=0.0, lr=0.1,
                           dampening=0.0, nesterov=False, maximize=False, is_first_step=True)
+
+
+@pytest.mark.parametrize("opt_cls, kwargs", [c for c in CASES if not torch.is_tensor(c[1]["lr"])],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_foreach_step_matches_cpu(opt_cls, kwargs):
+    torch.manual_seed(0)
+    cpu = [torch.randn(5, 3, requires_grad=True), torch.randn(7, requires_grad=True),
+           torch.randn(300, 300, requires_grad=True)]  # large enough to split across threads
+    mlu = [p.detach().to("mlu").requires_grad_() for p in cpu]
+    cpu_opt = opt_cls(cpu, foreach=False, **kwargs)
+    mlu_opt = opt_cls(mlu, foreach=True, **kwargs)
+    with native():
+        for step in range(4):
+            for p, q in zip(cpu, mlu):
+                g = torch.full_like(p, 0.3 * (step + 1)) - p.detach() * 0.1
+                p.grad, q.grad = g, g.to("mlu")
+            cpu_opt.step()
+            mlu_opt.step()
+    for p, q in zip(cpu, mlu):
+        torch.testing.assert_close(q.detach().cpu(), p.detach(), rtol=1e-4, atol=1e-5)
+
+
+def lists(dtype=torch.float32, shapes=((3, 4), (5,), (0,), ())):
+    g = torch.Generator().manual_seed(0)
+    return [torch.rand(s, generator=g).to(dtype) + 0.5 for s in shapes]
+
+
+FOREACH_CASES = {
+    "add_scalar": lambda xs, ys, zs: torch._foreach_add(xs, 0.1),
+    "add_scalar_": lambda xs, ys, zs: torch._foreach_add_(xs, 0.1),
+    "mul_scalar": lambda xs, ys, zs: torch._foreach_mul(xs, 0.1),
+    "mul_scalar_": lambda xs, ys, zs: torch._foreach_mul_(xs, 0.1),
+    "div_scalar_": lambda xs, ys, zs: torch._foreach_div_(xs, 3.0),
+    "div_scalar_list": lambda xs, ys, zs: torch._foreach_div(xs, [float(i + 2) for i in range(len(xs))]),
+    "div_scalar_list_": lambda xs, ys, zs: torch._foreach_div_(xs, [float(i + 2) for i in range(len(xs))]),
+    "add_list": lambda xs, ys, zs: torch._foreach_add(xs, ys, alpha=-0.5),
+    "add_list_": lambda xs, ys, zs: torch._foreach_add_(xs, ys, alpha=2),
+    "sqrt": lambda xs, ys, zs: torch._foreach_sqrt(xs),
+    "sqrt_": lambda xs, ys, zs: torch._foreach_sqrt_(xs),
+    "lerp_": lambda xs, ys, zs: torch._foreach_lerp_(xs, ys, 0.1),
+    "lerp_high_weight_": lambda xs, ys, zs: torch._foreach_lerp_(xs, ys, 0.9),
+    "addcmul_": lambda xs, ys, zs: torch._foreach_addcmul_(xs, ys, zs, 0.3),
+    "addcmul_list_": lambda xs, ys, zs: torch._foreach_addcmul_(xs, ys, zs, [0.1 * i for i in range(len(xs))]),
+    "addcdiv_": lambda xs, ys, zs: torch._foreach_addcdiv_(xs, ys, zs, -0.3),
+    "addcdiv_list_": lambda xs, ys, zs: torch._foreach_addcdiv_(xs, ys, zs, [0.5] * len(xs)),
+    "mul_tensor_": lambda xs, ys, zs: torch._foreach_mul_(xs, zs[0].flatten()[0].clone()),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])
+@pytest.mark.parametrize("name", FOREACH_CASES)
+def test_foreach_operator_matches_cpu(name, dtype):
+    fn = FOREACH_CASES[name]
+    cpu = [lists(dtype), [t.flip(0) if t.dim() else t for t in lists(dtype)], lists(dtype)]
+    mlu = [[t.to("mlu") for t in group] for group in cpu]
+    with native():
+        got = fn(*mlu)
+    expected = fn(*cpu)
+    got, expected = (mlu[0], cpu[0]) if got is None else (got, expected)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        torch.testing.assert_close(g.cpu(), e, rtol=0, atol=0) if dtype != torch.float16 else \
+            torch.testing.assert_close(g.cpu(), e)
+
+
+def test_foreach_lists_outside_the_fast_path_match_cpu():
+    # Mixed dtypes, a non-contiguous tensor and integers: tensor by tensor, same results.
+    cpu = [torch.arange(6.).reshape(2, 3).t(), torch.arange(4, dtype=torch.int64),
+           torch.ones(3, dtype=torch.float16)]
+    mlu = [t.to("mlu") for t in cpu]
+    torch._foreach_add_(mlu, 2)
+    torch._foreach_add_(cpu, 2)
+    torch._foreach_mul_(mlu, 3)
+    torch._foreach_mul_(cpu, 3)
+    for m, c in zip(mlu, cpu):
+        assert m.dtype == c.dtype
+        torch.testing.assert_close(m.cpu(), c)
+
+
+def test_foreach_rejects_mismatched_lists():
+    xs = [torch.ones(2, device="mlu")] * 2
+    with pytest.raises(RuntimeError, match="same number"):
+        torch._foreach_add_(xs, [torch.ones(2, device="mlu")])
+    with pytest.raises(RuntimeError, match="scalar list"):
+        torch._foreach_div_(xs, [1.0, 2.0, 3.0])
+    with pytest.raises(RuntimeError):
+        torch._foreach_sqrt_([torch.ones(2, dtype=torch.int64, device="mlu")])
+    torch._foreach_add_(xs, 1)  # still usable
+    assert torch.equal(xs[0].cpu(), torch.full((2,), 3.0))  # the same tensor twice: added twice

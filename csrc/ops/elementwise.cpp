@@ -1,5 +1,7 @@
 // Native elementwise operators: broadcasting and type promotion here, the arithmetic in
 // mlu_kernels/elementwise.h, enqueued on the current stream.
+#include "mlu_kernels/elementwise.h"
+
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
 #include <ATen/native/Resize.h>
@@ -9,7 +11,6 @@
 #include <limits>
 
 #include "common.h"
-#include "mlu_kernels/elementwise.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -23,24 +24,37 @@ using kernels::UnaryOp;
 // Operations defined only for floating point promote integral inputs, as ATen does.
 bool promotes_to_float(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Relu: case UnaryOp::Sign:
-    case UnaryOp::LogicalNot: case UnaryOp::BitwiseNot: case UnaryOp::ClampMin:
-    case UnaryOp::ClampMax: case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round:
-    case UnaryOp::Trunc:
-      return false;
-    default:
-      return true;
+    case UnaryOp::Neg:
+    case UnaryOp::Abs:
+    case UnaryOp::Relu:
+    case UnaryOp::Sign:
+    case UnaryOp::LogicalNot:
+    case UnaryOp::BitwiseNot:
+    case UnaryOp::ClampMin:
+    case UnaryOp::ClampMax:
+    case UnaryOp::Floor:
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Trunc: return false;
+    default: return true;
   }
 }
 
 void launch_unary(UnaryOp op, const at::Tensor& out, const at::Tensor& in, double param) {
-  launch(out, "unary", [op, o = describe(out), i = describe(in), param] { kernels::unary(op, o, i, param); });
+  launch(out, "unary",
+         [op, o = describe(out), i = describe(in), param] { kernels::unary(op, o, i, param); });
+}
+
+c10::ScalarType unary_result_type(UnaryOp op, const at::Tensor& self) {
+  if (op == UnaryOp::LogicalNot) return at::kBool;
+  return promotes_to_float(op) ? floating_type(self.scalar_type()) : self.scalar_type();
 }
 
 at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, double param) {
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
-  prepare_out(out, self.sizes(), self.scalar_type(), device);
+  // An in-place sqrt_ on integers is refused here, as the result type cannot be stored.
+  prepare_out(out, self.sizes(), unary_result_type(op, self), device);
   const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
   launch_unary(op, out, in, param);
   return out;
@@ -49,20 +63,24 @@ at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, doub
 at::Tensor unary_new(UnaryOp op, const at::Tensor& self, double param) {
   const c10::Device device = common_device({&self});
   c10::DeviceGuard guard(device);
-  const c10::ScalarType dtype = op == UnaryOp::LogicalNot ? at::kBool
-                               : promotes_to_float(op)  ? floating_type(self.scalar_type())
-                                                        : self.scalar_type();
+  const c10::ScalarType dtype = unary_result_type(op, self);
   at::Tensor out = new_output(self.sizes(), dtype, self, device);
   launch_unary(op, out, operand(self, dtype, self.sizes(), device), param);
   return out;
 }
 
 template <UnaryOp op>
-at::Tensor unary_fn(const at::Tensor& self) { return unary_new(op, self, 0); }
+at::Tensor unary_fn(const at::Tensor& self) {
+  return unary_new(op, self, 0);
+}
 template <UnaryOp op>
-at::Tensor& unary_inplace(at::Tensor& self) { return unary_into(op, self, self, 0); }
+at::Tensor& unary_inplace(at::Tensor& self) {
+  return unary_into(op, self, self, 0);
+}
 template <UnaryOp op>
-at::Tensor& unary_out(const at::Tensor& self, at::Tensor& out) { return unary_into(op, self, out, 0); }
+at::Tensor& unary_out(const at::Tensor& self, at::Tensor& out) {
+  return unary_into(op, self, out, 0);
+}
 
 // ---- binary ----------------------------------------------------------------------------------
 
@@ -85,12 +103,14 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
     // A Python number multiplies or divides in the compute type, not rounded to a 16-bit out
     // dtype first: what PyTorch CPU does for these two (its add, sub and pow round it).
     KernelOperand x = kernel_operand(a, dtype, shape, device);
-    launch(out, "binary", [op, o = describe(out), x = x.captured, y = b.item<double>(), alpha]() mutable {
-      kernels::binary_scalar(op, o, x.bind(), y, alpha);
-    });
+    launch(out, "binary",
+           [op, o = describe(out), x = x.captured, y = b.item<double>(), alpha]() mutable {
+             kernels::binary_scalar(op, o, x.bind(), y, alpha);
+           });
     return out;
   }
-  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
+  KernelOperand x = kernel_operand(a, dtype, shape, device),
+                y = kernel_operand(b, dtype, shape, device);
   launch(out, "binary", [op, o = describe(out), x = x.captured, y = y.captured, alpha]() mutable {
     kernels::binary(op, o, x.bind(), y.bind(), alpha);
   });
@@ -117,9 +137,13 @@ at::Tensor& binary_inplace(BinaryOp op, at::Tensor& self, const at::Tensor& othe
 }
 
 template <BinaryOp op>
-at::Tensor binary_fn(const at::Tensor& a, const at::Tensor& b) { return binary_new(op, a, b, 1); }
+at::Tensor binary_fn(const at::Tensor& a, const at::Tensor& b) {
+  return binary_new(op, a, b, 1);
+}
 template <BinaryOp op>
-at::Tensor& binary_inplace_fn(at::Tensor& a, const at::Tensor& b) { return binary_inplace(op, a, b, 1); }
+at::Tensor& binary_inplace_fn(at::Tensor& a, const at::Tensor& b) {
+  return binary_inplace(op, a, b, 1);
+}
 template <BinaryOp op>
 at::Tensor& binary_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
   return binary_into(op, a, b, out, 1);
@@ -134,7 +158,8 @@ at::Tensor& alpha_inplace(at::Tensor& a, const at::Tensor& b, const at::Scalar& 
   return binary_inplace(op, a, b, alpha.toDouble());
 }
 template <BinaryOp op>
-at::Tensor& alpha_out(const at::Tensor& a, const at::Tensor& b, const at::Scalar& alpha, at::Tensor& out) {
+at::Tensor& alpha_out(const at::Tensor& a, const at::Tensor& b, const at::Scalar& alpha,
+                      at::Tensor& out) {
   return binary_into(op, a, b, out, alpha.toDouble());
 }
 
@@ -145,8 +170,8 @@ at::Tensor atan2(const at::Tensor& a, const at::Tensor& b) {  // integers promot
   return binary_new(BinaryOp::Atan2, a, b, 1, Promotion::TrueDivide);
 }
 at::Tensor& div_(at::Tensor& a, const at::Tensor& b) {
-  TORCH_CHECK(c10::isFloatingType(a.scalar_type()), "result type Float can't be cast to the desired output type ",
-              a.scalar_type());
+  TORCH_CHECK(c10::isFloatingType(a.scalar_type()),
+              "result type Float can't be cast to the desired output type ", a.scalar_type());
   return binary_inplace(BinaryOp::Div, a, b, 1);
 }
 at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
@@ -161,9 +186,11 @@ at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b,
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   at::native::resize_output(out, shape);
   const c10::ScalarType dtype = at::result_type(a, b);
-  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
+  KernelOperand x = kernel_operand(a, dtype, shape, device),
+                y = kernel_operand(b, dtype, shape, device);
   // The kernel writes bool; another out dtype takes a converted copy.
-  at::Tensor result = out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
+  at::Tensor result =
+      out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
   launch(out, "compare", [op, o = describe(result), x = x.captured, y = y.captured]() mutable {
     kernels::compare(op, o, x.bind(), y.bind());
   });
@@ -182,7 +209,9 @@ at::Tensor& compare_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& ou
   return compare_into(op, a, b, out);
 }
 template <CompareOp op>
-at::Tensor& compare_inplace(at::Tensor& a, const at::Tensor& b) { return compare_into(op, a, b, a); }
+at::Tensor& compare_inplace(at::Tensor& a, const at::Tensor& b) {
+  return compare_into(op, a, b, a);
+}
 template <CompareOp op>
 at::Tensor compare_scalar_fn(const at::Tensor& a, const at::Scalar& b) {
   return compare_fn<op>(a, python_number(b));
@@ -236,10 +265,13 @@ at::Tensor& gelu_(at::Tensor& self, c10::string_view approximate) {
 at::Tensor& gelu_out(const at::Tensor& self, c10::string_view approximate, at::Tensor& out) {
   return unary_into(approximate == "tanh" ? UnaryOp::GeluTanh : UnaryOp::Gelu, self, out, 0);
 }
-at::Tensor gelu_backward(const at::Tensor& grad, const at::Tensor& self, c10::string_view approximate) {
-  return binary_new(approximate == "tanh" ? BinaryOp::GeluTanhBackward : BinaryOp::GeluBackward, grad, self, 1);
+at::Tensor gelu_backward(const at::Tensor& grad, const at::Tensor& self,
+                         c10::string_view approximate) {
+  return binary_new(approximate == "tanh" ? BinaryOp::GeluTanhBackward : BinaryOp::GeluBackward,
+                    grad, self, 1);
 }
-at::Tensor threshold_backward(const at::Tensor& grad, const at::Tensor& self, const at::Scalar& threshold) {
+at::Tensor threshold_backward(const at::Tensor& grad, const at::Tensor& self,
+                              const at::Scalar& threshold) {
   return binary_new(BinaryOp::ThresholdBackward, grad, self, threshold.toDouble());
 }
 at::Tensor leaky_relu(const at::Tensor& self, const at::Scalar& slope) {
@@ -248,7 +280,8 @@ at::Tensor leaky_relu(const at::Tensor& self, const at::Scalar& slope) {
 at::Tensor& leaky_relu_(at::Tensor& self, const at::Scalar& slope) {
   return unary_into(UnaryOp::LeakyRelu, self, self, slope.toDouble());
 }
-at::Tensor leaky_relu_backward(const at::Tensor& grad, const at::Tensor& self, const at::Scalar& slope, bool) {
+at::Tensor leaky_relu_backward(const at::Tensor& grad, const at::Tensor& self,
+                               const at::Scalar& slope, bool) {
   return binary_new(BinaryOp::LeakyReluBackward, grad, self, slope.toDouble());
 }
 at::Tensor pow_scalar(const at::Tensor& self, const at::Scalar& exponent) {
@@ -286,11 +319,13 @@ at::Tensor& clamp_into(const at::Tensor& self, const std::optional<at::Scalar>& 
   });
   return out;
 }
-at::Tensor clamp(const at::Tensor& self, const std::optional<at::Scalar>& lo, const std::optional<at::Scalar>& hi) {
+at::Tensor clamp(const at::Tensor& self, const std::optional<at::Scalar>& lo,
+                 const std::optional<at::Scalar>& hi) {
   at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
   return clamp_into(self, lo, hi, out);
 }
-at::Tensor& clamp_(at::Tensor& self, const std::optional<at::Scalar>& lo, const std::optional<at::Scalar>& hi) {
+at::Tensor& clamp_(at::Tensor& self, const std::optional<at::Scalar>& lo,
+                   const std::optional<at::Scalar>& hi) {
   return clamp_into(self, lo, hi, self);
 }
 at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& lo,
@@ -298,21 +333,21 @@ at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& l
   return clamp_into(self, lo, hi, out);
 }
 
-#define MLU_UNARY(name, op)                           \
-  m.impl(#name, unary_fn<UnaryOp::op>);               \
-  m.impl(#name "_", unary_inplace<UnaryOp::op>);      \
+#define MLU_UNARY(name, op)                      \
+  m.impl(#name, unary_fn<UnaryOp::op>);          \
+  m.impl(#name "_", unary_inplace<UnaryOp::op>); \
   m.impl(#name ".out", unary_out<UnaryOp::op>)
 
-#define MLU_BINARY(name, op)                                  \
-  m.impl(#name ".Tensor", binary_fn<BinaryOp::op>);           \
-  m.impl(#name "_.Tensor", binary_inplace_fn<BinaryOp::op>);  \
+#define MLU_BINARY(name, op)                                 \
+  m.impl(#name ".Tensor", binary_fn<BinaryOp::op>);          \
+  m.impl(#name "_.Tensor", binary_inplace_fn<BinaryOp::op>); \
   m.impl(#name ".Tensor_out", binary_out<BinaryOp::op>)
 
-#define MLU_COMPARE(name, op)                                    \
-  m.impl(#name ".Tensor", compare_fn<CompareOp::op>);            \
-  m.impl(#name ".Tensor_out", compare_out<CompareOp::op>);       \
-  m.impl(#name "_.Tensor", compare_inplace<CompareOp::op>);      \
-  m.impl(#name ".Scalar", compare_scalar_fn<CompareOp::op>);     \
+#define MLU_COMPARE(name, op)                                     \
+  m.impl(#name ".Tensor", compare_fn<CompareOp::op>);             \
+  m.impl(#name ".Tensor_out", compare_out<CompareOp::op>);        \
+  m.impl(#name "_.Tensor", compare_inplace<CompareOp::op>);       \
+  m.impl(#name ".Scalar", compare_scalar_fn<CompareOp::op>);      \
   m.impl(#name ".Scalar_out", compare_scalar_out<CompareOp::op>); \
   m.impl(#name "_.Scalar", compare_scalar_inplace<CompareOp::op>)
 
@@ -361,6 +396,13 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("div.out", div_out);
   m.impl("maximum", binary_fn<BinaryOp::Maximum>);
   m.impl("maximum.out", binary_out<BinaryOp::Maximum>);
+  // With a tensor bound clamp_min is maximum and clamp_max minimum (NaN from either side wins).
+  m.impl("clamp_min.Tensor", binary_fn<BinaryOp::Maximum>);
+  m.impl("clamp_min_.Tensor", binary_inplace_fn<BinaryOp::Maximum>);
+  m.impl("clamp_min.Tensor_out", binary_out<BinaryOp::Maximum>);
+  m.impl("clamp_max.Tensor", binary_fn<BinaryOp::Minimum>);
+  m.impl("clamp_max_.Tensor", binary_inplace_fn<BinaryOp::Minimum>);
+  m.impl("clamp_max.Tensor_out", binary_out<BinaryOp::Minimum>);
   m.impl("minimum", binary_fn<BinaryOp::Minimum>);
   m.impl("minimum.out", binary_out<BinaryOp::Minimum>);
   m.impl("pow.Tensor_Tensor", binary_fn<BinaryOp::Pow>);

@@ -19,23 +19,26 @@ c10::ScalarType promoted(const at::Tensor& a, const at::Tensor& b, const at::Ten
   return at::native::result_type({a, b, c});
 }
 
-at::Tensor& ternary_into(TernaryOp op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c,
-                         double value, at::Tensor& out) {
+at::Tensor& ternary_into(TernaryOp op, const at::Tensor& a, const at::Tensor& b,
+                         const at::Tensor& c, double value, at::Tensor& out) {
   const c10::Device device = common_device({&a, &b, &c, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(at::infer_size(a.sizes(), b.sizes()), c.sizes());
   const c10::ScalarType type = promoted(a, b, c);
   prepare_out(out, shape, type, device);
   const c10::ScalarType dtype = out.scalar_type();
-  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device),
+  KernelOperand x = kernel_operand(a, dtype, shape, device),
+                y = kernel_operand(b, dtype, shape, device),
                 z = kernel_operand(c, dtype, shape, device);
-  launch(out, "ternary", [op, o = describe(out), x = x.captured, y = y.captured, z = z.captured, value]() mutable {
-    kernels::ternary(op, o, x.bind(), y.bind(), z.bind(), value);
-  });
+  launch(out, "ternary",
+         [op, o = describe(out), x = x.captured, y = y.captured, z = z.captured, value]() mutable {
+           kernels::ternary(op, o, x.bind(), y.bind(), z.bind(), value);
+         });
   return out;
 }
 
-at::Tensor ternary_new(TernaryOp op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c, double value) {
+at::Tensor ternary_new(TernaryOp op, const at::Tensor& a, const at::Tensor& b, const at::Tensor& c,
+                       double value) {
   const c10::Device device = common_device({&a, &b, &c});
   const auto shape = at::infer_size(at::infer_size(a.sizes(), b.sizes()), c.sizes());
   at::Tensor out = new_output(shape, promoted(a, b, c), a, device);
@@ -43,27 +46,53 @@ at::Tensor ternary_new(TernaryOp op, const at::Tensor& a, const at::Tensor& b, c
 }
 
 template <TernaryOp op>
-at::Tensor addc(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value) {
+at::Tensor addc(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2,
+                const at::Scalar& value) {
   return ternary_new(op, self, t1, t2, value.toDouble());
 }
 template <TernaryOp op>
-at::Tensor& addc_(at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value) {
+at::Tensor& addc_(at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2,
+                  const at::Scalar& value) {
   return ternary_into(op, self, t1, t2, value.toDouble(), self);
 }
 template <TernaryOp op>
-at::Tensor& addc_out(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2, const at::Scalar& value,
-                     at::Tensor& out) {
+at::Tensor& addc_out(const at::Tensor& self, const at::Tensor& t1, const at::Tensor& t2,
+                     const at::Scalar& value, at::Tensor& out) {
   return ternary_into(op, self, t1, t2, value.toDouble(), out);
 }
 
+// A number weight stays a number in the compute type (not a 16-bit operand), as on CPU.
+at::Tensor& lerp_scalar_into(const at::Tensor& a, const at::Tensor& b, const at::Scalar& weight,
+                             at::Tensor& out) {
+  const c10::Device device = common_device({&a, &b, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(a.sizes(), b.sizes());
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "lerp: expected dtype ", a.scalar_type(),
+              " for `end` but got dtype ", b.scalar_type());
+  TORCH_CHECK(c10::isFloatingType(a.scalar_type()), "lerp: expected a floating-point tensor, got ",
+              a.scalar_type());
+  prepare_out(out, shape, a.scalar_type(), device);
+  const c10::ScalarType dtype = out.scalar_type();
+  KernelOperand x = kernel_operand(a, dtype, shape, device),
+                y = kernel_operand(b, dtype, shape, device);
+  launch(out, "lerp",
+         [o = describe(out), x = x.captured, y = y.captured, w = weight.toDouble()]() mutable {
+           kernels::lerp_scalar(o, x.bind(), y.bind(), w);
+         });
+  return out;
+}
 at::Tensor lerp_scalar(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
-  return ternary_new(TernaryOp::Lerp, self, end, python_number(weight), 1);
+  const c10::Device device = common_device({&self, &end});
+  at::Tensor out =
+      new_output(at::infer_size(self.sizes(), end.sizes()), self.scalar_type(), self, device);
+  return lerp_scalar_into(self, end, weight, out);
 }
 at::Tensor& lerp_scalar_(at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
-  return ternary_into(TernaryOp::Lerp, self, end, python_number(weight), 1, self);
+  return lerp_scalar_into(self, end, weight, self);
 }
-at::Tensor& lerp_scalar_out(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight, at::Tensor& out) {
-  return ternary_into(TernaryOp::Lerp, self, end, python_number(weight), 1, out);
+at::Tensor& lerp_scalar_out(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight,
+                            at::Tensor& out) {
+  return lerp_scalar_into(self, end, weight, out);
 }
 at::Tensor lerp_tensor(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight) {
   return ternary_new(TernaryOp::Lerp, self, end, weight, 1);
@@ -71,21 +100,25 @@ at::Tensor lerp_tensor(const at::Tensor& self, const at::Tensor& end, const at::
 at::Tensor& lerp_tensor_(at::Tensor& self, const at::Tensor& end, const at::Tensor& weight) {
   return ternary_into(TernaryOp::Lerp, self, end, weight, 1, self);
 }
-at::Tensor& lerp_tensor_out(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight, at::Tensor& out) {
+at::Tensor& lerp_tensor_out(const at::Tensor& self, const at::Tensor& end, const at::Tensor& weight,
+                            at::Tensor& out) {
   return ternary_into(TernaryOp::Lerp, self, end, weight, 1, out);
 }
 
-at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b,
+                      at::Tensor& out) {
   const c10::Device device = common_device({&cond, &a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(at::infer_size(cond.sizes(), a.sizes()), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
   const c10::ScalarType dtype = out.scalar_type();
   KernelOperand c = kernel_operand(cond, c10::kBool, shape, device);
-  KernelOperand x = kernel_operand(a, dtype, shape, device), y = kernel_operand(b, dtype, shape, device);
-  launch(out, "where", [o = describe(out), c = c.captured, x = x.captured, y = y.captured]() mutable {
-    kernels::where(o, c.bind(), x.bind(), y.bind());
-  });
+  KernelOperand x = kernel_operand(a, dtype, shape, device),
+                y = kernel_operand(b, dtype, shape, device);
+  launch(out, "where",
+         [o = describe(out), c = c.captured, x = x.captured, y = y.captured]() mutable {
+           kernels::where(o, c.bind(), x.bind(), y.bind());
+         });
   return out;
 }
 
@@ -93,8 +126,8 @@ at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Ten
 std::tuple<at::Tensor, at::Tensor> log_sigmoid_forward(const at::Tensor& self) {
   const c10::Device device = common_device({&self});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(c10::isFloatingType(self.scalar_type()), "log_sigmoid expects a floating-point input, got ",
-              self.scalar_type());
+  TORCH_CHECK(c10::isFloatingType(self.scalar_type()),
+              "log_sigmoid expects a floating-point input, got ", self.scalar_type());
   at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, device);
   launch(out, "log_sigmoid", [o = describe(out), x = describe(self)] {
     kernels::unary(kernels::UnaryOp::LogSigmoid, o, x);
@@ -108,10 +141,12 @@ at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, 
   const auto shape = at::infer_size(grad.sizes(), self.sizes());
   const c10::ScalarType dtype = at::result_type(grad, self);
   at::Tensor out = new_output(shape, dtype, self, device);
-  KernelOperand g = kernel_operand(grad, dtype, shape, device), x = kernel_operand(self, dtype, shape, device);
-  launch(out, "log_sigmoid_backward", [o = describe(out), g = g.captured, x = x.captured]() mutable {
-    kernels::binary(kernels::BinaryOp::LogSigmoidBackward, o, g.bind(), x.bind());
-  });
+  KernelOperand g = kernel_operand(grad, dtype, shape, device),
+                x = kernel_operand(self, dtype, shape, device);
+  launch(out, "log_sigmoid_backward",
+         [o = describe(out), g = g.captured, x = x.captured]() mutable {
+           kernels::binary(kernels::BinaryOp::LogSigmoidBackward, o, g.bind(), x.bind());
+         });
   return out;
 }
 

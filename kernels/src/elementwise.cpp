@@ -387,6 +387,30 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
   });
 }
 
+void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double weight) {
+  check_same_shape(out, a, "lerp");
+  check_same_shape(out, b, "lerp");
+  if (out.dtype != a.dtype || out.dtype != b.dtype)
+    throw KernelError("lerp: operand dtypes differ");
+  if (out.numel() == 0) return;
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    using C = ComputeType<T>;
+    if constexpr (!std::is_floating_point_v<C>) {
+      throw KernelError("lerp needs floating-point tensors");
+    } else {
+      const C w = static_cast<C>(weight);
+      if (std::abs(weight) < 0.5) {
+        map<T>(
+            out, [w](C x, C y) { return C(x + w * (y - x)); }, a, b);
+      } else {
+        map<T>(
+            out, [w](C x, C y) { return C(y - (y - x) * (C(1) - w)); }, a, b);
+      }
+    }
+  });
+}
+
 void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b) {
   check_same_shape(out, a, "compare");
   check_same_shape(out, b, "compare");

@@ -52,6 +52,9 @@ void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, doub
                    double alpha = 1);
 void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
              const TensorDesc& c, double value = 1);
+// a + weight * (b - a) in PyTorch's form, exact at both ends; the weight is a number in the
+// compute type (as PyTorch CPU keeps a Python-number weight), floating types only.
+void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double weight);
 // out is bool; a and b share a dtype.
 void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b);
 // out = cond ? a : b; cond is bool.
