@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 import torch_mlu  # noqa: F401
+from op_helpers import native
 
 FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 INTS = [torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8]
@@ -153,3 +154,45 @@ def test_python_number_operands_are_rounded_to_float16_exactly_when_cpu_rounds_t
     for value in (0.1, 0.7, 3.3):
         for op in (torch.mul, torch.div, torch.add, torch.sub):
             torch.testing.assert_close(op(x.to("mlu"), value).cpu(), op(x, value), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.bool])
+def test_logical_operators_give_bool_in_every_form(dtype):
+    a, b = sample((4, 5), dtype), sample((5,), dtype)
+    a[0] = 0
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        fn = getattr(torch, name)
+        with native():
+            got = fn(a.mlu(), b.mlu())
+            out = torch.empty(0, dtype=torch.float32, device="mlu")
+            fn(a.mlu(), b.mlu(), out=out)
+            inplace = a.mlu()
+            getattr(inplace, name + "_")(b.mlu())
+        assert got.dtype == torch.bool and out.dtype == torch.float32
+        torch.testing.assert_close(got.cpu(), fn(a, b))
+        torch.testing.assert_close(out.cpu(), fn(a, b).float())
+        torch.testing.assert_close(inplace.cpu(), getattr(a.clone(), name + "_")(b))
+
+
+def test_sgn_clamp_bounds_pow_out_and_rsub_match_cpu():
+    x = sample((6, 7), torch.float32)
+    i = sample((6, 7), torch.int64)
+    with native():
+        results = [
+            torch.sgn(x.mlu()),
+            torch.clamp_min(x.mlu(), -0.5), torch.clamp_max(x.mlu(), 0.25),
+            torch.clamp_min(i.mlu(), 40), x.mlu().clamp_max_(0.0),
+            torch.pow(x.mlu(), 2, out=torch.empty(0, device="mlu")), x.mlu().abs().pow_(0.5),
+            torch.pow(i.mlu(), 2, out=torch.empty(0, dtype=torch.long, device="mlu")),
+            torch.rsub(x.mlu(), x.mlu().t().contiguous().t(), alpha=2), 1 - x.mlu(),
+        ]
+    expected = [torch.sgn(x), torch.clamp_min(x, -0.5), torch.clamp_max(x, 0.25),
+                torch.clamp_min(i, 40), x.clone().clamp_max_(0.0), torch.pow(x, 2),
+                x.abs().pow_(0.5), torch.pow(i, 2), torch.rsub(x, x, alpha=2), 1 - x]
+    for got, want in zip(results, expected):
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got.cpu(), want)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        torch.pow(i.mlu(), 0.5, out=torch.empty(0, dtype=torch.long, device="mlu"))
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        i.mlu().sqrt_()

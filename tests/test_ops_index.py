@@ -368,3 +368,47 @@ def test_argument_errors():
         x.index_put_((torch.tensor([0], device="mlu"),), torch.ones(4, dtype=torch.float64, device="mlu"))
     with pytest.raises(RuntimeError, match="offsets\\[0\\] has to be 0"):
         F.embedding_bag(torch.tensor([0, 1], device="mlu"), x, torch.tensor([1], device="mlu")).cpu()
+
+
+# ---- nonzero, masked_select, boolean indexing ------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def test_nonzero_and_boolean_indexing_match_cpu(dtype):
+    x = sample((3, 4, 5), dtype) % 3 if dtype != torch.bool else sample((3, 4, 5), dtype)
+    mask = sample((3, 4, 5), torch.bool, seed=1)
+    with native():
+        nz = x.mlu().nonzero()
+        strided = x.mlu().transpose(0, 2)[::2].nonzero()
+        selected = x.mlu()[mask.mlu()]
+        picked = torch.masked_select(x.mlu(), mask.mlu()[0])  # the mask broadcasts
+        where = torch.argwhere(x.mlu())
+    check(nz, x.nonzero())
+    check(strided, x.transpose(0, 2)[::2].nonzero())
+    check(selected, x[mask])
+    check(picked, torch.masked_select(x, mask[0]))
+    check(where, torch.argwhere(x))
+
+
+def test_nonzero_edge_cases():
+    cases = [torch.tensor(0.0), torch.tensor(2.0), torch.zeros(0, 3), torch.zeros(4, 3),
+             torch.tensor([float("nan"), 0.0, -0.0, 1e-30])]
+    with native():
+        results = [c.mlu().nonzero() for c in cases]
+        out = torch.empty(7, 2, dtype=torch.long, device="mlu")
+        torch.nonzero(torch.eye(3).mlu(), out=out)
+    for r, c in zip(results, cases):
+        assert r.shape == c.nonzero().shape
+        check(r, c.nonzero())
+    check(out, torch.eye(3).nonzero())
+
+
+def test_masked_select_gradient_and_bad_mask():
+    x = torch.randn(4, 3, requires_grad=True)
+    xm = x.detach().mlu().requires_grad_()
+    mask = torch.tensor([True, False, True])
+    with native():
+        torch.masked_select(xm, mask.mlu()).sum().backward()
+    torch.masked_select(x, mask).sum().backward()
+    check(xm.grad, x.grad)
+    with pytest.raises(RuntimeError, match="expected BoolTensor for mask"):
+        torch.masked_select(xm.detach(), torch.ones(3, dtype=torch.uint8, device="mlu"))

@@ -1,4 +1,4 @@
-"""Native upsampling (nearest, linear) and reflection padding against the CPU."""
+"""Native upsampling (nearest, linear), reflection and replication padding against the CPU."""
 
 import pytest
 import torch
@@ -17,7 +17,8 @@ def _no_fallback():
     torch.mlu.reset_fallback_stats()
     yield
     used = [k for k in torch.mlu.fallback_stats() if k.startswith(("aten::upsample", "aten::_upsample",
-                                                                     "aten::reflection_pad"))]
+                                                                     "aten::reflection_pad",
+                                                                     "aten::replication_pad"))]
     assert not used, f"operators ran on the CPU fallback: {used}"
 
 
@@ -107,3 +108,19 @@ def test_reflection_pad_1d_3d_layouts_and_dtypes():
 def test_reflection_pad_errors():
     with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
         F.pad(torch.randn(1, 2, 3, 3, device="mlu"), (3, 0, 0, 0), mode="reflect")
+
+
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (2, 0, 1, 3), (0, 7, 0, 0), (-1, 2, 1, -1)])
+def test_replication_pad2d(padding):
+    check(lambda x: F.pad(x, padding, mode="replicate"), randn(2, 3, 5, 6))
+    check(lambda x: F.pad(x, padding, mode="replicate"), randn(3, 5, 6))  # unbatched
+
+
+def test_replication_pad_1d_3d_layouts_and_dtypes():
+    check(lambda x: F.pad(x, (4, 2), mode="replicate"), randn(2, 3, 3))  # wider than the input
+    check(lambda x: F.pad(x, (1, 2, 2, 1, 1, 1), mode="replicate"), randn(1, 2, 3, 4, 5))
+    check(lambda x: F.pad(x, (1, 1, 2, 2), mode="replicate"), randn(2, 8, 4, 5),
+          memory_format=torch.channels_last)
+    check(lambda x: F.pad(x, (1, 1, 2, 2), mode="replicate"), randn(2, 3, 4, 5), dtype=torch.float16)
+    x = torch.arange(2 * 3 * 16).reshape(2, 3, 4, 4)
+    check(lambda t: F.pad(t, (2, 1, 0, 1), mode="replicate"), x, dtype=torch.int64, grad=False)

@@ -254,6 +254,39 @@ at::Tensor isnan(const at::Tensor& self) {
   return compare_into(CompareOp::Ne, self, self, out);
 }
 
+// ---- logical operators: operands as bool (x != 0), a bool result ---------------------------
+
+at::Tensor& logical_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  const c10::Device device = common_device({&a, &b, &out});
+  c10::DeviceGuard guard(device);
+  const auto shape = at::infer_size(a.sizes(), b.sizes());
+  at::native::resize_output(out, shape);
+  KernelOperand x = kernel_operand(a, c10::kBool, shape, device),
+                y = kernel_operand(b, c10::kBool, shape, device);
+  // The kernel writes bool; another out dtype takes a converted copy.
+  at::Tensor result =
+      out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
+  launch(out, "binary", [op, o = describe(result), x = x.captured, y = y.captured]() mutable {
+    kernels::binary(op, o, x.bind(), y.bind());
+  });
+  if (!result.is_same(out)) out.copy_(result);
+  return out;
+}
+
+template <BinaryOp op>
+at::Tensor logical_fn(const at::Tensor& a, const at::Tensor& b) {
+  at::Tensor out = at::empty({0}, a.options().dtype(c10::kBool));
+  return logical_into(op, a, b, out);
+}
+template <BinaryOp op>
+at::Tensor& logical_inplace(at::Tensor& a, const at::Tensor& b) {
+  return logical_into(op, a, b, a);
+}
+template <BinaryOp op>
+at::Tensor& logical_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return logical_into(op, a, b, out);
+}
+
 // ---- parameterised activations, their gradients, where, clamp --------------------------------
 
 at::Tensor gelu(const at::Tensor& self, c10::string_view approximate) {
@@ -284,12 +317,22 @@ at::Tensor leaky_relu_backward(const at::Tensor& grad, const at::Tensor& self,
                                const at::Scalar& slope, bool) {
   return binary_new(BinaryOp::LeakyReluBackward, grad, self, slope.toDouble());
 }
+// Integer powers of integer tensors stay integral; everything else computes in floating point.
+bool integral_power(const at::Tensor& self, const at::Scalar& exponent) {
+  return c10::isIntegralType(self.scalar_type(), true) && exponent.isIntegral(false);
+}
 at::Tensor pow_scalar(const at::Tensor& self, const at::Scalar& exponent) {
-  // Integer powers of integer tensors stay integral; everything else computes in floating point.
-  if (c10::isIntegralType(self.scalar_type(), true) && exponent.isIntegral(false)) {
+  if (integral_power(self, exponent))
     return binary_new(BinaryOp::Pow, self, python_number(exponent), 1);
-  }
   return unary_new(UnaryOp::PowScalar, self, exponent.toDouble());
+}
+at::Tensor& pow_scalar_out(const at::Tensor& self, const at::Scalar& exponent, at::Tensor& out) {
+  if (integral_power(self, exponent))
+    return binary_into(BinaryOp::Pow, self, python_number(exponent), out, 1);
+  return unary_into(UnaryOp::PowScalar, self, out, exponent.toDouble());
+}
+at::Tensor& pow_scalar_(at::Tensor& self, const at::Scalar& exponent) {
+  return pow_scalar_out(self, exponent, self);
 }
 at::Tensor where(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b) {
   const c10::Device device = common_device({&cond, &a, &b});
@@ -332,6 +375,25 @@ at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& l
                       const std::optional<at::Scalar>& hi, at::Tensor& out) {
   return clamp_into(self, lo, hi, out);
 }
+template <bool upper>
+at::Tensor clamp_bound(const at::Tensor& self, const at::Scalar& bound) {
+  at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
+  return upper ? clamp_into(self, std::nullopt, bound, out) : clamp_into(self, bound, std::nullopt, out);
+}
+template <bool upper>
+at::Tensor& clamp_bound_(at::Tensor& self, const at::Scalar& bound) {
+  return upper ? clamp_into(self, std::nullopt, bound, self)
+               : clamp_into(self, bound, std::nullopt, self);
+}
+template <bool upper>
+at::Tensor& clamp_bound_out(const at::Tensor& self, const at::Scalar& bound, at::Tensor& out) {
+  return upper ? clamp_into(self, std::nullopt, bound, out)
+               : clamp_into(self, bound, std::nullopt, out);
+}
+// rsub(self, other, alpha) = other - alpha * self.
+at::Tensor rsub(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {
+  return binary_new(BinaryOp::Sub, other, self, alpha.toDouble());
+}
 
 #define MLU_UNARY(name, op)                      \
   m.impl(#name, unary_fn<UnaryOp::op>);          \
@@ -370,6 +432,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_UNARY(ceil, Ceil);
   MLU_UNARY(trunc, Trunc);
   MLU_UNARY(sign, Sign);
+  MLU_UNARY(sgn, Sign);  // sign for real tensors (complex ones are not supported)
   MLU_UNARY(silu, Silu);
   MLU_UNARY(mish, Mish);
   MLU_UNARY(hardswish, Hardswish);
@@ -407,14 +470,24 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("minimum.out", binary_out<BinaryOp::Minimum>);
   m.impl("pow.Tensor_Tensor", binary_fn<BinaryOp::Pow>);
   m.impl("pow.Tensor_Scalar", pow_scalar);
+  m.impl("pow.Tensor_Scalar_out", pow_scalar_out);
+  m.impl("pow_.Scalar", pow_scalar_);
   MLU_BINARY(remainder, Remainder);
   m.impl("floor_divide", binary_fn<BinaryOp::FloorDivide>);
   m.impl("atan2", atan2);
   MLU_BINARY(bitwise_and, BitwiseAnd);
   MLU_BINARY(bitwise_or, BitwiseOr);
   MLU_BINARY(bitwise_xor, BitwiseXor);
-  m.impl("logical_and", binary_fn<BinaryOp::LogicalAnd>);
-  m.impl("logical_or", binary_fn<BinaryOp::LogicalOr>);
+  m.impl("logical_and", logical_fn<BinaryOp::LogicalAnd>);
+  m.impl("logical_and_", logical_inplace<BinaryOp::LogicalAnd>);
+  m.impl("logical_and.out", logical_out<BinaryOp::LogicalAnd>);
+  m.impl("logical_or", logical_fn<BinaryOp::LogicalOr>);
+  m.impl("logical_or_", logical_inplace<BinaryOp::LogicalOr>);
+  m.impl("logical_or.out", logical_out<BinaryOp::LogicalOr>);
+  m.impl("logical_xor", logical_fn<BinaryOp::BitwiseXor>);  // on bools
+  m.impl("logical_xor_", logical_inplace<BinaryOp::BitwiseXor>);
+  m.impl("logical_xor.out", logical_out<BinaryOp::BitwiseXor>);
+  m.impl("rsub.Tensor", rsub);
 
   MLU_COMPARE(eq, Eq);
   MLU_COMPARE(ne, Ne);
@@ -447,6 +520,12 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("clamp", clamp);
   m.impl("clamp_", clamp_);
   m.impl("clamp.out", clamp_out);
+  m.impl("clamp_min", clamp_bound<false>);
+  m.impl("clamp_min_", clamp_bound_<false>);
+  m.impl("clamp_min.out", clamp_bound_out<false>);
+  m.impl("clamp_max", clamp_bound<true>);
+  m.impl("clamp_max_", clamp_bound_<true>);
+  m.impl("clamp_max.out", clamp_bound_out<true>);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Native advanced indexing (x[idx], x[idx] = v, index_put_ with accumulate), masked_fill_ and
-// masked_scatter_.
+// Native advanced indexing (x[idx], x[idx] = v, index_put_ with accumulate), masked_fill_,
+// masked_scatter_, nonzero and masked_select.
 // Boolean masks used as indices become integer indices through nonzero, which synchronises (the
 // result's shape depends on the data), except in x[mask] = scalar, which is a masked_fill_.
 #include <ATen/ATen.h>
@@ -183,6 +183,42 @@ at::Tensor& masked_scatter_(at::Tensor& self, const at::Tensor& mask, const at::
   return self;
 }
 
+// ---- nonzero, masked_select ---------------------------------------------------------------------
+
+// The count decides the output's shape, so it is read back (a synchronisation, as on CUDA).
+at::Tensor& nonzero_out(const at::Tensor& self, at::Tensor& out) {
+  const c10::Device device = common_device({&self, &out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(out.scalar_type() == at::kLong, "nonzero: expected out of dtype long, got ",
+              out.scalar_type());
+  const int64_t count = self.numel() == 0 ? 0 : at::count_nonzero(self).item<int64_t>();
+  at::native::resize_output(out, {count, self.dim()});
+  if (count == 0) return out;
+  const at::Tensor result =
+      out.is_contiguous() ? out : at::empty({count, self.dim()}, out.options());
+  launch(result, "nonzero",
+         [o = describe(result), in = describe(self)] { kernels::nonzero(o, in); });
+  if (!result.is_same(out)) out.copy_(result);
+  return out;
+}
+
+at::Tensor nonzero(const at::Tensor& self) {
+  at::Tensor out = at::empty({0}, self.options().dtype(at::kLong));
+  return nonzero_out(self, out);
+}
+
+at::Tensor masked_select(const at::Tensor& self, const at::Tensor& mask) {
+  TORCH_CHECK(mask.scalar_type() == at::kBool, "masked_select: expected BoolTensor for mask");
+  const auto shape = at::infer_size(self.sizes(), mask.sizes());
+  return at::index(self.expand(shape), {std::optional<at::Tensor>(mask.expand(shape))});
+}
+
+at::Tensor& masked_select_out(const at::Tensor& self, const at::Tensor& mask, at::Tensor& out) {
+  const at::Tensor result = ops::masked_select(self, mask);
+  at::native::resize_output(out, result.sizes());
+  return out.copy_(result);
+}
+
 // ---- index_put_ --------------------------------------------------------------------------------
 
 // x[mask] = v with a single boolean index and one value is masked_fill_: no nonzero, so no
@@ -261,6 +297,10 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("masked_fill_.Scalar", masked_fill_scalar);
   m.impl("masked_fill_.Tensor", masked_fill_tensor);
   m.impl("masked_scatter_", masked_scatter_);
+  m.impl("nonzero", nonzero);
+  m.impl("nonzero.out", nonzero_out);
+  m.impl("masked_select", masked_select);
+  m.impl("masked_select.out", masked_select_out);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Native reflection padding (1-D to 3-D) and its gradient; constant padding needs no kernel of its
-// own (its composite fills and copies).
+// Native reflection and replication padding (1-D to 3-D) and their gradients; constant padding
+// needs no kernel of its own (its composite fills and copies).
 #include "mlu_kernels/pad.h"
 
 #include <ATen/ATen.h>
@@ -18,7 +18,10 @@ struct Padding {
 };
 
 // padding lists (before, after) pairs from the last dim backwards, as F.pad does.
-Padding reflection_padding(const at::Tensor& input, c10::IntArrayRef padding, int spatial_dims) {
+using kernels::PadMode;
+
+Padding padding_of(PadMode mode, const at::Tensor& input, c10::IntArrayRef padding,
+                   int spatial_dims) {
   const int64_t dim = input.dim();
   bool valid = dim == spatial_dims + 1 || dim == spatial_dims + 2;
   for (int64_t i = dim == spatial_dims + 2 ? 1 : 0; valid && i < dim; ++i)
@@ -33,7 +36,7 @@ Padding reflection_padding(const at::Tensor& input, c10::IntArrayRef padding, in
     const int64_t d = dim - spatial_dims + i, size = input.size(d);
     const int64_t before = padding[2 * (spatial_dims - 1 - i)],
                   after = padding[2 * (spatial_dims - 1 - i) + 1];
-    TORCH_CHECK(before < size && after < size,
+    TORCH_CHECK(mode != PadMode::Reflect || (before < size && after < size),
                 "Argument #4: Padding size should be less than the corresponding "
                 "input dimension, but got: padding (",
                 before, ", ", after, ") at dimension ", d, " of input ", input.sizes());
@@ -49,65 +52,65 @@ at::Tensor batched(const at::Tensor& t, int spatial_dims) {
   return t.dim() == spatial_dims + 1 ? t.unsqueeze(0) : t;
 }
 
-template <int spatial_dims>
-at::Tensor& reflection_pad_out(const at::Tensor& input, c10::IntArrayRef padding, at::Tensor& out) {
+template <int spatial_dims, PadMode mode>
+at::Tensor& pad_out(const at::Tensor& input, c10::IntArrayRef padding, at::Tensor& out) {
   const c10::Device device = common_device({&input, &out});
   c10::DeviceGuard guard(device);
   TORCH_CHECK_NOT_IMPLEMENTED(!c10::isComplexType(input.scalar_type()),
-                              "\"reflection_pad\" not implemented for '", input.scalar_type(), "'");
-  const Padding p = reflection_padding(input, padding, spatial_dims);
+                              "padding is not implemented for '", input.scalar_type(), "'");
+  const Padding p = padding_of(mode, input, padding, spatial_dims);
   TORCH_CHECK(out.scalar_type() == input.scalar_type(), "expected out tensor of dtype ",
               input.scalar_type(), " but got ", out.scalar_type());
   at::native::resize_output(out, p.out_shape);
-  launch(out, "reflection_pad",
+  launch(out, "pad",
          [o = describe(batched(out, spatial_dims)), x = describe(batched(input, spatial_dims)),
-          before = p.before] { kernels::reflection_pad(o, x, before); });
+          before = p.before] { kernels::pad(mode, o, x, before); });
   return out;
 }
 
-template <int spatial_dims>
-at::Tensor reflection_pad(const at::Tensor& input, c10::IntArrayRef padding) {
-  at::Tensor out = at::empty(reflection_padding(input, padding, spatial_dims).out_shape,
+template <int spatial_dims, PadMode mode>
+at::Tensor pad(const at::Tensor& input, c10::IntArrayRef padding) {
+  at::Tensor out = at::empty(padding_of(mode, input, padding, spatial_dims).out_shape,
                              input.options(), input.suggest_memory_format());
-  return reflection_pad_out<spatial_dims>(input, padding, out);
+  return pad_out<spatial_dims, mode>(input, padding, out);
 }
 
-template <int spatial_dims>
-at::Tensor& reflection_pad_backward_out(const at::Tensor& grad_out, const at::Tensor& input,
-                                        c10::IntArrayRef padding, at::Tensor& grad_in) {
+template <int spatial_dims, PadMode mode>
+at::Tensor& pad_backward_out(const at::Tensor& grad_out, const at::Tensor& input,
+                             c10::IntArrayRef padding, at::Tensor& grad_in) {
   const c10::Device device = common_device({&grad_out, &input, &grad_in});
   c10::DeviceGuard guard(device);
-  const Padding p = reflection_padding(input, padding, spatial_dims);
+  const Padding p = padding_of(mode, input, padding, spatial_dims);
   TORCH_CHECK(grad_out.sizes() == c10::IntArrayRef(p.out_shape), "grad_output of size ",
               grad_out.sizes(), " does not match the padded size ", c10::IntArrayRef(p.out_shape));
   at::native::resize_output(grad_in, input.sizes());
   const at::Tensor g = grad_out.to(grad_in.scalar_type());
-  launch(grad_in, "reflection_pad_backward",
+  launch(grad_in, "pad_backward",
          [gi = describe(batched(grad_in, spatial_dims)), go = describe(batched(g, spatial_dims)),
-          before = p.before] { kernels::reflection_pad_backward(gi, go, before); });
+          before = p.before] { kernels::pad_backward(mode, gi, go, before); });
   return grad_in;
 }
 
-template <int spatial_dims>
-at::Tensor reflection_pad_backward(const at::Tensor& grad_out, const at::Tensor& input,
-                                   c10::IntArrayRef padding) {
+template <int spatial_dims, PadMode mode>
+at::Tensor pad_backward(const at::Tensor& grad_out, const at::Tensor& input,
+                        c10::IntArrayRef padding) {
   at::Tensor grad_in = at::empty(input.sizes(), input.options(), input.suggest_memory_format());
-  return reflection_pad_backward_out<spatial_dims>(grad_out, input, padding, grad_in);
+  return pad_backward_out<spatial_dims, mode>(grad_out, input, padding, grad_in);
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  m.impl("reflection_pad1d", reflection_pad<1>);
-  m.impl("reflection_pad1d.out", reflection_pad_out<1>);
-  m.impl("reflection_pad1d_backward", reflection_pad_backward<1>);
-  m.impl("reflection_pad1d_backward.grad_input", reflection_pad_backward_out<1>);
-  m.impl("reflection_pad2d", reflection_pad<2>);
-  m.impl("reflection_pad2d.out", reflection_pad_out<2>);
-  m.impl("reflection_pad2d_backward", reflection_pad_backward<2>);
-  m.impl("reflection_pad2d_backward.grad_input", reflection_pad_backward_out<2>);
-  m.impl("reflection_pad3d", reflection_pad<3>);
-  m.impl("reflection_pad3d.out", reflection_pad_out<3>);
-  m.impl("reflection_pad3d_backward", reflection_pad_backward<3>);
-  m.impl("reflection_pad3d_backward.grad_input", reflection_pad_backward_out<3>);
+#define MLU_PAD(name, dims, mode)                      \
+  m.impl(#name, pad<dims, mode>);                      \
+  m.impl(#name ".out", pad_out<dims, mode>);           \
+  m.impl(#name "_backward", pad_backward<dims, mode>); \
+  m.impl(#name "_backward.grad_input", pad_backward_out<dims, mode>)
+  MLU_PAD(reflection_pad1d, 1, PadMode::Reflect);
+  MLU_PAD(reflection_pad2d, 2, PadMode::Reflect);
+  MLU_PAD(reflection_pad3d, 3, PadMode::Reflect);
+  MLU_PAD(replication_pad1d, 1, PadMode::Replicate);
+  MLU_PAD(replication_pad2d, 2, PadMode::Replicate);
+  MLU_PAD(replication_pad3d, 3, PadMode::Replicate);
+#undef MLU_PAD
 }
 
 }  // namespace

@@ -233,4 +233,36 @@ void masked_scatter(const TensorDesc& dst, const TensorDesc& mask, const TensorD
       });
 }
 
+void nonzero(const TensorDesc& out, const TensorDesc& in) {
+  const int dims = in.ndim;
+  if (out.dtype != DType::Int64 || out.ndim != 2 || out.sizes[1] != dims ||
+      (out.sizes[0] > 1 && out.strides[0] != dims) || (dims > 1 && out.strides[1] != 1)) {
+    throw KernelError("nonzero: out must be a contiguous int64 [count, ndim] matrix");
+  }
+  const std::int64_t rows = out.sizes[0], numel = in.numel();
+  auto* coordinates = static_cast<std::int64_t*>(out.data);
+  std::array<std::int64_t, kMaxDims> index{};
+  std::int64_t found = 0;
+  visit_dtype(in.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* base = static_cast<const T*>(in.data);
+    std::int64_t offset = 0;
+    for (std::int64_t k = 0; k < numel; ++k) {
+      if (convert<bool>(base[offset])) {
+        if (found == rows)
+          throw KernelError("nonzero: more nonzero elements than the output has rows");
+        std::copy_n(index.begin(), dims, coordinates + found * dims);
+        ++found;
+      }
+      for (int d = dims - 1; d >= 0; --d) {  // the next element in row-major order
+        offset += in.strides[d];
+        if (++index[d] < in.sizes[d]) break;
+        offset -= in.strides[d] * in.sizes[d];
+        index[d] = 0;
+      }
+    }
+  });
+  if (found != rows) throw KernelError("nonzero: fewer nonzero elements than the output has rows");
+}
+
 }  // namespace mlu::kernels

@@ -40,4 +40,9 @@ void index_scatter(const TensorDesc& dst, const TensorDesc& values,
 // consecutive elements of source (1-D, dst's dtype); too short a source throws.
 void masked_scatter(const TensorDesc& dst, const TensorDesc& mask, const TensorDesc& source);
 
+// The row-major coordinates of in's nonzero elements (NaN counts as nonzero), one row each, in
+// row-major order: out is a contiguous int64 [count, in.ndim] matrix with exactly one row per
+// nonzero element (the caller counted them).
+void nonzero(const TensorDesc& out, const TensorDesc& in);
+
 }  // namespace mlu::kernels
