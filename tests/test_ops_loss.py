@@ -279,3 +279,54 @@ def test_pointwise_loss_errors():
     with pytest.raises(RuntimeError, match="\"mse_loss\" not implemented for 'Long'"):
         torch.ops.aten.mse_loss(torch.arange(3, device="mlu"), torch.arange(3, device="mlu"), 1)
     assert F.mse_loss(x, x).item() == 0
+
+
+# ---- CTC -------------------------------------------------------------------------------------------
+
+def ctc_case(dtype=torch.float32, concatenated=False, tensor_lengths=False, target_dtype=torch.long):
+    g = torch.Generator().manual_seed(3)
+    steps, batch, classes = 12, 4, 6
+    log_probs = torch.randn(steps, batch, classes, generator=g, dtype=dtype).log_softmax(2)
+    input_lengths = [12, 9, 5, 3]
+    target_lengths = [4, 0, 3, 5]  # sample 3 cannot be aligned: 5 labels in 3 steps
+    targets = torch.randint(1, classes, (batch, 5), generator=g, dtype=target_dtype)
+    targets[0, :2] = 2  # a repeated label needs a blank between
+    if concatenated:
+        targets = torch.cat([targets[n, :length] for n, length in enumerate(target_lengths)])
+    if tensor_lengths:
+        input_lengths, target_lengths = torch.tensor(input_lengths), torch.tensor(target_lengths)
+    return log_probs, targets, input_lengths, target_lengths
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("layout", ["padded", "concatenated", "tensor_lengths", "int32", "float64"])
+def test_ctc_loss_and_gradient_match_cpu(reduction, layout):
+    log_probs, targets, input_lengths, target_lengths = ctc_case(
+        dtype=torch.float64 if layout == "float64" else torch.float32,
+        concatenated=layout == "concatenated", tensor_lengths=layout == "tensor_lengths",
+        target_dtype=torch.int32 if layout == "int32" else torch.long)
+    results = []
+    for device in ("cpu", "mlu"):
+        lp = log_probs.to(device).detach().requires_grad_()
+        lengths = [t.to(device) if torch.is_tensor(t) else t for t in (input_lengths, target_lengths)]
+        torch.mlu.reset_fallback_stats()
+        loss = F.ctc_loss(lp, targets.to(device), *lengths, reduction=reduction, zero_infinity=True)
+        loss.sum().backward()
+        if device == "mlu":
+            assert not any("ctc" in k for k in torch.mlu.fallback_stats()), torch.mlu.fallback_stats()
+        results.append((loss.detach().cpu(), lp.grad.cpu()))
+    (cpu_loss, cpu_grad), (mlu_loss, mlu_grad) = results
+    torch.testing.assert_close(mlu_loss, cpu_loss)
+    torch.testing.assert_close(mlu_grad, cpu_grad)
+
+
+def test_ctc_loss_infinite_without_zero_infinity_and_bad_lengths():
+    log_probs, targets, input_lengths, target_lengths = ctc_case()
+    loss = F.ctc_loss(log_probs.mlu(), targets.mlu(), input_lengths, target_lengths, reduction="none")
+    expected = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, reduction="none")
+    torch.testing.assert_close(loss.cpu(), expected)
+    assert loss[3].item() == float("inf")
+    with pytest.raises(RuntimeError, match=r"input_lengths to be in \[0, 12\]"):
+        F.ctc_loss(log_probs.mlu(), targets.mlu(), [13, 9, 5, 3], target_lengths)
+    with pytest.raises(RuntimeError, match="blank must be in label range"):
+        F.ctc_loss(log_probs.mlu(), targets.mlu(), input_lengths, target_lengths, blank=6)

@@ -209,8 +209,10 @@ at::Tensor nonzero(const at::Tensor& self) {
 
 at::Tensor masked_select(const at::Tensor& self, const at::Tensor& mask) {
   TORCH_CHECK(mask.scalar_type() == at::kBool, "masked_select: expected BoolTensor for mask");
+  // Flattened, so that 0-d operands index too; the order stays row-major.
   const auto shape = at::infer_size(self.sizes(), mask.sizes());
-  return at::index(self.expand(shape), {std::optional<at::Tensor>(mask.expand(shape))});
+  return at::index(self.expand(shape).reshape(-1),
+                   {std::optional<at::Tensor>(mask.expand(shape).reshape(-1))});
 }
 
 at::Tensor& masked_select_out(const at::Tensor& self, const at::Tensor& mask, at::Tensor& out) {
