@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "mlu_kernels/parallel.h"
 #include "mlu_kernels/tensor_desc.h"
 #include "scalar_types.h"
 
@@ -46,14 +47,21 @@ Grid<T> grid(const TensorDesc& d) {
   return g;
 }
 
-// Calls f(n, c, d, h, w) for every output element.
+// Calls f(n, c, d, h, w) for every output element, planes (n, c) in parallel: f must write only
+// its own element.
 template <typename T, typename F>
 void for_each_cell(const Grid<T>& out, F&& f) {
-  for (std::int64_t n = 0; n < out.sizes[0]; ++n)
-    for (std::int64_t c = 0; c < out.sizes[1]; ++c)
+  const std::int64_t channels = out.sizes[1], cells = out.plane_size();
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(cells, 1));
+  parallel_for(out.sizes[0] * channels, grain, [&](std::int64_t first, std::int64_t last) {
+    for (std::int64_t p = first; p < last; ++p) {
+      const std::int64_t n = p / channels, c = p % channels;
       for (std::int64_t d = 0; d < out.sizes[2]; ++d)
         for (std::int64_t h = 0; h < out.sizes[3]; ++h)
           for (std::int64_t w = 0; w < out.sizes[4]; ++w) f(n, c, d, h, w);
+    }
+  });
 }
 
 // Stores one plane of gradients, which were accumulated in a wider type: scattered additions must
@@ -95,9 +103,10 @@ using SourceMap = std::array<std::vector<std::int64_t>, 3>;
 // out[n, c, d, h, w] = in[n, c, s[0][d], s[1][h], s[2][w]].
 template <typename T>
 void gather_through(const Grid<T>& out, const Grid<T>& in, const SourceMap& s) {
-  for_each_cell(out, [&](std::int64_t n, std::int64_t c, std::int64_t d, std::int64_t h, std::int64_t w) {
-    out.plane(n, c)[out.offset(d, h, w)] = in.plane(n, c)[in.offset(s[0][d], s[1][h], s[2][w])];
-  });
+  for_each_cell(
+      out, [&](std::int64_t n, std::int64_t c, std::int64_t d, std::int64_t h, std::int64_t w) {
+        out.plane(n, c)[out.offset(d, h, w)] = in.plane(n, c)[in.offset(s[0][d], s[1][h], s[2][w])];
+      });
 }
 
 // The gradient of gather_through: each grad_out cell adds into the grad_in cell it was read from.
@@ -105,10 +114,11 @@ template <typename T>
 void scatter_add_through(const Grid<T>& grad_in, const Grid<T>& grad_out, const SourceMap& s) {
   using C = ComputeType<T>;
   const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
-  scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, std::int64_t d, std::int64_t h,
-                                           std::int64_t w, C value) {
-    plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] += value;
-  });
+  scatter_planes<C>(
+      grad_in, grad_out,
+      [&](std::vector<C>& plane, std::int64_t d, std::int64_t h, std::int64_t w, C value) {
+        plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] += value;
+      });
 }
 
 }  // namespace mlu::kernels

@@ -1,11 +1,13 @@
 // Batch normalisation on [N, C, S] views. Loops follow the input's layout: planes of S when space
 // is innermost (contiguous), rows of C otherwise (channels-last, or S == 1).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "mlu_kernels/norm.h"
+#include "mlu_kernels/parallel.h"
 #include "norm_common.h"
 
 namespace mlu::kernels {
@@ -35,19 +37,54 @@ Shape shape_of(const TensorDesc& in) {
   return Shape{in.sizes[0], in.sizes[1], in.sizes[2], in.sizes[2] > 1 && in.strides[2] == 1};
 }
 
-// Calls f(channel, n, s) over every element in the input's memory order. Inlined, with f, into
-// its caller, so that f compiles for the caller's target (see fused_multiply_add).
+// Calls f(channel, n, s) over every element; f may only touch its element and state of its
+// channel. Planar inputs run channels in parallel, each channel's elements in memory order (so
+// per-channel sums add in the same order whatever the threads); channels-last ones run in
+// memory order on the calling thread. Inlined, with f, into its caller, so that f compiles for
+// the caller's target (see fused_multiply_add).
 template <typename F>
 [[gnu::always_inline]] inline void for_each_element(const Shape& shape, F&& f) {
   if (shape.planar) {
-    for (std::int64_t n = 0; n < shape.n; ++n)
-      for (std::int64_t c = 0; c < shape.c; ++c)
-        for (std::int64_t s = 0; s < shape.s; ++s) f(c, n, s);
+    const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
+    parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
+                 [&](std::int64_t first, std::int64_t last) {
+                   for (std::int64_t c = first; c < last; ++c)
+                     for (std::int64_t n = 0; n < shape.n; ++n)
+                       for (std::int64_t s = 0; s < shape.s; ++s) f(c, n, s);
+                 });
   } else {
     for (std::int64_t n = 0; n < shape.n; ++n)
       for (std::int64_t s = 0; s < shape.s; ++s)
         for (std::int64_t c = 0; c < shape.c; ++c) f(c, n, s);
   }
+}
+
+// Per channel, the sums in double of the K terms term(c, n, s) returns, added in the input's
+// memory order as for_each_element visits it; local accumulators (not sums[c], which the compiler
+// must keep in memory) make this the fast path of the statistics passes.
+template <int K, typename Term>
+void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, Term&& term) {
+  for (auto& v : sums) v.assign(shape.c, 0.0);
+  if (!shape.planar) {
+    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+      const std::array<double, K> t = term(c, n, s);
+      for (int k = 0; k < K; ++k) sums[k][c] += t[k];
+    });
+    return;
+  }
+  const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
+  parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t c = first; c < last; ++c) {
+                   std::array<double, K> acc{};
+                   for (std::int64_t n = 0; n < shape.n; ++n)
+                     for (std::int64_t s = 0; s < shape.s; ++s) {
+                       const std::array<double, K> t = term(c, n, s);
+                       for (int k = 0; k < K; ++k) acc[k] += t[k];
+                     }
+                   for (int k = 0; k < K; ++k) sums[k][c] = acc[k];
+                 }
+               });
 }
 
 // PyTorch's vectorised CPU kernels compute a * b + c with a single rounding (FMA) on processors
@@ -75,13 +112,18 @@ template <typename T, bool fused>
   const View<T> out = view<T>(out_desc), in = view<T>(in_desc);
   const Shape shape = shape_of(in_desc);
   if (shape.planar && out_desc.strides[2] == 1) {  // the common contiguous case, vectorised
-    for (std::int64_t n = 0; n < shape.n; ++n)
-      for (std::int64_t c = 0; c < shape.c; ++c) {
-        const T* x = &in.at(n, c, 0);
-        T* y = &out.at(n, c, 0);
-        for (std::int64_t s = 0; s < shape.s; ++s)
-          y[s] = convert<T>(multiply_add<fused>(convert<C>(x[s]), alpha[c], beta[c]));
-      }
+    const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
+    parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
+                 [&](std::int64_t first, std::int64_t last) {
+                   for (std::int64_t c = first; c < last; ++c)
+                     for (std::int64_t n = 0; n < shape.n; ++n) {
+                       const T* x = &in.at(n, c, 0);
+                       T* y = &out.at(n, c, 0);
+                       for (std::int64_t s = 0; s < shape.s; ++s)
+                         y[s] =
+                             convert<T>(multiply_add<fused>(convert<C>(x[s]), alpha[c], beta[c]));
+                     }
+                 });
     return;
   }
   for_each_element(
@@ -118,19 +160,19 @@ void forward(const TensorDesc& out, const TensorDesc& in, const BatchNormVectors
   std::vector<C> mean(shape.c), invstd(shape.c);
   if (training) {
     const View<T> x = view<T>(in);
-    std::vector<double> sum(shape.c, 0.0), centred(shape.c, 0.0);
-    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
-      sum[c] += convert<double>(x.at(n, c, s));
+    std::array<std::vector<double>, 1> sum, centred;
+    channel_sums<1>(shape, sum, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+      return std::array<double, 1>{convert<double>(x.at(n, c, s))};
     });
-    for (std::int64_t c = 0; c < shape.c; ++c) mean[c] = static_cast<C>(sum[c] / count);
-    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+    for (std::int64_t c = 0; c < shape.c; ++c) mean[c] = static_cast<C>(sum[0][c] / count);
+    channel_sums<1>(shape, centred, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
       const C d = convert<C>(x.at(n, c, s)) - mean[c];
-      centred[c] += d * d;
+      return std::array<double, 1>{d * d};
     });
     std::vector<double> running_mean = load_vector<double>(v.running_mean, shape.c, 0);
     std::vector<double> running_var = load_vector<double>(v.running_var, shape.c, 1);
     for (std::int64_t c = 0; c < shape.c; ++c) {
-      const C var_sum = static_cast<C>(centred[c]);
+      const C var_sum = static_cast<C>(centred[0][c]);
       const double var = var_sum / static_cast<C>(count);
       invstd[c] = var == 0 && eps == 0 ? C(0) : static_cast<C>(1 / std::sqrt(var + eps));
       running_mean[c] = momentum * mean[c] + (1 - momentum) * running_mean[c];
@@ -206,13 +248,14 @@ void backward(const TensorDesc* grad_in, const TensorDesc* grad_weight, const Te
     for (C& value : invstd) value = static_cast<C>(1 / std::sqrt(value + eps));
   }
   // Per channel: the sum of dy and the dot product of (x - mean) and dy.
-  std::vector<double> sum(shape.c, 0.0), dot(shape.c, 0.0);
+  std::array<std::vector<double>, 2> sums;
   const View<T> x = view<T>(in), dy = view<T>(grad_out);
-  for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
+  channel_sums<2>(shape, sums, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
     const C g = convert<C>(dy.at(n, c, s));
-    sum[c] += g;
-    dot[c] += (convert<C>(x.at(n, c, s)) - mean[c]) * g;
+    return std::array<double, 2>{g, (convert<C>(x.at(n, c, s)) - mean[c]) * g};
   });
+  const std::vector<double>& sum = sums[0];
+  const std::vector<double>& dot = sums[1];
   if (grad_weight != nullptr) {
     std::vector<double> values(shape.c);
     for (std::int64_t c = 0; c < shape.c; ++c) values[c] = dot[c] * invstd[c];

@@ -32,11 +32,11 @@ void max_over_windows(const TensorDesc& out_desc, const TensorDesc& indices_desc
               const std::int64_t w = ww.first + k * ww.step;
               const C value = convert<C>(src[in.offset(d, h, w)]);
               bool better = value > best;
-              if constexpr (std::is_floating_point_v<C>) better = better || std::isnan(value);
-              if (better) {
-                best = value;
-                best_index = (d * height + h) * width + w;
-              }
+              if constexpr (std::is_floating_point_v<C>)
+                better = better || value != value;  // NaN wins
+              // Selects rather than a branch: which tap wins is data-dependent and unpredictable.
+              best = better ? value : best;
+              best_index = better ? (d * height + h) * width + w : best_index;
             }
           }
         }
