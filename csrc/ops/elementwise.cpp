@@ -180,22 +180,29 @@ at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
 
 // ---- comparisons -----------------------------------------------------------------------------
 
-at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+// out = kernel(a, b) for a bool result: the operands broadcast and converted to operand_dtype;
+// the kernel writes bool, and another out dtype takes a converted copy.
+template <typename Kernel>
+at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b, c10::ScalarType operand_dtype,
+                             at::Tensor& out, const char* name, Kernel kernel) {
   const c10::Device device = common_device({&a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   at::native::resize_output(out, shape);
-  const c10::ScalarType dtype = at::result_type(a, b);
-  KernelOperand x = kernel_operand(a, dtype, shape, device),
-                y = kernel_operand(b, dtype, shape, device);
-  // The kernel writes bool; another out dtype takes a converted copy.
+  KernelOperand x = kernel_operand(a, operand_dtype, shape, device),
+                y = kernel_operand(b, operand_dtype, shape, device);
   at::Tensor result =
       out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
-  launch(out, "compare", [op, o = describe(result), x = x.captured, y = y.captured]() mutable {
-    kernels::compare(op, o, x.bind(), y.bind());
+  launch(out, name, [kernel, o = describe(result), x = x.captured, y = y.captured]() mutable {
+    kernel(o, x.bind(), y.bind());
   });
   if (!result.is_same(out)) out.copy_(result);
   return out;
+}
+
+at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
+  return bool_result_into(a, b, at::result_type(a, b), out, "compare",
+                          [op](const auto& o, const auto& x, const auto& y) { kernels::compare(op, o, x, y); });
 }
 
 template <CompareOp op>
@@ -257,20 +264,8 @@ at::Tensor isnan(const at::Tensor& self) {
 // ---- logical operators: operands as bool (x != 0), a bool result ---------------------------
 
 at::Tensor& logical_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  const c10::Device device = common_device({&a, &b, &out});
-  c10::DeviceGuard guard(device);
-  const auto shape = at::infer_size(a.sizes(), b.sizes());
-  at::native::resize_output(out, shape);
-  KernelOperand x = kernel_operand(a, c10::kBool, shape, device),
-                y = kernel_operand(b, c10::kBool, shape, device);
-  // The kernel writes bool; another out dtype takes a converted copy.
-  at::Tensor result =
-      out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
-  launch(out, "binary", [op, o = describe(result), x = x.captured, y = y.captured]() mutable {
-    kernels::binary(op, o, x.bind(), y.bind());
-  });
-  if (!result.is_same(out)) out.copy_(result);
-  return out;
+  return bool_result_into(a, b, c10::kBool, out, "binary",
+                          [op](const auto& o, const auto& x, const auto& y) { kernels::binary(op, o, x, y); });
 }
 
 template <BinaryOp op>
