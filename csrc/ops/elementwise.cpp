@@ -183,8 +183,9 @@ at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
 // out = kernel(a, b) for a bool result: the operands broadcast and converted to operand_dtype;
 // the kernel writes bool, and another out dtype takes a converted copy.
 template <typename Kernel>
-at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b, c10::ScalarType operand_dtype,
-                             at::Tensor& out, const char* name, Kernel kernel) {
+at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b,
+                             c10::ScalarType operand_dtype, at::Tensor& out, const char* name,
+                             Kernel kernel) {
   const c10::Device device = common_device({&a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
@@ -201,8 +202,9 @@ at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b, c10::Scal
 }
 
 at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  return bool_result_into(a, b, at::result_type(a, b), out, "compare",
-                          [op](const auto& o, const auto& x, const auto& y) { kernels::compare(op, o, x, y); });
+  return bool_result_into(
+      a, b, at::result_type(a, b), out, "compare",
+      [op](const auto& o, const auto& x, const auto& y) { kernels::compare(op, o, x, y); });
 }
 
 template <CompareOp op>
@@ -264,8 +266,9 @@ at::Tensor isnan(const at::Tensor& self) {
 // ---- logical operators: operands as bool (x != 0), a bool result ---------------------------
 
 at::Tensor& logical_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  return bool_result_into(a, b, c10::kBool, out, "binary",
-                          [op](const auto& o, const auto& x, const auto& y) { kernels::binary(op, o, x, y); });
+  return bool_result_into(
+      a, b, c10::kBool, out, "binary",
+      [op](const auto& o, const auto& x, const auto& y) { kernels::binary(op, o, x, y); });
 }
 
 template <BinaryOp op>
@@ -373,7 +376,8 @@ at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& l
 template <bool upper>
 at::Tensor clamp_bound(const at::Tensor& self, const at::Scalar& bound) {
   at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
-  return upper ? clamp_into(self, std::nullopt, bound, out) : clamp_into(self, bound, std::nullopt, out);
+  return upper ? clamp_into(self, std::nullopt, bound, out)
+               : clamp_into(self, bound, std::nullopt, out);
 }
 template <bool upper>
 at::Tensor& clamp_bound_(at::Tensor& self, const at::Scalar& bound) {

@@ -1,4 +1,5 @@
-// Native matrix products: mm, addmm, bmm, baddbmm (and through them matmul and linear).
+// Native matrix products: mm, addmm, bmm, baddbmm, addmv, dot (and through them matmul, mv and
+// linear): matrix-vector and vector-vector products are GEMMs with one column.
 #include <ATen/ATen.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
@@ -31,19 +32,23 @@ at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Ten
   const at::Tensor none;
   const c10::Device device = common_device({&a, &b, bias ? bias : &none, &out});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(a.dim() == b.dim() && (a.dim() == 2 || a.dim() == 3), "expected 2-D or 3-D matrices, got ",
-              a.dim(), "-D and ", b.dim(), "-D");
+  TORCH_CHECK(a.dim() == b.dim() && (a.dim() == 2 || a.dim() == 3),
+              "expected 2-D or 3-D matrices, got ", a.dim(), "-D and ", b.dim(), "-D");
   const int64_t k = a.size(-1);
   TORCH_CHECK(b.size(-2) == k, "mat1 and mat2 shapes cannot be multiplied (", a.size(-2), "x", k,
               " and ", b.size(-2), "x", b.size(-1), ")");
   std::vector<int64_t> shape = a.sizes().vec();
   shape.back() = b.size(-1);
-  if (a.dim() == 3) TORCH_CHECK(a.size(0) == b.size(0), "batch1 and batch2 must have the same batch size");
-  const c10::ScalarType dtype = out.defined() && out.numel() > 0 ? out.scalar_type() : at::result_type(a, b);
-  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "expected m1 and m2 to have the same dtype, but got: ",
-              a.scalar_type(), " != ", b.scalar_type());
+  if (a.dim() == 3)
+    TORCH_CHECK(a.size(0) == b.size(0), "batch1 and batch2 must have the same batch size");
+  const c10::ScalarType dtype =
+      out.defined() && out.numel() > 0 ? out.scalar_type() : at::result_type(a, b);
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(),
+              "expected m1 and m2 to have the same dtype, but got: ", a.scalar_type(),
+              " != ", b.scalar_type());
   at::native::resize_output(out, shape);
-  const bool direct = out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
+  const bool direct =
+      out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
   at::Tensor target = direct ? out : at::empty(shape, out.options());
   if (bias != nullptr && beta != 0) {
     target.copy_(operand(*bias, dtype, shape, device));
@@ -83,6 +88,48 @@ at::Tensor& addmm_(at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
   return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), self);
 }
 
+// out = beta * self + alpha * mat @ vec, as a product with one column.
+at::Tensor& addmv_out(const at::Tensor& self, const at::Tensor& mat, const at::Tensor& vec,
+                      const at::Scalar& beta, const at::Scalar& alpha, at::Tensor& out) {
+  TORCH_CHECK(mat.dim() == 2 && vec.dim() == 1 && self.dim() <= 1,
+              "vector + matrix @ vector expected, got ", self.dim(), ", ", mat.dim(), ", ",
+              vec.dim());
+  TORCH_CHECK(mat.size(1) == vec.size(0) && (self.numel() == 1 || self.numel() == mat.size(0)),
+              "size mismatch, got input (", self.numel(), "), mat (", mat.size(0), "x", mat.size(1),
+              "), vec (", vec.size(0), ")");
+  at::native::resize_output(out, {mat.size(0)});
+  at::Tensor column = out.unsqueeze(1);
+  const at::Tensor bias = self.dim() == 1 ? self.unsqueeze(1) : self;
+  product_into(mat, vec.unsqueeze(1), &bias, beta.toDouble(), alpha.toDouble(), column);
+  return out;
+}
+at::Tensor addmv(const at::Tensor& self, const at::Tensor& mat, const at::Tensor& vec,
+                 const at::Scalar& beta, const at::Scalar& alpha) {
+  at::Tensor out = new_product(mat, vec);
+  return addmv_out(self, mat, vec, beta, alpha, out);
+}
+at::Tensor& addmv_(at::Tensor& self, const at::Tensor& mat, const at::Tensor& vec,
+                   const at::Scalar& beta, const at::Scalar& alpha) {
+  TORCH_CHECK(self.dim() == 1 && self.size(0) == mat.size(0), "addmv_: expected self of shape [",
+              mat.size(0), "], got ", self.sizes());
+  return addmv_out(self, mat, vec, beta, alpha, self);
+}
+
+// The dot product of two vectors, a 1 x n by n x 1 product (real dtypes: vdot is dot).
+at::Tensor dot(const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(a.dim() == 1 && b.dim() == 1, "1D tensors expected, but got ", a.dim(), "D and ",
+              b.dim(), "D tensors");
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(),
+              "dot : expected both vectors to have same dtype, but found ", a.scalar_type(),
+              " and ", b.scalar_type());
+  TORCH_CHECK(a.numel() == b.numel(), "inconsistent tensor size, expected tensor [", a.numel(),
+              "] and src [", b.numel(), "] to have the same number of elements, but got ",
+              a.numel(), " and ", b.numel(), " elements respectively");
+  at::Tensor out = at::empty({1, 1}, a.options());
+  product_into(a.unsqueeze(0), b.unsqueeze(1), nullptr, 0, 1, out);
+  return out.view(c10::IntArrayRef{});  // 0-d (a braced {} would pick view(dtype))
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("mm", mm);
   m.impl("mm.out", mm_out);
@@ -94,6 +141,11 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("baddbmm", addmm);
   m.impl("baddbmm.out", addmm_out);
   m.impl("baddbmm_", addmm_);
+  m.impl("addmv", addmv);
+  m.impl("addmv.out", addmv_out);
+  m.impl("addmv_", addmv_);
+  m.impl("dot", dot);
+  m.impl("vdot", dot);
 }
 
 }  // namespace

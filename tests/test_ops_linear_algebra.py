@@ -1,0 +1,67 @@
+"""Native matrix products against the CPU: mm, addmm, bmm, baddbmm, and matrix-vector and
+vector-vector products (addmv, mv, dot, vdot, and matmul of vectors), in layouts and dtypes."""
+
+import pytest
+import torch
+
+from op_helpers import native, sample
+
+
+def check(got, expected):
+    tolerance = dict(rtol=1e-2, atol=1e-2) if got.dtype in (torch.float16, torch.bfloat16) else {}
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    torch.testing.assert_close(got.cpu(), expected, **tolerance)
+
+
+PRODUCTS = {
+    "mm": lambda a, b, v, w: a @ b,
+    "mm_transposed": lambda a, b, v, w: b.t() @ a.t(),
+    "addmm": lambda a, b, v, w: torch.addmm(w, a, b, beta=0.5, alpha=2),
+    "bmm": lambda a, b, v, w: torch.bmm(a.expand(3, 5, 4), b.expand(3, 4, 5)),
+    "mv": lambda a, b, v, w: a @ v,
+    "vector_matrix": lambda a, b, v, w: w @ a,
+    "addmv": lambda a, b, v, w: torch.addmv(w, a, v, beta=2, alpha=-1),
+    "addmv_scalar_input": lambda a, b, v, w: torch.addmv(w[0], a.t().contiguous().t(), v),
+    "dot": lambda a, b, v, w: torch.dot(v, v.flip(0)),
+    "vdot": lambda a, b, v, w: torch.vdot(v, v),
+    "vector_vector": lambda a, b, v, w: v @ v,
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64])
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_products_match_cpu(name, dtype):
+    a, b = sample((5, 4), dtype), sample((4, 5), dtype, seed=1)
+    v, w = sample((4,), dtype, seed=2), sample((5,), dtype, seed=3)
+    fn = PRODUCTS[name]
+    with native():
+        got = fn(a.mlu(), b.mlu(), v.mlu(), w.mlu())
+    check(got, fn(a, b, v, w))
+
+
+def test_matrix_vector_gradients_and_out_forms():
+    a, v = torch.randn(6, 3, requires_grad=True), torch.randn(3, requires_grad=True)
+    am, vm = (t.detach().mlu().requires_grad_() for t in (a, v))
+    with native():
+        (am @ vm).square().sum().backward()
+        out = torch.empty(0, device="mlu")
+        torch.mv(am.detach(), vm.detach(), out=out)
+        inplace = torch.ones(6, device="mlu").addmv_(am.detach(), vm.detach(), alpha=3)
+    (a @ v).square().sum().backward()
+    check(am.grad, a.grad)
+    check(vm.grad, v.grad)
+    check(out, torch.mv(a.detach(), v.detach()))
+    check(inplace, torch.ones(6).addmv_(a.detach(), v.detach(), alpha=3))
+
+
+def test_vector_products_reject_bad_operands():
+    m, v = torch.ones(3, 4, device="mlu"), torch.ones(5, device="mlu")
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        torch.mv(m, v)
+    with pytest.raises(RuntimeError, match="1D tensors expected"):
+        torch.dot(m, m)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        torch.dot(v, v.double())
+    with pytest.raises(RuntimeError, match="inconsistent tensor size"):
+        torch.dot(v, torch.ones(4, device="mlu"))
+    assert torch.dot(v, v).item() == 5.0  # still usable
