@@ -196,3 +196,28 @@ def test_sgn_clamp_bounds_pow_out_and_rsub_match_cpu():
         torch.pow(i.mlu(), 0.5, out=torch.empty(0, dtype=torch.long, device="mlu"))
     with pytest.raises(RuntimeError, match="can't be cast"):
         i.mlu().sqrt_()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.int8])
+@pytest.mark.parametrize("mode", [None, "trunc", "floor"])
+def test_division_rounding_modes_match_cpu(dtype, mode):
+    a = torch.tensor([7, -7, 7, -7, 0, 5, -5, 3, 100, -100]).to(dtype)
+    b = torch.tensor([2, 2, -2, -2, 3, 3, 3, -7, 7, 9]).to(dtype)
+    if dtype.is_floating_point:
+        a, b = a * 0.3, b * 0.7
+        a = torch.cat([a, torch.tensor([1.0, -1.0, 0.0, 4.5]).to(dtype)])
+        b = torch.cat([b, torch.tensor([0.0, 0.0, -3.0, 1.5]).to(dtype)])
+    with native():
+        got = torch.div(a.mlu(), b.mlu(), rounding_mode=mode)
+        inplace = a.mlu().clone()
+        if mode is not None or dtype.is_floating_point:
+            inplace.div_(b.mlu(), rounding_mode=mode)
+        floor_div = a.mlu() // b.mlu()
+    expected = torch.div(a, b, rounding_mode=mode)
+    assert got.dtype == expected.dtype
+    torch.testing.assert_close(got.cpu(), expected, equal_nan=True)
+    if mode is not None or dtype.is_floating_point:
+        torch.testing.assert_close(inplace.cpu(), expected, equal_nan=True)
+    torch.testing.assert_close(floor_div.cpu(), a // b, equal_nan=True)
+    with pytest.raises(RuntimeError, match="rounding_mode"):
+        torch.div(a.mlu(), b.mlu(), rounding_mode="round")

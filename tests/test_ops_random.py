@@ -1,5 +1,5 @@
 """Native random numbers on mlu: the device generator's Philox streams for uniform_, normal_,
-random_, bernoulli, exponential_, randperm and dropout. Same seed, same numbers; different seeds,
+random_, bernoulli, exponential_, randperm, dropout and multinomial. Same seed, same numbers; different seeds,
 different numbers; distributions within statistical tolerances; no CPU fallback."""
 
 import math
@@ -205,3 +205,39 @@ def test_argument_errors():
     with pytest.raises(RuntimeError, match="p must be in \\[0, 1\\], got 2"):
         torch.bernoulli(torch.full((3,), 2.0, device="mlu")).cpu()     # found by the kernel
     assert torch.rand(2, device="mlu").cpu().shape == (2,)            # the device is still usable
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_multinomial_frequencies_follow_the_weights(replacement):
+    weights = torch.tensor([[1.0, 0.0, 3.0, 4.0], [0.0, 0.0, 5.0, 0.0]], device="mlu")
+    with native():
+        torch.mlu.manual_seed(3)
+        first = torch.multinomial(weights, 1, replacement=replacement)
+        torch.mlu.manual_seed(3)
+        again = torch.multinomial(weights, 1, replacement=replacement)
+        many = torch.multinomial(weights[0], 20000, replacement=True) if replacement else None
+        distinct = torch.multinomial(weights[0].expand(500, 4), 3, replacement=False)
+    assert torch.equal(first.cpu(), again.cpu())  # the device generator reproduces it
+    assert first.shape == (2, 1) and first[1].item() == 2
+    if replacement:
+        counts = torch.bincount(many.cpu(), minlength=4).double() / 20000
+        assert counts[1] == 0  # zero weight: never drawn
+        torch.testing.assert_close(counts, torch.tensor([0.125, 0.0, 0.375, 0.5], dtype=torch.float64),
+                                   atol=0.02, rtol=0)
+    rows = distinct.cpu()
+    assert all(len(set(r.tolist())) == 3 and 1 not in r.tolist() for r in rows)
+
+
+def test_multinomial_rejects_invalid_distributions():
+    with pytest.raises(RuntimeError, match="inf`, `nan` or element < 0"):
+        torch.multinomial(torch.tensor([1.0, -1.0], device="mlu"), 1)
+    with pytest.raises(RuntimeError, match="sum of probabilities <= 0"):
+        torch.multinomial(torch.zeros(3, device="mlu"), 1)
+    with pytest.raises(RuntimeError, match="without replacement"):
+        torch.multinomial(torch.ones(3, device="mlu"), 4)
+    # With replacement the values are checked on the device: the error comes at synchronisation.
+    drawn = torch.multinomial(torch.tensor([1.0, float("nan")], device="mlu"), 3, replacement=True)
+    with pytest.raises(RuntimeError, match="infinity or NaN"):
+        torch.mlu.synchronize()
+    del drawn
+    assert torch.multinomial(torch.ones(3, device="mlu"), 2).shape == (2,)  # still usable

@@ -178,6 +178,26 @@ at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
   return binary_into(BinaryOp::Div, a, b, out, 1);
 }
 
+// div with a rounding mode: "trunc" and "floor" keep integer operands integral, as on CPU.
+BinaryOp rounding_division(std::optional<c10::string_view> mode) {
+  if (*mode == "trunc") return BinaryOp::TruncDivide;
+  TORCH_CHECK(*mode == "floor",
+              "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '",
+              *mode, "'");
+  return BinaryOp::FloorDivide;
+}
+at::Tensor div_mode(const at::Tensor& a, const at::Tensor& b,
+                    std::optional<c10::string_view> mode) {
+  return mode ? binary_new(rounding_division(mode), a, b, 1) : ops::div(a, b);
+}
+at::Tensor& div_mode_(at::Tensor& a, const at::Tensor& b, std::optional<c10::string_view> mode) {
+  return mode ? binary_inplace(rounding_division(mode), a, b, 1) : div_(a, b);
+}
+at::Tensor& div_mode_out(const at::Tensor& a, const at::Tensor& b,
+                         std::optional<c10::string_view> mode, at::Tensor& out) {
+  return binary_into(mode ? rounding_division(mode) : BinaryOp::Div, a, b, out, 1);
+}
+
 // ---- comparisons -----------------------------------------------------------------------------
 
 // out = kernel(a, b) for a bool result: the operands broadcast and converted to operand_dtype;
@@ -456,6 +476,9 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("div.Tensor", div);
   m.impl("div_.Tensor", div_);
   m.impl("div.out", div_out);
+  m.impl("div.Tensor_mode", div_mode);
+  m.impl("div_.Tensor_mode", div_mode_);
+  m.impl("div.out_mode", div_mode_out);
   m.impl("maximum", binary_fn<BinaryOp::Maximum>);
   m.impl("maximum.out", binary_out<BinaryOp::Maximum>);
   // With a tensor bound clamp_min is maximum and clamp_max minimum (NaN from either side wins).

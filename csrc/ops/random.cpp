@@ -212,6 +212,63 @@ at::Tensor& randperm_out(int64_t n, Generator gen, at::Tensor& out) {
   return out;
 }
 
+// ---- multinomial -------------------------------------------------------------------------------
+
+// As PyTorch's CPU and CUDA multinomial: without replacement (or for one sample) the exponential
+// race argmax/topk(p / q), q ~ Exp(1), in native operators; with replacement a search of each
+// row's cumulative weights for device-generated uniforms.
+at::Tensor& multinomial_out(const at::Tensor& self, int64_t n_sample, bool replacement,
+                            Generator gen, at::Tensor& result) {
+  const c10::Device device = common_device({&self, &result});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(self.dim() > 0 && self.dim() <= 2, "prob_dist must be 1 or 2 dim");
+  TORCH_CHECK(
+      at::isFloatingType(self.scalar_type()),
+      "multinomial only supports floating-point dtypes for input, got: ", self.scalar_type());
+  TORCH_CHECK(result.scalar_type() == at::kLong,
+              "multinomial expects Long tensor out, got: ", result.scalar_type());
+  TORCH_CHECK(n_sample > 0, "cannot sample n_sample <= 0 samples");
+  const int64_t categories = self.size(-1);
+  TORCH_CHECK(replacement || n_sample <= categories,
+              "cannot sample n_sample > prob_dist.size(-1) samples without replacement");
+  TORCH_CHECK(categories <= (int64_t{1} << 24), "number of categories cannot exceed 2^24");
+  if (self.dim() == 1) {
+    result.resize_({n_sample});
+  } else {
+    result.resize_({self.size(0), n_sample});
+  }
+  if (result.numel() == 0) return result;
+  if (!replacement || n_sample == 1) {
+    TORCH_CHECK(((self.max() < INFINITY) & (self.min() >= 0)).item<bool>(),
+                "probability tensor contains either `inf`, `nan` or element < 0");
+    const at::Tensor sums = self.dim() == 1 ? self.sum().unsqueeze(0) : self.sum(1);
+    TORCH_CHECK(!(sums == 0).any().item<bool>(),
+                "invalid multinomial distribution (sum of probabilities <= 0)");
+    at::Tensor q = at::empty_like(self).exponential_(1, gen);
+    at::div_out(q, self, q);
+    if (n_sample == 1) return at::argmax_out(result, q, -1, true);
+    at::Tensor values = at::empty(result.sizes(), self.options());
+    at::topk_out(values, result, q, n_sample);
+    return result;
+  }
+  const at::Tensor probs = self.dim() == 1 ? self.unsqueeze(0) : self;
+  at::Tensor uniforms =
+      at::empty({probs.size(0), n_sample}, self.options().dtype(at::kDouble)).uniform_(0, 1, gen);
+  const at::Tensor out =
+      result.is_contiguous() ? result : at::empty(result.sizes(), result.options());
+  const at::Tensor rows = out.view({probs.size(0), n_sample});
+  launch(rows, "multinomial", [o = describe(rows), p = describe(probs), u = describe(uniforms)] {
+    kernels::sample_categories(o, p, u);
+  });
+  if (!out.is_same(result)) result.copy_(out);
+  return result;
+}
+
+at::Tensor multinomial(const at::Tensor& self, int64_t n_sample, bool replacement, Generator gen) {
+  at::Tensor result = at::empty({0}, self.options().dtype(at::kLong));
+  return multinomial_out(self, n_sample, replacement, gen, result);
+}
+
 // ---- dropout -----------------------------------------------------------------------------------
 
 std::tuple<at::Tensor, at::Tensor> native_dropout(const at::Tensor& input, double p,
@@ -267,6 +324,8 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("bernoulli_.float", bernoulli_float_);
   m.impl("bernoulli.out", bernoulli_out);
   m.impl("randperm.generator_out", randperm_out);
+  m.impl("multinomial", multinomial);
+  m.impl("multinomial.out", multinomial_out);
   m.impl("native_dropout", native_dropout);
   m.impl("native_dropout_backward", native_dropout_backward);
 }

@@ -160,7 +160,25 @@ C floor_divide(C a, C b) {
     const C q = a / b;
     return (a % b != 0 && ((a < 0) != (b < 0))) ? C(q - 1) : q;
   } else {
-    return std::floor(a / b);
+    // PyTorch CPU's div_floor_floating: floor(a / b) rounded from the exact quotient a - fmod.
+    if (b == 0) return a / b;
+    const C mod = std::fmod(a, b);
+    C div = (a - mod) / b;
+    if (mod != 0 && (b < 0) != (mod < 0)) div -= C(1);
+    if (div == 0) return std::copysign(C(0), a / b);
+    C floored = std::floor(div);
+    if (div - floored > C(0.5)) floored += C(1);
+    return floored;
+  }
+}
+
+template <typename C>
+C trunc_divide(C a, C b) {
+  if constexpr (std::is_integral_v<C>) {
+    if (b == 0) throw KernelError("integer division by zero");
+    return C(a / b);
+  } else {
+    return std::trunc(a / b);
   }
 }
 
@@ -259,6 +277,11 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
         throw KernelError("floor_divide is not defined for bool");
       else
         return apply([](C x, C y) { return floor_divide(x, y); });
+    case BinaryOp::TruncDivide:
+      if constexpr (boolean)
+        throw KernelError("trunc division is not defined for bool");
+      else
+        return apply([](C x, C y) { return trunc_divide(x, y); });
     case BinaryOp::Atan2: return floating([](auto x, auto y) { return std::atan2(x, y); });
     case BinaryOp::BitwiseAnd: return bitwise([](auto x, auto y) { return C(x & y); });
     case BinaryOp::BitwiseOr: return bitwise([](auto x, auto y) { return C(x | y); });

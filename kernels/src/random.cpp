@@ -1,5 +1,6 @@
 #include "mlu_kernels/random.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -292,6 +293,53 @@ void randperm(const TensorDesc& out, PhiloxState state) {
     const std::int64_t stride = out.strides[0] * static_cast<std::int64_t>(sizeof(T));
     for (std::int64_t i = 0; i < n; ++i)
       *reinterpret_cast<T*>(data + i * stride) = convert<T>(perm[i]);
+  });
+}
+
+void sample_categories(const TensorDesc& out, const TensorDesc& probs, const TensorDesc& uniforms) {
+  if (out.dtype != DType::Int64 || out.ndim != 2 || probs.ndim != 2 || uniforms.ndim != 2 ||
+      uniforms.sizes[0] != out.sizes[0] || uniforms.sizes[1] != out.sizes[1] ||
+      probs.sizes[0] != out.sizes[0] || uniforms.dtype != DType::Float64) {
+    throw KernelError(
+        "sample_categories: expected int64 out [rows, n], probs [rows, categories], float64 "
+        "uniforms");
+  }
+  const std::int64_t rows = out.sizes[0], samples = out.sizes[1], categories = probs.sizes[1];
+  visit_dtype(probs.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!kFloatingStorage<T>) {
+      throw KernelError("multinomial only supports floating-point dtypes for input");
+    } else {
+      std::vector<double> cdf(categories);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const T* p = static_cast<const T*>(probs.data) + r * probs.strides[0];
+        double total = 0;
+        std::int64_t last_positive = 0;
+        for (std::int64_t c = 0; c < categories; ++c) {
+          const double value = convert<double>(p[c * probs.strides[1]]);
+          if (!std::isfinite(value))
+            throw KernelError(
+                "invalid multinomial distribution (encountering probability entry = infinity or "
+                "NaN)");
+          if (value < 0)
+            throw KernelError(
+                "invalid multinomial distribution (encountering probability entry < 0)");
+          if (value > 0) last_positive = c;
+          cdf[c] = total += value;
+        }
+        if (total <= 0)
+          throw KernelError("invalid multinomial distribution (sum of probabilities <= 0)");
+        const double* u = static_cast<const double*>(uniforms.data) + r * uniforms.strides[0];
+        auto* o = static_cast<std::int64_t*>(out.data) + r * out.strides[0];
+        for (std::int64_t j = 0; j < samples; ++j) {
+          // The first category whose cumulative sum exceeds the draw: zero-probability ones never
+          // are; rounding at the top end falls back to the last possible category.
+          const double target = u[j * uniforms.strides[1]] * total;
+          const std::int64_t c = std::upper_bound(cdf.begin(), cdf.end(), target) - cdf.begin();
+          o[j * out.strides[1]] = std::min(c, last_positive);
+        }
+      }
+    }
   });
 }
 

@@ -7,9 +7,36 @@
 namespace mlu::kernels {
 
 enum class UnaryOp {
-  Neg, Abs, Exp, Log, Log1p, Expm1, Sqrt, Rsqrt, Reciprocal, Sin, Cos, Tanh, Sigmoid, Erf,
-  Relu, Gelu, GeluTanh, Silu, Mish, Softplus, Hardswish, Hardsigmoid, Sign, Floor, Ceil, Round,
-  Trunc, LogicalNot, BitwiseNot, LogSigmoid,
+  Neg,
+  Abs,
+  Exp,
+  Log,
+  Log1p,
+  Expm1,
+  Sqrt,
+  Rsqrt,
+  Reciprocal,
+  Sin,
+  Cos,
+  Tanh,
+  Sigmoid,
+  Erf,
+  Relu,
+  Gelu,
+  GeluTanh,
+  Silu,
+  Mish,
+  Softplus,
+  Hardswish,
+  Hardsigmoid,
+  Sign,
+  Floor,
+  Ceil,
+  Round,
+  Trunc,
+  LogicalNot,
+  BitwiseNot,
+  LogSigmoid,
   // With a parameter:
   LeakyRelu,  // param: negative slope
   Elu,        // param: alpha
@@ -21,17 +48,33 @@ enum class UnaryOp {
 enum class BinaryOp {
   Add,  // a + alpha * b
   Sub,  // a - alpha * b
-  Mul, Div, Maximum, Minimum, Pow, Remainder, FloorDivide, Atan2, BitwiseAnd, BitwiseOr,
-  BitwiseXor, LogicalAnd, LogicalOr,
+  Mul,
+  Div,
+  Maximum,
+  Minimum,
+  Pow,
+  Remainder,
+  FloorDivide,  // rounded towards -inf (floats as PyTorch CPU: through fmod, exact)
+  TruncDivide,  // rounded towards zero
+  Atan2,
+  BitwiseAnd,
+  BitwiseOr,
+  BitwiseXor,
+  LogicalAnd,
+  LogicalOr,
   // Gradients: a is the incoming gradient, b the saved tensor.
   ThresholdBackward,  // b <= alpha ? 0 : a   (relu backward, b = input or result)
   SigmoidBackward,    // a * b * (1 - b)      (b = sigmoid output)
   TanhBackward,       // a * (1 - b * b)      (b = tanh output)
-  GeluBackward, GeluTanhBackward, SiluBackward, MishBackward, HardswishBackward,
+  GeluBackward,
+  GeluTanhBackward,
+  SiluBackward,
+  MishBackward,
+  HardswishBackward,
   HardsigmoidBackward,
-  LeakyReluBackward,  // alpha: negative slope; b = input
-  SoftplusBackward,   // alpha: beta; b = input
-  LogSigmoidBackward, // b = input
+  LeakyReluBackward,   // alpha: negative slope; b = input
+  SoftplusBackward,    // alpha: beta; b = input
+  LogSigmoidBackward,  // b = input
 };
 
 enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge };

@@ -49,4 +49,9 @@ void masked_scale(const TensorDesc& out, const TensorDesc& in, const TensorDesc&
 // 0..n-1, by Fisher-Yates, swap i taking 64 bits as element i.
 void randperm(const TensorDesc& out, PhiloxState state);
 
+// Sampling with replacement from the rows of probs (non-negative, finite weights; any positive
+// sum): out[r][j] is the category whose cumulative weight first exceeds uniforms[r][j] (float64
+// in [0, 1)) times the row's sum. Invalid rows throw as PyTorch's CPU kernel words it.
+void sample_categories(const TensorDesc& out, const TensorDesc& probs, const TensorDesc& uniforms);
+
 }  // namespace mlu::kernels
