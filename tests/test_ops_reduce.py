@@ -466,3 +466,53 @@ def test_gradients_match_cpu(case):
                 "logsumexp", "cumsum", "cumprod", "nansum", "sort", "topk"):
         (fn(mlu) * weights.to("mlu")).sum().backward()
     torch.testing.assert_close(mlu.grad.cpu(), cpu.grad)
+
+
+# ---- order statistics ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.uint8])
+def test_median_nanmedian_and_kthvalue_match_cpu(dtype):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randperm(6 * 7, generator=g).reshape(6, 7).to(dtype)  # no ties: indices are defined
+    if dtype.is_floating_point:
+        x[1, 3] = float("nan")
+        x[2, :] = float("nan")
+    cases = {
+        "median": lambda t: t.median(),
+        "nanmedian": lambda t: t.nanmedian(),
+        "median_dim": lambda t: t.median(dim=1),
+        "median_dim0_keepdim": lambda t: t.median(dim=0, keepdim=True),
+        "nanmedian_dim": lambda t: t.nanmedian(dim=-1),
+        "kthvalue": lambda t: t.kthvalue(3, dim=1),
+        "kthvalue_dim0": lambda t: t.kthvalue(6, dim=0, keepdim=True),
+        "median_0d": lambda t: t[0, 0].median(dim=0),
+    }
+    for name, fn in cases.items():
+        with native():
+            got = fn(x.mlu())
+        expected = fn(x)
+        got = got if isinstance(got, tuple) else (got,)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        if name in ("nanmedian_dim", "kthvalue") and dtype.is_floating_point:
+            # CPU's index for an all-NaN row is whatever its partition leaves first (here 5); mlu
+            # reports the first NaN. Values, and the other rows' indices, must agree.
+            keep = torch.tensor([r != 2 for r in range(6)])
+            got, expected = (got[0], got[1][keep.mlu()]), (expected[0], expected[1][keep])
+        for g_, e in zip(got, expected):
+            assert g_.shape == e.shape and g_.dtype == e.dtype, name
+            torch.testing.assert_close(g_.cpu(), e, equal_nan=True, msg=name)
+
+
+def test_median_gradient_and_errors():
+    x = torch.randn(4, 5, requires_grad=True)
+    xm = x.detach().mlu().requires_grad_()
+    with native():
+        xm.median(dim=1).values.sum().backward()
+    x.median(dim=1).values.sum().backward()
+    torch.testing.assert_close(xm.grad.cpu(), x.grad)
+    with pytest.raises(RuntimeError, match="out of range"):
+        xm.detach().kthvalue(6, dim=1)
+    with pytest.raises(IndexError, match="non-zero size"):
+        torch.empty(3, 0, device="mlu").median(dim=1)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        torch.empty(0, device="mlu").median()
