@@ -516,3 +516,23 @@ def test_median_gradient_and_errors():
         torch.empty(3, 0, device="mlu").median(dim=1)
     with pytest.raises(RuntimeError, match="cannot be empty"):
         torch.empty(0, device="mlu").median()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.int64, torch.uint8, torch.bool])
+def test_unique_with_inverse_and_counts_matches_cpu(dtype):
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 6, (4, 9), generator=g).to(dtype)
+    if dtype.is_floating_point:
+        x[0, 0] = float("nan")
+    for kwargs in (dict(), dict(return_inverse=True), dict(return_counts=True),
+                   dict(return_inverse=True, return_counts=True)):
+        with native():
+            got = torch.unique(x.mlu(), **kwargs)
+        expected = torch.unique(x, **kwargs)
+        got = got if isinstance(got, tuple) else (got,)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        for g_, e in zip(got, expected):
+            assert g_.shape == e.shape and g_.dtype == e.dtype
+            torch.testing.assert_close(g_.cpu(), e, equal_nan=True)
+    empty = torch.unique(torch.empty(0, 3, device="mlu"), return_inverse=True, return_counts=True)
+    assert [t.shape for t in empty] == [(0,), (0, 3), (0,)]

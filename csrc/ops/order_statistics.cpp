@@ -1,6 +1,6 @@
 // Order statistics: kthvalue, median and nanmedian (with indices along a dim, or of the whole
-// tensor), from the native stable sort. NaN sorts last: median propagates it (the first NaN of
-// the row, as CPU reports it), nanmedian skips it, kthvalue counts it as the largest value.
+// tensor), and unique, from the native stable sort. NaN sorts last: median propagates it (the first
+// NaN of the row, as CPU reports it), nanmedian skips it, kthvalue counts it as the largest value.
 #include <ATen/ATen.h>
 #include <ATen/WrapDimUtils.h>
 #include <ATen/native/Resize.h>
@@ -84,12 +84,43 @@ at::Tensor median_all(const at::Tensor& self) {
   return values;
 }
 
+// unique of the flattened tensor, in sorted order (also for sorted=False, whose order PyTorch
+// leaves unspecified); each NaN is its own value, as on CPU. The number of values is read back.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> unique(const at::Tensor& self, bool /*sorted*/,
+                                                      bool return_inverse, bool return_counts) {
+  c10::DeviceGuard guard(common_device({&self}));
+  const at::TensorOptions index_options = self.options().dtype(at::kLong);
+  const at::Tensor flat = self.reshape(-1);
+  const int64_t n = flat.numel();
+  if (n == 0) {
+    return {at::empty({0}, self.options()),
+            at::empty(return_inverse ? self.sizes() : at::IntArrayRef{0}, index_options),
+            at::empty({0}, index_options)};
+  }
+  auto [sorted, order] = flat.sort(std::optional<bool>(true), 0, /*descending=*/false);
+  at::Tensor starts = at::empty({n}, self.options().dtype(at::kBool));
+  starts.narrow(0, 0, 1).fill_(true);
+  if (n > 1) {
+    at::Tensor rest = starts.narrow(0, 1, n - 1);
+    at::ne_out(rest, sorted.narrow(0, 1, n - 1), sorted.narrow(0, 0, n - 1));
+  }
+  const at::Tensor values = sorted.masked_select(starts);
+  const at::Tensor group = starts.cumsum(0) - 1;  // each sorted element's value number
+  at::Tensor inverse = at::empty({0}, index_options), counts = at::empty({0}, index_options);
+  if (return_inverse)
+    inverse = at::empty({n}, index_options).scatter_(0, order, group).view(self.sizes());
+  if (return_counts)
+    counts = at::zeros({values.numel()}, index_options).index_add_(0, group, at::ones_like(group));
+  return {values, inverse, counts};
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("kthvalue.values", kthvalue_out);
   m.impl("median", median_all<false>);
   m.impl("median.dim_values", median_dim_out<false>);
   m.impl("nanmedian", median_all<true>);
   m.impl("nanmedian.dim_values", median_dim_out<true>);
+  m.impl("_unique2", unique);
 }
 
 }  // namespace
