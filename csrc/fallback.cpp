@@ -57,15 +57,17 @@ c10::IValue map_tensors(const c10::IValue& value, F&& fn) {
   if (value.isList()) {
     auto list = value.toList();
     c10::impl::GenericList out(list.elementType());
-    for (const c10::IValue& item : list) out.push_back(item.isTensor() ? fn(item.toTensor()) : item);
+    for (const c10::IValue& item : list)
+      out.push_back(item.isTensor() ? fn(item.toTensor()) : item);
     return out;
   }
   return value;
 }
 
 [[noreturn]] void two_devices(const c10::Device& a, const c10::Device& b) {
-  TORCH_CHECK(false, "Expected all tensors to be on the same device, but found at least two devices, ",
-              a, " and ", b, "!");
+  TORCH_CHECK(false,
+              "Expected all tensors to be on the same device, but found at least two devices, ", a,
+              " and ", b, "!");
 }
 
 // The mlu device an operator runs on; checks that its tensors agree. CPU tensors may only be
@@ -82,8 +84,8 @@ c10::Device operator_device(const c10::FunctionSchema& schema, c10::ArrayRef<c10
   }
   TORCH_CHECK(device.has_value(), schema.name(), " reached the mlu fallback without an mlu tensor");
   for (std::size_t i = 0; i < args.size(); ++i) {
-    const bool index_list = args[i].isList() && !args[i].isTensorList() &&
-                            schema.arguments()[i].name() == "indices";
+    const bool index_list =
+        args[i].isList() && !args[i].isTensorList() && schema.arguments()[i].name() == "indices";
     if (index_list) continue;
     for_each_tensor(args[i], [&](const at::Tensor& t) {
       if (t.defined() && !is_mlu(t) && t.dim() > 0) two_devices(*device, t.device());
@@ -135,9 +137,10 @@ at::Tensor to_device_output(const at::Tensor& out, const std::vector<Alias>& ali
       return view;
     }
   }
-  at::Tensor result = out.is_non_overlapping_and_dense()
-                          ? at::empty_strided(out.sizes(), out.strides(), out.options().device(device))
-                          : at::empty(out.sizes(), out.options().device(device));
+  at::Tensor result =
+      out.is_non_overlapping_and_dense()
+          ? at::empty_strided(out.sizes(), out.strides(), out.options().device(device))
+          : at::empty(out.sizes(), out.options().device(device));
   result.copy_(out);
   return result;
 }
@@ -145,7 +148,8 @@ at::Tensor to_device_output(const at::Tensor& out, const std::vector<Alias>& ali
 // Mirrors what the CPU kernel did to an argument's metadata or storage onto the device tensor.
 void write_back(const Alias& a) {
   const bool same_storage = a.host.storage().data() == a.host_data;
-  const bool same_shape = a.host.sizes() == a.device.sizes() && a.host.strides() == a.device.strides() &&
+  const bool same_shape = a.host.sizes() == a.device.sizes() &&
+                          a.host.strides() == a.device.strides() &&
                           a.host.storage_offset() == a.device.storage_offset();
   if (same_storage && same_shape) return;
   if (same_storage) {
@@ -164,16 +168,20 @@ void record(const std::string& name, double seconds, std::uint64_t bytes) {
   r.seconds += seconds;
   r.bytes += bytes;
   if (g_warned.insert(name).second) {
-    TORCH_WARN("The operator '", name, "' has no native mlu kernel and ran on the CPU fallback, "
+    TORCH_WARN("The operator '", name,
+               "' has no native mlu kernel and ran on the CPU fallback, "
                "which synchronises the device. See torch.mlu.fallback_stats().");
   }
 }
 
+}  // namespace
+
 void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const c10::FunctionSchema& schema = op.schema();
-  const std::string name = schema.overload_name().empty() ? schema.name()
-                                                          : schema.name() + "." + schema.overload_name();
-  TORCH_CHECK(g_enabled.load(), "The operator '", name, "' has no native mlu kernel, and "
+  const std::string name =
+      schema.overload_name().empty() ? schema.name() : schema.name() + "." + schema.overload_name();
+  TORCH_CHECK(g_enabled.load(), "The operator '", name,
+              "' has no native mlu kernel, and "
               "ENABLE_FALLBACK_TO_CPU=0 forbids running it on the CPU.");
   const auto start = std::chrono::steady_clock::now();
   const std::size_t num_args = schema.arguments().size();
@@ -189,9 +197,11 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
     c10::IValue& arg = (*stack)[first + i];
     const c10::Argument& spec = schema.arguments()[i];
     if (spec.type()->kind() == c10::TypeKind::OptionalType &&
-        spec.type()->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::GeneratorType) {
+        spec.type()->castRaw<c10::OptionalType>()->getElementType()->kind() ==
+            c10::TypeKind::GeneratorType) {
       if (arg.isNone() || arg.toGenerator().device().type() == kMLU) {
-        arg = host_generator(arg.isNone() ? std::nullopt : std::optional(arg.toGenerator()), device.index());
+        arg = host_generator(arg.isNone() ? std::nullopt : std::optional(arg.toGenerator()),
+                             device.index());
       }
       continue;
     }
@@ -214,15 +224,19 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const std::size_t num_returns = schema.returns().size();
   for (std::size_t i = stack->size() - num_returns; i < stack->size(); ++i) {
     (*stack)[i] = map_tensors((*stack)[i], [&](const at::Tensor& t) {
-      TORCH_CHECK_NOT_IMPLEMENTED(!t.defined() || t.layout() == c10::kStrided, name,
-                                  " returned a ", t.layout(), " tensor: only strided tensors are "
+      TORCH_CHECK_NOT_IMPLEMENTED(!t.defined() || t.layout() == c10::kStrided, name, " returned a ",
+                                  t.layout(),
+                                  " tensor: only strided tensors are "
                                   "supported on mlu");
       if (t.defined()) bytes += t.nbytes();
       return to_device_output(t, aliases, device);
     });
   }
-  record(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), bytes);
+  record(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+         bytes);
 }
+
+namespace {
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
   m.fallback(torch::CppFunction::makeFromBoxedFunction<&cpu_fallback>());

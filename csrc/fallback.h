@@ -2,9 +2,15 @@
 // zero-copy host views of device memory, after the current stream has finished with it.
 #pragma once
 
+#include <ATen/core/stack.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
+
+namespace c10 {
+class OperatorHandle;
+}
 
 namespace torch_mlu {
 
@@ -13,6 +19,10 @@ struct FallbackRecord {
   double seconds = 0;
   std::uint64_t bytes = 0;  // tensor bytes read and written
 };
+
+// The fallback itself, for native operators that hand one case over to the CPU (through
+// at::native::call_fallback_fn), recorded in the ledger like any other fallback.
+void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack);
 
 std::map<std::string, FallbackRecord> fallback_stats();
 void reset_fallback_stats();

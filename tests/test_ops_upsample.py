@@ -124,3 +124,29 @@ def test_replication_pad_1d_3d_layouts_and_dtypes():
     check(lambda x: F.pad(x, (1, 1, 2, 2), mode="replicate"), randn(2, 3, 4, 5), dtype=torch.float16)
     x = torch.arange(2 * 3 * 16).reshape(2, 3, 4, 4)
     check(lambda t: F.pad(t, (2, 1, 0, 1), mode="replicate"), x, dtype=torch.int64, grad=False)
+
+
+@pytest.mark.parametrize("kwargs", [dict(scale_factor=2), dict(size=(7, 5)), dict(scale_factor=0.5),
+                                    dict(size=(4, 11), align_corners=True), dict(scale_factor=1.7)])
+def test_bicubic_forward_and_gradient(kwargs):
+    kwargs.setdefault("align_corners", False)
+    check(lambda x: F.interpolate(x, mode="bicubic", **kwargs), randn(2, 3, 6, 8))
+    check(lambda x: F.interpolate(x, mode="bicubic", **kwargs), randn(2, 3, 6, 8), dtype=torch.float64)
+
+
+def test_bicubic_layouts_and_no_fallback():
+    check(lambda x: F.interpolate(x, scale_factor=2, mode="bicubic"), randn(2, 8, 5, 4),
+          memory_format=torch.channels_last)
+    check(lambda x: F.interpolate(x, size=(9, 9), mode="bicubic"), randn(1, 2, 4, 4), dtype=torch.bfloat16)
+    torch.mlu.reset_fallback_stats()
+    F.interpolate(torch.randn(1, 1, 4, 4, device="mlu"), scale_factor=3, mode="bicubic").sum().item()
+    assert not [k for k in torch.mlu.fallback_stats() if "bicubic" in k]
+
+
+def test_bicubic_uint8_runs_cpu_algorithm_on_the_fallback():
+    x = torch.randint(0, 256, (1, 2, 5, 6), dtype=torch.uint8)
+    torch.mlu.reset_fallback_stats()
+    got = F.interpolate(x.mlu(), scale_factor=2, mode="bicubic")
+    assert "aten::upsample_bicubic2d" in torch.mlu.fallback_stats()
+    torch.mlu.reset_fallback_stats()  # the autouse check above is for floating types
+    assert torch.equal(got.cpu(), F.interpolate(x, scale_factor=2, mode="bicubic"))

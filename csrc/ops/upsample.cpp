@@ -1,13 +1,16 @@
-// Native upsampling: nearest (1-D to 3-D, and nearest-exact 2-D) and linear / bilinear / trilinear
-// interpolation with their gradients; the interpolate() front end reaches these. The index
-// arithmetic is in mlu_kernels/upsample.h.
+// Native upsampling: nearest (1-D to 3-D, and nearest-exact 2-D), linear / bilinear / trilinear
+// and bicubic interpolation with their gradients; the interpolate() front end reaches these. The
+// index arithmetic is in mlu_kernels/upsample.h.
 #include "mlu_kernels/upsample.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Operators.h>
+#include <ATen/native/CPUFallback.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
+#include "../fallback.h"
 #include "common.h"
 
 namespace torch_mlu::ops {
@@ -47,13 +50,15 @@ void check_input(const at::Tensor& input, int spatial_dims) {
               input.sizes());
 }
 
-enum class Mode { Nearest, NearestExact, Linear };
+enum class Mode { Nearest, NearestExact, Linear, Cubic };
 
 void launch_forward(Mode mode, const at::Tensor& out, const at::Tensor& input,
                     const kernels::UpsampleScales& scales, bool align_corners) {
   launch(out, "upsample", [mode, o = describe(out), x = describe(input), scales, align_corners] {
     if (mode == Mode::Linear) {
       kernels::upsample_linear(o, x, scales, align_corners);
+    } else if (mode == Mode::Cubic) {
+      kernels::upsample_bicubic(o, x, scales, align_corners);
     } else {
       kernels::upsample_nearest(o, x, scales, mode == Mode::NearestExact);
     }
@@ -74,7 +79,7 @@ at::Tensor& upsample_into(Mode mode, const at::Tensor& input, c10::IntArrayRef o
   TORCH_CHECK(out.scalar_type() == type, "expected out tensor of dtype ", type, " but got ",
               out.scalar_type());
   at::native::resize_output(out, shape);
-  if (mode == Mode::Linear && type == at::kByte) {
+  if (mode != Mode::Nearest && mode != Mode::NearestExact && type == at::kByte) {
     // PyTorch interpolates bytes in fixed point; in float, results may differ by one.
     at::Tensor wide =
         at::empty(shape, input.options().dtype(at::kFloat), input.suggest_memory_format());
@@ -115,6 +120,8 @@ at::Tensor& upsample_backward_into(Mode mode, const at::Tensor& grad_out,
          [mode, gi = describe(grad_in), go = describe(grad_out), scales, align_corners] {
            if (mode == Mode::Linear) {
              kernels::upsample_linear_backward(gi, go, scales, align_corners);
+           } else if (mode == Mode::Cubic) {
+             kernels::upsample_bicubic_backward(gi, go, scales, align_corners);
            } else {
              kernels::upsample_nearest_backward(gi, go, scales, mode == Mode::NearestExact);
            }
@@ -181,6 +188,34 @@ at::Tensor& bilinear2d_out(const at::Tensor& x, c10::IntArrayRef size, bool alig
                            OptScale w, at::Tensor& out) {
   return upsample_into(Mode::Linear, x, size, scales_of({h, w}), align, out);
 }
+// uint8 bicubic is PyTorch's separable fixed-point algorithm, clamped between its passes (up to
+// 29 levels from interpolating in float): it runs on the CPU fallback, in the ledger.
+at::Tensor bicubic2d(const at::Tensor& x, c10::IntArrayRef size, bool align, OptScale h,
+                     OptScale w) {
+  if (x.scalar_type() == at::kByte) {
+    return at::native::call_fallback_fn<&cpu_fallback, ATEN_OP(upsample_bicubic2d)>::call(
+        x, size, align, h, w);
+  }
+  return upsample_new(Mode::Cubic, x, size, scales_of({h, w}), align);
+}
+at::Tensor& bicubic2d_out(const at::Tensor& x, c10::IntArrayRef size, bool align, OptScale h,
+                          OptScale w, at::Tensor& out) {
+  if (x.scalar_type() == at::kByte) {
+    return at::native::call_fallback_fn<&cpu_fallback, ATEN_OP2(upsample_bicubic2d, out)>::call(
+        x, size, align, h, w, out);
+  }
+  return upsample_into(Mode::Cubic, x, size, scales_of({h, w}), align, out);
+}
+at::Tensor bicubic2d_backward(const at::Tensor& g, c10::IntArrayRef size,
+                              c10::IntArrayRef input_size, bool align, OptScale h, OptScale w) {
+  return upsample_backward_new(Mode::Cubic, g, size, input_size, scales_of({h, w}), align);
+}
+at::Tensor& bicubic2d_backward_out(const at::Tensor& g, c10::IntArrayRef size,
+                                   c10::IntArrayRef input_size, bool align, OptScale h, OptScale w,
+                                   at::Tensor& grad_in) {
+  return upsample_backward_into(Mode::Cubic, g, size, input_size, scales_of({h, w}), align,
+                                grad_in);
+}
 at::Tensor trilinear3d(const at::Tensor& x, c10::IntArrayRef size, bool align, OptScale d,
                        OptScale h, OptScale w) {
   return upsample_new(Mode::Linear, x, size, scales_of({d, h, w}), align);
@@ -227,6 +262,10 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("upsample_bilinear2d.out", bilinear2d_out);
   m.impl("upsample_bilinear2d_backward", bilinear2d_backward);
   m.impl("upsample_bilinear2d_backward.grad_input", bilinear2d_backward_out);
+  m.impl("upsample_bicubic2d", bicubic2d);
+  m.impl("upsample_bicubic2d.out", bicubic2d_out);
+  m.impl("upsample_bicubic2d_backward", bicubic2d_backward);
+  m.impl("upsample_bicubic2d_backward.grad_input", bicubic2d_backward_out);
   m.impl("upsample_trilinear3d", trilinear3d);
   m.impl("upsample_trilinear3d_backward", trilinear3d_backward);
 }

@@ -37,9 +37,8 @@ std::vector<std::int64_t> nearest_sources(std::int64_t in, std::int64_t out, dou
   return sources;
 }
 
-
 SourceMap nearest_map(const TensorDesc& in, const TensorDesc& out, const UpsampleScales& scales,
-                    bool exact) {
+                      bool exact) {
   const Grid<char> gi = grid<char>(in), go = grid<char>(out);
   SourceMap sources;
   for (int d = 2; d < 5; ++d) {
@@ -115,6 +114,48 @@ void visit_resamplable(DType dtype, const char* kernel, F&& f) {
 template <typename T>
 using LinearCompute = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
+// Bicubic interpolation (2-D): four clamped input indices and their weights per output index,
+// Keys' cubic convolution with A = -0.75 as PyTorch's CPU kernel computes them.
+template <typename C>
+struct CubicTaps {
+  std::array<std::int64_t, 4> index;
+  std::array<C, 4> weight;
+};
+
+template <typename C>
+std::vector<CubicTaps<C>> cubic_taps(std::int64_t in, std::int64_t out, double scale,
+                                     bool align_corners) {
+  const C ratio =
+      align_corners
+          ? (out > 1 ? static_cast<C>(in - 1) / static_cast<C>(out - 1) : C(0))
+          : (scale > 0 ? static_cast<C>(1.0 / scale) : static_cast<C>(in) / static_cast<C>(out));
+  constexpr C A = C(-0.75);
+  auto near = [](C x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };       // |x| <= 1
+  auto far = [](C x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
+  std::vector<CubicTaps<C>> taps(out);
+  for (std::int64_t o = 0; o < out; ++o) {
+    // Unlike linear interpolation, the source coordinate is not clamped at 0.
+    const C source =
+        align_corners ? ratio * static_cast<C>(o) : ratio * (static_cast<C>(o) + C(0.5)) - C(0.5);
+    const C floor = std::floor(source);
+    const std::int64_t first = static_cast<std::int64_t>(floor);
+    const C t = source - floor;
+    taps[o].weight = {far(t + 1), near(t), near(1 - t), far(2 - t)};
+    for (int k = 0; k < 4; ++k)
+      taps[o].index[k] = std::clamp<std::int64_t>(first - 1 + k, 0, in - 1);
+  }
+  return taps;
+}
+
+template <typename C>
+std::array<std::vector<CubicTaps<C>>, 2> cubic_map(const TensorDesc& in, const TensorDesc& out,
+                                                   const UpsampleScales& scales,
+                                                   bool align_corners) {
+  if (in.ndim != 4) throw KernelError("upsample_bicubic: expected [N, C, H, W] operands");
+  return {cubic_taps<C>(in.sizes[2], out.sizes[2], scales[0], align_corners),
+          cubic_taps<C>(in.sizes[3], out.sizes[3], scales[1], align_corners)};
+}
+
 }  // namespace
 
 void upsample_nearest(const TensorDesc& out_desc, const TensorDesc& in_desc,
@@ -188,20 +229,68 @@ void upsample_linear_backward(const TensorDesc& grad_in_desc, const TensorDesc& 
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
     const int taps_d = grad_in_desc.ndim == 5 ? 2 : 1, taps_h = grad_in_desc.ndim >= 4 ? 2 : 1;
-    scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, std::int64_t d, std::int64_t h,
-                                             std::int64_t w, C value) {
-      const Tap<C>&td = taps[0][d], &th = taps[1][h], &tw = taps[2][w];
-      for (int a = 0; a < taps_d; ++a)
-        for (int b = 0; b < taps_h; ++b) {
-          const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
-          // The CPU kernel weighs outer dims first: (d * h) * w * grad.
-          const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
-                          (b ? th.second_weight : th.first_weight);
-          const std::int64_t row = (id * height + ih) * width;
-          plane[row + tw.first] += outer * tw.first_weight * value;
-          plane[row + tw.second] += outer * tw.second_weight * value;
-        }
-    });
+    scatter_planes<C>(
+        grad_in, grad_out,
+        [&](std::vector<C>& plane, std::int64_t d, std::int64_t h, std::int64_t w, C value) {
+          const Tap<C>&td = taps[0][d], &th = taps[1][h], &tw = taps[2][w];
+          for (int a = 0; a < taps_d; ++a)
+            for (int b = 0; b < taps_h; ++b) {
+              const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
+              // The CPU kernel weighs outer dims first: (d * h) * w * grad.
+              const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
+                              (b ? th.second_weight : th.first_weight);
+              const std::int64_t row = (id * height + ih) * width;
+              plane[row + tw.first] += outer * tw.first_weight * value;
+              plane[row + tw.second] += outer * tw.second_weight * value;
+            }
+        });
+  });
+}
+
+void upsample_bicubic(const TensorDesc& out_desc, const TensorDesc& in_desc,
+                      const UpsampleScales& scales, bool align_corners) {
+  check(out_desc, in_desc, "upsample_bicubic");
+  if (out_desc.numel() == 0) return;
+  visit_resamplable(in_desc.dtype, "upsample_bicubic", [&](auto tag) {
+    using T = decltype(tag);
+    using C = LinearCompute<T>;
+    const auto taps = cubic_map<C>(in_desc, out_desc, scales, align_corners);
+    const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
+    for_each_cell(
+        out, [&](std::int64_t n, std::int64_t c, std::int64_t, std::int64_t h, std::int64_t w) {
+          const T* src = in.plane(n, c);
+          const CubicTaps<C>&th = taps[0][h], &tw = taps[1][w];
+          // Along each of the four rows first, then across them, as the CPU kernel nests them.
+          C value = 0;
+          for (int i = 0; i < 4; ++i) {
+            C row = 0;
+            for (int j = 0; j < 4; ++j)
+              row += convert<C>(src[in.offset(0, th.index[i], tw.index[j])]) * tw.weight[j];
+            value += row * th.weight[i];
+          }
+          out.plane(n, c)[out.offset(0, h, w)] = convert<T>(value);
+        });
+  });
+}
+
+void upsample_bicubic_backward(const TensorDesc& grad_in_desc, const TensorDesc& grad_out_desc,
+                               const UpsampleScales& scales, bool align_corners) {
+  check(grad_out_desc, grad_in_desc, "upsample_bicubic_backward");
+  if (grad_in_desc.numel() == 0) return;
+  visit_resamplable(grad_in_desc.dtype, "upsample_bicubic_backward", [&](auto tag) {
+    using T = decltype(tag);
+    using C = LinearCompute<T>;
+    const auto taps = cubic_map<C>(grad_in_desc, grad_out_desc, scales, align_corners);
+    const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
+    const std::int64_t width = grad_in.sizes[4];
+    scatter_planes<C>(
+        grad_in, grad_out,
+        [&](std::vector<C>& plane, std::int64_t, std::int64_t h, std::int64_t w, C value) {
+          const CubicTaps<C>&th = taps[0][h], &tw = taps[1][w];
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j)
+              plane[th.index[i] * width + tw.index[j]] += value * tw.weight[j] * th.weight[i];
+        });
   });
 }
 
