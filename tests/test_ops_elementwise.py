@@ -221,3 +221,36 @@ def test_division_rounding_modes_match_cpu(dtype, mode):
     torch.testing.assert_close(floor_div.cpu(), a // b, equal_nan=True)
     with pytest.raises(RuntimeError, match="rounding_mode"):
         torch.div(a.mlu(), b.mlu(), rounding_mode="round")
+
+
+PARAMETERISED = {
+    "elu": lambda x: F.elu(x, alpha=0.7),
+    "celu": lambda x: F.celu(x, alpha=1.5),
+    "selu": lambda x: F.selu(x),
+    "elu_inplace_result_gradient": lambda x: F.elu(x * 1, alpha=0.5, inplace=True),
+    "softplus": lambda x: F.softplus(x, beta=2, threshold=3),
+    "softplus_default": lambda x: F.softplus(x * 30),
+    "hardtanh": lambda x: F.hardtanh(x, -0.5, 0.7),
+    "relu6": lambda x: F.relu6(x * 4),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize("name", PARAMETERISED)
+def test_parameterised_activations_and_gradients_match_cpu(name, dtype):
+    fn = PARAMETERISED[name]
+    x = torch.randn(5, 7).to(dtype)
+    x[0, :3] = torch.tensor([-0.5, 0.7, 0.0])  # the hardtanh bounds and zero exactly
+    results = []
+    for device in ("cpu", "mlu"):
+        leaf = x.to(device).detach().requires_grad_()
+        torch.mlu.reset_fallback_stats()
+        y = fn(leaf)
+        y.backward(torch.ones_like(y))
+        if device == "mlu":
+            assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+        results.append((y.detach().cpu(), leaf.grad.cpu()))
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(got, want, **tol(dtype))
+    with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
+        F.softplus(torch.ones(2, dtype=torch.long, device="mlu"))

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "scalar_types.h"
@@ -140,14 +141,11 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
     case UnaryOp::Mish: return floating([](auto x) { return x * vtanh(vlog1p(vexp(x))); });
     case UnaryOp::LogSigmoid:  // -softplus(-x), stable for large |x|
       return floating([](auto x) { return std::min(x, C(0)) - vlog1p(vexp(-std::abs(x))); });
-    case UnaryOp::Softplus:  // param: beta; PyTorch's default threshold of 20
-      return floating([p](auto x) { return x * p > C(20) ? x : vlog1p(vexp(x * p)) / p; });
     case UnaryOp::Hardswish:
       return floating([](auto x) { return x * std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
     case UnaryOp::Hardsigmoid:
       return floating([](auto x) { return std::min(std::max(x + C(3), C(0)), C(6)) / C(6); });
     case UnaryOp::LeakyRelu: return floating([p](auto x) { return x > C(0) ? x : x * p; });
-    case UnaryOp::Elu: return floating([p](auto x) { return x > C(0) ? x : p * std::expm1(x); });
     case UnaryOp::PowScalar: return floating([p](auto x) { return std::pow(x, p); });
   }
   throw KernelError("unknown unary operation");
@@ -330,12 +328,6 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
       return floating([alpha](auto g, auto x) { return x > C(0) ? g : g * alpha; });
     case BinaryOp::LogSigmoidBackward:
       return floating([](auto g, auto x) { return g * vsigmoid(C(-x)); });
-    case BinaryOp::SoftplusBackward:
-      return floating([alpha](auto g, auto x) {
-        if (x * alpha > C(20)) return g;
-        const C z = vexp(x * alpha);
-        return g * z / (z + C(1));
-      });
   }
   throw KernelError("unknown binary operation");
 }
@@ -431,6 +423,95 @@ void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b
             out, [w](C x, C y) { return C(y - (y - x) * (C(1) - w)); }, a, b);
       }
     }
+  });
+}
+
+namespace {
+
+// Calls f.template operator()<T, C>() for a floating out dtype; other dtypes are an error.
+template <typename F>
+void visit_floating_compute(const TensorDesc& out, const char* name, F&& f) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!kFloatingStorage<T>) {
+      throw KernelError(std::string(name) + " needs a floating-point tensor");
+    } else {
+      f.template operator()<T, ComputeType<T>>();
+    }
+  });
+}
+
+void check_activation(const TensorDesc& out, std::initializer_list<const TensorDesc*> ins,
+                      const char* name) {
+  for (const TensorDesc* d : ins) {
+    check_same_shape(out, *d, name);
+    if (d->dtype != out.dtype) throw KernelError(std::string(name) + ": operand dtypes differ");
+  }
+}
+
+}  // namespace
+
+void elu(const TensorDesc& out, const TensorDesc& in, double alpha, double scale,
+         double input_scale) {
+  check_activation(out, {&in}, "elu");
+  visit_floating_compute(out, "elu", [&]<typename T, typename C>() {
+    const C negative = C(alpha * scale), positive = C(scale), input = C(input_scale);
+    map<T>(
+        out, [=](C x) { return x <= C(0) ? std::expm1(x * input) * negative : x * positive; }, in);
+  });
+}
+
+void elu_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                  double alpha, double scale, double input_scale, bool x_is_result) {
+  check_activation(grad_in, {&grad_out, &x}, "elu_backward");
+  visit_floating_compute(grad_in, "elu_backward", [&]<typename T, typename C>() {
+    const C negative = C(alpha * scale), positive = C(scale), input = C(input_scale);
+    if (x_is_result) {
+      map<T>(
+          grad_in, [=](C g, C y) { return y <= C(0) ? g * input * (y + negative) : g * positive; },
+          grad_out, x);
+    } else {
+      map<T>(
+          grad_in,
+          [=](C g, C v) {
+            return v <= C(0) ? g * input * negative * vexp(v * input) : g * positive;
+          },
+          grad_out, x);
+    }
+  });
+}
+
+void softplus(const TensorDesc& out, const TensorDesc& in, double beta, double threshold) {
+  check_activation(out, {&in}, "softplus");
+  visit_floating_compute(out, "softplus", [&]<typename T, typename C>() {
+    const C b = C(beta), limit = C(threshold);
+    map<T>(
+        out, [=](C x) { return x * b > limit ? x : vlog1p(vexp(x * b)) / b; }, in);
+  });
+}
+
+void softplus_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                       double beta, double threshold) {
+  check_activation(grad_in, {&grad_out, &x}, "softplus_backward");
+  visit_floating_compute(grad_in, "softplus_backward", [&]<typename T, typename C>() {
+    const C b = C(beta), limit = C(threshold);
+    map<T>(
+        grad_in,
+        [=](C g, C v) {
+          const C z = vexp(v * b);
+          return v * b > limit ? g : g * z / (z + C(1));
+        },
+        grad_out, x);
+  });
+}
+
+void hardtanh_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                       double min, double max) {
+  check_activation(grad_in, {&grad_out, &x}, "hardtanh_backward");
+  visit_floating_compute(grad_in, "hardtanh_backward", [&]<typename T, typename C>() {
+    const C low = C(min), high = C(max);
+    map<T>(
+        grad_in, [=](C g, C v) { return v <= low || v >= high ? C(0) : g; }, grad_out, x);
   });
 }
 

@@ -26,7 +26,6 @@ enum class UnaryOp {
   GeluTanh,
   Silu,
   Mish,
-  Softplus,
   Hardswish,
   Hardsigmoid,
   Sign,
@@ -39,7 +38,6 @@ enum class UnaryOp {
   LogSigmoid,
   // With a parameter:
   LeakyRelu,  // param: negative slope
-  Elu,        // param: alpha
   PowScalar,  // x ** param
   ClampMin,   // max(x, param)
   ClampMax,   // min(x, param)
@@ -73,7 +71,6 @@ enum class BinaryOp {
   HardswishBackward,
   HardsigmoidBackward,
   LeakyReluBackward,   // alpha: negative slope; b = input
-  SoftplusBackward,    // alpha: beta; b = input
   LogSigmoidBackward,  // b = input
 };
 
@@ -98,6 +95,20 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
 // a + weight * (b - a) in PyTorch's form, exact at both ends; the weight is a number in the
 // compute type (as PyTorch CPU keeps a Python-number weight), floating types only.
 void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double weight);
+// Activations with several parameters, as PyTorch defines them (floating types):
+// elu: x > 0 ? scale * x : scale * alpha * (exp(input_scale * x) - 1) (also celu and selu);
+// softplus: beta * x > threshold ? x : log1p(exp(beta * x)) / beta.
+void elu(const TensorDesc& out, const TensorDesc& in, double alpha, double scale,
+         double input_scale);
+// x is the input, or the result when x_is_result.
+void elu_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                  double alpha, double scale, double input_scale, bool x_is_result);
+void softplus(const TensorDesc& out, const TensorDesc& in, double beta, double threshold);
+void softplus_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                       double beta, double threshold);
+// hardtanh's gradient: 0 where x <= min or x >= max.
+void hardtanh_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
+                       double min, double max);
 // out is bool; a and b share a dtype.
 void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b);
 // out = cond ? a : b; cond is bool.

@@ -1,0 +1,164 @@
+// Activations with several parameters and their gradients: elu (so celu and selu), softplus,
+// hardtanh (so relu6). The kernels are in mlu_kernels/elementwise.h.
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include "common.h"
+#include "mlu_kernels/elementwise.h"
+
+namespace torch_mlu::ops {
+namespace {
+
+// out = kernel(self), out of self's shape and a floating dtype.
+template <typename Kernel>
+at::Tensor& activation_into(const at::Tensor& self, at::Tensor& out, const char* name,
+                            Kernel kernel) {
+  const c10::Device device = common_device({&self, &out});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK_NOT_IMPLEMENTED(c10::isFloatingType(self.scalar_type()), "\"", name,
+                              "\" not implemented for '", self.scalar_type(), "'");
+  prepare_out(out, self.sizes(), self.scalar_type(), device);
+  const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
+  launch(out, name, [kernel, o = describe(out), i = describe(in)] { kernel(o, i); });
+  return out;
+}
+
+// grad_in = kernel(grad_out, x), all of x's shape.
+template <typename Kernel>
+at::Tensor& gradient_into(const at::Tensor& grad_out, const at::Tensor& x, at::Tensor& grad_in,
+                          const char* name, Kernel kernel) {
+  const c10::Device device = common_device({&grad_out, &x, &grad_in});
+  c10::DeviceGuard guard(device);
+  TORCH_CHECK(grad_out.sizes() == x.sizes(), name, ": grad_output of shape ", grad_out.sizes(),
+              " for an input of shape ", x.sizes());
+  TORCH_CHECK_NOT_IMPLEMENTED(c10::isFloatingType(x.scalar_type()), "\"", name,
+                              "\" not implemented for '", x.scalar_type(), "'");
+  prepare_out(grad_in, x.sizes(), x.scalar_type(), device);
+  const c10::ScalarType dtype = grad_in.scalar_type();
+  const at::Tensor g = operand(grad_out, dtype, x.sizes(), device),
+                   v = operand(x, dtype, x.sizes(), device);
+  launch(grad_in, name,
+         [kernel, gi = describe(grad_in), g = describe(g), v = describe(v)] { kernel(gi, g, v); });
+  return grad_in;
+}
+
+at::Tensor new_like(const at::Tensor& self) {
+  return new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
+}
+
+// ---- elu
+// -------------------------------------------------------------------------------------------
+
+at::Tensor& elu_out(const at::Tensor& self, const at::Scalar& alpha, const at::Scalar& scale,
+                    const at::Scalar& input_scale, at::Tensor& out) {
+  return activation_into(self, out, "elu",
+                         [a = alpha.toDouble(), s = scale.toDouble(), i = input_scale.toDouble()](
+                             const auto& o, const auto& x) { kernels::elu(o, x, a, s, i); });
+}
+at::Tensor elu(const at::Tensor& self, const at::Scalar& alpha, const at::Scalar& scale,
+               const at::Scalar& input_scale) {
+  at::Tensor out = new_like(self);
+  return elu_out(self, alpha, scale, input_scale, out);
+}
+at::Tensor& elu_(at::Tensor& self, const at::Scalar& alpha, const at::Scalar& scale,
+                 const at::Scalar& input_scale) {
+  return elu_out(self, alpha, scale, input_scale, self);
+}
+at::Tensor& elu_backward_out(const at::Tensor& grad_out, const at::Scalar& alpha,
+                             const at::Scalar& scale, const at::Scalar& input_scale, bool is_result,
+                             const at::Tensor& self_or_result, at::Tensor& grad_in) {
+  TORCH_CHECK(
+      !is_result || alpha.to<double>() >= 0.0,
+      "In-place elu backward calculation is triggered with a negative slope which is not "
+      "supported. "
+      "This is caused by calling in-place forward function with a negative slope, please call "
+      "out-of-place version instead.");
+  return gradient_into(grad_out, self_or_result, grad_in, "elu_backward",
+                       [a = alpha.toDouble(), s = scale.toDouble(), i = input_scale.toDouble(),
+                        is_result](const auto& gi, const auto& g, const auto& x) {
+                         kernels::elu_backward(gi, g, x, a, s, i, is_result);
+                       });
+}
+at::Tensor elu_backward(const at::Tensor& grad_out, const at::Scalar& alpha,
+                        const at::Scalar& scale, const at::Scalar& input_scale, bool is_result,
+                        const at::Tensor& self_or_result) {
+  at::Tensor grad_in = new_like(self_or_result);
+  return elu_backward_out(grad_out, alpha, scale, input_scale, is_result, self_or_result, grad_in);
+}
+
+// ---- softplus ----------------------------------------------------------------------------------
+
+at::Tensor& softplus_out(const at::Tensor& self, const at::Scalar& beta,
+                         const at::Scalar& threshold, at::Tensor& out) {
+  return activation_into(self, out, "softplus",
+                         [b = beta.toDouble(), t = threshold.toDouble()](
+                             const auto& o, const auto& x) { kernels::softplus(o, x, b, t); });
+}
+at::Tensor softplus(const at::Tensor& self, const at::Scalar& beta, const at::Scalar& threshold) {
+  at::Tensor out = new_like(self);
+  return softplus_out(self, beta, threshold, out);
+}
+at::Tensor& softplus_backward_out(const at::Tensor& grad_out, const at::Tensor& self,
+                                  const at::Scalar& beta, const at::Scalar& threshold,
+                                  at::Tensor& grad_in) {
+  return gradient_into(grad_out, self, grad_in, "softplus_backward",
+                       [b = beta.toDouble(), t = threshold.toDouble()](
+                           const auto& gi, const auto& g, const auto& x) {
+                         kernels::softplus_backward(gi, g, x, b, t);
+                       });
+}
+at::Tensor softplus_backward(const at::Tensor& grad_out, const at::Tensor& self,
+                             const at::Scalar& beta, const at::Scalar& threshold) {
+  at::Tensor grad_in = new_like(self);
+  return softplus_backward_out(grad_out, self, beta, threshold, grad_in);
+}
+
+// ---- hardtanh (a clamp forward) -----------------------------------------------------------------
+
+at::Tensor& hardtanh_out(const at::Tensor& self, const at::Scalar& low, const at::Scalar& high,
+                         at::Tensor& out) {
+  TORCH_CHECK(self.scalar_type() != at::kBool, "Bool inputs not supported for hardtanh");
+  return at::clamp_out(out, self, low, high);
+}
+at::Tensor hardtanh(const at::Tensor& self, const at::Scalar& low, const at::Scalar& high) {
+  at::Tensor out = new_like(self);
+  return hardtanh_out(self, low, high, out);
+}
+at::Tensor& hardtanh_(at::Tensor& self, const at::Scalar& low, const at::Scalar& high) {
+  return hardtanh_out(self, low, high, self);
+}
+at::Tensor& hardtanh_backward_out(const at::Tensor& grad_out, const at::Tensor& self,
+                                  const at::Scalar& low, const at::Scalar& high,
+                                  at::Tensor& grad_in) {
+  return gradient_into(
+      grad_out, self, grad_in, "hardtanh_backward",
+      [l = low.toDouble(), h = high.toDouble()](const auto& gi, const auto& g, const auto& x) {
+        kernels::hardtanh_backward(gi, g, x, l, h);
+      });
+}
+at::Tensor hardtanh_backward(const at::Tensor& grad_out, const at::Tensor& self,
+                             const at::Scalar& low, const at::Scalar& high) {
+  at::Tensor grad_in = new_like(self);
+  return hardtanh_backward_out(grad_out, self, low, high, grad_in);
+}
+
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("elu", elu);
+  m.impl("elu_", elu_);
+  m.impl("elu.out", elu_out);
+  m.impl("elu_backward", elu_backward);
+  m.impl("elu_backward.grad_input", elu_backward_out);
+  m.impl("softplus", softplus);
+  m.impl("softplus.out", softplus_out);
+  m.impl("softplus_backward", softplus_backward);
+  m.impl("softplus_backward.grad_input", softplus_backward_out);
+  m.impl("hardtanh", hardtanh);
+  m.impl("hardtanh_", hardtanh_);
+  m.impl("hardtanh.out", hardtanh_out);
+  m.impl("hardtanh_backward", hardtanh_backward);
+  m.impl("hardtanh_backward.grad_input", hardtanh_backward_out);
+}
+
+}  // namespace
+}  // namespace torch_mlu::ops
