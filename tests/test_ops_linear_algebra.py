@@ -1,6 +1,8 @@
 """Native matrix products against the CPU: mm, addmm, bmm, baddbmm, and matrix-vector and
 vector-vector products (addmv, mv, dot, vdot, and matmul of vectors), in layouts and dtypes."""
 
+import ctypes
+
 import pytest
 import torch
 
@@ -65,3 +67,16 @@ def test_vector_products_reject_bad_operands():
     with pytest.raises(RuntimeError, match="inconsistent tensor size"):
         torch.dot(v, torch.ones(4, device="mlu"))
     assert torch.dot(v, v).item() == 5.0  # still usable
+
+
+def test_device_products_leave_the_cpu_blas_thread_count_alone():
+    # The kernels run OpenBLAS single-threaded; its thread count is shared with PyTorch CPU, so it
+    # must be back to what it was once they are done.
+    blas = ctypes.CDLL("libopenblas.so.0")
+    before = blas.openblas_get_num_threads()
+    if before == 1:
+        pytest.skip("OpenBLAS already runs single-threaded here (one core): nothing to restore")
+    x = torch.randn(300, 300, device="mlu")
+    (x @ x).sum().item()
+    torch.nn.functional.scaled_dot_product_attention(*(torch.randn(1, 2, 8, 4, device="mlu"),) * 3).sum().item()
+    assert blas.openblas_get_num_threads() == before

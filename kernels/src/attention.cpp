@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mlu_kernels/parallel.h"
+#include "single_threaded_blas.h"
 #include "vec_math.h"
 
 namespace mlu::kernels {
@@ -150,8 +151,8 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
 template <typename F>
 void for_each_slice(const Attention& a, F f) {
   const std::int64_t heads = a.q.sizes[1], slices = a.q.sizes[0] * heads;
+  const SingleThreadedBlas single_threaded;  // the parallelism is across slices; tiles are small
   parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
-    openblas_set_num_threads_local(1);  // the parallelism is across slices; tiles are small
     for (std::int64_t s = first; s < last; ++s) f(s / heads, s % heads);
   });
 }

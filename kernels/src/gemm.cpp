@@ -9,6 +9,7 @@
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
 #include "scalar_types.h"
+#include "single_threaded_blas.h"
 
 namespace mlu::kernels {
 namespace {
@@ -132,12 +133,11 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
         }
         return;
       }
-      // The library's own threads split the work; OpenBLAS runs single-threaded on each of them,
-      // because its worker threads spin after every call and starve the dispatching thread on
-      // small machines.
+      // The library's own threads split the work; OpenBLAS runs single-threaded on each of them
+      // (single_threaded_blas.h).
+      const SingleThreadedBlas single_threaded;
       auto product = [&](std::int64_t i, std::int64_t row, std::int64_t rows, std::int64_t col,
                          std::int64_t cols) {
-        openblas_set_num_threads_local(1);
         const T* x = a0 + i * batch_stride(a) + row * (ma.transposed ? 1 : ma.ld);
         const T* y = b0 + i * batch_stride(b) + col * (mb.transposed ? mb.ld : 1);
         T* o = c0 + i * batch_stride(out) + row * ldc + col;

@@ -6,6 +6,7 @@
 
 #include "mlu_kernels/gemm.h"
 #include "scalar_types.h"
+#include "single_threaded_blas.h"
 #include "vec_math.h"
 
 namespace mlu::kernels {
@@ -182,6 +183,7 @@ void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d
 
 void lstm_layer_forward(const LstmLayer& layer, const LstmSequence& seq) {
   const Shape s = shape_of(layer);
+  const SingleThreadedBlas single_threaded;  // once for the whole sequence, not per step
   if (layer.input.dtype == DType::Float32)
     forward<float>(layer, seq, s);
   else
@@ -191,6 +193,7 @@ void lstm_layer_forward(const LstmLayer& layer, const LstmSequence& seq) {
 void lstm_layer_backward(const LstmLayer& layer, const LstmSequence& seq,
                          const LstmLayerGrads& grads) {
   const Shape s = shape_of(layer);
+  const SingleThreadedBlas single_threaded;
   if (layer.input.dtype == DType::Float32)
     backward<float>(layer, seq, grads, s);
   else
