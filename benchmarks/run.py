@@ -23,6 +23,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import workloads  # noqa: E402
 
 DEFAULT_THREADS = torch.get_num_threads()
+# PyTorch CPU's OpenBLAS and OpenMP worker threads keep spinning for up to about 0.1 s after their
+# work; every measurement starts after this pause, so that no configuration runs against the
+# previous one's spinning threads on these 2-core machines.
+SETTLE_SECONDS = 0.2
 
 
 def sync(device):
@@ -56,6 +60,7 @@ def alternate(make_runner, repeats, warmup):
     for _ in range(repeats):
         for label, (run, device, threads) in runners.items():
             torch.set_num_threads(threads)
+            time.sleep(SETTLE_SECONDS)
             samples[label].append(timed(run, device))
     torch.set_num_threads(DEFAULT_THREADS)
     return {label: statistics.median(s) for label, s in samples.items()}
