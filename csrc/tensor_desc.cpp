@@ -19,8 +19,8 @@ kernels::DType kernel_dtype(c10::ScalarType type) {
 }
 
 kernels::TensorDesc describe(const at::Tensor& tensor) {
-  TORCH_CHECK(tensor.dim() <= kernels::kMaxDims, "mlu kernels support at most ",
-              kernels::kMaxDims, " dimensions, got ", tensor.dim());
+  TORCH_CHECK(tensor.dim() <= kernels::kMaxDims, "mlu kernels support at most ", kernels::kMaxDims,
+              " dimensions, got ", tensor.dim());
   kernels::TensorDesc desc;
   desc.dtype = kernel_dtype(tensor.scalar_type());
   desc.ndim = static_cast<int>(tensor.dim());
@@ -30,6 +30,11 @@ kernels::TensorDesc describe(const at::Tensor& tensor) {
   }
   desc.data = tensor.data_ptr();
   return desc;
+}
+
+std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor) {
+  if (!tensor.defined()) return std::nullopt;
+  return describe(tensor);
 }
 
 void launch(const at::Tensor& on, const char* name, hal::Work work) {

@@ -3,6 +3,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <optional>
+
 #include "mlu_kernels/tensor_desc.h"
 #include "stream.h"
 
@@ -13,6 +15,8 @@ namespace kernels = mlu::kernels;
 // Throws a TypeError naming the dtype when the kernel library has no such dtype.
 kernels::DType kernel_dtype(c10::ScalarType type);
 kernels::TensorDesc describe(const at::Tensor& tensor);
+// Nothing for an undefined tensor (an absent optional operand).
+std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 
 // Enqueues a kernel on the current stream of the tensor's device.
 void launch(const at::Tensor& on, const char* name, hal::Work work);

@@ -254,3 +254,17 @@ def test_parameterised_activations_and_gradients_match_cpu(name, dtype):
         torch.testing.assert_close(got, want, **tol(dtype))
     with pytest.raises(NotImplementedError, match="not implemented for 'Long'"):
         F.softplus(torch.ones(2, dtype=torch.long, device="mlu"))
+
+
+def test_parameterised_activation_and_lerp_errors():
+    x = torch.randn(4, device="mlu", requires_grad=True)
+    y = F.elu(x * 1, alpha=-0.5, inplace=True)
+    with pytest.raises(RuntimeError, match="negative slope which is not supported"):
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match="grad_output of shape"):
+        torch.ops.aten.softplus_backward(torch.ones(3, device="mlu"), torch.ones(4, device="mlu"), 1, 20)
+    with pytest.raises(RuntimeError, match="expected dtype Float for `end`"):
+        torch.lerp(torch.ones(2, device="mlu"), torch.ones(2, dtype=torch.float64, device="mlu"), 0.5)
+    with pytest.raises(RuntimeError, match="expected a floating-point tensor"):
+        torch.lerp(torch.ones(2, dtype=torch.long, device="mlu"), torch.ones(2, dtype=torch.long, device="mlu"), 1)
+    assert torch.lerp(torch.zeros(2, device="mlu"), torch.ones(2, device="mlu"), 0.25).cpu().tolist() == [0.25] * 2

@@ -412,3 +412,8 @@ def test_masked_select_gradient_and_bad_mask():
     check(xm.grad, x.grad)
     with pytest.raises(RuntimeError, match="expected BoolTensor for mask"):
         torch.masked_select(xm.detach(), torch.ones(3, dtype=torch.uint8, device="mlu"))
+
+
+def test_nonzero_rejects_a_non_long_out():
+    with pytest.raises(RuntimeError, match="expected out of dtype long"):
+        torch.nonzero(torch.ones(3, device="mlu"), out=torch.empty(0, dtype=torch.int32, device="mlu"))

@@ -331,3 +331,16 @@ def test_ctc_loss_infinite_without_zero_infinity_and_bad_lengths():
         F.ctc_loss(log_probs.mlu(), targets.mlu(), [13, 9, 5, 3], target_lengths)
     with pytest.raises(RuntimeError, match="blank must be in label range"):
         F.ctc_loss(log_probs.mlu(), targets.mlu(), input_lengths, target_lengths, blank=6)
+
+
+def test_ctc_loss_rejects_inconsistent_targets():
+    log_probs, targets, input_lengths, target_lengths = ctc_case()
+    lp, tg = log_probs.mlu(), targets.mlu()
+    with pytest.raises(RuntimeError, match="longer than the padded targets"):
+        F.ctc_loss(lp, tg, input_lengths, [4, 0, 3, 6])
+    with pytest.raises(RuntimeError, match="negative target length"):
+        F.ctc_loss(lp, tg, input_lengths, [4, -1, 3, 5])
+    with pytest.raises(RuntimeError, match="int32 or int64 targets"):  # F.ctc_loss converts them
+        torch.ops.aten._ctc_loss(lp, tg.float(), input_lengths, target_lengths)
+    with pytest.raises(RuntimeError, match="concatenated targets"):
+        F.ctc_loss(lp, tg.flatten()[:5], input_lengths, target_lengths)

@@ -241,3 +241,12 @@ def test_multinomial_rejects_invalid_distributions():
         torch.mlu.synchronize()
     del drawn
     assert torch.multinomial(torch.ones(3, device="mlu"), 2).shape == (2,)  # still usable
+
+
+def test_multinomial_rejects_bad_shapes_and_dtypes():
+    with pytest.raises(RuntimeError, match="prob_dist must be 1 or 2 dim"):
+        torch.multinomial(torch.ones(2, 2, 2, device="mlu"), 1)
+    with pytest.raises(RuntimeError, match="floating-point dtypes"):
+        torch.multinomial(torch.ones(3, dtype=torch.long, device="mlu"), 1)
+    with pytest.raises(RuntimeError, match="n_sample <= 0"):
+        torch.multinomial(torch.ones(3, device="mlu"), 0)

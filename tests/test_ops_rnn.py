@@ -167,3 +167,12 @@ def test_lstm_layer_rejects_mismatched_weights():
     out, *_ = torch.ops.torch_mlu.lstm_layer(x, h, h, torch.randn(20, 6, device="mlu"), w, None,
                                              None, False)
     assert out.shape == (4, 2, 5)
+
+
+def test_lstm_layer_rejects_mixed_dtypes_and_bad_biases():
+    x, h = torch.randn(4, 2, 6, device="mlu"), torch.zeros(2, 5, device="mlu")
+    w_ih, w_hh = torch.randn(20, 6, device="mlu"), torch.randn(20, 5, device="mlu")
+    with pytest.raises(RuntimeError, match="every operand must be Float"):
+        torch.ops.torch_mlu.lstm_layer(x, h, h, w_ih.double(), w_hh, None, None, False)
+    with pytest.raises(RuntimeError, match=r"biases of shape \[4 \* hidden\]"):
+        torch.ops.torch_mlu.lstm_layer(x, h, h, w_ih, w_hh, torch.zeros(5, device="mlu"), None, False)

@@ -393,21 +393,20 @@ at::Tensor& clamp_out(const at::Tensor& self, const std::optional<at::Scalar>& l
                       const std::optional<at::Scalar>& hi, at::Tensor& out) {
   return clamp_into(self, lo, hi, out);
 }
-template <bool upper>
-at::Tensor clamp_bound(const at::Tensor& self, const at::Scalar& bound) {
-  at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
-  return upper ? clamp_into(self, std::nullopt, bound, out)
-               : clamp_into(self, bound, std::nullopt, out);
-}
-template <bool upper>
-at::Tensor& clamp_bound_(at::Tensor& self, const at::Scalar& bound) {
-  return upper ? clamp_into(self, std::nullopt, bound, self)
-               : clamp_into(self, bound, std::nullopt, self);
-}
+// clamp_min and clamp_max with a number: clamp with one bound.
 template <bool upper>
 at::Tensor& clamp_bound_out(const at::Tensor& self, const at::Scalar& bound, at::Tensor& out) {
   return upper ? clamp_into(self, std::nullopt, bound, out)
                : clamp_into(self, bound, std::nullopt, out);
+}
+template <bool upper>
+at::Tensor clamp_bound(const at::Tensor& self, const at::Scalar& bound) {
+  at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, common_device({&self}));
+  return clamp_bound_out<upper>(self, bound, out);
+}
+template <bool upper>
+at::Tensor& clamp_bound_(at::Tensor& self, const at::Scalar& bound) {
+  return clamp_bound_out<upper>(self, bound, self);
 }
 // rsub(self, other, alpha) = other - alpha * self.
 at::Tensor rsub(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {

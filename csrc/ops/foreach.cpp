@@ -46,13 +46,6 @@ Descs describe_all(at::TensorList list) {
   return descs;
 }
 
-std::vector<at::Tensor> empty_like_all(at::TensorList list) {
-  std::vector<at::Tensor> out;
-  out.reserve(list.size());
-  for (const at::Tensor& t : list) out.push_back(at::empty_like(t));
-  return out;
-}
-
 // A number that adds to a 16-bit tensor is rounded to its dtype first, as PyTorch CPU does (it
 // keeps factors and divisors in float).
 double addend(const at::Scalar& value, c10::ScalarType dtype) {
@@ -61,48 +54,57 @@ double addend(const at::Scalar& value, c10::ScalarType dtype) {
   return value.toDouble();
 }
 
-// out[i] = self[i] op number[i] in one launch.
-void scalar_into(BinaryOp op, at::TensorList self, const std::vector<double>& numbers,
-                 at::TensorList out) {
+// The outputs of a call: self for the in-place forms, new tensors otherwise.
+std::vector<at::Tensor> outputs(at::TensorList self, bool in_place) {
+  if (in_place) return self.vec();
+  std::vector<at::Tensor> out;
+  out.reserve(self.size());
+  for (const at::Tensor& t : self) out.push_back(at::empty_like(t));
+  return out;
+}
+
+// One tensor's `self op number` through the ordinary operators.
+at::Tensor number_op(BinaryOp op, const at::Tensor& t, const at::Scalar& s, bool in_place) {
+  switch (op) {
+    case BinaryOp::Add: return in_place ? t.add_(s) : t.add(s);
+    case BinaryOp::Mul: return in_place ? t.mul_(s) : t.mul(s);
+    default: return in_place ? t.div_(s) : t.div(s);
+  }
+}
+
+// self[i] op scalars[i] (one scalar: the same for all) for add, mul and div.
+std::vector<at::Tensor> with_numbers(BinaryOp op, at::TensorList self,
+                                     at::ArrayRef<at::Scalar> scalars, bool in_place) {
+  auto scalar = [&](std::size_t i) -> const at::Scalar& {
+    return scalars.size() == 1 ? scalars[0] : scalars[i];
+  };
+  const bool complex = std::any_of(scalars.begin(), scalars.end(),
+                                   [](const at::Scalar& s) { return s.isComplex(); });
+  if (!multi_tensor({self}) || complex) {
+    std::vector<at::Tensor> out;
+    for (std::size_t i = 0; i < self.size(); ++i)
+      out.push_back(number_op(op, self[i], scalar(i), in_place));
+    return out;
+  }
+  std::vector<double> numbers;
+  for (std::size_t i = 0; i < self.size(); ++i)
+    numbers.push_back(op == BinaryOp::Add ? addend(scalar(i), self[i].scalar_type())
+                                          : scalar(i).toDouble());
+  std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
   launch(out[0], "foreach_binary", [op, o = describe_all(out), a = describe_all(self), numbers] {
     for (std::size_t i = 0; i < o.size(); ++i) kernels::binary_scalar(op, o[i], a[i], numbers[i]);
   });
-}
-
-std::vector<double> numbers_for(BinaryOp op, at::TensorList self,
-                                at::ArrayRef<at::Scalar> scalars) {
-  std::vector<double> numbers;
-  for (std::size_t i = 0; i < self.size(); ++i) {
-    const at::Scalar& s = scalars.size() == 1 ? scalars[0] : scalars[i];
-    numbers.push_back(op == BinaryOp::Add ? addend(s, self[i].scalar_type()) : s.toDouble());
-  }
-  return numbers;
+  return out;
 }
 
 template <BinaryOp op>
 void apply_scalar_(at::TensorList self, const at::Scalar& scalar) {
-  if (!multi_tensor({self}) || scalar.isComplex()) {
-    for (const at::Tensor& t : self)
-      op == BinaryOp::Add ? t.add_(scalar) : op == BinaryOp::Mul ? t.mul_(scalar) : t.div_(scalar);
-    return;
-  }
-  scalar_into(op, self, numbers_for(op, self, scalar), self);
+  with_numbers(op, self, scalar, true);
 }
-
 template <BinaryOp op>
 std::vector<at::Tensor> apply_scalar(at::TensorList self, const at::Scalar& scalar) {
-  if (!multi_tensor({self}) || scalar.isComplex()) {
-    std::vector<at::Tensor> out;
-    for (const at::Tensor& t : self)
-      out.push_back(op == BinaryOp::Add   ? t.add(scalar)
-                    : op == BinaryOp::Mul ? t.mul(scalar)
-                                          : t.div(scalar));
-    return out;
-  }
-  std::vector<at::Tensor> out = empty_like_all(self);
-  scalar_into(op, self, numbers_for(op, self, scalar), out);
-  return out;
+  return with_numbers(op, self, scalar, false);
 }
 
 void check_scalar_list(at::TensorList self, at::ArrayRef<at::Scalar> scalars) {
@@ -110,26 +112,13 @@ void check_scalar_list(at::TensorList self, at::ArrayRef<at::Scalar> scalars) {
               "Tensor list must have same number of elements as scalar list, got ", self.size(),
               " and ", scalars.size());
 }
-
 void div_scalar_list_(at::TensorList self, at::ArrayRef<at::Scalar> scalars) {
   check_scalar_list(self, scalars);
-  if (!multi_tensor({self})) {
-    for (std::size_t i = 0; i < self.size(); ++i) self[i].div_(scalars[i]);
-    return;
-  }
-  scalar_into(BinaryOp::Div, self, numbers_for(BinaryOp::Div, self, scalars), self);
+  with_numbers(BinaryOp::Div, self, scalars, true);
 }
-
 std::vector<at::Tensor> div_scalar_list(at::TensorList self, at::ArrayRef<at::Scalar> scalars) {
   check_scalar_list(self, scalars);
-  if (!multi_tensor({self})) {
-    std::vector<at::Tensor> out;
-    for (std::size_t i = 0; i < self.size(); ++i) out.push_back(self[i].div(scalars[i]));
-    return out;
-  }
-  std::vector<at::Tensor> out = empty_like_all(self);
-  scalar_into(BinaryOp::Div, self, numbers_for(BinaryOp::Div, self, scalars), out);
-  return out;
+  return with_numbers(BinaryOp::Div, self, scalars, false);
 }
 
 void check_same_length(at::TensorList self, at::TensorList other) {
@@ -138,46 +127,40 @@ void check_same_length(at::TensorList self, at::TensorList other) {
               other.size());
 }
 
-void list_into(BinaryOp op, at::TensorList self, at::TensorList other, const at::Scalar& alpha,
-               at::TensorList out) {
+// self[i] op other[i] for add (with alpha) and maximum.
+std::vector<at::Tensor> with_list(BinaryOp op, at::TensorList self, at::TensorList other,
+                                  const at::Scalar& alpha, bool in_place) {
+  check_same_length(self, other);
+  if (!multi_tensor({self, other})) {
+    std::vector<at::Tensor> out;
+    for (std::size_t i = 0; i < self.size(); ++i) {
+      if (op == BinaryOp::Maximum)  // registered in place only
+        out.push_back(self[i].copy_(at::maximum(self[i], other[i])));
+      else
+        out.push_back(in_place ? self[i].add_(other[i], alpha) : self[i].add(other[i], alpha));
+    }
+    return out;
+  }
+  std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
   launch(out[0], "foreach_binary",
          [op, o = describe_all(out), a = describe_all(self), b = describe_all(other),
           alpha = alpha.toDouble()] {
            for (std::size_t i = 0; i < o.size(); ++i) kernels::binary(op, o[i], a[i], b[i], alpha);
          });
-}
-
-void add_list_(at::TensorList self, at::TensorList other, const at::Scalar& alpha) {
-  check_same_length(self, other);
-  if (!multi_tensor({self, other})) {
-    for (std::size_t i = 0; i < self.size(); ++i) self[i].add_(other[i], alpha);
-    return;
-  }
-  list_into(BinaryOp::Add, self, other, alpha, self);
-}
-
-std::vector<at::Tensor> add_list(at::TensorList self, at::TensorList other,
-                                 const at::Scalar& alpha) {
-  check_same_length(self, other);
-  if (!multi_tensor({self, other})) {
-    std::vector<at::Tensor> out;
-    for (std::size_t i = 0; i < self.size(); ++i) out.push_back(self[i].add(other[i], alpha));
-    return out;
-  }
-  std::vector<at::Tensor> out = empty_like_all(self);
-  list_into(BinaryOp::Add, self, other, alpha, out);
   return out;
 }
 
+void add_list_(at::TensorList self, at::TensorList other, const at::Scalar& alpha) {
+  with_list(BinaryOp::Add, self, other, alpha, true);
+}
+std::vector<at::Tensor> add_list(at::TensorList self, at::TensorList other,
+                                 const at::Scalar& alpha) {
+  return with_list(BinaryOp::Add, self, other, alpha, false);
+}
 // Adam's amsgrad: max_exp_avg_sq = maximum(max_exp_avg_sq, exp_avg_sq).
 void maximum_list_(at::TensorList self, at::TensorList other) {
-  check_same_length(self, other);
-  if (!multi_tensor({self, other})) {
-    for (std::size_t i = 0; i < self.size(); ++i) self[i].copy_(at::maximum(self[i], other[i]));
-    return;
-  }
-  list_into(BinaryOp::Maximum, self, other, 1, self);
+  with_list(BinaryOp::Maximum, self, other, 1, true);
 }
 
 // self[i] *= other, other a 0-d tensor on the device (gradient clipping's coefficient).
@@ -201,31 +184,21 @@ void mul_tensor_(at::TensorList self, const at::Tensor& other) {
   });
 }
 
-void sqrt_into(at::TensorList self, at::TensorList out) {
+std::vector<at::Tensor> with_sqrt(at::TensorList self, bool in_place) {
+  if (!multi_tensor({self})) {
+    std::vector<at::Tensor> out;
+    for (const at::Tensor& t : self) out.push_back(in_place ? t.sqrt_() : t.sqrt());
+    return out;
+  }
+  std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
   launch(out[0], "foreach_unary", [o = describe_all(out), a = describe_all(self)] {
     for (std::size_t i = 0; i < o.size(); ++i) kernels::unary(kernels::UnaryOp::Sqrt, o[i], a[i]);
   });
-}
-
-std::vector<at::Tensor> sqrt(at::TensorList self) {
-  if (!multi_tensor({self})) {
-    std::vector<at::Tensor> out;
-    for (const at::Tensor& t : self) out.push_back(t.sqrt());
-    return out;
-  }
-  std::vector<at::Tensor> out = empty_like_all(self);
-  sqrt_into(self, out);
   return out;
 }
-
-void sqrt_(at::TensorList self) {
-  if (!multi_tensor({self})) {
-    for (const at::Tensor& t : self) t.sqrt_();
-    return;
-  }
-  sqrt_into(self, self);
-}
+std::vector<at::Tensor> sqrt(at::TensorList self) { return with_sqrt(self, false); }
+void sqrt_(at::TensorList self) { with_sqrt(self, true); }
 
 void lerp_scalar_(at::TensorList self, at::TensorList end, const at::Scalar& weight) {
   if (!multi_tensor({self, end})) {

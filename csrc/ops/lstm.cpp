@@ -16,11 +16,6 @@ namespace {
 using Outputs5 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using Grads6 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-std::optional<kernels::TensorDesc> maybe_describe(const std::optional<at::Tensor>& t) {
-  if (!t || !t->defined()) return std::nullopt;
-  return describe(*t);
-}
-
 // Checks the operands as PyTorch's lstm would and describes them.
 kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
                                   const at::Tensor& c0, const at::Tensor& w_ih,
@@ -49,8 +44,14 @@ kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
     TORCH_CHECK(t->is_contiguous(), "lstm_layer: operands must be contiguous");
   }
   TORCH_CHECK(input.is_contiguous(), "lstm_layer: operands must be contiguous");
-  return {describe(input),      describe(w_ih), describe(w_hh), maybe_describe(b_ih),
-          maybe_describe(b_hh), describe(h0),   describe(c0),   reverse};
+  return {describe(input),
+          describe(w_ih),
+          describe(w_hh),
+          maybe_describe(b_ih.value_or(at::Tensor())),
+          maybe_describe(b_hh.value_or(at::Tensor())),
+          describe(h0),
+          describe(c0),
+          reverse};
 }
 
 Outputs5 lstm_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
@@ -97,15 +98,13 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
   at::Tensor grad_w_ih = at::empty_like(w_ih), grad_w_hh = at::empty_like(w_hh);
   at::Tensor grad_bias = at::empty({w_ih.size(0)}, w_ih.options()),
              grad_gates = at::empty_like(gates);
-  auto maybe = [](const at::Tensor& t) {
-    return t.defined() ? std::optional(describe(t)) : std::nullopt;
-  };
   launch(grad_input, "lstm_layer_backward",
          [layer,
           seq = kernels::LstmSequence{describe(output), {}, {}, describe(gates), describe(cells)},
-          g_out = maybe(g_out), g_hy = maybe(g_hy), g_cy = maybe(g_cy), gg = describe(grad_gates),
-          gi = describe(grad_input), gh = describe(grad_h0), gc = describe(grad_c0),
-          gwi = describe(grad_w_ih), gwh = describe(grad_w_hh), gb = describe(grad_bias)] {
+          g_out = maybe_describe(g_out), g_hy = maybe_describe(g_hy), g_cy = maybe_describe(g_cy),
+          gg = describe(grad_gates), gi = describe(grad_input), gh = describe(grad_h0),
+          gc = describe(grad_c0), gwi = describe(grad_w_ih), gwh = describe(grad_w_hh),
+          gb = describe(grad_bias)] {
            const kernels::LstmLayerGrads grads{g_out ? &*g_out : nullptr,
                                                g_hy ? &*g_hy : nullptr,
                                                g_cy ? &*g_cy : nullptr,

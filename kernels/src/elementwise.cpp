@@ -49,6 +49,35 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
   });
 }
 
+// Calls f.template operator()<T, C>() for a floating out dtype (not when out is empty); other
+// dtypes are an error.
+template <typename F>
+void visit_floating_compute(const TensorDesc& out, const char* name, F&& f) {
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (!kFloatingStorage<T>) {
+      throw KernelError(std::string(name) + " needs a floating-point tensor");
+    } else {
+      if (out.numel() > 0) f.template operator()<T, ComputeType<T>>();
+    }
+  });
+}
+
+// Every operand of ins has out's shape and dtype.
+void check_operands(const TensorDesc& out, std::initializer_list<const TensorDesc*> ins,
+                    const char* name) {
+  for (const TensorDesc* d : ins) {
+    check_same_shape(out, *d, name);
+    if (d->dtype != out.dtype) throw KernelError(std::string(name) + ": operand dtypes differ");
+  }
+}
+
+// PyTorch's lerp, exact at both ends.
+template <typename C>
+C lerp(C x, C y, C w) {
+  return std::abs(w) < C(0.5) ? C(x + w * (y - x)) : C(y - (y - x) * (C(1) - w));
+}
+
 // floor, ceil, round (half to even) and trunc of a floating tensor.
 template <typename T>
 void round_like(UnaryOp op, const TensorDesc& out, const TensorDesc& in) {
@@ -371,10 +400,7 @@ void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, doub
 
 void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
              const TensorDesc& c, double value) {
-  for (const TensorDesc* d : {&a, &b, &c}) {
-    check_same_shape(out, *d, "ternary");
-    if (d->dtype != out.dtype) throw KernelError("ternary: operand dtypes differ");
-  }
+  check_operands(out, {&a, &b, &c}, "ternary");
   if (out.numel() == 0) return;
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
@@ -390,70 +416,26 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
         case TernaryOp::AddCDiv:
           return map<T>(
               out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
-        case TernaryOp::Lerp:  // PyTorch's form, exact at both ends
+        case TernaryOp::Lerp:
           return map<T>(
-              out,
-              [](C x, C y, C w) {
-                return std::abs(double(w)) < 0.5 ? C(x + w * (y - x)) : C(y - (y - x) * (C(1) - w));
-              },
-              a, b, c);
+              out, [](C x, C y, C w) { return lerp(x, y, w); }, a, b, c);
       }
     }
   });
 }
 
 void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double weight) {
-  check_same_shape(out, a, "lerp");
-  check_same_shape(out, b, "lerp");
-  if (out.dtype != a.dtype || out.dtype != b.dtype)
-    throw KernelError("lerp: operand dtypes differ");
-  if (out.numel() == 0) return;
-  visit_dtype(out.dtype, [&](auto t) {
-    using T = decltype(t);
-    using C = ComputeType<T>;
-    if constexpr (!std::is_floating_point_v<C>) {
-      throw KernelError("lerp needs floating-point tensors");
-    } else {
-      const C w = static_cast<C>(weight);
-      if (std::abs(weight) < 0.5) {
-        map<T>(
-            out, [w](C x, C y) { return C(x + w * (y - x)); }, a, b);
-      } else {
-        map<T>(
-            out, [w](C x, C y) { return C(y - (y - x) * (C(1) - w)); }, a, b);
-      }
-    }
+  check_operands(out, {&a, &b}, "lerp");
+  visit_floating_compute(out, "lerp", [&]<typename T, typename C>() {
+    const C w = static_cast<C>(weight);
+    map<T>(
+        out, [w](C x, C y) { return lerp(x, y, w); }, a, b);
   });
 }
-
-namespace {
-
-// Calls f.template operator()<T, C>() for a floating out dtype; other dtypes are an error.
-template <typename F>
-void visit_floating_compute(const TensorDesc& out, const char* name, F&& f) {
-  visit_dtype(out.dtype, [&](auto t) {
-    using T = decltype(t);
-    if constexpr (!kFloatingStorage<T>) {
-      throw KernelError(std::string(name) + " needs a floating-point tensor");
-    } else {
-      f.template operator()<T, ComputeType<T>>();
-    }
-  });
-}
-
-void check_activation(const TensorDesc& out, std::initializer_list<const TensorDesc*> ins,
-                      const char* name) {
-  for (const TensorDesc* d : ins) {
-    check_same_shape(out, *d, name);
-    if (d->dtype != out.dtype) throw KernelError(std::string(name) + ": operand dtypes differ");
-  }
-}
-
-}  // namespace
 
 void elu(const TensorDesc& out, const TensorDesc& in, double alpha, double scale,
          double input_scale) {
-  check_activation(out, {&in}, "elu");
+  check_operands(out, {&in}, "elu");
   visit_floating_compute(out, "elu", [&]<typename T, typename C>() {
     const C negative = C(alpha * scale), positive = C(scale), input = C(input_scale);
     map<T>(
@@ -463,7 +445,7 @@ void elu(const TensorDesc& out, const TensorDesc& in, double alpha, double scale
 
 void elu_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
                   double alpha, double scale, double input_scale, bool x_is_result) {
-  check_activation(grad_in, {&grad_out, &x}, "elu_backward");
+  check_operands(grad_in, {&grad_out, &x}, "elu_backward");
   visit_floating_compute(grad_in, "elu_backward", [&]<typename T, typename C>() {
     const C negative = C(alpha * scale), positive = C(scale), input = C(input_scale);
     if (x_is_result) {
@@ -482,7 +464,7 @@ void elu_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const T
 }
 
 void softplus(const TensorDesc& out, const TensorDesc& in, double beta, double threshold) {
-  check_activation(out, {&in}, "softplus");
+  check_operands(out, {&in}, "softplus");
   visit_floating_compute(out, "softplus", [&]<typename T, typename C>() {
     const C b = C(beta), limit = C(threshold);
     map<T>(
@@ -492,7 +474,7 @@ void softplus(const TensorDesc& out, const TensorDesc& in, double beta, double t
 
 void softplus_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
                        double beta, double threshold) {
-  check_activation(grad_in, {&grad_out, &x}, "softplus_backward");
+  check_operands(grad_in, {&grad_out, &x}, "softplus_backward");
   visit_floating_compute(grad_in, "softplus_backward", [&]<typename T, typename C>() {
     const C b = C(beta), limit = C(threshold);
     map<T>(
@@ -507,7 +489,7 @@ void softplus_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, co
 
 void hardtanh_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, const TensorDesc& x,
                        double min, double max) {
-  check_activation(grad_in, {&grad_out, &x}, "hardtanh_backward");
+  check_operands(grad_in, {&grad_out, &x}, "hardtanh_backward");
   visit_floating_compute(grad_in, "hardtanh_backward", [&]<typename T, typename C>() {
     const C low = C(min), high = C(max);
     map<T>(
