@@ -48,12 +48,18 @@ def configurations():
             (f"cpu-{DEFAULT_THREADS}t", "cpu", DEFAULT_THREADS)]
 
 
-def alternate(make_runner, repeats, warmup):
-    """Median seconds per configuration, running the configurations in turn."""
+def standard(make_runner):
+    """The usual configurations for a runner made per device: {label: (make, device, threads)}."""
+    return {label: (lambda device=device: make_runner(device), device, threads)
+            for label, device, threads in configurations()}
+
+
+def alternate(configs, repeats, warmup):
+    """Median seconds per configuration ({label: (make, device, threads)}), run in turn."""
     runners = {}
-    for label, device, threads in configurations():
+    for label, (make, device, threads) in configs.items():
         torch.set_num_threads(threads)
-        runners[label] = (make_runner(device), device, threads)
+        runners[label] = (make(), device, threads)
         for _ in range(warmup):
             timed(runners[label][0], device)
     samples = {label: [] for label in runners}
@@ -66,13 +72,56 @@ def alternate(make_runner, repeats, warmup):
     return {label: statistics.median(s) for label, s in samples.items()}
 
 
-def workload_runner(workload):
+def maybe_compiled(model, compiled):
+    return torch.compile(model, backend="mlu") if compiled else model
+
+
+def workload_runner(workload, compiled=False):
     def make(device):
         model, optimizer = workloads.build(workload, device)
         gen = torch.Generator().manual_seed(1)
         batch = workloads.to_device(workload.make_batch(gen), device)
-        return lambda: workloads.train_step(workload, model, optimizer, batch)
+        run = maybe_compiled(model, compiled)
+        return lambda: workloads.train_step(workload, run, optimizer, batch)
     return make
+
+
+def inference_runner(workload, compiled=False):
+    """Forward and loss in eval mode without gradients."""
+    def make(device):
+        model, _ = workloads.build(workload, device)
+        batch = workloads.to_device(workload.make_batch(torch.Generator().manual_seed(1)), device)
+        run = maybe_compiled(model.eval(), compiled)
+
+        def step():
+            with torch.no_grad():
+                return workload.loss(run, batch)
+        return step
+    return make
+
+
+def compiled_section(names, repeats, warmup):
+    """torch.compile(backend="mlu") against eager mlu, and inference against PyTorch CPU."""
+    out = {}
+    print(f"\n{'torch.compile':<28}{'mlu':>10}{'compiled':>10}{'best cpu':>10}"
+          f"{'speedup':>9}{'compiled':>9}")
+    for name in names:
+        workload = workloads.WORKLOADS[name]
+        torch._dynamo.reset()
+        infer = standard(inference_runner(workload))
+        infer["compiled"] = (lambda: inference_runner(workload, True)("mlu"), "mlu",
+                             DEFAULT_THREADS)
+        train = {"mlu": (lambda: workload_runner(workload)("mlu"), "mlu", DEFAULT_THREADS),
+                 "compiled": (lambda: workload_runner(workload, True)("mlu"), "mlu",
+                              DEFAULT_THREADS)}
+        out[name] = {"inference": alternate(infer, repeats, warmup),
+                     "training": alternate(train, repeats, warmup)}
+        for mode, m in out[name].items():
+            cpu = best_cpu(m) if mode == "inference" else None
+            print(f"{name + ' ' + mode:<28}{m['mlu'] * 1e3:>8.1f}ms{m['compiled'] * 1e3:>8.1f}ms" +
+                  (f"{cpu * 1e3:>8.1f}ms{cpu / m['mlu']:>8.2f}x{cpu / m['compiled']:>8.2f}x"
+                   if cpu else f"{'':>10}{'':>9}{m['mlu'] / m['compiled']:>8.2f}x vs eager"))
+    return out
 
 
 def gemm_runner(n):
@@ -164,10 +213,10 @@ def main():
 
     print(f"torch {torch.__version__}, {DEFAULT_THREADS} default threads, median of {repeats}")
     n_gemm, n_stream = 1024, 1 << 24
-    gemm = alternate(gemm_runner(n_gemm), repeats, warmup)
+    gemm = alternate(standard(gemm_runner(n_gemm)), repeats, warmup)
     flops = 2 * n_gemm**3
-    copy = alternate(copy_runner(n_stream), repeats, warmup)
-    add = alternate(add_runner(n_stream), repeats, warmup)
+    copy = alternate(standard(copy_runner(n_stream)), repeats, warmup)
+    add = alternate(standard(add_runner(n_stream)), repeats, warmup)
     peak_gflops = flops / best_cpu(gemm) / 1e9
     peak_copy = 2 * 4 * n_stream / best_cpu(copy) / 1e9
     micro = results["micro"]
@@ -175,7 +224,7 @@ def main():
                            "peak_gflops": peak_gflops}
     micro["copy_64MB"] = {"medians": copy, "peak_gbps": peak_copy}
     micro["add_64MB"] = {"medians": add, "mlu_gbps": 3 * 4 * n_stream / add["mlu"] / 1e9}
-    chain = alternate(small_op_chain_runner(2000), repeats, warmup)
+    chain = alternate(standard(small_op_chain_runner(2000)), repeats, warmup)
     micro["chain_4000_small_ops"] = {"medians": chain}
     micro["dispatch_seconds_per_op"] = {"mlu": dispatch_cost("mlu"), "cpu": dispatch_cost("cpu")}
 
@@ -200,7 +249,7 @@ def main():
     for name in names:
         workload = workloads.WORKLOADS[name]
         torch.mlu.reset_fallback_stats()
-        medians = alternate(workload_runner(workload), repeats, warmup)
+        medians = alternate(standard(workload_runner(workload)), repeats, warmup)
         fallback_calls = sum(s["calls"] for s in torch.mlu.fallback_stats().values())
         speedup = best_cpu(medians) / medians["mlu"]
         results["workloads"][name] = {"area": workload.area, "medians": medians, "speedup": speedup,
@@ -209,6 +258,8 @@ def main():
         cells = "".join(f"{medians[label] * 1e3:>8.1f}ms" for label, _, _ in configurations())
         print(f"{name:<20}{cells}{speedup:>8.2f}x  {len(torch.mlu.fallback_stats())} kinds, "
               f"{fallback_calls} calls")
+
+    results["compiled"] = compiled_section(names, repeats, warmup)
 
     print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}   peak MB fp32/fp16/bf16")
     results["amp"] = {}

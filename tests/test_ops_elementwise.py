@@ -103,6 +103,7 @@ def test_special_values():
         check(op, x)
     check(lambda t: torch.maximum(t, torch.zeros_like(t)), x, equal_nan=True)
     check(lambda t: t.clamp(min=0.5), x, equal_nan=True)
+    check(torch.relu, x, equal_nan=True)  # NaN stays NaN
 
 
 @pytest.mark.parametrize("act", [torch.relu, torch.sigmoid, torch.tanh, F.gelu, F.silu, F.mish,

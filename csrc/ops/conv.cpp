@@ -128,15 +128,17 @@ at::Tensor dense(const at::Tensor& t, c10::MemoryFormat format) {
   return t.is_non_overlapping_and_dense() ? t : t.contiguous(format);
 }
 
-at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
-                       const std::optional<at::Tensor>& bias_opt, c10::IntArrayRef stride,
-                       c10::IntArrayRef padding, c10::IntArrayRef dilation, bool transposed,
-                       c10::IntArrayRef output_padding, int64_t groups) {
+at::Tensor convolution_then(kernels::Activation activation, const at::Tensor& input,
+                            const at::Tensor& weight, const std::optional<at::Tensor>& bias_opt,
+                            c10::IntArrayRef stride, c10::IntArrayRef padding,
+                            c10::IntArrayRef dilation, bool transposed,
+                            c10::IntArrayRef output_padding, int64_t groups) {
   const at::Tensor bias = bias_opt.value_or(at::Tensor());
   const c10::Device device = common_device({&input, &weight, &bias});
   c10::DeviceGuard guard(device);
-  const kernels::ConvParams p =
+  kernels::ConvParams p =
       conv_params(input, weight, stride, padding, dilation, transposed, output_padding, groups);
+  p.activation = activation;
   const int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
   if (bias.defined()) {
     TORCH_CHECK(bias.dim() == 1 && bias.size(0) == out_channels, "Given weight of size ",
@@ -158,6 +160,24 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
     kernels::convolution(p, o, x, w, b ? &*b : nullptr);
   });
   return out;
+}
+
+at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
+                       const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+                       c10::IntArrayRef padding, c10::IntArrayRef dilation, bool transposed,
+                       c10::IntArrayRef output_padding, int64_t groups) {
+  return convolution_then(kernels::Activation::None, input, weight, bias, stride, padding, dilation,
+                          transposed, output_padding, groups);
+}
+
+// relu(conv(input) + bias) with the relu as oneDNN's post-op: the torch.compile backend's fusion
+// of a convolution and the relu that follows it (torch_mlu/_fused.py has its derivative).
+at::Tensor conv_relu(const at::Tensor& input, const at::Tensor& weight,
+                     const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+                     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
+  const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
+  return convolution_then(kernels::Activation::Relu, input, weight, bias, stride, padding, dilation,
+                          false, no_output_padding, groups);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward(
@@ -205,6 +225,14 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("convolution", convolution);
   m.impl("convolution_backward", convolution_backward);
 }
+
+TORCH_LIBRARY_FRAGMENT(torch_mlu, m) {
+  m.def(
+      "conv_relu(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, "
+      "int[] dilation, int groups) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("conv_relu", conv_relu); }
 
 }  // namespace
 }  // namespace torch_mlu::ops

@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
+#include <c10/util/accumulate.h>
 #include <torch/library.h>
+
+#include <optional>
 
 #include "common.h"
 #include "mlu_kernels/copy.h"
@@ -50,15 +53,29 @@ at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Ten
   const bool direct =
       out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
   at::Tensor target = direct ? out : at::empty(shape, out.options());
+  // A bias row of the result's dtype is added by the GEMM's epilogue, without a pass of its own.
+  std::optional<kernels::TensorDesc> bias_row;
   if (bias != nullptr && beta != 0) {
-    target.copy_(operand(*bias, dtype, shape, device));
-  } else {
-    beta = 0;
+    if (bias->dim() == 1 && bias->size(0) == shape.back() && bias->scalar_type() == dtype &&
+        bias->device() == device && at::isFloatingType(dtype)) {
+      bias_row = describe(*bias);
+    } else {
+      target.copy_(operand(*bias, dtype, shape, device));
+    }
   }
+  const double bias_scale = beta;
+  if (bias == nullptr || bias_row) beta = 0;
   const at::Tensor x = blas_operand(a, dtype), y = blas_operand(b, dtype);
-  launch(target, "gemm", [o = describe(target), x = describe(x), y = describe(y), alpha, beta] {
-    kernels::gemm(o, x, y, alpha, beta);
-  });
+  launch(
+      target, "gemm",
+      [o = describe(target), x = describe(x), y = describe(y), alpha, beta, bias_row, bias_scale] {
+        kernels::GemmEpilogue epilogue;
+        if (bias_row) {
+          epilogue.bias = &*bias_row;
+          epilogue.bias_scale = bias_scale;
+        }
+        kernels::gemm(o, x, y, alpha, beta, epilogue);
+      });
   if (!target.is_same(out)) out.copy_(target);
   return out;
 }
@@ -129,6 +146,72 @@ at::Tensor dot(const at::Tensor& a, const at::Tensor& b) {
   product_into(a.unsqueeze(0), b.unsqueeze(1), nullptr, 0, 1, out);
   return out.view(c10::IntArrayRef{});  // 0-d (a braced {} would pick view(dtype))
 }
+
+kernels::Activation activation_named(c10::string_view name) {
+  if (name == "none") return kernels::Activation::None;
+  if (name == "relu") return kernels::Activation::Relu;
+  if (name == "gelu") return kernels::Activation::Gelu;
+  if (name == "gelu_tanh") return kernels::Activation::GeluTanh;
+  if (name == "silu") return kernels::Activation::Silu;
+  TORCH_CHECK_VALUE(false, "linear_act: unknown activation '", name,
+                    "' (expected none, relu, gelu, gelu_tanh or silu)");
+}
+
+// activation(input @ weight.T + bias) in one GEMM, the bias and the activation applied to each
+// block of the product while it is in cache: the torch.compile backend's fusion of linear and
+// the activation that follows it (torch_mlu/_fused.py has its derivative). With
+// keep_pre_activation the value before the activation is returned too (gelu's and silu's
+// gradients need it), otherwise an empty tensor.
+std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at::Tensor& weight,
+                                              const std::optional<at::Tensor>& bias_opt,
+                                              c10::string_view activation,
+                                              bool keep_pre_activation) {
+  const at::Tensor bias = bias_opt.value_or(at::Tensor());
+  const kernels::Activation act = activation_named(activation);
+  const c10::Device device = common_device({&input, &weight, &bias});
+  c10::DeviceGuard guard(device);
+  const c10::ScalarType dtype = input.scalar_type();
+  TORCH_CHECK(at::isFloatingType(dtype), "linear_act: expected a floating-point input, got ",
+              dtype);
+  TORCH_CHECK(weight.scalar_type() == dtype && (!bias.defined() || bias.scalar_type() == dtype),
+              "linear_act: input, weight and bias must share a dtype, got ", dtype, ", ",
+              weight.scalar_type(), (bias.defined() ? ", " : ""),
+              (bias.defined() ? c10::toString(bias.scalar_type()) : ""));
+  TORCH_CHECK(input.dim() >= 1 && weight.dim() == 2 && input.size(-1) == weight.size(1),
+              "linear_act: input of shape ", input.sizes(), " and weight of shape ", weight.sizes(),
+              " cannot be multiplied");
+  const int64_t k = weight.size(1), n = weight.size(0);
+  TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == n),
+              "linear_act: expected a bias of shape [", n, "], got ", bias.sizes());
+  std::vector<int64_t> shape = input.sizes().vec();
+  shape.back() = n;
+  const int64_t m = c10::multiply_integers(input.sizes().begin(), input.sizes().end() - 1);
+  const at::Tensor x = blas_operand(input.reshape({m, k}), dtype);
+  const at::Tensor w = blas_operand(weight, dtype).t();
+  at::Tensor out = at::empty({m, n}, input.options());
+  at::Tensor pre = at::empty({keep_pre_activation ? m : 0, n}, input.options());
+  std::optional<kernels::TensorDesc> bias_desc, pre_desc;
+  if (bias.defined()) bias_desc = describe(bias);
+  if (keep_pre_activation) pre_desc = describe(pre);
+  launch(out, "linear_act",
+         [o = describe(out), x = describe(x), w = describe(w), bias_desc, pre_desc, act] {
+           kernels::GemmEpilogue epilogue;
+           epilogue.bias = bias_desc ? &*bias_desc : nullptr;
+           epilogue.pre_activation = pre_desc ? &*pre_desc : nullptr;
+           epilogue.activation = act;
+           kernels::gemm(o, x, w, 1, 0, epilogue);
+         });
+  if (!keep_pre_activation) return {out.view(shape), pre};
+  return {out.view(shape), pre.view(shape)};
+}
+
+TORCH_LIBRARY_FRAGMENT(torch_mlu, m) {
+  m.def(
+      "linear_act(Tensor input, Tensor weight, Tensor? bias, str activation, "
+      "bool keep_pre_activation) -> (Tensor, Tensor)");
+}
+
+TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("linear_act", linear_act); }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("mm", mm);

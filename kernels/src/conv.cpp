@@ -6,6 +6,7 @@
 #include <string>
 #include <type_traits>
 
+#include "activation_math.h"
 #include "conv_internal.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
@@ -142,6 +143,19 @@ void check_shapes(const ConvParams& p, const TensorDesc& x, const TensorDesc& w,
   }
 }
 
+void relu_in_place(const TensorDesc& d) {
+  visit_dtype(d.dtype, [&](auto tag) {
+    using T = decltype(tag);
+    using C = ComputeType<T>;
+    for_each_row<1>({&d}, [&](auto ptr, auto strides, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i) {
+        T& v = *reinterpret_cast<T*>(ptr[0] + i * strides[0]);
+        v = convert<T>(relu(convert<C>(v)));
+      }
+    });
+  });
+}
+
 void run(ConvPass pass, const Direct& d, const TensorDesc& w, const TensorDesc& y,
          const TensorDesc* bias) {
   const DType dtype = d.x.dtype;
@@ -150,6 +164,7 @@ void run(ConvPass pass, const Direct& d, const TensorDesc& w, const TensorDesc& 
   } else {
     reference_convolution(pass, d.conv, d.x, w, y);
     if (bias != nullptr) add_bias(y, *bias);
+    if (d.conv.relu) relu_in_place(y);
   }
 }
 
@@ -163,18 +178,23 @@ void convolution(const ConvParams& p, const TensorDesc& out, const TensorDesc& i
   const TensorDesc& x = p.transposed ? out : in;
   const TensorDesc& y = p.transposed ? in : out;
   check_shapes(p, x, weight, y);
+  if (p.activation != Activation::None && p.activation != Activation::Relu)
+    throw KernelError("convolution: the only activation epilogue is relu");
   if (empty(out)) return;
-  const Direct d = direct_form(p, x, weight, y);
+  Direct d = direct_form(p, x, weight, y);
+  const bool relu = p.activation == Activation::Relu;
   if (empty(in) || empty(weight) || empty(d.x)) {
     fill_zero(out);
   } else if (p.transposed) {
     if (d.cropped) fill_zero(out);
     run(ConvPass::BackwardData, d, weight, y, nullptr);
   } else {
+    d.conv.relu = relu;
     run(ConvPass::Forward, d, weight, y, bias);
     return;
   }
   if (bias != nullptr) add_bias(out, *bias);
+  if (relu) relu_in_place(out);
 }
 
 void convolution_backward(const ConvParams& p, const TensorDesc& grad_out, const TensorDesc& in,

@@ -16,6 +16,7 @@ struct DirectConv {
   std::array<std::int64_t, 3> pad_before{0, 0, 0};
   std::array<std::int64_t, 3> pad_after{0, 0, 0};  // never negative: x is cropped instead
   std::int64_t groups = 1;
+  bool relu = false;  // Forward: y = max(y, 0) as oneDNN writes it
 };
 
 // Which operand a pass computes (and overwrites) from the other two:
@@ -23,7 +24,7 @@ struct DirectConv {
 enum class ConvPass { Forward, BackwardData, BackwardWeights };
 
 // x [N, C_x, *], w [C_y, C_x / groups, *k], y [N, C_y, *]; float32, float16 or bfloat16.
-// bias [C_y] (Forward only) may be null.
+// bias [C_y] (Forward only) may be null. conv.relu is applied by the Forward pass only.
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
 

@@ -116,15 +116,21 @@ std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const 
 
   auto plan = std::make_shared<Plan>();
   if (pass == ConvPass::Forward) {
+    dnnl::primitive_attr attr;
+    if (c.relu) {
+      dnnl::post_ops post;
+      post.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(post);
+    }
     const auto pd =
         bias != nullptr
             ? dnnl::convolution_forward::primitive_desc(
                   e, forward_kind, algorithm, x_any, w_any,
                   memory::desc({y.sizes[1]}, memory::data_type::f32, memory::format_tag::a), y_any,
-                  stride, dilation, pad_before, pad_after)
+                  stride, dilation, pad_before, pad_after, attr)
             : dnnl::convolution_forward::primitive_desc(e, forward_kind, algorithm, x_any, w_any,
                                                         y_any, stride, dilation, pad_before,
-                                                        pad_after);
+                                                        pad_after, attr);
     plan->primitive = dnnl::convolution_forward(pd);
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
@@ -166,7 +172,7 @@ void append(PlanKey& key, const TensorDesc& d) {
 
 PlanKey plan_key(ConvPass pass, const DirectConv& c, const TensorDesc& x, const TensorDesc& w,
                  const TensorDesc& y, const TensorDesc* bias) {
-  PlanKey key{static_cast<std::int64_t>(pass), c.spatial_dims, c.groups, bias != nullptr};
+  PlanKey key{static_cast<std::int64_t>(pass), c.spatial_dims, c.groups, bias != nullptr, c.relu};
   for (const auto* a : {&c.stride, &c.dilation, &c.pad_before, &c.pad_after}) {
     key.insert(key.end(), a->begin(), a->end());
   }

@@ -6,17 +6,13 @@
 #include <string>
 #include <type_traits>
 
+#include "activation_math.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
 #include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
-
-constexpr double kSqrt1_2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-constexpr double kSqrt2OverPi = 0.79788456080286535588;
-constexpr double kGeluKappa = 0.044715;
 
 // out[i] = f(in_0[i], ..., in_{K-1}[i]) over operands of storage type T computed as ComputeType<T>.
 template <typename T, typename Out = T, typename F, typename... Ins>
@@ -117,7 +113,7 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
           out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
     case UnaryOp::Relu:
       return map<T>(
-          out, [](C x) { return x > C(0) ? x : C(0); }, in);
+          out, [](C x) { return relu(x); }, in);
     case UnaryOp::Sign:
       return map<T>(
           out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
@@ -160,13 +156,9 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
             out, [](C x) { return x; }, in);  // already whole
       else
         return round_like<T>(op, out, in);
-    case UnaryOp::Gelu:
-      return floating([](auto x) { return C(0.5) * x * (C(1) + verf(x * C(kSqrt1_2))); });
-    case UnaryOp::GeluTanh:
-      return floating([](auto x) {
-        return C(0.5) * x * (C(1) + vtanh(C(kSqrt2OverPi) * (x + C(kGeluKappa) * x * x * x)));
-      });
-    case UnaryOp::Silu: return floating([](auto x) { return x * vsigmoid(x); });
+    case UnaryOp::Gelu: return floating([](auto x) { return gelu(x); });
+    case UnaryOp::GeluTanh: return floating([](auto x) { return gelu_tanh(x); });
+    case UnaryOp::Silu: return floating([](auto x) { return silu(x); });
     case UnaryOp::Mish: return floating([](auto x) { return x * vtanh(vlog1p(vexp(x))); });
     case UnaryOp::LogSigmoid:  // -softplus(-x), stable for large |x|
       return floating([](auto x) { return std::min(x, C(0)) - vlog1p(vexp(-std::abs(x))); });

@@ -3,8 +3,10 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
+#include "activation_math.h"
 #include "float32_copy.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
@@ -74,6 +76,57 @@ void naive_gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
   }
 }
 
+void check_epilogue(const GemmEpilogue& e, const TensorDesc& out) {
+  if (e.empty()) return;
+  if (out.dtype != DType::Float32 && out.dtype != DType::Float64 && out.dtype != DType::Float16 &&
+      out.dtype != DType::BFloat16) {
+    throw KernelError("gemm: an epilogue needs a floating-point result");
+  }
+  const std::int64_t n = out.sizes[out.ndim - 1];
+  if (const TensorDesc* b = e.bias) {
+    const std::int64_t length = b->ndim > 0 ? b->sizes[b->ndim - 1] : 0;
+    if (b->dtype != out.dtype || b->ndim < 1 || b->ndim > 2 || (b->ndim == 2 && b->sizes[0] != 1) ||
+        (length != n && length != 1)) {
+      throw KernelError("gemm: the epilogue's bias must be a row of the result's dtype");
+    }
+  }
+  if (const TensorDesc* pre = e.pre_activation) {
+    bool same = pre->dtype == out.dtype && pre->ndim == out.ndim;
+    for (int d = 0; same && d < out.ndim; ++d) same = pre->sizes[d] == out.sizes[d];
+    if (!same) throw KernelError("gemm: pre_activation must have the result's shape and dtype");
+  }
+}
+
+// The epilogue over rows [row, row + rows) and columns [col, col + cols) of product i.
+template <typename T>
+void finish_block(const GemmEpilogue& e, const TensorDesc& out, std::int64_t i, std::int64_t row,
+                  std::int64_t rows, std::int64_t col, std::int64_t cols) {
+  const int r = out.ndim - 2, c = out.ndim - 1;
+  const TensorDesc* bias = e.bias;
+  const std::int64_t bias_step =
+      bias == nullptr || bias->sizes[bias->ndim - 1] == 1 ? 0 : bias->strides[bias->ndim - 1];
+  const T scale = static_cast<T>(e.bias_scale);
+  const TensorDesc* pre = e.pre_activation;
+  for (std::int64_t p = row; p < row + rows; ++p) {
+    T* o = static_cast<T*>(out.data) + i * batch_stride(out) + p * out.strides[r] +
+           col * out.strides[c];
+    if (bias != nullptr) {
+      const T* b = static_cast<const T*>(bias->data) + col * bias_step;
+      if (bias_step == 1) {
+        for (std::int64_t q = 0; q < cols; ++q) o[q] += scale * b[q];
+      } else {
+        for (std::int64_t q = 0; q < cols; ++q) o[q] += scale * b[q * bias_step];
+      }
+    }
+    if (pre != nullptr) {
+      T* to = static_cast<T*>(pre->data) + i * batch_stride(*pre) + p * pre->strides[r] +
+              col * pre->strides[c];
+      for (std::int64_t q = 0; q < cols; ++q) to[q * pre->strides[c]] = o[q];
+    }
+    activate(e.activation, o, cols);
+  }
+}
+
 }  // namespace
 
 bool gemm_compatible(const TensorDesc& d) {
@@ -82,7 +135,7 @@ bool gemm_compatible(const TensorDesc& d) {
 }
 
 void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, double alpha,
-          double beta) {
+          double beta, const GemmEpilogue& epilogue) {
   if (out.ndim != a.ndim || out.ndim != b.ndim || (out.ndim != 2 && out.ndim != 3)) {
     throw KernelError("gemm: operands must all be 2-D or all 3-D");
   }
@@ -94,12 +147,19 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
   }
   if (a.dtype != out.dtype || b.dtype != out.dtype)
     throw KernelError("gemm: operand dtypes differ");
+  check_epilogue(epilogue, out);
   if (m == 0 || n == 0 || batch == 0) return;
 
   if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
     const Float32Copy wa(a, true), wb(b, true), wo(out, beta != 0);
-    gemm(wo.desc, wa.desc, wb.desc, alpha, beta);
+    std::optional<Float32Copy> wbias, wpre;
+    GemmEpilogue wide = epilogue;
+    if (epilogue.bias != nullptr) wide.bias = &wbias.emplace(*epilogue.bias, true).desc;
+    if (epilogue.pre_activation != nullptr)
+      wide.pre_activation = &wpre.emplace(*epilogue.pre_activation, false).desc;
+    gemm(wo.desc, wa.desc, wb.desc, alpha, beta, wide);
     copy(out, wo.desc);
+    if (wpre) copy(*epilogue.pre_activation, wpre->desc);
     return;
   }
   if (out.dtype != DType::Float32 && out.dtype != DType::Float64) {
@@ -130,6 +190,7 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
           for (std::int64_t p = 0; p < m; ++p)
             for (std::int64_t q = 0; q < n; ++q)
               o[p * ldc + q] = beta == 0 ? T(0) : T(beta) * o[p * ldc + q];
+          if (!epilogue.empty()) finish_block<T>(epilogue, out, i, 0, m, 0, n);
         }
         return;
       }
@@ -142,6 +203,7 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
         const T* y = b0 + i * batch_stride(b) + col * (mb.transposed ? mb.ld : 1);
         T* o = c0 + i * batch_stride(out) + row * ldc + col;
         blas_gemm<T>(ma, mb, rows, cols, k, T(alpha), x, y, T(beta), o, ldc);
+        if (!epilogue.empty()) finish_block<T>(epilogue, out, i, row, rows, col, cols);
       };
       const double multiply_adds = static_cast<double>(batch) * m * n * k;
       const std::int64_t threads = multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1;

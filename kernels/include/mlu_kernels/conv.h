@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 
+#include "mlu_kernels/epilogue.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
@@ -18,6 +19,9 @@ struct ConvParams {
   std::array<std::int64_t, 3> output_padding{0, 0, 0};  // transposed only
   std::int64_t groups = 1;
   bool transposed = false;
+  // Applied to the result, after the bias (forward only). None or Relu: the activations whose
+  // gradient needs only the result, so that a training step need not keep the value before it.
+  Activation activation = Activation::None;
 };
 
 // Shapes are PyTorch's: in [N, C_in, *], weight [C_out, C_in / groups, *k] or, transposed,
