@@ -1,4 +1,4 @@
-"""Fused operators (torch_mlu/_fused.py): linear + activation and convolution + relu against the
+"""Fused operators (csrc/ops/fused.cpp): linear + activation and convolution + relu against the
 same computation on the CPU, forward and gradients; their errors; the bias epilogue of addmm."""
 
 import pytest
@@ -7,7 +7,12 @@ import torch.nn.functional as F
 
 import torch_mlu  # noqa: F401
 from op_helpers import native, sample
-from torch_mlu import _fused
+
+ops = torch.ops.torch_mlu
+
+
+def linear_act(input, weight, bias, activation):
+    return ops.linear_act(input, weight, bias, activation)[0]
 
 CPU_ACTIVATIONS = {
     "none": lambda x: x,
@@ -33,7 +38,7 @@ def test_linear_act_matches_cpu_with_gradients(activation, dtype, shape):
     expected = CPU_ACTIVATIONS[activation](F.linear(cx, cw, cb))
     mx, mw, mb = leaves(x, w, b, device="mlu")
     with native():
-        got = _fused.linear_act(mx, mw, mb, activation)
+        got = linear_act(mx, mw, mb, activation)
         grad = sample(expected.shape, dtype, 3)
         expected.backward(grad)
         got.backward(grad.to("mlu"))
@@ -48,7 +53,7 @@ def test_linear_act_16_bit_rounds_once(dtype):
     x, w = sample((64, 32), dtype), sample((48, 32), dtype, 1)
     expected = F.gelu(F.linear(x.float(), w.float())).to(dtype)
     with native():
-        got = _fused.linear_act(x.to("mlu"), w.to("mlu"), None, "gelu")
+        got = linear_act(x.to("mlu"), w.to("mlu"), None, "gelu")
     torch.testing.assert_close(got.cpu(), expected, **TOLERANCE[dtype])
 
 
@@ -56,42 +61,48 @@ def test_linear_act_without_bias_non_contiguous_and_inference_mode():
     x = sample((12, 6), torch.float32).t()  # [6, 12], not contiguous
     w = sample((5, 12), torch.float32, 1)
     with torch.inference_mode(), native():
-        got = _fused.linear_act(x.to("mlu"), w.to("mlu"), None, "silu")
+        got = linear_act(x.to("mlu"), w.to("mlu"), None, "silu")
     torch.testing.assert_close(got.cpu(), F.silu(F.linear(x, w)))
 
 
-def test_linear_act_keeps_the_pre_activation_only_for_gradients():
+def test_linear_act_keeps_the_pre_activation_when_asked_or_for_gradients():
     x, w = sample((4, 8), torch.float32).to("mlu"), sample((3, 8), torch.float32, 1).to("mlu")
-    out, pre = torch.ops.torch_mlu.linear_act(x, w, None, "gelu", True)
+    out, pre = ops.linear_act(x, w, None, "gelu", True)
     torch.testing.assert_close(pre.cpu(), F.linear(x.cpu(), w.cpu()))
-    _, none = torch.ops.torch_mlu.linear_act(x, w, None, "gelu", False)
-    assert none.numel() == 0
-    with pytest.raises(RuntimeError, match="keep_pre_activation=True"):
-        torch.ops.torch_mlu.linear_act(x.requires_grad_(), w, None, "gelu", False)
+    assert ops.linear_act(x, w, None, "gelu")[1].numel() == 0
+    assert ops.linear_act(x, w.requires_grad_(), None, "relu")[1].numel() == 0  # from the result
+    out, pre = ops.linear_act(x, w, None, "silu")
+    assert pre.shape == out.shape
+    # A gradient reaching the pre-activation output adds to the activation's.
+    (out.sum() + pre.sum()).backward()
+    cw = w.detach().cpu().requires_grad_()
+    cpre = F.linear(x.cpu(), cw)
+    (F.silu(cpre).sum() + cpre.sum()).backward()
+    torch.testing.assert_close(w.grad.cpu(), cw.grad)
 
 
 def test_linear_act_errors_leave_the_device_usable():
     x, w = torch.randn(4, 8, device="mlu"), torch.randn(3, 8, device="mlu")
     with pytest.raises(ValueError, match="unknown activation 'tanh'"):
-        _fused.linear_act(x, w, None, "tanh")
+        linear_act(x, w, None, "tanh")
     with pytest.raises(RuntimeError, match="cannot be multiplied"):
-        _fused.linear_act(x, torch.randn(3, 7, device="mlu"), None, "relu")
+        linear_act(x, torch.randn(3, 7, device="mlu"), None, "relu")
     with pytest.raises(RuntimeError, match="bias of shape \\[3\\]"):
-        _fused.linear_act(x, w, torch.randn(4, device="mlu"), "relu")
+        linear_act(x, w, torch.randn(4, device="mlu"), "relu")
     with pytest.raises(RuntimeError, match="share a dtype"):
-        _fused.linear_act(x, w.double(), None, "relu")
+        linear_act(x, w.double(), None, "relu")
     with pytest.raises(RuntimeError, match="floating-point input"):
-        _fused.linear_act(x.long(), w.long(), None, "relu")
+        linear_act(x.long(), w.long(), None, "relu")
     with pytest.raises(RuntimeError, match="same device|cpu"):
-        _fused.linear_act(x, w.cpu(), None, "relu")
-    torch.testing.assert_close(_fused.linear_act(x, w, None, "relu").cpu(),
+        linear_act(x, w.cpu(), None, "relu")
+    torch.testing.assert_close(linear_act(x, w, None, "relu").cpu(),
                                F.relu(F.linear(x.cpu(), w.cpu())))
 
 
 def test_linear_act_follows_autocast():
     x, w, b = (torch.randn(s, device="mlu") for s in [(4, 8), (3, 8), (3,)])
     with torch.autocast("mlu", dtype=torch.bfloat16):
-        got = _fused.linear_act(x, w, b, "relu")
+        got = linear_act(x, w, b, "relu")
         expected = F.relu(F.linear(x, w, b))
     assert got.dtype == expected.dtype == torch.bfloat16
     torch.testing.assert_close(got, expected, **TOLERANCE[torch.bfloat16])
@@ -117,7 +128,7 @@ def test_conv_relu_matches_cpu_with_gradients(conv, dtype, with_bias):
     expected = F.relu(conv_fn(cx, cw, cb, stride, padding, dilation, groups))
     mx, mw, mb = leaves(x, w, b, device="mlu")
     with native():
-        got = _fused.conv_relu(mx, mw, mb, stride, padding, dilation, groups)
+        got = ops.conv_relu(mx, mw, mb, stride, padding, dilation, groups)
         grad = sample(expected.shape, dtype, 3)
         expected.backward(grad)
         got.backward(grad.to("mlu"))
@@ -131,11 +142,11 @@ def test_conv_relu_channels_last_bfloat16_and_errors():
     x = sample((2, 3, 8, 8), torch.bfloat16).to(memory_format=torch.channels_last)
     w = sample((4, 3, 3, 3), torch.bfloat16, 1)
     with native():
-        got = _fused.conv_relu(x.to("mlu"), w.to("mlu"), None, [1, 1], [1, 1], [1, 1], 1)
+        got = ops.conv_relu(x.to("mlu"), w.to("mlu"), None, [1, 1], [1, 1], [1, 1], 1)
     expected = F.relu(F.conv2d(x.float(), w.float(), padding=1)).to(torch.bfloat16)
     torch.testing.assert_close(got.cpu(), expected, **TOLERANCE[torch.bfloat16])
     with pytest.raises(RuntimeError, match="Expected 4-dimensional input"):
-        _fused.conv_relu(torch.randn(3, 8, 8, device="mlu"), w.to("mlu").float(), None, [1, 1],
+        ops.conv_relu(torch.randn(3, 8, 8, device="mlu"), w.to("mlu").float(), None, [1, 1],
                          [0, 0], [1, 1], 1)
 
 

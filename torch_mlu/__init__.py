@@ -26,7 +26,7 @@ torch.utils.generate_methods_for_privateuse1_backend(
     for_tensor=True, for_module=True, for_packed_sequence=True, for_storage=True
 )
 
-from torch_mlu import _fused  # noqa: E402,F401  (derivatives of the fused operators)
+from torch_mlu import _fused  # noqa: E402,F401  (shapes of the fused operators for tracing)
 from torch_mlu import _lstm  # noqa: E402,F401  (nn.LSTM as whole-sequence layers)
 from torch_mlu import _module_conversion  # noqa: E402
 

@@ -4,7 +4,7 @@ Eager mode sees ``linear`` and the ``gelu`` after it as two calls; a captured gr
 together. This backend folds each eval-mode batch norm into the convolution before it, then rewrites
 each ``linear`` whose only use is an activation (relu, gelu exact or tanh, silu) into
 ``torch_mlu::linear_act`` and each convolution whose only use is a relu into
-``torch_mlu::conv_relu`` (torch_mlu/_fused.py), when the producer's tensors are floating-point on
+``torch_mlu::conv_relu`` (csrc/ops/fused.cpp), when the producer's tensors are floating-point on
 mlu. Everything else runs as the graph says, on the eager kernels, so every operator mlu supports
 compiles; the graph also saves the Python overhead of module calls.
 
@@ -18,8 +18,7 @@ import operator
 import torch
 import torch.nn.functional as F
 from torch import fx
-
-from torch_mlu import _fused
+from torch.utils.weak import WeakIdKeyDictionary
 
 _LINEAR = {torch._C._nn.linear, F.linear}
 _CONV = {torch.conv1d, torch.conv2d, torch.conv3d, F.conv1d, F.conv2d, F.conv3d}
@@ -59,11 +58,15 @@ def _spatial(value, dims):
     return list(value) if isinstance(value, (tuple, list)) else [value] * dims
 
 
+def _linear_act(input, weight, bias, activation):
+    return torch.ops.torch_mlu.linear_act(input, weight, bias, activation)[0]
+
+
 def _fused_call(producer, activation):
     """The fused function and arguments for producer followed by activation, or None."""
     if producer.target in _LINEAR:
-        return _fused.linear_act, (producer.args[0], _argument(producer, 1, "weight", None),
-                                   _argument(producer, 2, "bias", None), activation)
+        return _linear_act, (producer.args[0], _argument(producer, 1, "weight", None),
+                             _argument(producer, 2, "bias", None), activation)
     if producer.target in _CONV and activation == "relu":
         dims = {torch.conv1d: 1, torch.conv2d: 2, torch.conv3d: 3}[producer.target]
         padding = _argument(producer, 4, "padding", 0)
@@ -74,8 +77,33 @@ def _fused_call(producer, activation):
                 _spatial(_argument(producer, 3, "stride", 1), dims), _spatial(padding, dims),
                 _spatial(_argument(producer, 5, "dilation", 1), dims),
                 _argument(producer, 6, "groups", 1)]
-        return _fused.conv_relu, tuple(args)
+        return torch.ops.torch_mlu.conv_relu, tuple(args)
     return None
+
+
+# Folded weights per convolution weight, for as long as that weight lives (inference reuses them).
+_folded = WeakIdKeyDictionary()
+
+
+def fold_batch_norm(weight, bias, mean, var, gamma, beta, eps):
+    """A convolution's weight and bias with the eval-mode batch norm that follows it folded in.
+
+    Without gradients the result is kept until one of the tensors changes (its version)."""
+    tensors = (weight, bias, mean, var, gamma, beta)
+    key = tuple(None if t is None else (id(t), t._version) for t in tensors) + (eps,)
+    reusable = not (torch.is_grad_enabled()
+                    and any(t is not None and t.requires_grad for t in tensors))
+    if reusable and weight in _folded and _folded[weight][0] == key:
+        return _folded[weight][1]
+    scale = torch.rsqrt(var + eps)
+    if gamma is not None:
+        scale = scale * gamma
+    shift = -mean if bias is None else bias - mean
+    shift = shift * scale if beta is None else torch.addcmul(beta, shift, scale)
+    folded = weight * scale.reshape(-1, *[1] * (weight.dim() - 1)), shift
+    if reusable:
+        _folded[weight] = (key, folded)
+    return folded
 
 
 def _conv_of_eval_batch_norm(node):
@@ -106,7 +134,7 @@ def fold_batch_norms(graph: fx.Graph) -> int:
                      ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1), (6, "groups", 1))]
         with graph.inserting_before(node):
             weights = graph.call_function(
-                _fused.fold_batch_norm, (_argument(conv, 1, "weight", None),
+                fold_batch_norm, (_argument(conv, 1, "weight", None),
                                          _argument(conv, 2, "bias", None), *statistics, eps))
             weight = graph.call_function(operator.getitem, (weights, 0))
             bias = graph.call_function(operator.getitem, (weights, 1))
@@ -150,4 +178,4 @@ def mlu_backend(gm: fx.GraphModule, example_inputs):
     return gm.forward
 
 
-__all__ = ["fold_batch_norms", "fuse", "mlu_backend"]
+__all__ = ["fold_batch_norm", "fold_batch_norms", "fuse", "mlu_backend"]

@@ -170,8 +170,8 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
                           transposed, output_padding, groups);
 }
 
-// relu(conv(input) + bias) with the relu as oneDNN's post-op: the torch.compile backend's fusion
-// of a convolution and the relu that follows it (torch_mlu/_fused.py has its derivative).
+// torch_mlu::conv_relu (csrc/ops/fused.cpp): relu(conv(input) + bias), the relu as oneDNN's
+// post-op.
 at::Tensor conv_relu(const at::Tensor& input, const at::Tensor& weight,
                      const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
                      c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
@@ -224,12 +224,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward(
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("convolution", convolution);
   m.impl("convolution_backward", convolution_backward);
-}
-
-TORCH_LIBRARY_FRAGMENT(torch_mlu, m) {
-  m.def(
-      "conv_relu(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, "
-      "int[] dilation, int groups) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("conv_relu", conv_relu); }

@@ -157,11 +157,8 @@ kernels::Activation activation_named(c10::string_view name) {
                     "' (expected none, relu, gelu, gelu_tanh or silu)");
 }
 
-// activation(input @ weight.T + bias) in one GEMM, the bias and the activation applied to each
-// block of the product while it is in cache: the torch.compile backend's fusion of linear and
-// the activation that follows it (torch_mlu/_fused.py has its derivative). With
-// keep_pre_activation the value before the activation is returned too (gelu's and silu's
-// gradients need it), otherwise an empty tensor.
+// torch_mlu::linear_act (csrc/ops/fused.cpp): activation(input @ weight.T + bias) in one GEMM,
+// the bias and the activation applied to each block of the product while it is in cache.
 std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at::Tensor& weight,
                                               const std::optional<at::Tensor>& bias_opt,
                                               c10::string_view activation,
@@ -203,12 +200,6 @@ std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at:
          });
   if (!keep_pre_activation) return {out.view(shape), pre};
   return {out.view(shape), pre.view(shape)};
-}
-
-TORCH_LIBRARY_FRAGMENT(torch_mlu, m) {
-  m.def(
-      "linear_act(Tensor input, Tensor weight, Tensor? bias, str activation, "
-      "bool keep_pre_activation) -> (Tensor, Tensor)");
 }
 
 TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("linear_act", linear_act); }
