@@ -77,23 +77,33 @@ void store_plane(const Grid<T>& grad_in, std::int64_t n, std::int64_t c,
         dst[grad_in.offset(d, h, w)] = convert<T>(plane[i++]);
 }
 
-// Gradients scattered into grad_in, one (n, c) plane at a time in C: for each grad_out cell,
-// add(plane, d, h, w, value) adds value's share into the zeroed plane (row-major over grad_in's
-// D, H, W), which is then stored.
+// A grad_out cell: its plane (n, c) and its position (d, h, w) in it.
+struct Cell {
+  std::int64_t n, c, d, h, w;
+};
+
+// Gradients scattered into grad_in, one (n, c) plane at a time in C, planes in parallel: for each
+// grad_out cell, add(plane, cell, value) adds value's share into the zeroed plane (row-major over
+// grad_in's D, H, W), which is then stored.
 template <typename C, typename T, typename Add>
 void scatter_planes(const Grid<T>& grad_in, const Grid<T>& grad_out, Add&& add) {
-  std::vector<C> plane(grad_in.plane_size());
-  for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-    for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
+  const std::int64_t channels = grad_in.sizes[1];
+  const std::int64_t cells = grad_in.plane_size() + grad_out.plane_size();
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(cells, 1));
+  parallel_for(grad_in.sizes[0] * channels, grain, [&](std::int64_t first, std::int64_t last) {
+    std::vector<C> plane(grad_in.plane_size());
+    for (std::int64_t p = first; p < last; ++p) {
+      const std::int64_t n = p / channels, c = p % channels;
       std::fill(plane.begin(), plane.end(), C(0));
       const T* g = grad_out.plane(n, c);
       for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
         for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
           for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w)
-            add(plane, d, h, w, convert<C>(g[grad_out.offset(d, h, w)]));
+            add(plane, Cell{n, c, d, h, w}, convert<C>(g[grad_out.offset(d, h, w)]));
       store_plane(grad_in, n, c, plane);
     }
-  }
+  });
 }
 
 // For each output position along D, H and W, the input position it reads (nearest upsampling,
@@ -114,11 +124,9 @@ template <typename T>
 void scatter_add_through(const Grid<T>& grad_in, const Grid<T>& grad_out, const SourceMap& s) {
   using C = ComputeType<T>;
   const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
-  scatter_planes<C>(
-      grad_in, grad_out,
-      [&](std::vector<C>& plane, std::int64_t d, std::int64_t h, std::int64_t w, C value) {
-        plane[(s[0][d] * height + s[1][h]) * width + s[2][w]] += value;
-      });
+  scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, const Cell& at, C value) {
+    plane[(s[0][at.d] * height + s[1][at.h]) * width + s[2][at.w]] += value;
+  });
 }
 
 }  // namespace mlu::kernels

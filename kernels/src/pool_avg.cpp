@@ -37,26 +37,15 @@ void average_backward(const TensorDesc& grad_in_desc, const TensorDesc& grad_out
                       const Windows& windows, std::int64_t divisor_override) {
   using C = ComputeType<T>;
   const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
-  std::vector<C> plane(grad_in.plane_size());
   const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
-  for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-    for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
-      std::fill(plane.begin(), plane.end(), C(0));
-      const T* g = grad_out.plane(n, c);
-      for (std::int64_t od = 0; od < grad_out.sizes[2]; ++od)
-        for (std::int64_t oh = 0; oh < grad_out.sizes[3]; ++oh)
-          for (std::int64_t ow = 0; ow < grad_out.sizes[4]; ++ow) {
-            const Window &wd = windows[0][od], &wh = windows[1][oh], &ww = windows[2][ow];
-            const C share = convert<C>(g[grad_out.offset(od, oh, ow)]) /
-                            static_cast<C>(divisor(wd, wh, ww, divisor_override));
-            for (std::int64_t d = wd.first; d < wd.first + wd.count; ++d)
-              for (std::int64_t h = wh.first; h < wh.first + wh.count; ++h)
-                for (std::int64_t w = ww.first; w < ww.first + ww.count; ++w)
-                  plane[(d * height + h) * width + w] += share;
-          }
-      store_plane(grad_in, n, c, plane);
-    }
-  }
+  scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, const Cell& at, C value) {
+    const Window &wd = windows[0][at.d], &wh = windows[1][at.h], &ww = windows[2][at.w];
+    const C share = value / static_cast<C>(divisor(wd, wh, ww, divisor_override));
+    for (std::int64_t d = wd.first; d < wd.first + wd.count; ++d)
+      for (std::int64_t h = wh.first; h < wh.first + wh.count; ++h)
+        for (std::int64_t w = ww.first; w < ww.first + ww.count; ++w)
+          plane[(d * height + h) * width + w] += share;
+  });
 }
 
 template <typename F>

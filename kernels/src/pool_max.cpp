@@ -98,26 +98,15 @@ void max_pool_backward(const TensorDesc& grad_in_desc, const TensorDesc& grad_ou
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const Grid<std::int64_t> indices = grid<std::int64_t>(indices_desc);
     const std::int64_t plane_size = grad_in.plane_size();
-    std::vector<C> plane(plane_size);
-    for (std::int64_t n = 0; n < grad_in.sizes[0]; ++n) {
-      for (std::int64_t c = 0; c < grad_in.sizes[1]; ++c) {
-        std::fill(plane.begin(), plane.end(), C(0));
-        const T* g = grad_out.plane(n, c);
-        const std::int64_t* index = indices.plane(n, c);
-        for (std::int64_t d = 0; d < grad_out.sizes[2]; ++d)
-          for (std::int64_t h = 0; h < grad_out.sizes[3]; ++h)
-            for (std::int64_t w = 0; w < grad_out.sizes[4]; ++w) {
-              const std::int64_t i = index[indices.offset(d, h, w)];
-              if (i < 0 || i >= plane_size) {
-                throw KernelError("max_pool_backward: index " + std::to_string(i) +
-                                  " is out of bounds for a plane of " + std::to_string(plane_size) +
-                                  " elements");
-              }
-              plane[i] += convert<C>(g[grad_out.offset(d, h, w)]);
-            }
-        store_plane(grad_in, n, c, plane);
+    scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, const Cell& at, C value) {
+      const std::int64_t i = indices.plane(at.n, at.c)[indices.offset(at.d, at.h, at.w)];
+      if (i < 0 || i >= plane_size) {
+        throw KernelError("max_pool_backward: index " + std::to_string(i) +
+                          " is out of bounds for a plane of " + std::to_string(plane_size) +
+                          " elements");
       }
-    }
+      plane[i] += value;
+    });
   });
 }
 

@@ -229,21 +229,19 @@ void upsample_linear_backward(const TensorDesc& grad_in_desc, const TensorDesc& 
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const std::int64_t height = grad_in.sizes[3], width = grad_in.sizes[4];
     const int taps_d = grad_in_desc.ndim == 5 ? 2 : 1, taps_h = grad_in_desc.ndim >= 4 ? 2 : 1;
-    scatter_planes<C>(
-        grad_in, grad_out,
-        [&](std::vector<C>& plane, std::int64_t d, std::int64_t h, std::int64_t w, C value) {
-          const Tap<C>&td = taps[0][d], &th = taps[1][h], &tw = taps[2][w];
-          for (int a = 0; a < taps_d; ++a)
-            for (int b = 0; b < taps_h; ++b) {
-              const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
-              // The CPU kernel weighs outer dims first: (d * h) * w * grad.
-              const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
-                              (b ? th.second_weight : th.first_weight);
-              const std::int64_t row = (id * height + ih) * width;
-              plane[row + tw.first] += outer * tw.first_weight * value;
-              plane[row + tw.second] += outer * tw.second_weight * value;
-            }
-        });
+    scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, const Cell& at, C value) {
+      const Tap<C>&td = taps[0][at.d], &th = taps[1][at.h], &tw = taps[2][at.w];
+      for (int a = 0; a < taps_d; ++a)
+        for (int b = 0; b < taps_h; ++b) {
+          const std::int64_t id = a ? td.second : td.first, ih = b ? th.second : th.first;
+          // The CPU kernel weighs outer dims first: (d * h) * w * grad.
+          const C outer = (taps_d == 2 ? (a ? td.second_weight : td.first_weight) : C(1)) *
+                          (b ? th.second_weight : th.first_weight);
+          const std::int64_t row = (id * height + ih) * width;
+          plane[row + tw.first] += outer * tw.first_weight * value;
+          plane[row + tw.second] += outer * tw.second_weight * value;
+        }
+    });
   });
 }
 
@@ -283,14 +281,12 @@ void upsample_bicubic_backward(const TensorDesc& grad_in_desc, const TensorDesc&
     const auto taps = cubic_map<C>(grad_in_desc, grad_out_desc, scales, align_corners);
     const Grid<T> grad_in = grid<T>(grad_in_desc), grad_out = grid<T>(grad_out_desc);
     const std::int64_t width = grad_in.sizes[4];
-    scatter_planes<C>(
-        grad_in, grad_out,
-        [&](std::vector<C>& plane, std::int64_t, std::int64_t h, std::int64_t w, C value) {
-          const CubicTaps<C>&th = taps[0][h], &tw = taps[1][w];
-          for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 4; ++j)
-              plane[th.index[i] * width + tw.index[j]] += value * tw.weight[j] * th.weight[i];
-        });
+    scatter_planes<C>(grad_in, grad_out, [&](std::vector<C>& plane, const Cell& at, C value) {
+      const CubicTaps<C>&th = taps[0][at.h], &tw = taps[1][at.w];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          plane[th.index[i] * width + tw.index[j]] += value * tw.weight[j] * th.weight[i];
+    });
   });
 }
 
