@@ -65,14 +65,15 @@ def _linear_act(input, weight, bias, activation):
 def _fused_call(producer, activation):
     """The fused function and arguments for producer followed by activation, or None."""
     if producer.target in _LINEAR:
-        return _linear_act, (producer.args[0], _argument(producer, 1, "weight", None),
+        return _linear_act, (_argument(producer, 0, "input", None),
+                             _argument(producer, 1, "weight", None),
                              _argument(producer, 2, "bias", None), activation)
     if producer.target in _CONV and activation == "relu":
         dims = {torch.conv1d: 1, torch.conv2d: 2, torch.conv3d: 3}[producer.target]
         padding = _argument(producer, 4, "padding", 0)
         if isinstance(padding, str):  # "same" / "valid": left to the eager operator
             return None
-        args = [producer.args[0], _argument(producer, 1, "weight", None),
+        args = [_argument(producer, 0, "input", None), _argument(producer, 1, "weight", None),
                 _argument(producer, 2, "bias", None),
                 _spatial(_argument(producer, 3, "stride", 1), dims), _spatial(padding, dims),
                 _spatial(_argument(producer, 5, "dilation", 1), dims),
@@ -110,7 +111,7 @@ def _conv_of_eval_batch_norm(node):
     """The convolution an eval-mode batch norm node normalises, when only the norm reads it."""
     if node.op != "call_function" or node.target is not F.batch_norm:
         return None
-    conv = node.args[0]
+    conv = _argument(node, 0, "input", None)
     training = _argument(node, 5, "training", False)
     if (training is not False or _argument(node, 1, "running_mean", None) is None
             or not isinstance(conv, fx.Node) or conv.op != "call_function"
@@ -118,6 +119,14 @@ def _conv_of_eval_batch_norm(node):
             or isinstance(_argument(conv, 4, "padding", 0), str)):
         return None
     return conv
+
+
+def _replace_pair(graph, first, second, replacement):
+    """Puts replacement in place of second, whose input first (read by nothing else) was."""
+    replacement.meta = dict(second.meta)
+    second.replace_all_uses_with(replacement)
+    graph.erase_node(second)
+    graph.erase_node(first)
 
 
 def fold_batch_norms(graph: fx.Graph) -> int:
@@ -132,17 +141,14 @@ def fold_batch_norms(graph: fx.Graph) -> int:
         eps = _argument(node, 7, "eps", 1e-5)
         conv_args = [_argument(conv, i, name, default) for i, name, default in
                      ((3, "stride", 1), (4, "padding", 0), (5, "dilation", 1), (6, "groups", 1))]
+        original = (_argument(conv, 1, "weight", None), _argument(conv, 2, "bias", None))
         with graph.inserting_before(node):
-            weights = graph.call_function(
-                fold_batch_norm, (_argument(conv, 1, "weight", None),
-                                         _argument(conv, 2, "bias", None), *statistics, eps))
+            weights = graph.call_function(fold_batch_norm, (*original, *statistics, eps))
             weight = graph.call_function(operator.getitem, (weights, 0))
             bias = graph.call_function(operator.getitem, (weights, 1))
-            replacement = graph.call_function(conv.target, (conv.args[0], weight, bias, *conv_args))
-        replacement.meta = dict(node.meta)
-        node.replace_all_uses_with(replacement)
-        graph.erase_node(node)
-        graph.erase_node(conv)
+            replacement = graph.call_function(
+                conv.target, (_argument(conv, 0, "input", None), weight, bias, *conv_args))
+        _replace_pair(graph, conv, node, replacement)
         folded += 1
     return folded
 
@@ -161,10 +167,7 @@ def fuse(graph: fx.Graph) -> int:
             continue
         with graph.inserting_before(node):
             replacement = graph.call_function(*call)
-        replacement.meta = dict(node.meta)
-        node.replace_all_uses_with(replacement)
-        graph.erase_node(node)
-        graph.erase_node(producer)
+        _replace_pair(graph, producer, node, replacement)
         fused += 1
     return fused
 
