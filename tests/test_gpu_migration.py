@@ -235,38 +235,22 @@ def test_cudnn_and_cuda_backend_flags_are_accepted_harmlessly():
         cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32, matmul.allow_tf32 = saved
 
 
-def test_nccl_fails_clearly_while_mlu_has_no_collective_backend():
-    store = torch.distributed.HashStore()
-    with cuda_to_mlu():
-        assert not torch.distributed.is_nccl_available()
-        with pytest.raises(RuntimeError, match="torch_mlu has no collective backend yet"):
-            torch.distributed.init_process_group("nccl", store=store, rank=0, world_size=1)
-        with pytest.raises(RuntimeError, match="'cncl', which is not registered"):
-            torch.distributed.init_process_group(backend="cpu:gloo,cuda:nccl", store=store,
-                                                 rank=0, world_size=1)
-    assert not torch.distributed.is_initialized()
-
-
-def test_nccl_maps_to_the_mlu_collective_backend_once_registered(run_py):
+def test_nccl_means_the_mlu_collective_backend(run_py):
     result = run_py("""
         import torch
         import torch.distributed as dist
         from torch_mlu.utils.migration import cuda_to_mlu
 
-        created = []
-        def create_cncl(store, rank, size, timeout):  # stands in for a real mlu backend
-            created.append(rank)
-            return dist.ProcessGroupGloo(store, rank, size, timeout)
-
-        dist.Backend.register_backend("cncl", create_cncl, devices=["mlu"])
         with cuda_to_mlu():
             assert dist.is_nccl_available()
             dist.init_process_group("nccl", store=dist.HashStore(), rank=0, world_size=1)
-        print(dist.get_backend(), created)
+            x = torch.ones(2, device="cuda")
+            dist.all_reduce(x)
+        print(dist.get_backend(), x.device, x.tolist())
         dist.destroy_process_group()
     """)
     assert result.returncode == 0, result
-    assert result.stdout.split() == ["cncl", "[0]"]
+    assert result.stdout.split() == ["cncl", "mlu:0", "[1.0,", "1.0]"]
 
 
 def test_cuda_only_apis_warn_once_per_site_and_are_reported():

@@ -31,6 +31,10 @@ from torch_mlu import _lstm  # noqa: E402,F401  (nn.LSTM as whole-sequence layer
 from torch_mlu import _module_conversion  # noqa: E402
 
 _module_conversion.install()
+if torch.distributed.is_available():  # torch.distributed's "cncl" backend for mlu tensors
+    from torch_mlu import _cncl
+
+    _cncl.register()
 
 __all__ = ["mlu"]
 

@@ -12,7 +12,7 @@ import torch
 from .devices import cuda_to_mlu, mlu_device
 from .ledger import called_from_library
 
-# Cambricon's collective library; "nccl" maps to it once a backend of that name is registered.
+# Cambricon's collective library, what "nccl" maps to (torch_mlu/_cncl.py registers it).
 MLU_COLLECTIVE_BACKEND = "cncl"
 
 
@@ -203,18 +203,10 @@ def load(original, ledger, api):
 
 
 def collective_backend(position=None, keyword="backend"):
-    """Maps "nccl" (also in "cpu:gloo,cuda:nccl") to the mlu collective backend, and fails
-    clearly while no such backend is registered."""
+    """Maps "nccl" (also in "cpu:gloo,cuda:nccl") to the mlu collective backend."""
 
     def translate(backend):
-        mapped = re.sub(r"\bcuda:", "mlu:", re.sub(r"\bnccl\b", MLU_COLLECTIVE_BACKEND, backend))
-        registered = torch.distributed.Backend.backend_list
-        if mapped != backend and MLU_COLLECTIVE_BACKEND not in registered:
-            raise RuntimeError(
-                f"backend {backend!r}: NCCL maps to the mlu collective backend "
-                f"'{MLU_COLLECTIVE_BACKEND}', which is not registered; torch_mlu has no "
-                "collective backend yet. Use 'gloo' with CPU tensors, or run on one device.")
-        return mapped
+        return re.sub(r"\bcuda:", "mlu:", re.sub(r"\bnccl\b", MLU_COLLECTIVE_BACKEND, backend))
 
     def build(original, ledger, api):
         def checked(value):
