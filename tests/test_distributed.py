@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 
 WORKER = textwrap.dedent("""
     import sys
@@ -40,6 +41,22 @@ WORKER = textwrap.dedent("""
     out = torch.empty(2, device=mlu)
     dist.all_to_all_single(out, torch.tensor([10.0, 11.0], device=mlu) + 2 * rank)
     checks["all_to_all_single"] = out.tolist()
+    x = torch.full((2,), rank + 2.0, device=mlu)
+    dist.reduce(x, dst=1)
+    checks["reduce"] = x.tolist() if rank == 1 else None
+    gathered = [torch.empty(1, device=mlu) for _ in range(2)] if rank == 0 else None
+    dist.gather(torch.full((1,), rank + 4.0, device=mlu), gathered, dst=0)
+    checks["gather"] = [t.tolist() for t in gathered] if rank == 0 else None
+    out = torch.empty(2, device=mlu)
+    sources = [torch.full((2,), 20.0 + r, device=mlu) for r in range(2)] if rank == 1 else None
+    dist.scatter(out, sources, src=1)
+    checks["scatter"] = out.tolist()
+    out = torch.empty(2, device=mlu)
+    try:  # gloo has the list form from PyTorch 2.7 on
+        dist.reduce_scatter(out, [torch.full((2,), 1.0 + r, device=mlu) for r in range(2)])
+        checks["reduce_scatter"] = out.tolist()
+    except RuntimeError as e:
+        checks["reduce_scatter"] = str(e)
     if rank == 0:
         dist.send(torch.tensor([7.0, 8.0], device=mlu), dst=1)
     else:
@@ -85,6 +102,10 @@ WORKER = textwrap.dedent("""
 """)
 
 
+def torch_version():
+    return tuple(int(part) for part in torch.__version__.split(".")[:2])
+
+
 def run_pair(tmp_path, backend):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -116,4 +137,10 @@ def test_collectives_and_ddp_between_two_processes(tmp_path, backend):
         assert r["ddp_max_difference"] < 1e-5
     assert r0["reduce_scatter_tensor"] == [0.0, 3.0] and r1["reduce_scatter_tensor"] == [6.0, 9.0]
     assert r0["all_to_all_single"] == [10.0, 12.0] and r1["all_to_all_single"] == [11.0, 13.0]
+    assert r1["reduce"] == [5.0, 5.0] and r0["gather"] == [[4.0], [5.0]]
+    assert r0["scatter"] == [20.0, 20.0] and r1["scatter"] == [21.0, 21.0]
+    if torch_version() >= (2, 7):
+        assert r0["reduce_scatter"] == [2.0, 2.0] and r1["reduce_scatter"] == [4.0, 4.0]
+    else:
+        assert "ProcessGroupGloo does not support reduce_scatter" in r0["reduce_scatter"]
     assert r1["recv"] == [7.0, 8.0]
