@@ -84,6 +84,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("_set_stream", wrap_pybind_function([](int64_t id, int index, int type) {
     set_current_stream(unpack(id, index, type));
   }));
+  m.def("_stream_priority", wrap_pybind_function([](int64_t id, int index, int type) {
+    return stream_priority(unpack(id, index, type));
+  }));
 
   m.def("_memory_stats", wrap_pybind_function([](int d) {
     return stats_dict(device_stats(static_cast<c10::DeviceIndex>(d)));

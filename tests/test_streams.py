@@ -143,7 +143,11 @@ def test_stream_query_and_synchronize():
 
 def test_high_priority_stream():
     s = torch.mlu.Stream(priority=-1)
+    assert s.priority == -1 and torch.mlu.Stream().priority == 0
+    assert torch.mlu.default_stream().priority == 0 and torch.mlu.current_stream().priority == 0
+    assert torch.mlu.Stream.priority_range() == (0, -1)
     with torch.mlu.stream(s):
+        assert torch.mlu.current_stream().priority == -1
         x = torch.full((8,), 3.0, device="mlu")
     s.synchronize()
     assert x.cpu().tolist() == [3.0] * 8

@@ -17,6 +17,15 @@ class Stream(torch.Stream):
             return super().__new__(cls, device=torch.device("mlu", torch.mlu.current_device()),
                                    priority=priority)
 
+    @property
+    def priority(self):
+        return _C._stream_priority(self.stream_id, self.device_index, self.device_type)
+
+    @staticmethod
+    def priority_range():
+        """(lowest, highest) priority, as torch.cuda.Stream.priority_range() gives them."""
+        return 0, -1
+
     def wait_event(self, event):
         event.wait(self)
 
