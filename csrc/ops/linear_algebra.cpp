@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "common.h"
+#include "fused.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/gemm.h"
 
@@ -147,16 +148,6 @@ at::Tensor dot(const at::Tensor& a, const at::Tensor& b) {
   return out.view(c10::IntArrayRef{});  // 0-d (a braced {} would pick view(dtype))
 }
 
-kernels::Activation activation_named(c10::string_view name) {
-  if (name == "none") return kernels::Activation::None;
-  if (name == "relu") return kernels::Activation::Relu;
-  if (name == "gelu") return kernels::Activation::Gelu;
-  if (name == "gelu_tanh") return kernels::Activation::GeluTanh;
-  if (name == "silu") return kernels::Activation::Silu;
-  TORCH_CHECK_VALUE(false, "linear_act: unknown activation '", name,
-                    "' (expected none, relu, gelu, gelu_tanh or silu)");
-}
-
 // torch_mlu::linear_act (csrc/ops/fused.cpp): activation(input @ weight.T + bias) in one GEMM,
 // the bias and the activation applied to each block of the product while it is in cache.
 std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at::Tensor& weight,
@@ -198,8 +189,7 @@ std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at:
            epilogue.activation = act;
            kernels::gemm(o, x, w, 1, 0, epilogue);
          });
-  if (!keep_pre_activation) return {out.view(shape), pre};
-  return {out.view(shape), pre.view(shape)};
+  return {out.view(shape), keep_pre_activation ? pre.view(shape) : pre};
 }
 
 TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("linear_act", linear_act); }

@@ -77,20 +77,24 @@ TEST(GemmEpilogue, BFloat16BiasAndReluComputeInFloat) {
   }
 }
 
-TEST(GemmEpilogue, RefusesIntegersAndMismatchedBias) {
+TEST(GemmEpilogue, RefusesIntegersAndMismatchedBiasOrPreActivation) {
   std::vector<std::int32_t> ia(4), ib(4), iout(4);
   GemmEpilogue relu;
   relu.activation = Activation::Relu;
   EXPECT_THROW(gemm(contiguous(DType::Int32, iout, {2, 2}), contiguous(DType::Int32, ia, {2, 2}),
                     contiguous(DType::Int32, ib, {2, 2}), 1.0, 0.0, relu),
                KernelError);
-  std::vector<float> a(4), b(4), out(4), bias(3);
-  const TensorDesc bias_desc = contiguous(DType::Float32, bias, {3});
-  GemmEpilogue wrong_bias;
-  wrong_bias.bias = &bias_desc;
-  EXPECT_THROW(gemm(contiguous(DType::Float32, out, {2, 2}), contiguous(DType::Float32, a, {2, 2}),
-                    contiguous(DType::Float32, b, {2, 2}), 1.0, 0.0, wrong_bias),
-               KernelError);
+  std::vector<float> a(4), b(4), out(4), three(3);
+  auto multiply = [&](const GemmEpilogue& epilogue) {
+    gemm(contiguous(DType::Float32, out, {2, 2}), contiguous(DType::Float32, a, {2, 2}),
+         contiguous(DType::Float32, b, {2, 2}), 1.0, 0.0, epilogue);
+  };
+  const TensorDesc not_a_row = contiguous(DType::Float32, three, {3});
+  GemmEpilogue wrong_bias, wrong_pre;
+  wrong_bias.bias = &not_a_row;
+  wrong_pre.pre_activation = &not_a_row;
+  EXPECT_THROW(multiply(wrong_bias), KernelError);
+  EXPECT_THROW(multiply(wrong_pre), KernelError);
 }
 
 TEST(ConvEpilogue, ReluFollowsBiasForFloatAndDouble) {
