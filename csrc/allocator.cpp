@@ -199,10 +199,11 @@ class DeviceCache {
     TORCH_CHECK_WITH(OutOfMemoryError, false, msg.str());
   }
 
-  // Returns every cached block to the driver, once no queued work can still use them.
+  // Returns every cached block to the driver, once no queued work can still use them. Failures
+  // of that work stay pending for their streams: an allocation is not where they belong.
   void release_cached_blocks() {
     if (free_.empty() && pending_.empty()) return;
-    hal_call([&] { driver().synchronize_device(device_); });
+    hal_call([&] { driver().drain(device_); });
     collect_finished_events();
     ++stats_.num_sync_all_streams;
     for (Block* block : free_) {
@@ -302,8 +303,10 @@ DeviceCache& cache(c10::DeviceIndex device) {
 }
 
 void free_block(void* ctx) {
+  // A forked child dropping a tensor it inherited: the memory is the parent's.
+  if (hal::forked_after_init()) return;
   auto* block = static_cast<Block*>(ctx);
-  cache(block->device).free(block);
+  without_throwing("freeing mlu memory", [&] { cache(block->device).free(block); });
 }
 
 #if TORCH_MLU_TORCH_VERSION >= 209

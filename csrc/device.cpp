@@ -3,6 +3,10 @@
 #include <c10/util/Exception.h>
 
 #include <atomic>
+#include <cstdio>
+
+#include "fallback.h"
+#include "mlu_kernels/parallel.h"
 
 namespace torch_mlu {
 namespace {
@@ -12,6 +16,10 @@ thread_local c10::DeviceIndex t_current_device = 0;
 
 }  // namespace
 
+void report_swallowed(const char* where, const char* what) noexcept {
+  std::fprintf(stderr, "torch_mlu: %s failed: %s\n", where, what);
+}
+
 void raise_hal_error(const hal::Error& error) {
   switch (error.kind()) {
     case hal::ErrorKind::OutOfMemory: TORCH_CHECK_WITH(OutOfMemoryError, false, error.what());
@@ -20,10 +28,24 @@ void raise_hal_error(const hal::Error& error) {
   }
 }
 
+// Settings read outside the runtime are checked where the runtime checks its own: at first use,
+// as a ValueError naming the variable (the readers themselves fall back to defaults silently).
+void validate_environment() {
+  mlu::kernels::kernel_threads_from_environment();
+  fallback_enabled_from_environment();
+}
+
 hal::Driver& driver() {
-  hal::Driver& d = hal_call([]() -> hal::Driver& { return hal::driver(); });
-  g_initialized.store(true, std::memory_order_relaxed);
-  return d;
+  auto get = []() -> hal::Driver& { return hal_call([]() -> hal::Driver& { return hal::driver(); }); };
+  if (g_initialized.load(std::memory_order_acquire)) return get();
+  try {
+    validate_environment();
+    hal::Driver& d = get();
+    g_initialized.store(true, std::memory_order_release);
+    return d;
+  } catch (const std::invalid_argument& e) {
+    TORCH_CHECK_VALUE(false, e.what());
+  }
 }
 
 bool is_initialized() noexcept {
@@ -32,16 +54,20 @@ bool is_initialized() noexcept {
 
 c10::DeviceIndex device_count() noexcept {
   try {
+    // Unusable settings make no device available, as the runtime's own do.
+    if (!g_initialized.load(std::memory_order_acquire)) validate_environment();
     return static_cast<c10::DeviceIndex>(hal::driver().device_count());
   } catch (...) {
     return 0;
   }
 }
 
-void check_device(c10::DeviceIndex index) {
+void check_device(std::int64_t index) {
   const int count = driver().device_count();
-  TORCH_CHECK(index >= 0 && index < count, "Invalid MLU device index ", static_cast<int>(index),
-              ": there ", count == 1 ? "is " : "are ", count, " MLU device", count == 1 ? "" : "s",
+  TORCH_CHECK(count > 0, "Invalid MLU device index ", index,
+              ": no MLU device is visible (see MLU_DEVICE_COUNT and MLU_VISIBLE_DEVICES)");
+  TORCH_CHECK(index >= 0 && index < count, "Invalid MLU device index ", index, ": there ",
+              count == 1 ? "is " : "are ", count, " MLU device", count == 1 ? "" : "s",
               " (valid indices are 0 to ", count - 1, ")");
 }
 

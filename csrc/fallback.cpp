@@ -7,10 +7,12 @@
 #include <torch/library.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 #include "allocator.h"
@@ -18,11 +20,25 @@
 #include "stream.h"
 
 namespace torch_mlu {
+
+bool fallback_enabled_from_environment() {
+  const char* env = std::getenv("ENABLE_FALLBACK_TO_CPU");
+  if (env == nullptr) return true;
+  std::string value(env);
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (value == "1" || value == "true" || value == "on" || value == "yes") return true;
+  if (value == "0" || value == "false" || value == "off" || value == "no") return false;
+  throw std::invalid_argument(std::string("ENABLE_FALLBACK_TO_CPU must be 0 or 1 (or true/false, on/off, yes/no), got '") + env + "'");
+}
+
 namespace {
 
 std::atomic<bool> g_enabled = [] {
-  const char* env = std::getenv("ENABLE_FALLBACK_TO_CPU");
-  return env == nullptr || std::string(env) != "0";
+  try {
+    return fallback_enabled_from_environment();
+  } catch (const std::invalid_argument&) {
+    return true;  // reported when the driver is first used (validate_environment)
+  }
 }();
 
 std::mutex g_ledger_mutex;

@@ -28,6 +28,8 @@ std::map<std::string, FallbackRecord> fallback_stats();
 void reset_fallback_stats();
 // Defaults to ENABLE_FALLBACK_TO_CPU (anything but "0" enables it).
 bool fallback_enabled();
+// ENABLE_FALLBACK_TO_CPU read strictly; throws std::invalid_argument naming a bad value.
+bool fallback_enabled_from_environment();
 void set_fallback_enabled(bool enabled);
 
 }  // namespace torch_mlu

@@ -27,7 +27,7 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
   }
 
   c10::Stream getStream(c10::Device device) const noexcept override {
-    return current_stream(device.index());
+    return current_stream_unchecked(device.index());
   }
   c10::Stream getDefaultStream(c10::Device device) const override {
     return default_stream(device.index());
@@ -39,8 +39,8 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
     return stream_from_pool(device.index(), priority < 0);
   }
   c10::Stream exchangeStream(c10::Stream stream) const noexcept override {
-    const c10::Stream old = current_stream(stream.device_index());
-    set_current_stream(stream);
+    const c10::Stream old = current_stream_unchecked(stream.device_index());
+    set_current_stream_unchecked(stream);
     return old;
   }
   c10::DeviceIndex deviceCount() const noexcept override { return device_count(); }
@@ -66,7 +66,10 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
     return event == nullptr || hal_call([&] { return driver().query(as_notifier(event)); });
   }
   void destroyEvent(void* event, const c10::DeviceIndex) const noexcept override {
-    if (event != nullptr) driver().destroy_notifier(as_notifier(event));
+    // A forked child's copy of the parent's event has no driver to go back to.
+    if (event == nullptr || hal::forked_after_init()) return;
+    without_throwing("destroying an mlu event",
+                     [&] { driver().destroy_notifier(as_notifier(event)); });
   }
   void synchronizeEvent(void* event) const override {
     if (event != nullptr) hal_call([&] { driver().synchronize(as_notifier(event)); });

@@ -1,38 +1,71 @@
 #include "host_allocator.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace torch_mlu {
 namespace {
 
-// Notifiers recorded after copies that use a pinned block; freeing the block waits for them.
+// The queues whose copies may still use a pinned block: one notifier per queue, re-recorded after
+// each copy (a queue runs in order, so its newest record covers every earlier copy).
+using Uses = std::vector<std::pair<hal::Queue*, hal::Notifier*>>;
+
 std::mutex g_mutex;
-std::map<const void*, std::vector<hal::Notifier*>> g_uses;
+std::map<const void*, Uses> g_uses;
+// Freed blocks whose copies had not finished yet. Freeing never blocks or raises (it runs in a
+// deleter); blocks are returned once their notifiers are reached, as PyTorch's caching host
+// allocator does.
+std::vector<std::pair<void*, Uses>> g_retired;
+
+bool finished(const Uses& uses) {
+  return std::all_of(uses.begin(), uses.end(),
+                     [](const auto& use) { return driver().query(use.second); });
+}
+
+void release(void* ptr, const Uses& uses) {
+  for (const auto& use : uses) driver().destroy_notifier(use.second);
+  driver().free_host(ptr);
+}
+
+// Call with g_mutex held.
+void release_finished_retired() {
+  auto done = std::stable_partition(g_retired.begin(), g_retired.end(),
+                                    [](const auto& retired) { return !finished(retired.second); });
+  for (auto it = done; it != g_retired.end(); ++it) release(it->first, it->second);
+  g_retired.erase(done, g_retired.end());
+}
 
 void free_pinned(void* ptr) {
-  std::vector<hal::Notifier*> uses;
-  {
+  if (hal::forked_after_init()) return;  // a forked child's copy of the parent's block
+  without_throwing("freeing pinned memory", [&] {
     std::lock_guard lock(g_mutex);
     auto it = g_uses.find(ptr);
+    Uses uses;
     if (it != g_uses.end()) {
       uses = std::move(it->second);
       g_uses.erase(it);
     }
-  }
-  hal::Driver& d = hal::driver();
-  for (hal::Notifier* n : uses) {
-    d.synchronize(n);
-    d.destroy_notifier(n);
-  }
-  d.free_host(ptr);
+    if (finished(uses)) {
+      release(ptr, uses);
+    } else {
+      g_retired.emplace_back(ptr, std::move(uses));
+    }
+    release_finished_retired();
+  });
 }
 
 struct PinnedAllocator final : c10::Allocator {
   c10::DataPtr allocate(std::size_t n) override {
-    void* ptr = n == 0 ? nullptr : hal_call([&] { return driver().allocate_host(n); });
-    return c10::DataPtr(ptr, ptr, n == 0 ? &c10::detail::deleteNothing : &free_pinned, c10::Device(c10::kCPU));
+    if (n == 0) return c10::DataPtr(nullptr, nullptr, &c10::detail::deleteNothing, c10::kCPU);
+    {
+      std::lock_guard lock(g_mutex);
+      hal_call([] { release_finished_retired(); });
+    }
+    void* ptr = hal_call([&] { return driver().allocate_host(n); });
+    return c10::DataPtr(ptr, ptr, &free_pinned, c10::Device(c10::kCPU));
   }
   c10::DeleterFnPtr raw_deleter() const override { return &free_pinned; }
   void copy_data(void* dest, const void* src, std::size_t count) const override {
@@ -52,10 +85,14 @@ bool is_pinned(const void* ptr) {
 
 void record_host_use(const void* ptr, hal::Queue* queue) {
   hal::Driver& d = driver();
-  hal::Notifier* n = hal_call([&] { return d.create_notifier(d.queue_device(queue), false); });
-  hal_call([&] { d.record(n, queue); });
   std::lock_guard lock(g_mutex);
-  g_uses[ptr].push_back(n);
+  Uses& uses = g_uses[ptr];
+  auto it = std::find_if(uses.begin(), uses.end(), [&](const auto& use) { return use.first == queue; });
+  if (it == uses.end()) {
+    hal::Notifier* n = hal_call([&] { return d.create_notifier(d.queue_device(queue), false); });
+    it = uses.emplace(uses.end(), queue, n);
+  }
+  hal_call([&] { d.record(it->second, queue); });
 }
 
 }  // namespace torch_mlu

@@ -29,14 +29,18 @@ std::vector<std::unique_ptr<DeviceStreams>>& all_streams() {
   return *streams;
 }
 
-thread_local std::vector<c10::StreamId> t_current;  // per device; empty until first set
+// Per device; fixed size so that the noexcept guard functions never allocate.
+thread_local std::array<c10::StreamId, hal::kMaxDevices> t_current{};
+
+bool indexable(c10::DeviceIndex device) { return device >= 0 && device < hal::kMaxDevices; }
 
 void check_stream(const c10::Stream& stream) {
   TORCH_CHECK(stream.device_type() == kMLU, "expected an mlu stream, got a stream of ",
               stream.device());
   check_device(stream.device_index());
   TORCH_CHECK(stream.id() >= 0 && stream.id() < kStreamsPerDevice, "invalid mlu stream id ",
-              stream.id());
+              stream.id(), " on ", stream.device(), ": streams are numbered 0 to ",
+              kStreamsPerDevice - 1);
 }
 
 }  // namespace
@@ -48,16 +52,23 @@ c10::Stream default_stream(c10::DeviceIndex device) {
 
 c10::Stream current_stream(c10::DeviceIndex device) {
   check_device(device);
-  const c10::StreamId id = static_cast<std::size_t>(device) < t_current.size() ? t_current[device] : 0;
+  return current_stream_unchecked(device);
+}
+
+c10::Stream current_stream_unchecked(c10::DeviceIndex device) noexcept {
+  const c10::StreamId id = indexable(device) ? t_current[device] : 0;
   return c10::Stream(c10::Stream::UNSAFE, c10::Device(kMLU, device), id);
 }
 
 void set_current_stream(const c10::Stream& stream) {
   check_stream(stream);
-  if (t_current.size() <= static_cast<std::size_t>(stream.device_index())) {
-    t_current.resize(driver().device_count(), 0);
-  }
   t_current[stream.device_index()] = stream.id();
+}
+
+void set_current_stream_unchecked(const c10::Stream& stream) noexcept {
+  if (stream.device_type() == kMLU && indexable(stream.device_index())) {
+    t_current[stream.device_index()] = stream.id();
+  }
 }
 
 c10::Stream stream_from_pool(c10::DeviceIndex device, bool high_priority) {

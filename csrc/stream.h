@@ -13,6 +13,10 @@ constexpr int kPoolSize = 8;
 c10::Stream default_stream(c10::DeviceIndex device);
 c10::Stream current_stream(c10::DeviceIndex device);
 void set_current_stream(const c10::Stream& stream);
+// For PyTorch's noexcept guard functions, which cannot raise: nothing is validated here, and a
+// stream that does not exist raises a clear error at its first use (queue_of) instead.
+c10::Stream current_stream_unchecked(c10::DeviceIndex device) noexcept;
+void set_current_stream_unchecked(const c10::Stream& stream) noexcept;
 c10::Stream stream_from_pool(c10::DeviceIndex device, bool high_priority);
 // Priority as torch reports it: 0 normal, -1 high (lower is higher, as on CUDA).
 int stream_priority(const c10::Stream& stream);

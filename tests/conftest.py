@@ -44,7 +44,8 @@ def run_python(code, timeout=60, **env):
     """Runs code in a new interpreter with extra environment variables; returns a Result."""
     full_env = dict(os.environ)
     for key in ("MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES", "MLU_DEVICE_MEMORY",
-                "ENABLE_FALLBACK_TO_CPU"):
+                "ENABLE_FALLBACK_TO_CPU", "MLU_KERNEL_THREADS", "MLU_QUEUE_SPIN_US",
+                "TORCH_MLU_GPU_MIGRATION"):
         full_env.pop(key, None)
     full_env.update(env)
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,

@@ -4,6 +4,7 @@ Importing this package (or plain ``import torch``, through PyTorch's backend aut
 PyTorch's PrivateUse1 device to "mlu", loads the C++ backend and installs ``torch.mlu``.
 """
 
+import atexit
 import os
 
 
@@ -22,6 +23,7 @@ from torch_mlu import _C  # noqa: E402  (the backend registers itself on load)
 from torch_mlu import mlu  # noqa: E402
 
 torch._register_device_module("mlu", mlu)
+atexit.register(mlu._synchronize_at_exit)
 torch.utils.generate_methods_for_privateuse1_backend(
     for_tensor=True, for_module=True, for_packed_sequence=True, for_storage=True
 )
@@ -40,7 +42,10 @@ __all__ = ["mlu"]
 
 
 # The GPU migration is opt-in: this variable, or `import torch_mlu.utils.gpu_migration`.
-if os.environ.get("TORCH_MLU_GPU_MIGRATION", "0") not in ("", "0"):
+_migration = os.environ.get("TORCH_MLU_GPU_MIGRATION", "0")
+if _migration not in ("", "0", "1", "strict"):
+    raise ValueError(f"TORCH_MLU_GPU_MIGRATION must be 0, 1 or strict, got {_migration!r}")
+if _migration not in ("", "0"):
     import torch_mlu.utils.gpu_migration  # noqa: E402,F401
 
 # Shadow checking of a whole program against CPU: see torch_mlu/mlu/shadow.py.

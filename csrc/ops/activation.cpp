@@ -19,6 +19,7 @@ at::Tensor& activation_into(const at::Tensor& self, at::Tensor& out, const char*
   TORCH_CHECK_NOT_IMPLEMENTED(c10::isFloatingType(self.scalar_type()), "\"", name,
                               "\" not implemented for '", self.scalar_type(), "'");
   prepare_out(out, self.sizes(), self.scalar_type(), device);
+  check_overlap(out, {&self});
   const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
   launch(out, name, [kernel, o = describe(out), i = describe(in)] { kernel(o, i); });
   return out;
@@ -35,6 +36,7 @@ at::Tensor& gradient_into(const at::Tensor& grad_out, const at::Tensor& x, at::T
   TORCH_CHECK_NOT_IMPLEMENTED(c10::isFloatingType(x.scalar_type()), "\"", name,
                               "\" not implemented for '", x.scalar_type(), "'");
   prepare_out(grad_in, x.sizes(), x.scalar_type(), device);
+  check_overlap(grad_in, {&grad_out, &x});
   const c10::ScalarType dtype = grad_in.scalar_type();
   const at::Tensor g = operand(grad_out, dtype, x.sizes(), device),
                    v = operand(x, dtype, x.sizes(), device);

@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/native/Resize.h>
 #include <ATen/Dispatch.h>
 #include <c10/core/DeviceGuard.h>
@@ -56,6 +57,13 @@ void prepare_out(const at::Tensor& out, c10::IntArrayRef shape, c10::ScalarType 
   TORCH_CHECK(c10::canCast(dtype, out.scalar_type()), "result type ", dtype,
               " can't be cast to the desired output type ", out.scalar_type());
   at::native::resize_output(out, shape);
+}
+
+void check_overlap(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs) {
+  at::assert_no_internal_overlap(out);
+  for (const at::Tensor* input : inputs) {
+    if (input->defined()) at::assert_no_partial_overlap(out, *input);
+  }
 }
 
 KernelOperand kernel_operand(const at::Tensor& t, c10::ScalarType dtype, c10::IntArrayRef shape,

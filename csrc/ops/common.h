@@ -25,6 +25,11 @@ at::Tensor new_output(c10::IntArrayRef shape, c10::ScalarType dtype, const at::T
 void prepare_out(const at::Tensor& out, c10::IntArrayRef shape, c10::ScalarType dtype,
                  c10::Device device);
 
+// The memory-overlap checks of PyTorch CPU's TensorIterator, before anything is written: an
+// output whose elements share memory (an expanded tensor) or that partly overlaps an input (a
+// shifted view of itself) is an error; the output being exactly an input (in place) is not.
+void check_overlap(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs);
+
 // What a launched kernel captures of an operand: its descriptor and, for a CPU scalar, the value
 // itself, broadcast with zero strides (no device allocation, no extra kernel for `x * 0.5`).
 // Never an at::Tensor: work may outlive the Python object, and releasing a tensor that still has

@@ -55,6 +55,7 @@ at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, doub
   c10::DeviceGuard guard(device);
   // An in-place sqrt_ on integers is refused here, as the result type cannot be stored.
   prepare_out(out, self.sizes(), unary_result_type(op, self), device);
+  check_overlap(out, {&self});
   const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
   launch_unary(op, out, in, param);
   return out;
@@ -97,6 +98,7 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
+  check_overlap(out, {&a, &b});
   const c10::ScalarType dtype = out.scalar_type();
   if (b.unsafeGetTensorImpl()->is_wrapped_number() && at::isFloatingType(dtype) &&
       (op == BinaryOp::Mul || op == BinaryOp::Div)) {
@@ -147,6 +149,10 @@ at::Tensor& binary_inplace_fn(at::Tensor& a, const at::Tensor& b) {
 template <BinaryOp op>
 at::Tensor& binary_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
   return binary_into(op, a, b, out, 1);
+}
+
+at::Tensor remainder_scalar_tensor(const at::Scalar& self, const at::Tensor& other) {
+  return binary_new(BinaryOp::Remainder, python_number(self), other, 1);
 }
 
 template <BinaryOp op>
@@ -371,6 +377,7 @@ at::Tensor& clamp_into(const at::Tensor& self, const std::optional<at::Scalar>& 
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
   prepare_out(out, self.sizes(), self.scalar_type(), device);
+  check_overlap(out, {&self});
   const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
   std::optional<double> low, high;
   if (lo) low = lo->toDouble();
@@ -494,7 +501,13 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("pow.Tensor_Scalar_out", pow_scalar_out);
   m.impl("pow_.Scalar", pow_scalar_);
   MLU_BINARY(remainder, Remainder);
+  MLU_BINARY(fmod, Fmod);
+  // Every integer division is native: PyTorch CPU's kernels trap on MIN / -1 (SIGFPE), so the
+  // fallback must never run them.
   m.impl("floor_divide", binary_fn<BinaryOp::FloorDivide>);
+  m.impl("floor_divide_.Tensor", binary_inplace_fn<BinaryOp::FloorDivide>);
+  m.impl("floor_divide.out", binary_out<BinaryOp::FloorDivide>);
+  m.impl("remainder.Scalar_Tensor", remainder_scalar_tensor);
   m.impl("atan2", atan2);
   MLU_BINARY(bitwise_and, BitwiseAnd);
   MLU_BINARY(bitwise_or, BitwiseOr);

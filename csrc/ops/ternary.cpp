@@ -26,6 +26,7 @@ at::Tensor& ternary_into(TernaryOp op, const at::Tensor& a, const at::Tensor& b,
   const auto shape = at::infer_size(at::infer_size(a.sizes(), b.sizes()), c.sizes());
   const c10::ScalarType type = promoted(a, b, c);
   prepare_out(out, shape, type, device);
+  check_overlap(out, {&a, &b, &c});
   const c10::ScalarType dtype = out.scalar_type();
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device),
@@ -72,6 +73,7 @@ at::Tensor& lerp_scalar_into(const at::Tensor& a, const at::Tensor& b, const at:
   TORCH_CHECK(c10::isFloatingType(a.scalar_type()), "lerp: expected a floating-point tensor, got ",
               a.scalar_type());
   prepare_out(out, shape, a.scalar_type(), device);
+  check_overlap(out, {&a, &b});
   const c10::ScalarType dtype = out.scalar_type();
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device);
@@ -111,6 +113,7 @@ at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Ten
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(at::infer_size(cond.sizes(), a.sizes()), b.sizes());
   prepare_out(out, shape, at::result_type(a, b), device);
+  check_overlap(out, {&cond, &a, &b});
   const c10::ScalarType dtype = out.scalar_type();
   KernelOperand c = kernel_operand(cond, c10::kBool, shape, device);
   KernelOperand x = kernel_operand(a, dtype, shape, device),

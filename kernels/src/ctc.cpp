@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "mlu_kernels/parallel.h"
 
@@ -35,6 +36,16 @@ struct Sample {
     targets = static_cast<const std::int64_t*>(c.targets.data) +
               (padded ? n * c.targets.strides[0] : target_offset * c.targets.strides[0]);
     target_stride = padded ? c.targets.strides[1] : c.targets.strides[0];
+    // Labels index log_probs' class dimension: checked here, where the data is read.
+    const std::int64_t classes = c.log_probs.sizes[2];
+    for (std::int64_t i = 0; i < length; ++i) {
+      const std::int64_t label = targets[i * target_stride];
+      if (label < 0 || label >= classes) {
+        throw KernelError("ctc_loss: target " + std::to_string(label) + " of sample " +
+                          std::to_string(n) + " is not a class index in [0, " +
+                          std::to_string(classes) + ")");
+      }
+    }
   }
   std::int64_t states() const { return 2 * length + 1; }
   // The label of extended state s: blanks between and around the targets.

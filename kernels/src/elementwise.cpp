@@ -172,12 +172,30 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
   throw KernelError("unknown unary operation");
 }
 
+// a / b and a % b of integers, truncated. Division by zero is a kernel error; the quotient that
+// overflows, MIN / -1, wraps to MIN as on PyTorch CPU instead of trapping (SIGFPE on x86-64).
+template <typename C>
+C int_quotient(C a, C b) {
+  if (b == 0) throw KernelError("integer division by zero");
+  if constexpr (std::is_signed_v<C>) {
+    if (b == -1) return static_cast<C>(C(0) - static_cast<std::make_unsigned_t<C>>(a));
+  }
+  return C(a / b);
+}
+template <typename C>
+C int_remainder(C a, C b) {
+  if (b == 0) throw KernelError("integer division by zero");
+  if constexpr (std::is_signed_v<C>) {
+    if (b == -1) return C(0);
+  }
+  return C(a % b);
+}
+
 template <typename C>
 C floor_divide(C a, C b) {
   if constexpr (std::is_integral_v<C>) {
-    if (b == 0) throw KernelError("integer division by zero");
-    const C q = a / b;
-    return (a % b != 0 && ((a < 0) != (b < 0))) ? C(q - 1) : q;
+    const C q = int_quotient(a, b);
+    return (int_remainder(a, b) != 0 && ((a < 0) != (b < 0))) ? C(q - 1) : q;
   } else {
     // PyTorch CPU's div_floor_floating: floor(a / b) rounded from the exact quotient a - fmod.
     if (b == 0) return a / b;
@@ -194,8 +212,7 @@ C floor_divide(C a, C b) {
 template <typename C>
 C trunc_divide(C a, C b) {
   if constexpr (std::is_integral_v<C>) {
-    if (b == 0) throw KernelError("integer division by zero");
-    return C(a / b);
+    return int_quotient(a, b);
   } else {
     return std::trunc(a / b);
   }
@@ -204,8 +221,7 @@ C trunc_divide(C a, C b) {
 template <typename C>
 C remainder(C a, C b) {
   if constexpr (std::is_integral_v<C>) {
-    if (b == 0) throw KernelError("integer division by zero");
-    C r = a % b;
+    C r = int_remainder(a, b);
     if (r != 0 && ((r < 0) != (b < 0))) r += b;
     return r;
   } else {
@@ -264,10 +280,7 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
         return apply([](C x, C y) { return C(x * y); });
     case BinaryOp::Div:
       if constexpr (integral) {
-        return apply([](C x, C y) {
-          if (y == 0) throw KernelError("integer division by zero");
-          return C(x / y);
-        });
+        return apply([](C x, C y) { return int_quotient(x, y); });
       } else {
         return apply([](C x, C y) { return x / y; });
       }
@@ -291,6 +304,13 @@ void binary_typed(BinaryOp op, double alpha_value, Apply&& apply) {
         throw KernelError("remainder is not defined for bool");
       else
         return apply([](C x, C y) { return remainder(x, y); });
+    case BinaryOp::Fmod:
+      if constexpr (boolean)
+        throw KernelError("fmod is not defined for bool");
+      else if constexpr (integral)
+        return apply([](C x, C y) { return int_remainder(x, y); });
+      else
+        return apply([](C x, C y) { return C(std::fmod(x, y)); });
     case BinaryOp::FloorDivide:
       if constexpr (boolean)
         throw KernelError("floor_divide is not defined for bool");

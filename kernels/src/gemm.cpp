@@ -3,10 +3,13 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "activation_math.h"
+#include "gemm_pieces.h"
 #include "float32_copy.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
@@ -23,11 +26,6 @@ constexpr double kParallelMultiplyAdds = 1 << 21;
 // more in packing than they gain.
 constexpr std::int64_t kMinSlice = 32;
 
-struct Matrix {
-  std::int64_t rows, cols, ld;
-  bool transposed;  // stored column-major
-};
-
 Matrix matrix_of(const TensorDesc& d) {
   const int r = d.ndim - 2, c = d.ndim - 1;
   const std::int64_t rows = d.sizes[r], cols = d.sizes[c];
@@ -40,15 +38,57 @@ std::int64_t batch_of(const TensorDesc& d) { return d.ndim == 3 ? d.sizes[0] : 1
 std::int64_t batch_stride(const TensorDesc& d) { return d.ndim == 3 ? d.strides[0] : 0; }
 
 template <typename T>
-void blas_gemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n, std::int64_t k,
-               T alpha, const T* a, const T* b, T beta, T* c, std::int64_t ldc) {
+void blas_call(const Matrix& ma, const Matrix& mb, int m, int n, int k, T alpha, const T* a,
+               const T* b, T beta, T* c, int ldc) {
   const auto ta = ma.transposed ? CblasTrans : CblasNoTrans;
   const auto tb = mb.transposed ? CblasTrans : CblasNoTrans;
+  const int lda = static_cast<int>(ma.ld), ldb = static_cast<int>(mb.ld);
   if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, ma.ld, b, mb.ld, beta, c, ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   } else {
-    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, ma.ld, b, mb.ld, beta, c, ldc);
+    cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
+}
+
+}  // namespace
+
+// CBLAS takes 32-bit sizes: larger products are split into pieces of at most `limit` along m, n
+// and k (k's pieces accumulate into c). A leading dimension cannot be split and must fit.
+template <typename T>
+void blas_gemm_in_pieces(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n,
+                         std::int64_t k, T alpha, const T* a, const T* b, T beta, T* c,
+                         std::int64_t ldc, std::int64_t limit) {
+  if (std::max({ma.ld, mb.ld, ldc}) > std::numeric_limits<int>::max()) {
+    throw KernelError("gemm: a row stride of " + std::to_string(std::max({ma.ld, mb.ld, ldc})) +
+                      " elements exceeds the BLAS's 32-bit range");
+  }
+  // Element offsets of row r / column j of a (m x k), b (k x n) as stored.
+  auto a_at = [&](std::int64_t r, std::int64_t j) { return ma.transposed ? j * ma.ld + r : r * ma.ld + j; };
+  auto b_at = [&](std::int64_t r, std::int64_t j) { return mb.transposed ? j * mb.ld + r : r * mb.ld + j; };
+  for (std::int64_t i = 0; i < m; i += limit) {
+    const std::int64_t rows = std::min(limit, m - i);
+    for (std::int64_t j = 0; j < n; j += limit) {
+      const std::int64_t cols = std::min(limit, n - j);
+      for (std::int64_t p = 0; p < std::max<std::int64_t>(k, 1); p += limit) {
+        const std::int64_t depth = std::min(limit, k - p);
+        blas_call<T>(ma, mb, static_cast<int>(rows), static_cast<int>(cols),
+                     static_cast<int>(depth), alpha, a + a_at(i, p), b + b_at(p, j),
+                     p == 0 ? beta : T(1), c + i * ldc + j, static_cast<int>(ldc));
+      }
+    }
+  }
+}
+template void blas_gemm_in_pieces<float>(const Matrix&, const Matrix&, std::int64_t, std::int64_t,
+                                         std::int64_t, float, const float*, const float*, float,
+                                         float*, std::int64_t, std::int64_t);
+
+namespace {
+
+template <typename T>
+void blas_gemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n, std::int64_t k,
+               T alpha, const T* a, const T* b, T beta, T* c, std::int64_t ldc) {
+  blas_gemm_in_pieces(ma, mb, m, n, k, alpha, a, b, beta, c, ldc,
+                      std::numeric_limits<int>::max());
 }
 
 template <typename T>

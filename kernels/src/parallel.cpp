@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -93,13 +96,24 @@ Pool& pool() {
 
 }  // namespace
 
+int kernel_threads_from_environment() {
+  const char* env = std::getenv("MLU_KERNEL_THREADS");
+  if (env == nullptr) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  char* end = nullptr;
+  const long value = std::isdigit(static_cast<unsigned char>(env[0])) ? std::strtol(env, &end, 10) : 0;
+  if (end == nullptr || *end != '\0' || value < 1 || value > 1024) {
+    throw std::invalid_argument(std::string("MLU_KERNEL_THREADS must be an integer from 1 to 1024, got '") + env + "'");
+  }
+  return static_cast<int>(value);
+}
+
 int kernel_threads() {
   static const int threads = [] {
-    if (const char* env = std::getenv("MLU_KERNEL_THREADS")) {
-      const int value = std::atoi(env);
-      if (value >= 1) return value;
+    try {
+      return kernel_threads_from_environment();
+    } catch (const std::invalid_argument&) {
+      return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     }
-    return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }();
   return threads;
 }

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "mlu/hal.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -14,11 +16,13 @@ namespace {
 constexpr int kDefaultDeviceCount = 2;
 constexpr std::size_t kDefaultMemory = std::size_t{8} << 30;
 
-int parse_count(const char* text) {
+// A whole number from 0 to max, nothing else (std::stoi alone would accept "3abc" and " 3").
+int parse_bounded(const char* text, int max) {
+  if (!std::isdigit(static_cast<unsigned char>(text[0]))) throw std::invalid_argument(text);
   std::size_t used = 0;
-  int value = std::stoi(text, &used);
-  if (text[used] != '\0' || value < 0) throw std::invalid_argument(text);
-  return value;
+  const long value = std::stol(text, &used);
+  if (text[used] != '\0' || value > max) throw std::invalid_argument(text);
+  return static_cast<int>(value);
 }
 
 // Like CUDA_VISIBLE_DEVICES: the list stops at the first entry that is not a valid device. A repeat
@@ -71,9 +75,10 @@ Config config_from_environment() {
   int physical = kDefaultDeviceCount;
   if (const char* count = std::getenv("MLU_DEVICE_COUNT")) {
     try {
-      physical = parse_count(count);
+      physical = parse_bounded(count, hal::kMaxDevices);
     } catch (const std::exception&) {
-      throw std::invalid_argument(std::string("MLU_DEVICE_COUNT must be a non-negative integer, got '") + count + "'");
+      throw std::invalid_argument("MLU_DEVICE_COUNT must be an integer from 0 to " +
+                                  std::to_string(hal::kMaxDevices) + ", got '" + count + "'");
     }
   }
   Config config;
@@ -88,6 +93,13 @@ Config config_from_environment() {
       config.memory_per_device = parse_size(memory);
     } catch (const std::exception&) {
       throw std::invalid_argument(std::string("MLU_DEVICE_MEMORY must be a size such as 8G or 512M, got '") + memory + "'");
+    }
+  }
+  if (const char* spin = std::getenv("MLU_QUEUE_SPIN_US")) {
+    try {
+      config.queue_spin = std::chrono::microseconds(parse_bounded(spin, 1000000));
+    } catch (const std::exception&) {
+      throw std::invalid_argument(std::string("MLU_QUEUE_SPIN_US must be an integer from 0 to 1000000, got '") + spin + "'");
     }
   }
   return config;

@@ -88,21 +88,4 @@ hal::MemoryInfo DeviceState::memory_info() const {
   return {capacity_ - used_, capacity_};
 }
 
-void DeviceState::report_failure(const char* work_name, const std::string& what) {
-  std::lock_guard lock(mutex_);
-  failures_.push_back(std::string("'") + work_name + "' failed: " + what);
-}
-
-void DeviceState::raise_failures() {
-  std::vector<std::string> failures;
-  {
-    std::lock_guard lock(mutex_);
-    failures.swap(failures_);
-  }
-  if (failures.empty()) return;
-  std::string message = "MLU work on mlu:" + std::to_string(index_) + " failed asynchronously: ";
-  for (std::size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
-  throw hal::Error(hal::ErrorKind::KernelFailure, message);
-}
-
 }  // namespace mlu::soft

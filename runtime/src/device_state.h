@@ -1,4 +1,4 @@
-// One software MLU device: its memory accounting and the failures its queues reported.
+// One software MLU device: its memory accounting.
 #pragma once
 
 #include <cstddef>
@@ -22,10 +22,6 @@ class DeviceState {
   void free(void* ptr);
   hal::MemoryInfo memory_info() const;
 
-  // Called by queue executors when work fails; raised by raise_failures().
-  void report_failure(const char* work_name, const std::string& what);
-  void raise_failures();
-
  private:
   int index_;
   int physical_id_;
@@ -33,7 +29,6 @@ class DeviceState {
   mutable std::mutex mutex_;
   std::size_t used_ = 0;
   std::unordered_map<void*, std::size_t> blocks_;
-  std::vector<std::string> failures_;
 };
 
 }  // namespace mlu::soft

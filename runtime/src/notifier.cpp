@@ -2,43 +2,45 @@
 
 namespace mlu::soft {
 
-std::uint64_t SoftNotifier::begin_record() {
+SoftNotifier::MarkerPtr SoftNotifier::begin_record() {
+  auto marker = std::make_shared<Marker>();
   std::lock_guard lock(mutex_);
-  return ++recorded_;
+  newest_ = marker;
+  return marker;
 }
 
-void SoftNotifier::complete(std::uint64_t generation) {
+void SoftNotifier::complete(const MarkerPtr& marker, std::string failure) {
   const auto now = Clock::now();
   {
     std::lock_guard lock(mutex_);
-    // Records complete in order on one queue; a re-record on another queue may finish first.
-    if (generation > completed_) {
-      completed_ = generation;
-      completed_at_ = now;
-    }
+    marker->done = true;
+    marker->at = now;
+    marker->failure = std::move(failure);
   }
   completed_cv_.notify_all();
 }
 
-std::uint64_t SoftNotifier::recorded() {
+SoftNotifier::MarkerPtr SoftNotifier::newest() {
   std::lock_guard lock(mutex_);
-  return recorded_;
+  return newest_;
 }
 
-bool SoftNotifier::reached(std::uint64_t generation) {
+bool SoftNotifier::reached(const MarkerPtr& marker) {
+  if (!marker) return true;
   std::lock_guard lock(mutex_);
-  return completed_ >= generation;
+  return marker->done;
 }
 
-void SoftNotifier::wait_for(std::uint64_t generation) {
+void SoftNotifier::wait_for(const MarkerPtr& marker) {
+  if (!marker) return;
   std::unique_lock lock(mutex_);
-  completed_cv_.wait(lock, [&] { return completed_ >= generation; });
+  completed_cv_.wait(lock, [&] { return marker->done; });
 }
 
 bool SoftNotifier::completion_time(Clock::time_point& out) {
   std::lock_guard lock(mutex_);
-  if (recorded_ == 0 || completed_ < recorded_) return false;
-  out = completed_at_;
+  if (!newest_ || !newest_->done) return false;
+  out = newest_->at;
   return true;
 }
 

@@ -1,10 +1,13 @@
-// A software MLU notifier: a generation counter advanced by markers that queues execute.
+// A software MLU notifier. Every record makes a new marker that its queue completes when it gets
+// there; the notifier points at the newest. A wait holds the marker that was newest when it was
+// enqueued, so a later re-record (on any queue) can never release it early.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
+#include <memory>
 #include <mutex>
+#include <string>
 
 namespace mlu::soft {
 
@@ -12,19 +15,27 @@ class SoftNotifier {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // One record: done once its queue passed it. `failure` names the recording queue and what it had
+  // failed with, not yet raised, when it got there: the work this marker stands for is not valid.
+  struct Marker {
+    bool done = false;
+    Clock::time_point at{};
+    std::string failure;
+  };
+  using MarkerPtr = std::shared_ptr<Marker>;
+
   SoftNotifier(int device, bool timing) : device_(device), timing_(timing) {}
 
   int device() const { return device_; }
   bool timing() const { return timing_; }
 
-  // Returns the generation that the marker enqueued for this record will complete.
-  std::uint64_t begin_record();
-  void complete(std::uint64_t generation);  // run by the queue when it reaches the marker
+  MarkerPtr begin_record();  // the new newest marker
+  void complete(const MarkerPtr& marker, std::string failure);  // run by the recording queue
 
-  std::uint64_t recorded();
-  bool reached(std::uint64_t generation);
-  void wait_for(std::uint64_t generation);
-  // Time of the latest completion; false if never recorded or not complete yet.
+  MarkerPtr newest();  // null if never recorded
+  bool reached(const MarkerPtr& marker);  // a null marker is reached
+  void wait_for(const MarkerPtr& marker);
+  // Time of the newest marker's completion; false if never recorded or not complete yet.
   bool completion_time(Clock::time_point& out);
 
  private:
@@ -32,9 +43,7 @@ class SoftNotifier {
   bool timing_;
   std::mutex mutex_;
   std::condition_variable completed_cv_;
-  std::uint64_t recorded_ = 0;
-  std::uint64_t completed_ = 0;
-  Clock::time_point completed_at_{};
+  MarkerPtr newest_;
 };
 
 }  // namespace mlu::soft

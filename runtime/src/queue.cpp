@@ -1,22 +1,17 @@
 #include "queue.h"
 
-#include <algorithm>
-#include <cstdlib>
 
 #include "device_state.h"
 
 namespace mlu::soft {
 
-std::chrono::microseconds queue_spin_time() {
-  static const std::chrono::microseconds spin = [] {
-    const char* env = std::getenv("MLU_QUEUE_SPIN_US");
-    return std::chrono::microseconds(env != nullptr ? std::max(0, std::atoi(env)) : 50);
-  }();
-  return spin;
-}
-
-SoftQueue::SoftQueue(DeviceState& device, int priority)
-    : device_(device), priority_(priority), executor_([this] { run(); }) {}
+SoftQueue::SoftQueue(DeviceState& device, int priority, int ordinal,
+                     std::chrono::microseconds spin)
+    : device_(device),
+      priority_(priority),
+      ordinal_(ordinal),
+      spin_(spin),
+      executor_([this] { run(); }) {}
 
 SoftQueue::~SoftQueue() {
   {
@@ -51,8 +46,39 @@ void SoftQueue::wait_idle() {
   progressed_.wait(lock, [&] { return completed_ >= target; });
 }
 
+std::string SoftQueue::name() const {
+  return "mlu:" + std::to_string(device_.index()) + " " + queue_name();
+}
+
+void SoftQueue::report_failure(const char* work_name, const std::string& what) {
+  std::lock_guard lock(mutex_);
+  failures_.push_back(std::string("'") + work_name + "' failed: " + what);
+}
+
+namespace {
+std::string joined(const std::vector<std::string>& failures) {
+  std::string message;
+  for (std::size_t i = 0; i < failures.size(); ++i) message += (i ? "; " : "") + failures[i];
+  return message;
+}
+}  // namespace
+
+std::string SoftQueue::pending_failures() {
+  std::lock_guard lock(mutex_);
+  return joined(failures_);
+}
+
+std::string SoftQueue::take_failures() {
+  std::vector<std::string> failures;
+  {
+    std::lock_guard lock(mutex_);
+    failures.swap(failures_);
+  }
+  return joined(failures);
+}
+
 bool SoftQueue::spin_for_work(std::uint64_t seen) {
-  const auto deadline = std::chrono::steady_clock::now() + queue_spin_time();
+  const auto deadline = std::chrono::steady_clock::now() + spin_;
   while (std::chrono::steady_clock::now() < deadline) {
     if (submitted_atomic_.load(std::memory_order_acquire) != seen || stop_requested_.load()) return true;
     std::this_thread::yield();  // any other runnable thread on this core goes first
@@ -79,9 +105,9 @@ void SoftQueue::run() {
     try {
       task.work();
     } catch (const std::exception& e) {
-      device_.report_failure(task.name, e.what());
+      report_failure(task.name, e.what());
     } catch (...) {
-      device_.report_failure(task.name, "unknown exception");
+      report_failure(task.name, "unknown exception");
     }
     task.work = nullptr;  // release captured resources before reporting completion
     lock.lock();

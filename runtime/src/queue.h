@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "mlu/hal.h"
 
@@ -20,12 +21,10 @@ namespace mlu::soft {
 
 class DeviceState;
 
-// How long an idle executor polls before sleeping: MLU_QUEUE_SPIN_US, default 50 (0: never).
-std::chrono::microseconds queue_spin_time();
-
 class SoftQueue {
  public:
-  SoftQueue(DeviceState& device, int priority);
+  // spin: how long the executor polls for new work before sleeping (0: never).
+  SoftQueue(DeviceState& device, int priority, int ordinal, std::chrono::microseconds spin);
   ~SoftQueue();  // drains the queue, then stops the executor
   SoftQueue(const SoftQueue&) = delete;
   SoftQueue& operator=(const SoftQueue&) = delete;
@@ -35,6 +34,13 @@ class SoftQueue {
   void wait_idle();  // waits for everything enqueued so far; raises nothing
   DeviceState& device() { return device_; }
   int priority() const { return priority_; }
+  std::string name() const;  // "mlu:0 queue 3", for messages
+  std::string queue_name() const { return "queue " + std::to_string(ordinal_); }
+
+  // Failures of this queue's work, kept until raised: pending_failures() reads them, and
+  // take_failures() reads and clears them ("" when there are none).
+  std::string pending_failures();
+  std::string take_failures();
 
  private:
   struct Task {
@@ -45,12 +51,17 @@ class SoftQueue {
   // Polls for work launched after `seen` tasks, for at most the configured spin time.
   bool spin_for_work(std::uint64_t seen);
 
+  void report_failure(const char* work_name, const std::string& what);
+
   DeviceState& device_;
   int priority_;
+  int ordinal_;
+  std::chrono::microseconds spin_;
   std::mutex mutex_;
   std::condition_variable has_work_;
   std::condition_variable progressed_;
   std::deque<Task> tasks_;
+  std::vector<std::string> failures_;
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
   bool stopping_ = false;

@@ -43,7 +43,7 @@ hal::Error invalid(const std::string& message) {
 
 class SoftDriver final : public hal::Driver {
  public:
-  explicit SoftDriver(const Config& config) {
+  explicit SoftDriver(const Config& config) : queue_spin_(config.queue_spin) {
     for (std::size_t i = 0; i < config.visible.size(); ++i) {
       devices_.push_back(std::make_unique<DeviceState>(static_cast<int>(i), config.visible[i],
                                                        config.memory_per_device));
@@ -95,7 +95,8 @@ class SoftDriver final : public hal::Driver {
   }
 
   hal::Queue* create_queue(int device, int priority) override {
-    auto queue = std::make_shared<hal::Queue>(state(device), priority);
+    auto queue = std::make_shared<hal::Queue>(state(device), priority,
+                                              next_queue_ordinal_++, queue_spin_);
     g_threads_started.store(true);
     std::lock_guard lock(registry_mutex_);
     live_queues_.push_back(queue);
@@ -141,22 +142,22 @@ class SoftDriver final : public hal::Driver {
 
   void synchronize(hal::Queue* queue) override {
     checked(queue)->wait_idle();
-    queue->device().raise_failures();
+    raise_if_failed(queue->name(), queue->take_failures());
   }
 
   void synchronize_device(int device) override {
-    DeviceState& dev = state(device);
-    // Shared ownership: another thread may destroy one of these queues while we wait on it.
-    std::vector<std::shared_ptr<hal::Queue>> queues;
-    {
-      std::lock_guard lock(registry_mutex_);
-      for (const auto& q : live_queues_) {
-        if (&q->device() == &dev) queues.push_back(q);
-      }
+    std::string failures;
+    for (const auto& q : drained_queues(&state(device))) {
+      const std::string own = q->take_failures();
+      if (!own.empty()) failures += (failures.empty() ? "" : "; ") + q->queue_name() + ": " + own;
     }
-    for (const auto& q : queues) q->wait_idle();
-    dev.raise_failures();
+    raise_if_failed("mlu:" + std::to_string(device), failures);
   }
+
+  void drain(int device) override { drained_queues(&state(device)); }
+
+  // Every queue of every device idle; at process exit, before static destructors run.
+  void drain_all() { drained_queues(nullptr); }
 
   hal::Notifier* create_notifier(int device, bool timing) override {
     state(device);
@@ -169,28 +170,44 @@ class SoftDriver final : public hal::Driver {
     checked(queue);
     if (notifier == nullptr) throw invalid("record of a null notifier");
     auto target = notifier->state;
-    const std::uint64_t generation = target->begin_record();
-    queue->launch("notifier record", [target, generation] { target->complete(generation); });
+    auto marker = target->begin_record();
+    // The queue runs this task itself, so it is alive to say whether earlier work failed.
+    queue->launch("notifier record", [target, marker, queue] {
+      const std::string failures = queue->pending_failures();
+      target->complete(marker, failures.empty() ? "" : queue->name() + ": " + failures);
+    });
   }
 
+  // The waiting queue inherits a failure of the work it waits for: what it runs next would
+  // read that work's invalid results.
   void wait(hal::Queue* queue, hal::Notifier* notifier) override {
     checked(queue);
     if (notifier == nullptr) throw invalid("wait on a null notifier");
     auto target = notifier->state;
-    const std::uint64_t generation = target->recorded();
-    if (generation == 0 || target->reached(generation)) return;
-    queue->launch("notifier wait", [target, generation] { target->wait_for(generation); });
+    auto marker = target->newest();
+    if (target->reached(marker) && (!marker || marker->failure.empty())) return;
+    queue->launch("notifier wait", [target, marker] {
+      target->wait_for(marker);
+      if (!marker->failure.empty()) {
+        throw std::runtime_error("it waits for work that failed on " + marker->failure);
+      }
+    });
   }
 
   bool query(hal::Notifier* notifier) override {
     SoftNotifier& n = checked(notifier);
-    return n.reached(n.recorded());
+    return n.reached(n.newest());
   }
 
+  // Raises the failures of the work the notifier covers; they stay pending on their queue.
   void synchronize(hal::Notifier* notifier) override {
     SoftNotifier& n = checked(notifier);
-    n.wait_for(n.recorded());
-    state(n.device()).raise_failures();
+    auto marker = n.newest();
+    n.wait_for(marker);
+    if (marker && !marker->failure.empty()) {
+      throw hal::Error(hal::ErrorKind::KernelFailure,
+                       "MLU work on " + marker->failure + " (failed asynchronously)");
+    }
   }
 
   float elapsed_ms(hal::Notifier* start, hal::Notifier* end) override {
@@ -207,6 +224,26 @@ class SoftDriver final : public hal::Driver {
   }
 
  private:
+  static void raise_if_failed(const std::string& where, const std::string& failures) {
+    if (failures.empty()) return;
+    throw hal::Error(hal::ErrorKind::KernelFailure,
+                     "MLU work on " + where + " failed asynchronously: " + failures);
+  }
+
+  // Waits for every queue of `device` (all devices when null) to run dry and returns them.
+  std::vector<std::shared_ptr<hal::Queue>> drained_queues(const DeviceState* device) {
+    // Shared ownership: another thread may destroy one of these queues while we wait on it.
+    std::vector<std::shared_ptr<hal::Queue>> queues;
+    {
+      std::lock_guard lock(registry_mutex_);
+      for (const auto& q : live_queues_) {
+        if (device == nullptr || &q->device() == device) queues.push_back(q);
+      }
+    }
+    for (const auto& q : queues) q->wait_idle();
+    return queues;
+  }
+
   DeviceState& state(int device) const {
     if (device < 0 || device >= device_count()) {
       throw hal::Error(hal::ErrorKind::InvalidDevice,
@@ -226,12 +263,21 @@ class SoftDriver final : public hal::Driver {
     return const_cast<hal::Queue*>(queue);
   }
 
+  std::chrono::microseconds queue_spin_;
   std::vector<std::unique_ptr<DeviceState>> devices_;
   mutable std::mutex pinned_mutex_;
   std::map<char*, std::size_t> pinned_;
   std::mutex registry_mutex_;
   std::vector<std::shared_ptr<hal::Queue>> live_queues_;
+  std::atomic<int> next_queue_ordinal_{0};
 };
+
+SoftDriver* g_instance = nullptr;
+
+// Queued work must not run into the static destructors of the libraries its kernels use.
+void drain_at_exit() {
+  if (g_instance != nullptr && !g_forked.load()) g_instance->drain_all();
+}
 
 void mark_forked_child() {
   if (g_threads_started.load()) g_forked.store(true);
@@ -252,9 +298,10 @@ Driver& driver() {
   }
   // Never destroyed: executor threads may still be running when static destructors run.
   static Driver* instance = [] {
-    Driver* created = new soft::SoftDriver(soft::config_from_environment());
+    soft::g_instance = new soft::SoftDriver(soft::config_from_environment());
     pthread_atfork(nullptr, nullptr, soft::mark_forked_child);
-    return created;
+    std::atexit(soft::drain_at_exit);
+    return soft::g_instance;
   }();
   return *instance;
 }

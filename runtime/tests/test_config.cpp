@@ -59,7 +59,7 @@ TEST(ParseSize, RejectsValuesThatDoNotFit) {
 class ConfigFromEnvironment : public ::testing::Test {
  protected:
   static constexpr const char* kVariables[] = {"MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES",
-                                               "MLU_DEVICE_MEMORY"};
+                                               "MLU_DEVICE_MEMORY", "MLU_QUEUE_SPIN_US"};
 
   void SetUp() override {
     for (const char* name : kVariables) {
@@ -105,7 +105,8 @@ TEST_F(ConfigFromEnvironment, DeviceCount) {
 }
 
 TEST_F(ConfigFromEnvironment, InvalidDeviceCountNamesTheVariable) {
-  for (const char* text : {"", "abc", "-1", "2x"}) {
+  // 200 would not fit PyTorch's 8-bit device index (it reported -56 devices).
+  for (const char* text : {"", "abc", "-1", "2x", " 2", "+2", "65", "200", "99999999999"}) {
     set("MLU_DEVICE_COUNT", text);
     try {
       config_from_environment();
@@ -113,6 +114,26 @@ TEST_F(ConfigFromEnvironment, InvalidDeviceCountNamesTheVariable) {
     } catch (const std::invalid_argument& e) {
       EXPECT_THAT(e.what(), HasSubstr("MLU_DEVICE_COUNT"));
       EXPECT_THAT(e.what(), HasSubstr(std::string("'") + text + "'"));
+    }
+  }
+}
+
+TEST_F(ConfigFromEnvironment, DeviceCountUpToTheMaximum) {
+  set("MLU_DEVICE_COUNT", "64");
+  EXPECT_EQ(config_from_environment().visible.size(), 64u);
+}
+
+TEST_F(ConfigFromEnvironment, QueueSpin) {
+  EXPECT_EQ(config_from_environment().queue_spin.count(), 50);
+  set("MLU_QUEUE_SPIN_US", "0");
+  EXPECT_EQ(config_from_environment().queue_spin.count(), 0);
+  for (const char* text : {"", "fast", "-5", "10us", "1000001"}) {
+    set("MLU_QUEUE_SPIN_US", text);
+    try {
+      config_from_environment();
+      ADD_FAILURE() << "accepted MLU_QUEUE_SPIN_US='" << text << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_THAT(e.what(), HasSubstr("MLU_QUEUE_SPIN_US"));
     }
   }
 }

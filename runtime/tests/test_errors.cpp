@@ -78,7 +78,57 @@ TEST(Errors, FailureIsRaisedBySynchronizingANotifier) {
   drv().launch(q.get(), "before_record", [] { fail_with("bad"); });
   drv().record(n.get(), q.get());
   EXPECT_THAT(kernel_failure([&] { drv().synchronize(n.get()); }), HasSubstr("before_record"));
+  // Still pending for the queue that failed: the notifier only reported what it covers.
+  EXPECT_THAT(kernel_failure([&] { drv().synchronize(q.get()); }), HasSubstr("before_record"));
   drv().synchronize(q.get());
+}
+
+TEST(Errors, FailureStaysOnItsQueue) {
+  ScopedQueue main(0), side(0);
+  drv().launch(side.get(), "side_kernel", [] { fail_with("bad index"); });
+  drv().drain(0);  // the failure has happened
+  drv().launch(main.get(), "main_kernel", [] {});
+  drv().synchronize(main.get());  // another queue's failure is not this queue's
+  EXPECT_THAT(kernel_failure([&] { drv().synchronize(side.get()); }),
+              AllOf(HasSubstr("side_kernel"), HasSubstr("bad index")));
+  drv().synchronize(side.get());  // raised once
+}
+
+TEST(Errors, SynchronizeDeviceRaisesEveryQueuesFailuresOnce) {
+  ScopedQueue a(0), b(0);
+  drv().launch(a.get(), "on_a", [] { fail_with("one"); });
+  drv().launch(b.get(), "on_b", [] { fail_with("two"); });
+  EXPECT_THAT(kernel_failure([] { drv().synchronize_device(0); }),
+              AllOf(HasSubstr("on_a"), HasSubstr("on_b")));
+  drv().synchronize(a.get());
+  drv().synchronize(b.get());
+}
+
+TEST(Errors, DrainRaisesNothingAndKeepsFailures) {
+  ScopedQueue q(0);
+  drv().launch(q.get(), "kept", [] { fail_with("bad"); });
+  drv().drain(0);
+  EXPECT_TRUE(drv().query(q.get()));
+  EXPECT_THAT(kernel_failure([&] { drv().synchronize(q.get()); }), HasSubstr("kept"));
+}
+
+TEST(Errors, AQueueWaitingOnFailedWorkFailsToo) {
+  ScopedQueue producer(0), consumer(0);
+  ScopedNotifier n(0);
+  drv().launch(producer.get(), "producer_kernel", [] { fail_with("bad input"); });
+  drv().record(n.get(), producer.get());
+  drv().wait(consumer.get(), n.get());
+  std::atomic<bool> ran{false};
+  drv().launch(consumer.get(), "consumer_kernel", [&] { ran = true; });
+  EXPECT_THAT(kernel_failure([&] { drv().synchronize(consumer.get()); }),
+              AllOf(HasSubstr("waits for work that failed"), HasSubstr("producer_kernel")));
+  EXPECT_TRUE(ran);  // later work still runs, as after any failure
+  EXPECT_THAT(kernel_failure([&] { drv().synchronize(producer.get()); }),
+              HasSubstr("producer_kernel"));
+  // The failure was raised for the producer: new records are clean.
+  drv().record(n.get(), producer.get());
+  drv().wait(consumer.get(), n.get());
+  drv().synchronize(consumer.get());
 }
 
 TEST(Errors, SeveralFailuresAreReportedTogether) {

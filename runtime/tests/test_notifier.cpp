@@ -68,6 +68,28 @@ TEST(Notifier, ReRecordingMakesItPendingAgain) {
   EXPECT_TRUE(drv().query(n.get()));
 }
 
+// A wait holds the record that was newest when it was enqueued: re-recording the notifier on an
+// idle queue must not release it while the first record's queue is still busy.
+TEST(Notifier, AReRecordDoesNotReleaseAnEarlierWait) {
+  ScopedQueue busy(0), idle(0), waiter(0);
+  ScopedNotifier n(0);
+  Gate gate;
+  std::atomic<bool> busy_done{false}, waiter_saw_busy{false};
+  drv().launch(busy.get(), "hold", gate.hold());
+  drv().launch(busy.get(), "work", [&] { busy_done = true; });
+  drv().record(n.get(), busy.get());
+  drv().wait(waiter.get(), n.get());
+  drv().launch(waiter.get(), "after", [&] { waiter_saw_busy = busy_done.load(); });
+  drv().record(n.get(), idle.get());
+  drv().synchronize(idle.get());
+  EXPECT_TRUE(drv().query(n.get()));  // the newest record is done
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(drv().query(waiter.get()));  // but the waiter still waits for the first
+  gate.open();
+  drv().synchronize(waiter.get());
+  EXPECT_TRUE(waiter_saw_busy);
+}
+
 // Queue b waits for a record on queue a, which is held: b's later work must not run until a is
 // released. Devices may differ.
 void expect_wait_orders_queues(int device_a, int device_b) {

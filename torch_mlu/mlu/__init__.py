@@ -14,6 +14,7 @@ from .device import (
     synchronize,
     _is_in_bad_fork,
     _lazy_init,
+    _synchronize_at_exit,
 )
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream
 from .memory import (

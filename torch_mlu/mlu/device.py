@@ -1,6 +1,7 @@
 """Devices: availability, selection, properties and lazy initialisation."""
 
 import dataclasses
+import sys
 import threading
 
 import torch
@@ -19,6 +20,18 @@ def _lazy_init():
     if not _C._is_initialized():
         with _init_lock:
             _C._init()
+
+
+def _synchronize_at_exit():
+    """Registered with atexit: queued work finishes before the interpreter and the libraries its
+    kernels use shut down, and a failure that no one synchronized is reported, not lost."""
+    if not _C._is_initialized():
+        return
+    for index in range(_C._device_count()):
+        try:
+            _C._synchronize(index)
+        except RuntimeError as error:
+            print(f"torch_mlu: at exit: {error}", file=sys.stderr)
 
 
 def _is_in_bad_fork():

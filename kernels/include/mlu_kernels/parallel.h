@@ -16,7 +16,12 @@ constexpr std::int64_t kParallelGrain = 1 << 16;
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn);
 
-// Threads a kernel may use: MLU_KERNEL_THREADS, or the host's cores.
+// Threads a kernel may use: MLU_KERNEL_THREADS, or the host's cores. Never throws: an invalid
+// setting counts as unset here, and the integration reports it through the function below.
 int kernel_threads();
+
+// MLU_KERNEL_THREADS read strictly: the host's cores when unset, a whole number from 1 to 1024
+// otherwise; throws std::invalid_argument naming the variable and its value.
+int kernel_threads_from_environment();
 
 }  // namespace mlu::kernels

@@ -13,11 +13,14 @@
 
 namespace mlu::hal {
 
+// At most this many devices (PyTorch's device indices are 8-bit).
+constexpr int kMaxDevices = 64;
+
 enum class ErrorKind {
   InvalidDevice,   // device index out of range
   InvalidValue,    // bad argument (null handle, unknown pointer, mismatched devices)
   OutOfMemory,     // device capacity exhausted
-  KernelFailure,   // work enqueued on a queue failed; raised at the next synchronizing call
+  KernelFailure,   // work enqueued on a queue failed; raised at a synchronizing call (below)
   Unavailable,     // no device, or used in a forked child after initialisation
 };
 
@@ -80,9 +83,13 @@ class Driver {
   // done, as a real driver's staged copy does.
   virtual void copy_async(Queue* queue, void* dst, const void* src, std::size_t bytes,
                           CopyKind kind) = 0;
+  // Failures of queued work belong to the queue that ran it and stay pending until raised, once,
+  // by synchronize(queue) or synchronize_device; a queue that waits on a notifier covering failed
+  // work fails too, and synchronize(notifier) raises (without clearing) what the notifier covers.
   virtual bool query(Queue* queue) = 0;        // true when all enqueued work has finished
-  virtual void synchronize(Queue* queue) = 0;  // waits, then raises any pending failure
-  virtual void synchronize_device(int device) = 0;
+  virtual void synchronize(Queue* queue) = 0;  // waits, then raises the queue's failures
+  virtual void synchronize_device(int device) = 0;  // every queue of the device
+  virtual void drain(int device) = 0;  // waits like synchronize_device; raises nothing
 
   // Notifiers.
   virtual Notifier* create_notifier(int device, bool timing) = 0;
@@ -90,7 +97,7 @@ class Driver {
   virtual void record(Notifier* notifier, Queue* queue) = 0;
   virtual void wait(Queue* queue, Notifier* notifier) = 0;  // queue waits for the notifier
   virtual bool query(Notifier* notifier) = 0;
-  virtual void synchronize(Notifier* notifier) = 0;
+  virtual void synchronize(Notifier* notifier) = 0;  // waits for the newest record
   virtual float elapsed_ms(Notifier* start, Notifier* end) = 0;
 };
 
