@@ -39,3 +39,46 @@ def raises_then_usable(error, match):
         # __exit__ holds the traceback while this runs: release the frames' locals.
         traceback.clear_frames(raised.tb)
         del raised
+
+
+_CASE_IMPORTS = "import gc, json, traceback, torch, torch.nn.functional as F\n"
+_CASE_RUNNER = """
+def _usable_at(baseline):
+    gc.collect()
+    torch.mlu.synchronize()
+    x = torch.arange(6.0, device="mlu").reshape(2, 3)
+    works = (x @ x.T).cpu().tolist() == [[5.0, 14.0], [14.0, 50.0]]
+    del x
+    return works and torch.mlu.memory_allocated() == baseline
+
+results = {}
+for name, case in CASES.items():
+    torch.mlu.synchronize()
+    baseline = torch.mlu.memory_allocated()
+    try:
+        outcome = {"value": case()}
+        torch.mlu.synchronize()
+    except Exception as e:
+        outcome = {"raised": type(e).__name__, "message": str(e)}
+        traceback.clear_frames(e.__traceback__)
+        del e
+    outcome["usable"] = _usable_at(baseline)
+    results[name] = outcome
+print("RESULTS " + json.dumps(results))
+"""
+
+
+def run_cases(definitions):
+    """Runs the cases that `definitions` (Python code) puts in a dict CASES, name -> function
+    returning plain values, in one fresh interpreter: a case that kills the process fails its
+    tests without taking pytest down. Returns name -> {"value" | "raised" and "message", "usable":
+    the device worked and memory_allocated() was back at its baseline afterwards}."""
+    import json
+    import textwrap
+
+    from conftest import run_python
+
+    result = run_python(_CASE_IMPORTS + textwrap.dedent(definitions) + _CASE_RUNNER, timeout=300)
+    assert result.returncode == 0, result
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULTS "))
+    return json.loads(line[len("RESULTS "):])

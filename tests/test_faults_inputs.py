@@ -9,38 +9,85 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reliability_support import leaves_device_usable, raises_then_usable
+from reliability_support import leaves_device_usable, raises_then_usable, run_cases
 
-INT_TYPES = [torch.int32, torch.int64]
-
-
-def int_min(dtype):
-    return torch.iinfo(dtype).min
-
-
-# MIN / -1 overflows: x86 traps it (SIGFPE killed the queue thread's process). It wraps to MIN as
-# two's complement does; PyTorch CPU traps on it itself, so the expected values are written out.
-@pytest.mark.parametrize("dtype", INT_TYPES)
-@pytest.mark.parametrize("op, expected", [
-    (lambda a, b: a // b, lambda m: [m, -7, -4]),
-    (lambda a, b: a % b, lambda m: [0, 0, 1]),
-    (lambda a, b: torch.div(a, b, rounding_mode="trunc"), lambda m: [m, -7, -3]),
-    (lambda a, b: torch.div(a, b, rounding_mode="floor"), lambda m: [m, -7, -4]),
-    (lambda a, b: torch.fmod(a, b), lambda m: [0, 0, -1]),
-    (lambda a, b: a.floor_divide_(b), lambda m: [m, -7, -4]),
-], ids=["floordiv", "mod", "trunc", "floor", "fmod", "floor_divide_"])
-def test_integer_division_of_min_by_minus_one_wraps(dtype, op, expected):
-    with leaves_device_usable():
-        a = torch.tensor([int_min(dtype), 7, -7], dtype=dtype, device="mlu")
+# Cases that could kill the interpreter (a trap, a stray write) run in one child interpreter.
+DANGEROUS = """
+def division(op, dtype):
+    def case():
+        a = torch.tensor([torch.iinfo(dtype).min, 7, -7], dtype=dtype, device="mlu")
         b = torch.tensor([-1, -1, 2], dtype=dtype, device="mlu")
-        assert op(a, b).cpu().tolist() == expected(int_min(dtype))
-        del a, b
+        return OPS[op](a, b).cpu().tolist()
+    return case
+
+OPS = {
+    "floordiv": lambda a, b: a // b,
+    "mod": lambda a, b: a % b,
+    "trunc": lambda a, b: torch.div(a, b, rounding_mode="trunc"),
+    "floor": lambda a, b: torch.div(a, b, rounding_mode="floor"),
+    "fmod": lambda a, b: torch.fmod(a, b),
+    "floor_divide_": lambda a, b: a.floor_divide_(b),
+    "ifloordiv": lambda a, b: a.__ifloordiv__(b),
+    "remainder_": lambda a, b: a.remainder_(b),
+}
+CASES = {f"{op} {dtype}": division(op, dtype) for op in OPS for dtype in (torch.int32, torch.int64)}
+for dtype in (torch.int32, torch.int64):
+    CASES[f"by zero {dtype}"] = lambda dtype=dtype: (
+        torch.ones(3, dtype=dtype, device="mlu") // torch.zeros(3, dtype=dtype, device="mlu")).tolist()
+
+def ctc(bad):
+    def case():
+        log_probs = torch.randn(12, 2, 5).log_softmax(2).to("mlu")
+        targets = torch.tensor([[1, 2, 3], [1, bad, 2]], device="mlu")
+        return F.ctc_loss(log_probs, targets, torch.tensor([12, 12]), torch.tensor([3, 3])).item()
+    return case
+for bad in (5, 99, -2):
+    CASES[f"ctc {bad}"] = ctc(bad)
+
+on = lambda *shape: torch.zeros(*shape, device="mlu")
+index = lambda *values: torch.tensor(values, device="mlu")
+CASES.update({
+    "embedding": lambda: F.embedding(index(0, 4), on(3, 2)).tolist(),
+    "nll_loss": lambda: F.nll_loss(on(2, 3), index(1, 3)).item(),
+    "gather": lambda: on(4).gather(0, index(4)).tolist(),
+    "index": lambda: on(4)[index(-5)].tolist(),
+    "index_add": lambda: on(4).index_add_(0, index(9), torch.ones(1, device="mlu")).tolist(),
+    "scatter": lambda: on(4).scatter_(0, index(6), torch.ones(1, device="mlu")).tolist(),
+    "index_put": lambda: on(4).index_put_((index(8),), torch.ones(1, device="mlu"), accumulate=True).tolist(),
+    "embedding_bag": lambda: F.embedding_bag(index(0, 1), on(3, 2), index(0, 5)).tolist(),
+    "take": lambda: on(4).take(index(12)).tolist(),
+})
+"""
 
 
-@pytest.mark.parametrize("dtype", INT_TYPES)
-def test_integer_division_by_zero_is_an_error(dtype):
-    with raises_then_usable(RuntimeError, "integer division by zero"):
-        (torch.ones(3, dtype=dtype, device="mlu") // torch.zeros(3, dtype=dtype, device="mlu")).cpu()
+@pytest.fixture(scope="module")
+def dangerous():
+    return run_cases(DANGEROUS)
+
+
+# MIN / -1 overflows: x86 traps it (SIGFPE killed the process from a queue thread, and PyTorch
+# CPU's own kernels trap on it). It wraps to MIN as two's complement does.
+@pytest.mark.parametrize("dtype", ["torch.int32", "torch.int64"])
+@pytest.mark.parametrize("op, expected", [
+    ("floordiv", lambda m: [m, -7, -4]),
+    ("mod", lambda m: [0, 0, 1]),
+    ("trunc", lambda m: [m, -7, -3]),
+    ("floor", lambda m: [m, -7, -4]),
+    ("fmod", lambda m: [0, 0, -1]),
+    ("floor_divide_", lambda m: [m, -7, -4]),
+    ("ifloordiv", lambda m: [m, -7, -4]),
+    ("remainder_", lambda m: [0, 0, 1]),
+])
+def test_integer_division_of_min_by_minus_one_wraps(dangerous, op, expected, dtype):
+    minimum = -2**31 if dtype == "torch.int32" else -2**63
+    assert dangerous[f"{op} {dtype}"] == {"value": expected(minimum), "usable": True}
+
+
+@pytest.mark.parametrize("dtype", ["torch.int32", "torch.int64"])
+def test_integer_division_by_zero_is_an_error(dangerous, dtype):
+    outcome = dangerous[f"by zero {dtype}"]
+    assert outcome["raised"] == "RuntimeError" and "integer division by zero" in outcome["message"]
+    assert outcome["usable"]
 
 
 def test_fmod_matches_cpu_on_floats():
@@ -48,34 +95,30 @@ def test_fmod_matches_cpu_on_floats():
     torch.testing.assert_close(torch.fmod(a.to("mlu"), b.to("mlu")).cpu(), torch.fmod(a, b))
 
 
-def ctc_inputs(targets):
-    log_probs = torch.randn(12, 2, 5).log_softmax(2)
-    return (log_probs.to("mlu"), torch.tensor(targets, device="mlu"),
-            torch.tensor([12, 12]), torch.tensor([3, 3]))
-
-
 @pytest.mark.parametrize("bad", [5, 99, -2])
-def test_ctc_loss_with_a_target_outside_the_classes(bad):
-    with raises_then_usable(RuntimeError, f"ctc_loss: target {bad} of sample 1 is not a class"):
-        F.ctc_loss(*ctc_inputs([[1, 2, 3], [1, bad, 2]])).item()
+def test_ctc_loss_with_a_target_outside_the_classes(dangerous, bad):
+    outcome = dangerous[f"ctc {bad}"]
+    assert outcome["raised"] == "RuntimeError", outcome
+    assert f"ctc_loss: target {bad} of sample 1 is not a class index in [0, 5)" in outcome["message"]
+    assert outcome["usable"]
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: F.embedding(torch.tensor([0, 4], device="mlu"), torch.ones(3, 2, device="mlu")), "out of"),
-    (lambda: F.nll_loss(torch.zeros(2, 3, device="mlu"), torch.tensor([1, 3], device="mlu")), "out of bounds"),
-    (lambda: torch.zeros(4, device="mlu").gather(0, torch.tensor([4], device="mlu")), "out of bounds"),
-    (lambda: torch.zeros(4, device="mlu")[torch.tensor([-5], device="mlu")], "out of bounds"),
-    (lambda: torch.zeros(4, device="mlu").index_add_(0, torch.tensor([9], device="mlu"),
-                                                     torch.ones(1, device="mlu")), "out of bounds"),
-    (lambda: torch.zeros(4, device="mlu").scatter_(0, torch.tensor([6], device="mlu"),
-                                                   torch.ones(1, device="mlu")), "out of bounds"),
-    (lambda: F.embedding_bag(torch.tensor([0, 1], device="mlu"), torch.ones(3, 2, device="mlu"),
-                             torch.tensor([0, 5], device="mlu")), "offsets"),
-], ids=["embedding", "nll_loss", "gather", "index", "index_add", "scatter", "embedding_bag"])
-def test_data_that_indexes_out_of_range_fails_in_the_kernel(call, match):
-    with raises_then_usable((RuntimeError, IndexError), match):
-        call()
-        torch.mlu.synchronize()
+@pytest.mark.parametrize("case, match", [
+    ("embedding", "index 4 is out of bounds"),
+    ("nll_loss", "Target 3 is out of bounds"),
+    ("gather", "out of bounds"),
+    ("index", "out of bounds"),
+    ("index_add", "out of bounds"),
+    ("scatter", "out of bounds"),
+    ("index_put", "out of bounds"),
+    ("embedding_bag", "offsets"),
+    ("take", "out of"),
+])
+def test_data_that_indexes_out_of_range_fails_in_the_kernel(dangerous, case, match):
+    outcome = dangerous[case]
+    assert outcome["raised"] in ("RuntimeError", "IndexError"), outcome
+    assert match in outcome["message"], outcome
+    assert outcome["usable"]
 
 
 # In-place and out= writes that overlap their inputs, or whose elements share memory: whatever
@@ -116,6 +159,43 @@ def overlap_outcome(case, device):
 def test_overlapping_writes_do_what_cpu_does(case):
     with leaves_device_usable():
         assert overlap_outcome(case, "mlu") == overlap_outcome(case, "cpu")
+
+
+RANDOM_METHODS = {"bernoulli_", "cauchy_", "exponential_", "geometric_", "log_normal_",
+                  "normal_", "random_", "uniform_"}
+IN_PLACE_METHODS = sorted(n for n in dir(torch.Tensor) if n.endswith("_") and not n.startswith("_"))
+ALIASING = {
+    "expanded self": lambda name: lambda t: getattr(t[:1].expand(4), name)(),
+    "shifted operand": lambda name: lambda t: getattr(t[1:], name)(t[:-1]),
+    "expanded self, other operand": lambda name: lambda t: getattr(t[:1].expand(5), name)(t[1:]),
+}
+
+
+def aliasing_outcome(call, device, values):
+    t = torch.arange(1.0, 7.0, device=device) / 7
+    try:
+        call(t)
+    except Exception as e:  # noqa: BLE001  (which exception is part of the outcome)
+        return type(e).__name__
+    return [round(v, 4) for v in t.cpu().tolist()] if values else "computed"
+
+
+@pytest.mark.parametrize("aliasing", ALIASING)
+def test_every_in_place_method_refuses_what_cpu_refuses(aliasing):
+    """Every in-place Tensor method, called with a self whose elements share memory or an operand
+    overlapping self: the same outcome as on CPU (the same refusal, or the same values)."""
+    differ = []
+    with leaves_device_usable():
+        for name in IN_PLACE_METHODS:
+            call = ALIASING[aliasing](name)
+            values = name not in RANDOM_METHODS
+            cpu = aliasing_outcome(call, "cpu", values)
+            if cpu not in ("RuntimeError", "computed") and not isinstance(cpu, list):
+                continue  # not a call this method takes (TypeError and the like)
+            mlu = aliasing_outcome(call, "mlu", values)
+            if mlu != cpu:
+                differ.append(f"{name}: cpu {cpu}, mlu {mlu}")
+    assert not differ, "\n".join(differ)
 
 
 @pytest.mark.parametrize("call", [

@@ -11,7 +11,7 @@ import sys
 
 import torch
 
-_path = os.environ["TORCH_MLU_EXTENSION"]
+_path = os.path.abspath(os.environ["TORCH_MLU_EXTENSION"])
 _spec = importlib.util.spec_from_file_location("torch_mlu._C", _path)
 _module = importlib.util.module_from_spec(_spec)
 sys.modules["torch_mlu._C"] = _module
@@ -20,3 +20,5 @@ _spec.loader.exec_module(_module)
 import torch_mlu  # noqa: E402,F401
 
 assert torch_mlu._C.__file__ == _path, torch_mlu._C.__file__
+# Interpreters that tests start load the installed extension as usual.
+del os.environ["TORCH_DEVICE_BACKEND_AUTOLOAD"]

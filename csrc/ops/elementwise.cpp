@@ -216,6 +216,7 @@ at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b,
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   at::native::resize_output(out, shape);
+  check_overlap(out, {&a, &b});
   KernelOperand x = kernel_operand(a, operand_dtype, shape, device),
                 y = kernel_operand(b, operand_dtype, shape, device);
   at::Tensor result =

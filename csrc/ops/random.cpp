@@ -5,6 +5,7 @@
 #include "mlu_kernels/random.h"
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/native/DistributionTemplates.h>
 #include <ATen/native/TensorFactories.h>
 #include <c10/core/DeviceGuard.h>
@@ -56,6 +57,7 @@ template <typename RNG>
 struct NormalKernel {
   void operator()(const at::TensorBase& self, double mean, double std, Generator gen) {
     check_floating(self, "normal_kernel_mlu");
+    at::assert_no_internal_overlap(self);
     generate("normal_", self, gen,
              [mean, std](const kernels::TensorDesc& out, kernels::PhiloxState s) {
                kernels::normal(out, s, mean, std);
@@ -122,6 +124,7 @@ struct BernoulliKernel {
   void operator()(const at::TensorBase& self, const at::Tensor& p, Generator gen) {
     const at::Tensor tensor(self);
     const c10::Device device = common_device({&tensor, &p});
+    check_overlap(tensor, {&p});
     TORCH_CHECK(at::isFloatingType(p.scalar_type()),
                 "bernoulli_: expected a floating-point p, got ", p.scalar_type());
     const at::Tensor probability = operand(p, p.scalar_type(), tensor.sizes(), device);
