@@ -3,11 +3,11 @@
 #include "mlu_kernels/copy.h"
 
 #include <ATen/ATen.h>
-#include <ATen/MemoryOverlap.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "host_allocator.h"
+#include "ops/common.h"
 #include "tensor_desc.h"
 
 namespace torch_mlu {
@@ -100,9 +100,7 @@ void between_devices(const at::Tensor& dst, const at::Tensor& src) {
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blocking) {
   TORCH_CHECK(!self.is_complex() && !dst.is_complex(), "complex tensors are not supported on mlu");
   if (dst.numel() == 0) return dst;
-  // What copy_ refuses on CPU (its TensorIterator's overlap checks).
-  at::assert_no_internal_overlap(dst);
-  at::assert_no_partial_overlap(dst, self);
+  ops::check_overlap(dst, {&self});  // what copy_ refuses on CPU
   const at::Tensor src = self.sizes() == dst.sizes() ? self : self.expand_as(dst);
   if (is_mlu(src) && is_mlu(dst)) {
     if (src.device() == dst.device()) {
