@@ -18,7 +18,7 @@ namespace {
 using c10::CachingDeviceAllocator::Stat;
 using c10::CachingDeviceAllocator::StatType;
 
-constexpr std::size_t kSmallSize = 1 << 20;    // requests up to this come from the small pool
+constexpr std::size_t kSmallSize = 1 << 20;  // requests up to this come from the small pool
 constexpr std::size_t kSmallRound = 512;
 constexpr std::size_t kLargeRound = 2 << 20;
 
@@ -48,10 +48,14 @@ std::string format_bytes(std::size_t bytes) {
   std::ostringstream out;
   out.precision(2);
   out << std::fixed;
-  if (bytes >= (std::size_t{1} << 30)) out << bytes / double(1 << 30) << " GiB";
-  else if (bytes >= (1 << 20)) out << bytes / double(1 << 20) << " MiB";
-  else if (bytes >= (1 << 10)) out << bytes / double(1 << 10) << " KiB";
-  else out << bytes << " bytes";
+  if (bytes >= (std::size_t{1} << 30))
+    out << bytes / double(1 << 30) << " GiB";
+  else if (bytes >= (1 << 20))
+    out << bytes / double(1 << 20) << " MiB";
+  else if (bytes >= (1 << 10))
+    out << bytes / double(1 << 10) << " KiB";
+  else
+    out << bytes << " bytes";
   return out.str();
 }
 
@@ -91,7 +95,8 @@ class DeviceCache {
   void record_stream(void* ptr, const c10::Stream& stream) {
     std::lock_guard lock(mutex_);
     auto it = active_.find(ptr);
-    TORCH_CHECK(it != active_.end(), "record_stream: the tensor's memory is not an active mlu allocation");
+    TORCH_CHECK(it != active_.end(),
+                "record_stream: the tensor's memory is not an active mlu allocation");
     Block* block = it->second;
     if (stream.id() == block->stream) return;
     for (const c10::Stream& s : block->used_on) {
@@ -186,11 +191,12 @@ class DeviceCache {
     const hal::MemoryInfo info = driver().memory_info(device_);
     const std::size_t allocated = stats_.allocated_bytes[0].current;
     std::ostringstream msg;
-    msg << "MLU out of memory. Tried to allocate " << format_bytes(requested) << ". mlu:"
-        << static_cast<int>(device_) << " has a total capacity of " << format_bytes(info.total)
-        << " of which " << format_bytes(info.free) << " is free. Of the allocated memory "
-        << format_bytes(allocated) << " is allocated by PyTorch, and "
-        << format_bytes(reserved_ - allocated) << " is reserved by PyTorch but unallocated.";
+    msg << "MLU out of memory. Tried to allocate " << format_bytes(requested)
+        << ". mlu:" << static_cast<int>(device_) << " has a total capacity of "
+        << format_bytes(info.total) << " of which " << format_bytes(info.free)
+        << " is free. Of the allocated memory " << format_bytes(allocated)
+        << " is allocated by PyTorch, and " << format_bytes(reserved_ - allocated)
+        << " is reserved by PyTorch but unallocated.";
     if (fraction_ < 1.0) {
       msg << " This process may use at most " << fraction_ * 100
           << "% of the device (set_per_process_memory_fraction).";
@@ -291,7 +297,8 @@ class DeviceCache {
 std::vector<std::unique_ptr<DeviceCache>>& caches() {
   static auto* all = [] {
     auto* v = new std::vector<std::unique_ptr<DeviceCache>>();
-    for (int i = 0; i < driver().device_count(); ++i) v->push_back(std::make_unique<DeviceCache>(i));
+    for (int i = 0; i < driver().device_count(); ++i)
+      v->push_back(std::make_unique<DeviceCache>(i));
     return v;
   }();
   return *all;
@@ -343,9 +350,7 @@ class MLUAllocator final : public AllocatorBase {
     torch_mlu::record_stream(ptr, stream);
   }
   DeviceStats getDeviceStats(c10::DeviceIndex device) override { return device_stats(device); }
-  void resetAccumulatedStats(c10::DeviceIndex device) override {
-    reset_accumulated_stats(device);
-  }
+  void resetAccumulatedStats(c10::DeviceIndex device) override { reset_accumulated_stats(device); }
   void resetPeakStats(c10::DeviceIndex device) override { reset_peak_stats(device); }
   std::pair<std::size_t, std::size_t> getMemoryInfo(c10::DeviceIndex device) override {
     return memory_info(device);

@@ -36,7 +36,9 @@ void validate_environment() {
 }
 
 hal::Driver& driver() {
-  auto get = []() -> hal::Driver& { return hal_call([]() -> hal::Driver& { return hal::driver(); }); };
+  auto get = []() -> hal::Driver& {
+    return hal_call([]() -> hal::Driver& { return hal::driver(); });
+  };
   if (g_initialized.load(std::memory_order_acquire)) return get();
   try {
     validate_environment();

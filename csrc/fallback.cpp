@@ -28,7 +28,9 @@ bool fallback_enabled_from_environment() {
   for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (value == "1" || value == "true" || value == "on" || value == "yes") return true;
   if (value == "0" || value == "false" || value == "off" || value == "no") return false;
-  throw std::invalid_argument(std::string("ENABLE_FALLBACK_TO_CPU must be 0 or 1 (or true/false, on/off, yes/no), got '") + env + "'");
+  throw std::invalid_argument(
+      std::string("ENABLE_FALLBACK_TO_CPU must be 0 or 1 (or true/false, on/off, yes/no), got '") +
+      env + "'");
 }
 
 namespace {

@@ -17,7 +17,8 @@ constexpr std::size_t kStateBytes = 2 * sizeof(std::uint64_t);  // seed, offset
 }  // namespace
 
 MLUGeneratorImpl::MLUGeneratorImpl(c10::DeviceIndex device)
-    : c10::GeneratorImpl(c10::Device(kMLU, device), c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
+    : c10::GeneratorImpl(c10::Device(kMLU, device),
+                         c10::DispatchKeySet(c10::DispatchKey::PrivateUse1)),
       seed_(c10::default_rng_seed_val) {}
 
 void MLUGeneratorImpl::set_current_seed(std::uint64_t seed) {

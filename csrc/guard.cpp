@@ -47,9 +47,9 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
 
   void record(void** event, const c10::Stream& stream, const c10::DeviceIndex device_index,
               const c10::EventFlag flag) const override {
-    TORCH_CHECK(device_index == -1 || device_index == stream.device_index(),
-                "event device index ", static_cast<int>(device_index),
-                " does not match the recording stream's device ", stream.device());
+    TORCH_CHECK(device_index == -1 || device_index == stream.device_index(), "event device index ",
+                static_cast<int>(device_index), " does not match the recording stream's device ",
+                stream.device());
     if (*event == nullptr) {
       const bool timing = flag != c10::EventFlag::PYTORCH_DEFAULT;
       *event = hal_call([&] { return driver().create_notifier(stream.device_index(), timing); });
@@ -90,7 +90,8 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
     check_device(device_index);
     hal_call([&] { driver().synchronize_device(device_index); });
   }
-  void recordDataPtrOnStream(const c10::DataPtr& data_ptr, const c10::Stream& stream) const override {
+  void recordDataPtrOnStream(const c10::DataPtr& data_ptr,
+                             const c10::Stream& stream) const override {
     record_stream(data_ptr, stream);
   }
 };

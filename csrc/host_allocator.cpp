@@ -87,7 +87,8 @@ void record_host_use(const void* ptr, hal::Queue* queue) {
   hal::Driver& d = driver();
   std::lock_guard lock(g_mutex);
   Uses& uses = g_uses[ptr];
-  auto it = std::find_if(uses.begin(), uses.end(), [&](const auto& use) { return use.first == queue; });
+  auto it =
+      std::find_if(uses.begin(), uses.end(), [&](const auto& use) { return use.first == queue; });
   if (it == uses.end()) {
     hal::Notifier* n = hal_call([&] { return d.create_notifier(d.queue_device(queue), false); });
     it = uses.emplace(uses.end(), queue, n);

@@ -7,6 +7,8 @@
 #include "allocator.h"
 #include "fallback.h"
 #include "generator.h"
+#include "mlu_kernels/build_info.h"
+#include "mlu_kernels/parallel.h"
 #include "stream.h"
 
 namespace torch_mlu {
@@ -43,12 +45,13 @@ py::dict stats_dict(const DeviceStats& stats) {
 }
 
 py::tuple pack(const c10::Stream& s) {
-  return py::make_tuple(s.id(), static_cast<int>(s.device_index()), static_cast<int>(s.device_type()));
+  return py::make_tuple(s.id(), static_cast<int>(s.device_index()),
+                        static_cast<int>(s.device_type()));
 }
 
 c10::Stream unpack(int64_t id, int64_t device_index, int64_t device_type) {
-  TORCH_CHECK_VALUE(device_type == static_cast<int64_t>(kMLU), "expected an mlu stream, got device type ",
-                    device_type);
+  TORCH_CHECK_VALUE(device_type == static_cast<int64_t>(kMLU),
+                    "expected an mlu stream, got device type ", device_type);
   return c10::Stream::unpack3(id, checked_device_index(device_index), kMLU);
 }
 
@@ -62,61 +65,71 @@ PYBIND11_MODULE(_C, m) {
   m.def("_in_bad_fork", &hal::forked_after_init);
   m.def("_device_count", [] { return static_cast<int>(device_count()); });
   m.def("_current_device", wrap_pybind_function([] { return static_cast<int>(current_device()); }));
-  m.def("_set_device", wrap_pybind_function([](int64_t d) { set_device(checked_device_index(d)); }));
+  m.def("_set_device",
+        wrap_pybind_function([](int64_t d) { set_device(checked_device_index(d)); }));
   // Blocking calls release the GIL: work finishing on a queue may need it (a tensor's last
   // reference can drop there), and other Python threads should run meanwhile.
   m.def("_synchronize", wrap_pybind_function([](int64_t d) {
-    check_device(checked_device_index(d));
-    py::gil_scoped_release no_gil;
-    hal_call([&] { driver().synchronize_device(d); });
-  }));
+          check_device(checked_device_index(d));
+          py::gil_scoped_release no_gil;
+          hal_call([&] { driver().synchronize_device(d); });
+        }));
   m.def("_device_properties", wrap_pybind_function([](int64_t d) {
-    check_device(checked_device_index(d));
-    const hal::DeviceProperties p = driver().properties(d);
-    return py::make_tuple(p.name, p.total_memory, p.compute_units, p.major, p.minor);
-  }));
+          check_device(checked_device_index(d));
+          const hal::DeviceProperties p = driver().properties(d);
+          return py::make_tuple(p.name, p.total_memory, p.compute_units, p.major, p.minor);
+        }));
 
   m.def("_current_stream", wrap_pybind_function([](int64_t d) {
-    return pack(current_stream(checked_device_index(d)));
-  }));
+          return pack(current_stream(checked_device_index(d)));
+        }));
   m.def("_default_stream", wrap_pybind_function([](int64_t d) {
-    return pack(default_stream(checked_device_index(d)));
-  }));
+          return pack(default_stream(checked_device_index(d)));
+        }));
   m.def("_set_stream", wrap_pybind_function([](int64_t id, int64_t index, int64_t type) {
-    set_current_stream(unpack(id, index, type));
-  }));
+          set_current_stream(unpack(id, index, type));
+        }));
   m.def("_stream_priority", wrap_pybind_function([](int64_t id, int64_t index, int64_t type) {
-    return stream_priority(unpack(id, index, type));
-  }));
+          return stream_priority(unpack(id, index, type));
+        }));
 
   m.def("_memory_stats", wrap_pybind_function([](int64_t d) {
-    return stats_dict(device_stats(checked_device_index(d)));
-  }));
-  m.def("_reset_peak_memory_stats", wrap_pybind_function([](int64_t d) { reset_peak_stats(checked_device_index(d)); }));
-  m.def("_reset_accumulated_memory_stats", wrap_pybind_function([](int64_t d) { reset_accumulated_stats(checked_device_index(d)); }));
+          return stats_dict(device_stats(checked_device_index(d)));
+        }));
+  m.def("_reset_peak_memory_stats",
+        wrap_pybind_function([](int64_t d) { reset_peak_stats(checked_device_index(d)); }));
+  m.def("_reset_accumulated_memory_stats",
+        wrap_pybind_function([](int64_t d) { reset_accumulated_stats(checked_device_index(d)); }));
   m.def("_empty_cache", wrap_pybind_function([] {
-    py::gil_scoped_release no_gil;
-    empty_cache();
-  }));
-  m.def("_mem_get_info", wrap_pybind_function([](int64_t d) { return memory_info(checked_device_index(d)); }));
-  m.def("_set_memory_fraction", wrap_pybind_function([](double f, int64_t d) { set_memory_fraction(f, checked_device_index(d)); }));
-  m.def("_record_stream", wrap_pybind_function([](const at::Tensor& t, int64_t id, int index, int type) {
-    record_stream(t.storage().data_ptr(), unpack(id, index, type));
-  }));
+          py::gil_scoped_release no_gil;
+          empty_cache();
+        }));
+  m.def("_mem_get_info",
+        wrap_pybind_function([](int64_t d) { return memory_info(checked_device_index(d)); }));
+  m.def("_set_memory_fraction", wrap_pybind_function([](double f, int64_t d) {
+          set_memory_fraction(f, checked_device_index(d));
+        }));
+  m.def("_record_stream",
+        wrap_pybind_function([](const at::Tensor& t, int64_t id, int index, int type) {
+          record_stream(t.storage().data_ptr(), unpack(id, index, type));
+        }));
 
   // Later PyTorch's torch.Event.elapsed_time takes only exact torch.Event objects as the end
   // event, which torch.mlu.Event (a subclass) is not.
   m.def("_event_elapsed_time", wrap_pybind_function([](py::handle start, py::handle end) {
-    TORCH_CHECK_TYPE(THPEvent_Check(start.ptr()) && THPEvent_Check(end.ptr()),
-                     "elapsed_time expects two torch.Event objects");
-    return reinterpret_cast<THPEvent*>(start.ptr())->event.elapsedTime(
-        reinterpret_cast<THPEvent*>(end.ptr())->event);
-  }));
+          TORCH_CHECK_TYPE(THPEvent_Check(start.ptr()) && THPEvent_Check(end.ptr()),
+                           "elapsed_time expects two torch.Event objects");
+          return reinterpret_cast<THPEvent*>(start.ptr())
+              ->event.elapsedTime(reinterpret_cast<THPEvent*>(end.ptr())->event);
+        }));
 
   m.def("_default_generator", wrap_pybind_function([](int64_t d) {
-    return py::reinterpret_steal<py::object>(
-        THPGenerator_initDefaultGenerator(default_generator(checked_device_index(d))));
-  }));
+          return py::reinterpret_steal<py::object>(
+              THPGenerator_initDefaultGenerator(default_generator(checked_device_index(d))));
+        }));
+
+  m.def("_kernel_threads", &mlu::kernels::kernel_threads);
+  m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
 
   m.def("_fallback_stats", [] {
     py::dict out;

@@ -23,7 +23,8 @@ struct DeviceStreams {
 std::vector<std::unique_ptr<DeviceStreams>>& all_streams() {
   static auto* streams = [] {
     auto* s = new std::vector<std::unique_ptr<DeviceStreams>>();
-    for (int i = 0; i < driver().device_count(); ++i) s->push_back(std::make_unique<DeviceStreams>());
+    for (int i = 0; i < driver().device_count(); ++i)
+      s->push_back(std::make_unique<DeviceStreams>());
     return s;
   }();
   return *streams;
@@ -93,7 +94,8 @@ hal::Queue* queue_of(const c10::Stream& stream) {
   std::lock_guard lock(streams.create_mutex);
   queue = slot.load(std::memory_order_relaxed);
   if (queue == nullptr) {
-    queue = hal_call([&] { return driver().create_queue(stream.device_index(), stream_priority(stream)); });
+    queue = hal_call(
+        [&] { return driver().create_queue(stream.device_index(), stream_priority(stream)); });
     slot.store(queue, std::memory_order_release);
   }
   return queue;

@@ -32,8 +32,8 @@ at::Tensor empty(c10::IntArrayRef size, std::optional<c10::ScalarType> dtype,
   TORCH_CHECK(!pin_memory.value_or(false), "only dense CPU tensors can be pinned");
   TORCH_CHECK(layout.value_or(c10::kStrided) == c10::kStrided, "mlu supports strided tensors only");
   c10::DeviceGuard guard(target_device(device));
-  return at::detail::empty_generic(size, device_allocator(), kMLUKeys,
-                                   c10::dtype_or_default(dtype), memory_format);
+  return at::detail::empty_generic(size, device_allocator(), kMLUKeys, c10::dtype_or_default(dtype),
+                                   memory_format);
 }
 
 at::Tensor empty_strided(c10::IntArrayRef size, c10::IntArrayRef stride,
@@ -69,8 +69,8 @@ const at::Tensor& resize_(const at::Tensor& self, c10::IntArrayRef size,
 
 at::Tensor& set_storage(at::Tensor& self, c10::Storage source, c10::SymInt storage_offset,
                         c10::SymIntArrayRef size, c10::SymIntArrayRef stride) {
-  TORCH_CHECK(source.device() == self.device() || !source.data(),
-              "set_: expected a storage on ", self.device(), " but got one on ", source.device());
+  TORCH_CHECK(source.device() == self.device() || !source.data(), "set_: expected a storage on ",
+              self.device(), " but got one on ", source.device());
   const int64_t offset = storage_offset.expect_int();
   auto sizes = C10_AS_INTARRAYREF_SLOW(size);
   auto strides = C10_AS_INTARRAYREF_SLOW(stride);
@@ -79,7 +79,8 @@ at::Tensor& set_storage(at::Tensor& self, c10::Storage source, c10::SymInt stora
   impl->set_storage_keep_dtype(std::move(source));
   impl->set_storage_offset(offset);
   impl->set_sizes_and_strides(sizes, strides);
-  ensure_storage(self, at::detail::computeStorageNbytes(sizes, strides, self.dtype().itemsize(), offset));
+  ensure_storage(self,
+                 at::detail::computeStorageNbytes(sizes, strides, self.dtype().itemsize(), offset));
   return self;
 }
 
@@ -141,9 +142,7 @@ void record_tensor_stream(at::Tensor& self, c10::Stream stream) {
   record_stream(self.storage().data_ptr(), stream);
 }
 
-at::Scalar local_scalar_dense(const at::Tensor& self) {
-  return self.to(c10::kCPU).item();
-}
+at::Scalar local_scalar_dense(const at::Tensor& self) { return self.to(c10::kCPU).item(); }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("empty.memory_format", empty);

@@ -1,10 +1,11 @@
 // GradScaler's device operations: unscaling with inf/nan detection, and the scale update.
+#include "mlu_kernels/amp.h"
+
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/amp.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -18,8 +19,10 @@ void unscale(at::TensorList grads, at::Tensor& found_inf, const at::Tensor& inv_
   if (grads.empty()) return;
   const c10::Device device = common_device({&found_inf, &inv_scale});
   for (const at::Tensor& g : grads) {
-    TORCH_CHECK(g.device() == device, "every gradient must be on ", device, ", found one on ", g.device());
-    TORCH_CHECK(c10::isFloatingType(g.scalar_type()), "gradients must be floating point, found ", g.scalar_type());
+    TORCH_CHECK(g.device() == device, "every gradient must be on ", device, ", found one on ",
+                g.device());
+    TORCH_CHECK(c10::isFloatingType(g.scalar_type()), "gradients must be floating point, found ",
+                g.scalar_type());
   }
   check_scalar(found_inf, at::kFloat, "found_inf");
   check_scalar(inv_scale, at::kFloat, "inv_scale");
@@ -28,10 +31,9 @@ void unscale(at::TensorList grads, at::Tensor& found_inf, const at::Tensor& inv_
   for (const at::Tensor& g : grads) {
     if (g.numel() > 0) descs.push_back(describe(g));
   }
-  launch(found_inf, "amp_unscale", [descs = std::move(descs), found = found_inf.data_ptr<float>(),
-                                    inv = inv_scale.data_ptr<float>()] {
-    kernels::unscale_and_check(descs, found, inv);
-  });
+  launch(found_inf, "amp_unscale",
+         [descs = std::move(descs), found = found_inf.data_ptr<float>(),
+          inv = inv_scale.data_ptr<float>()] { kernels::unscale_and_check(descs, found, inv); });
 }
 
 at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at::Tensor& found_inf,
@@ -42,8 +44,9 @@ at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at
   check_scalar(found_inf, at::kFloat, "found_inf");
   c10::DeviceGuard guard(device);
   launch(scale, "amp_update_scale",
-         [s = scale.data_ptr<float>(), tracker = growth_tracker.data_ptr<int32_t>(), found = found_inf.data_ptr<float>(),
-          growth = static_cast<float>(growth_factor), backoff = static_cast<float>(backoff_factor),
+         [s = scale.data_ptr<float>(), tracker = growth_tracker.data_ptr<int32_t>(),
+          found = found_inf.data_ptr<float>(), growth = static_cast<float>(growth_factor),
+          backoff = static_cast<float>(backoff_factor),
           interval = static_cast<int32_t>(growth_interval)] {
            kernels::update_scale(s, tracker, found, growth, backoff, interval);
          });

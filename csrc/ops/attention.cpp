@@ -1,6 +1,8 @@
 // scaled_dot_product_attention on mlu: PyTorch asks the backend which implementation to use
 // (_fused_sdp_choice); float32 attention without mask or dropout takes the tiled kernel through
 // the "overrideable" entry points, everything else PyTorch's math composition of native ops.
+#include "mlu_kernels/attention.h"
+
 #include <ATen/ATen.h>
 #include <ATen/native/DispatchStub.h>
 #include <ATen/native/transformers/attention.h>
@@ -10,7 +12,6 @@
 #include <cmath>
 
 #include "common.h"
-#include "mlu_kernels/attention.h"
 
 namespace torch_mlu::ops {
 
@@ -23,15 +24,19 @@ int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Ten
                          std::optional<double>, bool enable_gqa) {
   const bool shapes = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.size(0) == k.size(0) &&
                       k.size(0) == v.size(0) && q.size(1) == k.size(1) && k.size(1) == v.size(1) &&
-                      q.size(3) == k.size(3) && k.size(2) == v.size(2) && q.size(2) > 0 && k.size(2) > 0;
-  const bool dtypes = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat;
+                      q.size(3) == k.size(3) && k.size(2) == v.size(2) && q.size(2) > 0 &&
+                      k.size(2) > 0;
+  const bool dtypes = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat &&
+                      v.scalar_type() == at::kFloat;
   const bool plain = !(attn_mask && attn_mask->defined()) && dropout_p == 0.0 && !enable_gqa;
   return shapes && dtypes && plain ? kOverrideableBackend : kMathBackend;
 }
 
 namespace {
 
-at::Tensor unit_feature_stride(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
+at::Tensor unit_feature_stride(const at::Tensor& t) {
+  return t.stride(3) == 1 ? t : t.contiguous();
+}
 
 kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const at::Tensor& out, const at::Tensor& lse, bool causal,
@@ -42,17 +47,22 @@ kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, 
   return a;
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor, at::Tensor, at::Tensor>
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor,
+           at::Tensor, at::Tensor>
 attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-                  const std::optional<at::Tensor>& attn_bias, double dropout_p, bool is_causal, bool,
-                  std::optional<double> scale) {
+                  const std::optional<at::Tensor>& attn_bias, double dropout_p, bool is_causal,
+                  bool, std::optional<double> scale) {
   const c10::Device device = common_device({&query, &key, &value});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(!(attn_bias && attn_bias->defined()) && dropout_p == 0.0,
-              "the mlu attention kernel takes no mask and no dropout; PyTorch's math path handles those");
-  TORCH_CHECK(fused_sdp_choice(query, key, value, std::nullopt, 0.0, is_causal, scale, false) == kOverrideableBackend,
-              "the mlu attention kernel needs float32 [batch, heads, length, features] inputs of matching shapes");
-  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key), v = unit_feature_stride(value);
+  TORCH_CHECK(
+      !(attn_bias && attn_bias->defined()) && dropout_p == 0.0,
+      "the mlu attention kernel takes no mask and no dropout; PyTorch's math path handles those");
+  TORCH_CHECK(fused_sdp_choice(query, key, value, std::nullopt, 0.0, is_causal, scale, false) ==
+                  kOverrideableBackend,
+              "the mlu attention kernel needs float32 [batch, heads, length, features] inputs of "
+              "matching shapes");
+  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key),
+                   v = unit_feature_stride(value);
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2);
   // [B, L, H, E] storage seen as [B, H, L, E]: transposing back for the output projection is free.
   at::Tensor out = at::empty({batch, queries, heads, v.size(3)}, q.options()).transpose(1, 2);
@@ -65,20 +75,22 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
-    const at::Tensor& grad_out, const at::Tensor& query, const at::Tensor& key, const at::Tensor& value,
-    const at::Tensor&, std::array<bool, 4>, const at::Tensor& out, const at::Tensor& logsumexp,
-    const at::Tensor&, const at::Tensor&, c10::SymInt, c10::SymInt, double, bool is_causal, const at::Tensor&,
-    const at::Tensor&, std::optional<double> scale) {
+    const at::Tensor& grad_out, const at::Tensor& query, const at::Tensor& key,
+    const at::Tensor& value, const at::Tensor&, std::array<bool, 4>, const at::Tensor& out,
+    const at::Tensor& logsumexp, const at::Tensor&, const at::Tensor&, c10::SymInt, c10::SymInt,
+    double, bool is_causal, const at::Tensor&, const at::Tensor&, std::optional<double> scale) {
   const c10::Device device = common_device({&grad_out, &query, &key, &value, &out, &logsumexp});
   c10::DeviceGuard guard(device);
-  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key), v = unit_feature_stride(value);
+  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key),
+                   v = unit_feature_stride(value);
   const at::Tensor o = unit_feature_stride(out), g = unit_feature_stride(grad_out.to(at::kFloat));
   const at::Tensor lse = logsumexp.contiguous();
   at::Tensor grad_q = at::empty(q.sizes(), q.options()), grad_k = at::empty(k.sizes(), k.options()),
              grad_v = at::empty(v.sizes(), v.options());
   launch(grad_q, "attention_backward",
-         [a = describe_attention(q, k, v, o, lse, is_causal, scale), g = describe(g), gq = describe(grad_q),
-          gk = describe(grad_k), gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
+         [a = describe_attention(q, k, v, o, lse, is_causal, scale), g = describe(g),
+          gq = describe(grad_q), gk = describe(grad_k),
+          gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
   return {grad_q, grad_k, grad_v, at::Tensor()};
 }
 

@@ -1,9 +1,9 @@
 #include "common.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 #include <ATen/MemoryOverlap.h>
 #include <ATen/native/Resize.h>
-#include <ATen/Dispatch.h>
 #include <c10/core/DeviceGuard.h>
 
 #include <cstring>
@@ -63,7 +63,8 @@ void check_overlap(const at::Tensor& out, std::initializer_list<const at::Tensor
   // On every elementwise launch: ATen's checks run only where an overlap is possible (a dense
   // output cannot overlap itself; an input can overlap the output only through its storage).
   if (!out.is_non_overlapping_and_dense()) at::assert_no_internal_overlap(out);
-  const c10::StorageImpl* written = out.unsafeGetTensorImpl()->unsafe_storage().unsafeGetStorageImpl();
+  const c10::StorageImpl* written =
+      out.unsafeGetTensorImpl()->unsafe_storage().unsafeGetStorageImpl();
   for (const at::Tensor* input : inputs) {
     if (input->defined() && !input->is_same(out) &&
         input->unsafeGetTensorImpl()->unsafe_storage().unsafeGetStorageImpl() == written) {
@@ -100,8 +101,9 @@ at::Tensor python_number(const at::Scalar& value) {
 }
 
 c10::ScalarType floating_type(c10::ScalarType type) {
-  return c10::isIntegralType(type, /*includeBool=*/true) ? c10::typeMetaToScalarType(c10::get_default_dtype())
-                                                        : type;
+  return c10::isIntegralType(type, /*includeBool=*/true)
+             ? c10::typeMetaToScalarType(c10::get_default_dtype())
+             : type;
 }
 
 }  // namespace torch_mlu::ops

@@ -1,10 +1,11 @@
 // Fused optimizer steps (torch.optim's fused=True): one launch per parameter group.
+#include "mlu_kernels/optimizer.h"
+
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/optimizer.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -16,7 +17,8 @@ const float* scalar_on_device(const std::optional<at::Tensor>& t, const char* na
   return t->data_ptr<float>();
 }
 
-kernels::DeviceScalars device_scalars(const at::Tensor* lr, const std::optional<at::Tensor>& grad_scale,
+kernels::DeviceScalars device_scalars(const at::Tensor* lr,
+                                      const std::optional<at::Tensor>& grad_scale,
                                       const std::optional<at::Tensor>& found_inf) {
   kernels::DeviceScalars scalars;
   scalars.lr = lr ? scalar_on_device(*lr, "lr") : nullptr;
@@ -26,12 +28,13 @@ kernels::DeviceScalars device_scalars(const at::Tensor* lr, const std::optional<
 }
 
 void check_list(at::TensorList params, at::TensorList other, const char* name) {
-  TORCH_CHECK(other.size() == params.size(), "fused optimizer: expected ", params.size(), " ", name, ", got ",
-              other.size());
+  TORCH_CHECK(other.size() == params.size(), "fused optimizer: expected ", params.size(), " ", name,
+              ", got ", other.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
     TORCH_CHECK(other[i].device() == params[i].device() && other[i].sizes() == params[i].sizes() &&
                     other[i].scalar_type() == params[i].scalar_type() && other[i].is_contiguous(),
-                "fused optimizer: ", name, "[", i, "] must be a contiguous tensor of the parameter's device, shape "
+                "fused optimizer: ", name, "[", i,
+                "] must be a contiguous tensor of the parameter's device, shape "
                 "and dtype");
   }
 }
@@ -39,17 +42,19 @@ void check_list(at::TensorList params, at::TensorList other, const char* name) {
 c10::Device group_device(at::TensorList params) {
   TORCH_CHECK(!params.empty(), "fused optimizer: no parameters");
   for (const at::Tensor& p : params) {
-    TORCH_CHECK(p.device() == params[0].device() && p.device().type() == kMLU && p.is_contiguous() &&
-                    c10::isFloatingType(p.scalar_type()),
-                "fused optimizer: parameters must be contiguous floating-point tensors on one mlu device");
+    TORCH_CHECK(
+        p.device() == params[0].device() && p.device().type() == kMLU && p.is_contiguous() &&
+            c10::isFloatingType(p.scalar_type()),
+        "fused optimizer: parameters must be contiguous floating-point tensors on one mlu device");
   }
   return params[0].device();
 }
 
-void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
-          at::TensorList max_exp_avg_sqs, at::TensorList steps, double lr, const at::Tensor* lr_tensor,
-          double beta1, double beta2, double weight_decay, double eps, bool amsgrad, bool maximize,
-          const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf, bool adamw) {
+void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+          at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs, at::TensorList steps,
+          double lr, const at::Tensor* lr_tensor, double beta1, double beta2, double weight_decay,
+          double eps, bool amsgrad, bool maximize, const std::optional<at::Tensor>& grad_scale,
+          const std::optional<at::Tensor>& found_inf, bool adamw) {
   const c10::Device device = group_device(params);
   check_list(params, grads, "grads");
   check_list(params, exp_avgs, "exp_avgs");
@@ -64,8 +69,12 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, 
   std::vector<kernels::AdamSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
-    kernels::AdamSlot slot{describe(params[i]), describe(grads[i]), describe(exp_avgs[i]), describe(exp_avg_sqs[i]),
-                           amsgrad ? describe(max_exp_avg_sqs[i]) : kernels::TensorDesc{}, steps[i].data_ptr<float>()};
+    kernels::AdamSlot slot{describe(params[i]),
+                           describe(grads[i]),
+                           describe(exp_avgs[i]),
+                           describe(exp_avg_sqs[i]),
+                           amsgrad ? describe(max_exp_avg_sqs[i]) : kernels::TensorDesc{},
+                           steps[i].data_ptr<float>()};
     slots.push_back(slot);
   }
   kernels::AdamConfig config;
@@ -83,26 +92,31 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, 
 }
 
 template <bool adamw>
-void adam_scalar_lr(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
-                    at::TensorList max_exp_avg_sqs, at::TensorList steps, double lr, double beta1, double beta2,
+void adam_scalar_lr(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                    at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs,
+                    at::TensorList steps, double lr, double beta1, double beta2,
                     double weight_decay, double eps, bool amsgrad, bool maximize,
-                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
-  adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, nullptr, beta1, beta2, weight_decay, eps,
-       amsgrad, maximize, grad_scale, found_inf, adamw);
+                    const std::optional<at::Tensor>& grad_scale,
+                    const std::optional<at::Tensor>& found_inf) {
+  adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr, nullptr, beta1, beta2,
+       weight_decay, eps, amsgrad, maximize, grad_scale, found_inf, adamw);
 }
 
 template <bool adamw>
-void adam_tensor_lr(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs, at::TensorList exp_avg_sqs,
-                    at::TensorList max_exp_avg_sqs, at::TensorList steps, const at::Tensor& lr, double beta1,
-                    double beta2, double weight_decay, double eps, bool amsgrad, bool maximize,
-                    const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
-  adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, 0, &lr, beta1, beta2, weight_decay, eps,
-       amsgrad, maximize, grad_scale, found_inf, adamw);
+void adam_tensor_lr(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
+                    at::TensorList exp_avg_sqs, at::TensorList max_exp_avg_sqs,
+                    at::TensorList steps, const at::Tensor& lr, double beta1, double beta2,
+                    double weight_decay, double eps, bool amsgrad, bool maximize,
+                    const std::optional<at::Tensor>& grad_scale,
+                    const std::optional<at::Tensor>& found_inf) {
+  adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, 0, &lr, beta1, beta2,
+       weight_decay, eps, amsgrad, maximize, grad_scale, found_inf, adamw);
 }
 
-void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, double weight_decay, double momentum,
-         double lr, const at::Tensor* lr_tensor, double dampening, bool nesterov, bool maximize, bool first_step,
-         const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
+void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, double weight_decay,
+         double momentum, double lr, const at::Tensor* lr_tensor, double dampening, bool nesterov,
+         bool maximize, bool first_step, const std::optional<at::Tensor>& grad_scale,
+         const std::optional<at::Tensor>& found_inf) {
   const c10::Device device = group_device(params);
   check_list(params, grads, "grads");
   if (momentum != 0) check_list(params, bufs, "momentum_buffer_list");
@@ -110,7 +124,8 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   std::vector<kernels::SgdSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
-    slots.push_back({describe(params[i]), describe(grads[i]), momentum != 0 ? describe(bufs[i]) : kernels::TensorDesc{}});
+    slots.push_back({describe(params[i]), describe(grads[i]),
+                     momentum != 0 ? describe(bufs[i]) : kernels::TensorDesc{}});
   }
   kernels::SgdConfig config;
   config.lr = lr;
@@ -121,22 +136,25 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   config.maximize = maximize;
   config.first_step = first_step;
   config.device = device_scalars(lr_tensor, grad_scale, found_inf);
-  launch(params[0], "fused_sgd", [slots = std::move(slots), config] { kernels::fused_sgd(slots, config); });
+  launch(params[0], "fused_sgd",
+         [slots = std::move(slots), config] { kernels::fused_sgd(slots, config); });
 }
 
-void sgd_scalar_lr(at::TensorList params, at::TensorList grads, at::TensorList bufs, double weight_decay,
-                   double momentum, double lr, double dampening, bool nesterov, bool maximize, bool first_step,
-                   const std::optional<at::Tensor>& grad_scale, const std::optional<at::Tensor>& found_inf) {
-  sgd(params, grads, bufs, weight_decay, momentum, lr, nullptr, dampening, nesterov, maximize, first_step, grad_scale,
-      found_inf);
-}
-
-void sgd_tensor_lr(at::TensorList params, at::TensorList grads, at::TensorList bufs, double weight_decay,
-                   double momentum, const at::Tensor& lr, double dampening, bool nesterov, bool maximize,
-                   bool first_step, const std::optional<at::Tensor>& grad_scale,
+void sgd_scalar_lr(at::TensorList params, at::TensorList grads, at::TensorList bufs,
+                   double weight_decay, double momentum, double lr, double dampening, bool nesterov,
+                   bool maximize, bool first_step, const std::optional<at::Tensor>& grad_scale,
                    const std::optional<at::Tensor>& found_inf) {
-  sgd(params, grads, bufs, weight_decay, momentum, 0, &lr, dampening, nesterov, maximize, first_step, grad_scale,
-      found_inf);
+  sgd(params, grads, bufs, weight_decay, momentum, lr, nullptr, dampening, nesterov, maximize,
+      first_step, grad_scale, found_inf);
+}
+
+void sgd_tensor_lr(at::TensorList params, at::TensorList grads, at::TensorList bufs,
+                   double weight_decay, double momentum, const at::Tensor& lr, double dampening,
+                   bool nesterov, bool maximize, bool first_step,
+                   const std::optional<at::Tensor>& grad_scale,
+                   const std::optional<at::Tensor>& found_inf) {
+  sgd(params, grads, bufs, weight_decay, momentum, 0, &lr, dampening, nesterov, maximize,
+      first_step, grad_scale, found_inf);
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {

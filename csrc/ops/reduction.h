@@ -20,9 +20,11 @@ struct ReductionShape {
 ReductionShape reduction_shape(const at::Tensor& self, at::OptionalIntArrayRef dims, bool keepdim);
 
 // out described with self's ndim: reduced dims appear with size 1 (what the kernels take).
-kernels::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self, const std::bitset<64>& reduced);
+kernels::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self,
+                                 const std::bitset<64>& reduced);
 
 // With an empty input, reductions without an identity need a dim list naming only non-empty dims.
-void check_reducible(const char* name, const at::Tensor& self, const ReductionShape& shape, bool dims_given);
+void check_reducible(const char* name, const at::Tensor& self, const ReductionShape& shape,
+                     bool dims_given);
 
 }  // namespace torch_mlu::ops

@@ -1,12 +1,13 @@
 // Native softmax and log-softmax with their gradients (softmax, log_softmax and cross_entropy
 // decompose into these).
+#include "mlu_kernels/softmax.h"
+
 #include <ATen/ATen.h>
 #include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/softmax.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -17,13 +18,15 @@ template <bool log>
 at::Tensor& softmax_out(const at::Tensor& self, int64_t dim, bool half_to_float, at::Tensor& out) {
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(c10::isFloatingType(self.scalar_type()), '"', log ? "log_softmax" : "softmax", "\" not implemented for '",
-              self.scalar_type(), "'");
-  TORCH_CHECK(!half_to_float || is_16_bit(self.scalar_type()), "conversion is supported for Half type only");
+  TORCH_CHECK(c10::isFloatingType(self.scalar_type()), '"', log ? "log_softmax" : "softmax",
+              "\" not implemented for '", self.scalar_type(), "'");
+  TORCH_CHECK(!half_to_float || is_16_bit(self.scalar_type()),
+              "conversion is supported for Half type only");
   const int64_t d = at::maybe_wrap_dim(dim, self.dim());
   const c10::ScalarType type = half_to_float ? c10::kFloat : self.scalar_type();
   prepare_out(out, self.sizes(), type, device);
-  at::Tensor result = out.scalar_type() == type ? out : at::empty(self.sizes(), out.options().dtype(type));
+  at::Tensor result =
+      out.scalar_type() == type ? out : at::empty(self.sizes(), out.options().dtype(type));
   launch(result, log ? "log_softmax" : "softmax", [o = describe(result), i = describe(self), d] {
     kernels::softmax(o, i, static_cast<int>(d), log);
   });
@@ -44,19 +47,23 @@ c10::ScalarType gradient_type(const at::Tensor& output, c10::ScalarType input_dt
 }
 
 template <bool log>
-at::Tensor& softmax_backward_out(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
-                                 c10::ScalarType input_dtype, at::Tensor& grad_input) {
+at::Tensor& softmax_backward_out(const at::Tensor& grad_output, const at::Tensor& output,
+                                 int64_t dim, c10::ScalarType input_dtype, at::Tensor& grad_input) {
   const c10::Device device = common_device({&grad_output, &output, &grad_input});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(grad_output.sizes() == output.sizes(), "grad_output and output must have the same shape, got ",
-              grad_output.sizes(), " and ", output.sizes());
-  TORCH_CHECK(c10::isFloatingType(output.scalar_type()), '"', log ? "log_softmax_backward" : "softmax_backward",
-              "\" not implemented for '", output.scalar_type(), "'");
+  TORCH_CHECK(grad_output.sizes() == output.sizes(),
+              "grad_output and output must have the same shape, got ", grad_output.sizes(), " and ",
+              output.sizes());
+  TORCH_CHECK(c10::isFloatingType(output.scalar_type()), '"',
+              log ? "log_softmax_backward" : "softmax_backward", "\" not implemented for '",
+              output.scalar_type(), "'");
   const int64_t d = at::maybe_wrap_dim(dim, output.dim());
   const c10::ScalarType type = gradient_type(output, input_dtype);
   const at::Tensor grad = operand(grad_output, output.scalar_type(), output.sizes(), device);
   prepare_out(grad_input, output.sizes(), type, device);
-  at::Tensor result = grad_input.scalar_type() == type ? grad_input : at::empty(output.sizes(), grad_input.options().dtype(type));
+  at::Tensor result = grad_input.scalar_type() == type
+                          ? grad_input
+                          : at::empty(output.sizes(), grad_input.options().dtype(type));
   launch(result, log ? "log_softmax_backward" : "softmax_backward",
          [gi = describe(result), g = describe(grad), y = describe(output), d] {
            kernels::softmax_backward(gi, g, y, static_cast<int>(d), log);
@@ -67,7 +74,8 @@ at::Tensor& softmax_backward_out(const at::Tensor& grad_output, const at::Tensor
 template <bool log>
 at::Tensor softmax_backward(const at::Tensor& grad_output, const at::Tensor& output, int64_t dim,
                             c10::ScalarType input_dtype) {
-  at::Tensor grad_input = new_output(output.sizes(), gradient_type(output, input_dtype), output, common_device({&output}));
+  at::Tensor grad_input = new_output(output.sizes(), gradient_type(output, input_dtype), output,
+                                     common_device({&output}));
   return softmax_backward_out<log>(grad_output, output, dim, input_dtype, grad_input);
 }
 

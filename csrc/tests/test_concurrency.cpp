@@ -48,9 +48,7 @@ c10::impl::VirtualGuardImpl& guard() {
   return impl;
 }
 
-std::int64_t allocated_bytes() {
-  return device_stats(0).allocated_bytes[0].current;
-}
+std::int64_t allocated_bytes() { return device_stats(0).allocated_bytes[0].current; }
 
 TEST(Concurrency, AllocatorOnSeveralStreamsAndRecordStream) {
   guard().synchronizeDevice(0);

@@ -7,7 +7,8 @@
 
 namespace mlu::kernels {
 
-void unscale_and_check(const std::vector<TensorDesc>& grads, float* found_inf, const float* inv_scale) {
+void unscale_and_check(const std::vector<TensorDesc>& grads, float* found_inf,
+                       const float* inv_scale) {
   const float factor = *inv_scale;
   bool non_finite = false;
   for (const TensorDesc& g : grads) {
@@ -30,8 +31,8 @@ void unscale_and_check(const std::vector<TensorDesc>& grads, float* found_inf, c
   if (non_finite) *found_inf = 1.f;
 }
 
-void update_scale(float* scale, std::int32_t* growth_tracker, const float* found_inf, float growth_factor,
-                  float backoff_factor, std::int32_t growth_interval) {
+void update_scale(float* scale, std::int32_t* growth_tracker, const float* found_inf,
+                  float growth_factor, float backoff_factor, std::int32_t growth_interval) {
   if (*found_inf != 0.f) {
     *scale *= backoff_factor;
     *growth_tracker = 0;

@@ -78,18 +78,10 @@ C lerp(C x, C y, C w) {
 template <typename T>
 void round_like(UnaryOp op, const TensorDesc& out, const TensorDesc& in) {
   switch (op) {
-    case UnaryOp::Floor:
-      return map<T>(
-          out, [](auto x) { return std::floor(x); }, in);
-    case UnaryOp::Ceil:
-      return map<T>(
-          out, [](auto x) { return std::ceil(x); }, in);
-    case UnaryOp::Round:
-      return map<T>(
-          out, [](auto x) { return std::nearbyint(x); }, in);
-    default:
-      return map<T>(
-          out, [](auto x) { return std::trunc(x); }, in);
+    case UnaryOp::Floor: return map<T>(out, [](auto x) { return std::floor(x); }, in);
+    case UnaryOp::Ceil: return map<T>(out, [](auto x) { return std::ceil(x); }, in);
+    case UnaryOp::Round: return map<T>(out, [](auto x) { return std::nearbyint(x); }, in);
+    default: return map<T>(out, [](auto x) { return std::trunc(x); }, in);
   }
 }
 
@@ -105,34 +97,20 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
       map<T>(out, f, in);
   };
   switch (op) {
-    case UnaryOp::Neg:
-      return map<T>(
-          out, [](C x) { return C(-x); }, in);
-    case UnaryOp::Abs:
-      return map<T>(
-          out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
-    case UnaryOp::Relu:
-      return map<T>(
-          out, [](C x) { return relu(x); }, in);
-    case UnaryOp::Sign:
-      return map<T>(
-          out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
+    case UnaryOp::Neg: return map<T>(out, [](C x) { return C(-x); }, in);
+    case UnaryOp::Abs: return map<T>(out, [](C x) { return x < C(0) ? C(-x) : x; }, in);
+    case UnaryOp::Relu: return map<T>(out, [](C x) { return relu(x); }, in);
+    case UnaryOp::Sign: return map<T>(out, [](C x) { return C((C(0) < x) - (x < C(0))); }, in);
     case UnaryOp::ClampMin:
-      return map<T>(
-          out, [p](C x) { return std::isnan(double(x)) ? x : std::max(x, p); }, in);
+      return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::max(x, p); }, in);
     case UnaryOp::ClampMax:
-      return map<T>(
-          out, [p](C x) { return std::isnan(double(x)) ? x : std::min(x, p); }, in);
-    case UnaryOp::LogicalNot:
-      return map<T>(
-          out, [](C x) { return C(!x); }, in);
+      return map<T>(out, [p](C x) { return std::isnan(double(x)) ? x : std::min(x, p); }, in);
+    case UnaryOp::LogicalNot: return map<T>(out, [](C x) { return C(!x); }, in);
     case UnaryOp::BitwiseNot:
       if constexpr (std::is_same_v<C, bool>)
-        return map<T>(
-            out, [](C x) { return !x; }, in);
+        return map<T>(out, [](C x) { return !x; }, in);
       else if constexpr (integral)
-        return map<T>(
-            out, [](C x) { return C(~x); }, in);
+        return map<T>(out, [](C x) { return C(~x); }, in);
       else
         throw KernelError("bitwise_not needs an integer or bool tensor");
     case UnaryOp::Exp: return floating([](auto x) { return vexp(x); });
@@ -152,8 +130,7 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
     case UnaryOp::Round:
     case UnaryOp::Trunc:
       if constexpr (integral)
-        return map<T>(
-            out, [](C x) { return x; }, in);  // already whole
+        return map<T>(out, [](C x) { return x; }, in);  // already whole
       else
         return round_like<T>(op, out, in);
     case UnaryOp::Gelu: return floating([](auto x) { return gelu(x); });
@@ -403,10 +380,8 @@ void binary_scalar(BinaryOp op, const TensorDesc& out, const TensorDesc& a, doub
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     const ComputeType<T> value = static_cast<ComputeType<T>>(b);
-    binary_typed<T>(op, alpha, [&](auto f) {
-      map<T>(
-          out, [f, value](auto x) { return f(x, value); }, a);
-    });
+    binary_typed<T>(op, alpha,
+                    [&](auto f) { map<T>(out, [f, value](auto x) { return f(x, value); }, a); });
   });
 }
 
@@ -423,14 +398,11 @@ void ternary(TernaryOp op, const TensorDesc& out, const TensorDesc& a, const Ten
       const C v = static_cast<C>(value);
       switch (op) {
         case TernaryOp::AddCMul:
-          return map<T>(
-              out, [v](C x, C y, C z) { return C(x + v * y * z); }, a, b, c);
+          return map<T>(out, [v](C x, C y, C z) { return C(x + v * y * z); }, a, b, c);
         case TernaryOp::AddCDiv:
-          return map<T>(
-              out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
+          return map<T>(out, [v](C x, C y, C z) { return C(x + v * y / z); }, a, b, c);
         case TernaryOp::Lerp:
-          return map<T>(
-              out, [](C x, C y, C w) { return lerp(x, y, w); }, a, b, c);
+          return map<T>(out, [](C x, C y, C w) { return lerp(x, y, w); }, a, b, c);
       }
     }
   });
@@ -440,8 +412,7 @@ void lerp_scalar(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b
   check_operands(out, {&a, &b}, "lerp");
   visit_floating_compute(out, "lerp", [&]<typename T, typename C>() {
     const C w = static_cast<C>(weight);
-    map<T>(
-        out, [w](C x, C y) { return lerp(x, y, w); }, a, b);
+    map<T>(out, [w](C x, C y) { return lerp(x, y, w); }, a, b);
   });
 }
 
@@ -479,8 +450,7 @@ void softplus(const TensorDesc& out, const TensorDesc& in, double beta, double t
   check_operands(out, {&in}, "softplus");
   visit_floating_compute(out, "softplus", [&]<typename T, typename C>() {
     const C b = C(beta), limit = C(threshold);
-    map<T>(
-        out, [=](C x) { return x * b > limit ? x : vlog1p(vexp(x * b)) / b; }, in);
+    map<T>(out, [=](C x) { return x * b > limit ? x : vlog1p(vexp(x * b)) / b; }, in);
   });
 }
 
@@ -504,8 +474,7 @@ void hardtanh_backward(const TensorDesc& grad_in, const TensorDesc& grad_out, co
   check_operands(grad_in, {&grad_out, &x}, "hardtanh_backward");
   visit_floating_compute(grad_in, "hardtanh_backward", [&]<typename T, typename C>() {
     const C low = C(min), high = C(max);
-    map<T>(
-        grad_in, [=](C g, C v) { return v <= low || v >= high ? C(0) : g; }, grad_out, x);
+    map<T>(grad_in, [=](C g, C v) { return v <= low || v >= high ? C(0) : g; }, grad_out, x);
   });
 }
 
@@ -520,24 +489,12 @@ void compare(CompareOp op, const TensorDesc& out, const TensorDesc& a, const Ten
     using T = decltype(t);
     using C = ComputeType<T>;
     switch (op) {
-      case CompareOp::Eq:
-        return map<T, bool>(
-            out, [](C x, C y) { return x == y; }, a, b);
-      case CompareOp::Ne:
-        return map<T, bool>(
-            out, [](C x, C y) { return x != y; }, a, b);
-      case CompareOp::Lt:
-        return map<T, bool>(
-            out, [](C x, C y) { return x < y; }, a, b);
-      case CompareOp::Le:
-        return map<T, bool>(
-            out, [](C x, C y) { return x <= y; }, a, b);
-      case CompareOp::Gt:
-        return map<T, bool>(
-            out, [](C x, C y) { return x > y; }, a, b);
-      case CompareOp::Ge:
-        return map<T, bool>(
-            out, [](C x, C y) { return x >= y; }, a, b);
+      case CompareOp::Eq: return map<T, bool>(out, [](C x, C y) { return x == y; }, a, b);
+      case CompareOp::Ne: return map<T, bool>(out, [](C x, C y) { return x != y; }, a, b);
+      case CompareOp::Lt: return map<T, bool>(out, [](C x, C y) { return x < y; }, a, b);
+      case CompareOp::Le: return map<T, bool>(out, [](C x, C y) { return x <= y; }, a, b);
+      case CompareOp::Gt: return map<T, bool>(out, [](C x, C y) { return x > y; }, a, b);
+      case CompareOp::Ge: return map<T, bool>(out, [](C x, C y) { return x >= y; }, a, b);
     }
   });
 }

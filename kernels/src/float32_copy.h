@@ -15,7 +15,8 @@ struct Float32Copy {
   TensorDesc desc;
 
   // read: copy the operand's values in (false for an operand the caller only writes).
-  Float32Copy(const TensorDesc& of, bool read) : storage(static_cast<std::size_t>(of.numel())), desc(of) {
+  Float32Copy(const TensorDesc& of, bool read)
+      : storage(static_cast<std::size_t>(of.numel())), desc(of) {
     desc.dtype = DType::Float32;
     desc.data = storage.data();
     std::int64_t stride = 1;

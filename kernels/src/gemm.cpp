@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "activation_math.h"
-#include "gemm_pieces.h"
 #include "float32_copy.h"
+#include "gemm_pieces.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
 #include "scalar_types.h"
@@ -63,8 +63,12 @@ void blas_gemm_in_pieces(const Matrix& ma, const Matrix& mb, std::int64_t m, std
                       " elements exceeds the BLAS's 32-bit range");
   }
   // Element offsets of row r / column j of a (m x k), b (k x n) as stored.
-  auto a_at = [&](std::int64_t r, std::int64_t j) { return ma.transposed ? j * ma.ld + r : r * ma.ld + j; };
-  auto b_at = [&](std::int64_t r, std::int64_t j) { return mb.transposed ? j * mb.ld + r : r * mb.ld + j; };
+  auto a_at = [&](std::int64_t r, std::int64_t j) {
+    return ma.transposed ? j * ma.ld + r : r * ma.ld + j;
+  };
+  auto b_at = [&](std::int64_t r, std::int64_t j) {
+    return mb.transposed ? j * mb.ld + r : r * mb.ld + j;
+  };
   for (std::int64_t i = 0; i < m; i += limit) {
     const std::int64_t rows = std::min(limit, m - i);
     for (std::int64_t j = 0; j < n; j += limit) {
@@ -87,8 +91,7 @@ namespace {
 template <typename T>
 void blas_gemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n, std::int64_t k,
                T alpha, const T* a, const T* b, T beta, T* c, std::int64_t ldc) {
-  blas_gemm_in_pieces(ma, mb, m, n, k, alpha, a, b, beta, c, ldc,
-                      std::numeric_limits<int>::max());
+  blas_gemm_in_pieces(ma, mb, m, n, k, alpha, a, b, beta, c, ldc, std::numeric_limits<int>::max());
 }
 
 template <typename T>

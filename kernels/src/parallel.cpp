@@ -100,9 +100,11 @@ int kernel_threads_from_environment() {
   const char* env = std::getenv("MLU_KERNEL_THREADS");
   if (env == nullptr) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   char* end = nullptr;
-  const long value = std::isdigit(static_cast<unsigned char>(env[0])) ? std::strtol(env, &end, 10) : 0;
+  const long value =
+      std::isdigit(static_cast<unsigned char>(env[0])) ? std::strtol(env, &end, 10) : 0;
   if (end == nullptr || *end != '\0' || value < 1 || value > 1024) {
-    throw std::invalid_argument(std::string("MLU_KERNEL_THREADS must be an integer from 1 to 1024, got '") + env + "'");
+    throw std::invalid_argument(
+        std::string("MLU_KERNEL_THREADS must be an integer from 1 to 1024, got '") + env + "'");
   }
   return static_cast<int>(value);
 }

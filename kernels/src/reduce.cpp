@@ -8,20 +8,22 @@
 #include <memory>
 #include <string>
 
-#include "vec_math.h"
 #include "reduce_plan.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace reduce_detail {
 
 std::uint32_t reduced_dims_of(const TensorDesc& out, const TensorDesc& in, const char* kernel) {
-  if (out.ndim != in.ndim) throw KernelError(std::string(kernel) + ": out must keep the input's dims");
+  if (out.ndim != in.ndim)
+    throw KernelError(std::string(kernel) + ": out must keep the input's dims");
   std::uint32_t mask = 0;
   for (int d = 0; d < in.ndim; ++d) {
     if (out.sizes[d] == in.sizes[d]) continue;
     if (out.sizes[d] != 1) {
-      throw KernelError(std::string(kernel) + ": out has size " + std::to_string(out.sizes[d]) + " in dim " +
-                        std::to_string(d) + " where the input has " + std::to_string(in.sizes[d]));
+      throw KernelError(std::string(kernel) + ": out has size " + std::to_string(out.sizes[d]) +
+                        " in dim " + std::to_string(d) + " where the input has " +
+                        std::to_string(in.sizes[d]));
     }
     mask |= 1u << d;
   }
@@ -47,7 +49,8 @@ typename R::Acc reduce_run(const R& r, const char* p, std::int64_t stride, std::
   using Acc = typename R::Acc;
   if (n > kPairwiseBlock) {
     const std::int64_t half = (n / 2 + 7) / 8 * 8;
-    return r.merge(reduce_run<T>(r, p, stride, half), reduce_run<T>(r, p + half * stride, stride, n - half));
+    return r.merge(reduce_run<T>(r, p, stride, half),
+                   reduce_run<T>(r, p + half * stride, stride, n - half));
   }
   Acc a[8];
   for (Acc& acc : a) acc = r.identity();
@@ -58,9 +61,12 @@ typename R::Acc reduce_run(const R& r, const char* p, std::int64_t stride, std::
     }
     for (; i < n; ++i) a[0] = r.step(a[0], read<T>(p + i * s));
   };
-  if (stride == sizeof(T)) body(std::integral_constant<std::int64_t, sizeof(T)>{});
-  else body(stride);
-  return r.merge(r.merge(r.merge(a[0], a[1]), r.merge(a[2], a[3])), r.merge(r.merge(a[4], a[5]), r.merge(a[6], a[7])));
+  if (stride == sizeof(T))
+    body(std::integral_constant<std::int64_t, sizeof(T)>{});
+  else
+    body(stride);
+  return r.merge(r.merge(r.merge(a[0], a[1]), r.merge(a[2], a[3])),
+                 r.merge(r.merge(a[4], a[5]), r.merge(a[6], a[7])));
 }
 
 template <typename R>
@@ -97,7 +103,8 @@ typename R::Acc reduce_region(const R& r, const DimSet<1>& reduced, const char* 
   const std::int64_t n = reduced.sizes[last], stride = reduced.strides[0][last];
   if (last == 0) return reduce_run<T>(r, p, stride, n);
   Cascade<R> cascade(r);
-  for_each_index<1>(reduced, last, {const_cast<char*>(p)}, [&](auto q) { cascade.add(reduce_run<T>(r, q[0], stride, n)); });
+  for_each_index<1>(reduced, last, {const_cast<char*>(p)},
+                    [&](auto q) { cascade.add(reduce_run<T>(r, q[0], stride, n)); });
   return cascade.total();
 }
 
@@ -107,7 +114,8 @@ void reduce_lanes(const R& r, const ReducePlan<N>& plan, const std::array<char*,
   using Acc = typename R::Acc;
   const DimSet<1> rows = operand_dims(plan.reduced, 0);
   const std::int64_t lane_stride = plan.lane_strides[0];
-  const auto levels = std::make_unique<Acc[]>(kLevels * kLaneChunk);  // not a vector: Acc may be bool
+  const auto levels =
+      std::make_unique<Acc[]>(kLevels * kLaneChunk);  // not a vector: Acc may be bool
   for (std::int64_t first = 0; first < plan.lanes; first += kLaneChunk) {
     const std::int64_t m = std::min(kLaneChunk, plan.lanes - first);
     std::fill(levels.get(), levels.get() + kLevels * kLaneChunk, r.identity());
@@ -117,8 +125,10 @@ void reduce_lanes(const R& r, const ReducePlan<N>& plan, const std::array<char*,
       for (std::int64_t j = 0; j < m; ++j) a[j] = r.step(a[j], read<T>(row + j * s));
     };
     for_each_index<1>(rows, rows.ndim, {p[0] + first * lane_stride}, [&](auto q) {
-      if (lane_stride == sizeof(T)) accumulate(q[0], std::integral_constant<std::int64_t, sizeof(T)>{});
-      else accumulate(q[0], lane_stride);
+      if (lane_stride == sizeof(T))
+        accumulate(q[0], std::integral_constant<std::int64_t, sizeof(T)>{});
+      else
+        accumulate(q[0], lane_stride);
       for (int l = 0; l + 1 < kLevels && ++counts[l] == kFanIn; ++l) {
         Acc* lower = levels.get() + l * kLaneChunk;
         Acc* upper = lower + kLaneChunk;
@@ -145,7 +155,8 @@ void run(const R& r, const std::array<const TensorDesc*, N>& operands, std::uint
   for_each_index_parallel<N>(plan.outer, base, plan.reduced_numel() * plan.lanes, [&](auto each) {
     each([&](auto p) {
       if (plan.empty_reduction) {
-        for (std::int64_t j = 0; j < plan.lanes; ++j) r.store(r.identity(), at_lane<N>(p, plan.lane_strides, j));
+        for (std::int64_t j = 0; j < plan.lanes; ++j)
+          r.store(r.identity(), at_lane<N>(p, plan.lane_strides, j));
       } else if (plan.lanes > 1) {
         reduce_lanes<T, N>(r, plan, p);
       } else {
@@ -165,13 +176,17 @@ struct SumReducer {
   double scale = 1;
   Acc identity() const { return Acc(0); }
   Acc step(Acc a, C x) const {
-    if constexpr (ignore_nan && kFloating<C>) return a + (x != x ? Acc(0) : Acc(x));
-    else return a + Acc(x);
+    if constexpr (ignore_nan && kFloating<C>)
+      return a + (x != x ? Acc(0) : Acc(x));
+    else
+      return a + Acc(x);
   }
   Acc merge(Acc a, Acc b) const { return a + b; }
   void store(Acc a, const std::array<char*, 2>& p) const {
-    if constexpr (kFloating<C>) write<T>(p[1], scale == 1 ? a : Acc(a * scale));
-    else write<T>(p[1], a);
+    if constexpr (kFloating<C>)
+      write<T>(p[1], scale == 1 ? a : Acc(a * scale));
+    else
+      write<T>(p[1], a);
   }
 };
 
@@ -190,8 +205,10 @@ struct ExtremumReducer {
   using C = ComputeType<T>;
   using Acc = C;
   Acc identity() const {
-    if constexpr (kFloating<C>) return is_max ? -std::numeric_limits<C>::infinity() : std::numeric_limits<C>::infinity();
-    else return is_max ? std::numeric_limits<C>::lowest() : std::numeric_limits<C>::max();
+    if constexpr (kFloating<C>)
+      return is_max ? -std::numeric_limits<C>::infinity() : std::numeric_limits<C>::infinity();
+    else
+      return is_max ? std::numeric_limits<C>::lowest() : std::numeric_limits<C>::max();
   }
   Acc step(Acc a, C x) const {
     if constexpr (kFloating<C>) {
@@ -219,7 +236,9 @@ struct NormReducer {
   using C = ComputeType<T>;
   using Acc = C;
   C p = 2;
-  Acc identity() const { return kind == NormKind::NegInf ? std::numeric_limits<C>::infinity() : C(0); }
+  Acc identity() const {
+    return kind == NormKind::NegInf ? std::numeric_limits<C>::infinity() : C(0);
+  }
   Acc step(Acc a, C x) const {
     const C v = std::abs(x);
     switch (kind) {
@@ -233,13 +252,18 @@ struct NormReducer {
     return a;
   }
   Acc merge(Acc a, Acc b) const {
-    if constexpr (kind == NormKind::Inf || kind == NormKind::NegInf) return step(a, b);
-    else return a + b;
+    if constexpr (kind == NormKind::Inf || kind == NormKind::NegInf)
+      return step(a, b);
+    else
+      return a + b;
   }
   void store(Acc a, const std::array<char*, 2>& ptr) const {
-    if constexpr (kind == NormKind::Two) write<T>(ptr[1], std::sqrt(a));
-    else if constexpr (kind == NormKind::General) write<T>(ptr[1], std::pow(a, C(1) / p));
-    else write<T>(ptr[1], a);
+    if constexpr (kind == NormKind::Two)
+      write<T>(ptr[1], std::sqrt(a));
+    else if constexpr (kind == NormKind::General)
+      write<T>(ptr[1], std::pow(a, C(1) / p));
+    else
+      write<T>(ptr[1], a);
   }
 };
 
@@ -261,14 +285,17 @@ void run_logsumexp(const TensorDesc& out, const TensorDesc& in, std::uint32_t ma
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   const ReducePlan<2> plan = plan_reduction<2>(operands, mask, /*allow_lanes=*/false);
   const DimSet<1> reduced = operand_dims(plan.reduced, 0);
-  for_each_index_parallel<2>(plan.outer, data_pointers<2>(operands), 2 * plan.reduced_numel(), [&](auto each) {
-    each([&](auto p) {
-      if (plan.empty_reduction) return write<T>(p[1], -std::numeric_limits<C>::infinity());
-      const C max = reduce_region<T>(ExtremumReducer<T, true>{}, reduced, p[0]);
-      if (std::isinf(max) || max != max) return write<T>(p[1], max);  // what x - max would turn into NaN
-      write<T>(p[1], std::log(reduce_region<T>(ShiftedExpSumReducer<T>{max}, reduced, p[0])) + max);
-    });
-  });
+  for_each_index_parallel<2>(
+      plan.outer, data_pointers<2>(operands), 2 * plan.reduced_numel(), [&](auto each) {
+        each([&](auto p) {
+          if (plan.empty_reduction) return write<T>(p[1], -std::numeric_limits<C>::infinity());
+          const C max = reduce_region<T>(ExtremumReducer<T, true>{}, reduced, p[0]);
+          if (std::isinf(max) || max != max)
+            return write<T>(p[1], max);  // what x - max would turn into NaN
+          write<T>(p[1],
+                   std::log(reduce_region<T>(ShiftedExpSumReducer<T>{max}, reduced, p[0])) + max);
+        });
+      });
 }
 
 template <typename T>
@@ -291,7 +318,8 @@ struct VarReducer {
     if (a.count == 0) return b;
     if (b.count == 0) return a;
     const double count = a.count + b.count, delta = b.mean - a.mean;
-    return {count, a.mean + delta * b.count / count, a.m2 + b.m2 + delta * delta * a.count * b.count / count};
+    return {count, a.mean + delta * b.count / count,
+            a.m2 + b.m2 + delta * delta * a.count * b.count / count};
   }
   void store(const Acc& a, const std::array<char*, 3>& p) const {
     const double var = a.m2 / std::max(0.0, a.count - correction);
@@ -321,16 +349,21 @@ void reduce(ReduceOp op, const TensorDesc& out, const TensorDesc& in, double par
   if (out.numel() == 0) return;
   const std::array<const TensorDesc*, 2> operands{&in, &out};
   if (op == ReduceOp::Any || op == ReduceOp::All) {
-    if (out.dtype != DType::Bool && out.dtype != DType::UInt8) throw KernelError("reduce: any and all write bool or uint8");
+    if (out.dtype != DType::Bool && out.dtype != DType::UInt8)
+      throw KernelError("reduce: any and all write bool or uint8");
     visit_dtype(in.dtype, [&](auto t) {
       using T = decltype(t);
       auto with_out = [&](auto o) {
         using O = decltype(o);
-        if (op == ReduceOp::All) run<T, 2>(AnyAllReducer<T, O, true>{}, operands, mask);
-        else run<T, 2>(AnyAllReducer<T, O, false>{}, operands, mask);
+        if (op == ReduceOp::All)
+          run<T, 2>(AnyAllReducer<T, O, true>{}, operands, mask);
+        else
+          run<T, 2>(AnyAllReducer<T, O, false>{}, operands, mask);
       };
-      if (out.dtype == DType::Bool) with_out(bool{});
-      else with_out(std::uint8_t{});
+      if (out.dtype == DType::Bool)
+        with_out(bool{});
+      else
+        with_out(std::uint8_t{});
     });
     return;
   }
@@ -349,7 +382,9 @@ void reduce(ReduceOp op, const TensorDesc& out, const TensorDesc& in, double par
           if (op == ReduceOp::Norm) return run_norm<T>(out, in, mask, param);
           return run_logsumexp<T>(out, in, mask);
         } else {
-          throw KernelError(std::string("reduce: norm and logsumexp need a floating-point tensor, got ") + dtype_name(in.dtype));
+          throw KernelError(
+              std::string("reduce: norm and logsumexp need a floating-point tensor, got ") +
+              dtype_name(in.dtype));
         }
       case ReduceOp::Any:
       case ReduceOp::All: break;
@@ -357,10 +392,11 @@ void reduce(ReduceOp op, const TensorDesc& out, const TensorDesc& in, double par
   });
 }
 
-void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& in, double correction,
-              bool take_sqrt) {
+void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& in,
+              double correction, bool take_sqrt) {
   const std::uint32_t mask = reduced_dims_of(var, in, "var_mean");
-  if (var.dtype != in.dtype || (mean && (mean->dtype != in.dtype || reduced_dims_of(*mean, in, "var_mean") != mask))) {
+  if (var.dtype != in.dtype ||
+      (mean && (mean->dtype != in.dtype || reduced_dims_of(*mean, in, "var_mean") != mask))) {
     throw KernelError("var_mean: var, mean and input must share a dtype and a shape");
   }
   if (var.numel() == 0) return;
@@ -368,9 +404,11 @@ void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& i
     using T = decltype(t);
     if constexpr (kFloating<ComputeType<T>>) {
       // Without a mean output, var stands in for it in the plan and nothing is written there.
-      run<T, 3>(VarReducer<T>{correction, take_sqrt, mean != nullptr}, {&in, &var, mean ? mean : &var}, mask);
+      run<T, 3>(VarReducer<T>{correction, take_sqrt, mean != nullptr},
+                {&in, &var, mean ? mean : &var}, mask);
     } else {
-      throw KernelError(std::string("var_mean: needs a floating-point tensor, got ") + dtype_name(in.dtype));
+      throw KernelError(std::string("var_mean: needs a floating-point tensor, got ") +
+                        dtype_name(in.dtype));
     }
   });
 }

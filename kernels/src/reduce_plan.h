@@ -49,10 +49,12 @@ struct ReducePlan {
 };
 
 template <int N>
-void append_coalesced(DimSet<N>& set, std::int64_t size, const std::array<std::int64_t, N>& strides) {
+void append_coalesced(DimSet<N>& set, std::int64_t size,
+                      const std::array<std::int64_t, N>& strides) {
   if (set.ndim > 0) {
     bool mergeable = true;
-    for (int k = 0; k < N && mergeable; ++k) mergeable = set.strides[k][set.ndim - 1] == strides[k] * size;
+    for (int k = 0; k < N && mergeable; ++k)
+      mergeable = set.strides[k][set.ndim - 1] == strides[k] * size;
     if (mergeable) {
       set.sizes[set.ndim - 1] *= size;
       for (int k = 0; k < N; ++k) set.strides[k][set.ndim - 1] = strides[k];
@@ -67,8 +69,8 @@ void append_coalesced(DimSet<N>& set, std::int64_t size, const std::array<std::i
 // The shape is operand 0's; an operand with size 1 in a dim does not move along it (outputs of
 // reductions keep the reduced dims with size 1).
 template <int N>
-ReducePlan<N> plan_reduction(const std::array<const TensorDesc*, N>& operands, std::uint32_t reduced_mask,
-                             bool allow_lanes) {
+ReducePlan<N> plan_reduction(const std::array<const TensorDesc*, N>& operands,
+                             std::uint32_t reduced_mask, bool allow_lanes) {
   const TensorDesc& shape = *operands[0];
   struct Dim {
     std::int64_t size;
@@ -85,7 +87,8 @@ ReducePlan<N> plan_reduction(const std::array<const TensorDesc*, N>& operands, s
     Dim dim{shape.sizes[d], {}, reduced};
     for (int k = 0; k < N; ++k) {
       const TensorDesc& t = *operands[k];
-      dim.strides[k] = t.sizes[d] == 1 ? 0 : t.strides[d] * static_cast<std::int64_t>(element_size(t.dtype));
+      dim.strides[k] =
+          t.sizes[d] == 1 ? 0 : t.strides[d] * static_cast<std::int64_t>(element_size(t.dtype));
     }
     dims[count++] = dim;
   }
@@ -93,11 +96,13 @@ ReducePlan<N> plan_reduction(const std::array<const TensorDesc*, N>& operands, s
     return std::llabs(a.strides[0]) > std::llabs(b.strides[0]);
   });
   DimSet<N> kept;
-  for (int i = 0; i < count; ++i) append_coalesced<N>(dims[i].reduced ? plan.reduced : kept, dims[i].size, dims[i].strides);
+  for (int i = 0; i < count; ++i)
+    append_coalesced<N>(dims[i].reduced ? plan.reduced : kept, dims[i].size, dims[i].strides);
   plan.outer = kept;
   if (allow_lanes && kept.ndim > 0 && plan.reduced.ndim > 0) {
     const int lane = kept.ndim - 1;
-    if (std::llabs(kept.strides[0][lane]) < std::llabs(plan.reduced.strides[0][plan.reduced.ndim - 1])) {
+    if (std::llabs(kept.strides[0][lane]) <
+        std::llabs(plan.reduced.strides[0][plan.reduced.ndim - 1])) {
       plan.lanes = kept.sizes[lane];
       for (int k = 0; k < N; ++k) plan.lane_strides[k] = kept.strides[k][lane];
       plan.outer.ndim = lane;
@@ -126,7 +131,8 @@ void for_each_index(const DimSet<N>& set, int ndim, std::array<char*, N> ptr, F&
 
 // Calls f(pointers) for the indices [first, last) of set in row-major order.
 template <int N, typename F>
-void for_each_index_in(const DimSet<N>& set, std::array<char*, N> ptr, std::int64_t first, std::int64_t last, F&& f) {
+void for_each_index_in(const DimSet<N>& set, std::array<char*, N> ptr, std::int64_t first,
+                       std::int64_t last, F&& f) {
   std::array<std::int64_t, kMaxDims> index{};
   std::int64_t rest = first;
   for (int d = set.ndim - 1; d >= 0; --d) {
@@ -150,11 +156,12 @@ void for_each_index_in(const DimSet<N>& set, std::array<char*, N> ptr, std::int6
 // each(f) calls f(pointers) for the chunk's indices. Every index is handled by one thread in the
 // same order as serially: results do not depend on the thread count.
 template <int N, typename Chunk>
-void for_each_index_parallel(const DimSet<N>& set, std::array<char*, N> base, std::int64_t work_per_index,
-                             Chunk&& chunk) {
+void for_each_index_parallel(const DimSet<N>& set, std::array<char*, N> base,
+                             std::int64_t work_per_index, Chunk&& chunk) {
   std::int64_t count = 1;
   for (int d = 0; d < set.ndim; ++d) count *= set.sizes[d];
-  const std::int64_t grain = std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(1, work_per_index));
+  const std::int64_t grain =
+      std::max<std::int64_t>(1, kParallelGrain / std::max<std::int64_t>(1, work_per_index));
   parallel_for(count, grain, [&](std::int64_t first, std::int64_t last) {
     chunk([&](auto&& f) { for_each_index_in<N>(set, base, first, last, f); });
   });
@@ -171,8 +178,8 @@ DimSet<1> operand_dims(const DimSet<N>& set, int k) {
 }
 
 template <int N>
-std::array<char*, N> at_lane(std::array<char*, N> ptr, const std::array<std::int64_t, N>& lane_strides,
-                             std::int64_t lane) {
+std::array<char*, N> at_lane(std::array<char*, N> ptr,
+                             const std::array<std::int64_t, N>& lane_strides, std::int64_t lane) {
   for (int k = 0; k < N; ++k) ptr[k] += lane * lane_strides[k];
   return ptr;
 }

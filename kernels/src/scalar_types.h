@@ -43,9 +43,9 @@ inline float to_float(Half v) {
   const std::uint32_t sign = std::uint32_t{v.bits & 0x8000u} << 16;
   const std::int32_t magnitude = v.bits & 0x7fff;
   const std::uint32_t shifted = static_cast<std::uint32_t>(magnitude) << 13;
-  const std::uint32_t special = shifted | 0x7f800000u;        // infinity, NaN with its payload
+  const std::uint32_t special = shifted | 0x7f800000u;          // infinity, NaN with its payload
   const std::uint32_t normal = shifted + ((127u - 15u) << 23);  // rebias the exponent
-  const std::uint32_t subnormal =  // magnitude counts units of 2^-24
+  const std::uint32_t subnormal =                               // magnitude counts units of 2^-24
       std::bit_cast<std::uint32_t>(static_cast<float>(magnitude) * 0x1p-24f);
   const std::uint32_t finite = select(magnitude >= 0x0400, normal, subnormal);
   return std::bit_cast<float>(select(magnitude >= 0x7c00, special, finite) | sign);
@@ -122,7 +122,8 @@ void visit_floating(DType dtype, const char* kernel, F&& f) {
     case DType::Float16: return f(Half{});
     case DType::BFloat16: return f(BFloat16{});
     default:
-      throw KernelError(std::string(kernel) + ": needs a floating-point tensor, got " + dtype_name(dtype));
+      throw KernelError(std::string(kernel) + ": needs a floating-point tensor, got " +
+                        dtype_name(dtype));
   }
 }
 

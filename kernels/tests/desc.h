@@ -10,7 +10,8 @@ namespace mlu::kernels::testing {
 
 // A contiguous descriptor of the given shape over data (row-major).
 template <typename T>
-TensorDesc contiguous(DType dtype, std::vector<T>& data, std::initializer_list<std::int64_t> shape) {
+TensorDesc contiguous(DType dtype, std::vector<T>& data,
+                      std::initializer_list<std::int64_t> shape) {
   TensorDesc d;
   d.dtype = dtype;
   d.ndim = static_cast<int>(shape.size());

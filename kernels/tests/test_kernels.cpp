@@ -74,13 +74,15 @@ TEST(Reduce, SumAndMaxOverOneDim) {
 TEST(Reduce, LargeFloatSumStaysAccurate) {
   // 2^24 + ... : naive float accumulation of a million 0.1s drifts by ~1%; pairwise does not.
   std::vector<float> in(1 << 20, 0.1f), out(1);
-  reduce(ReduceOp::Sum, contiguous(DType::Float32, out, {1}), contiguous(DType::Float32, in, {1 << 20}));
+  reduce(ReduceOp::Sum, contiguous(DType::Float32, out, {1}),
+         contiguous(DType::Float32, in, {1 << 20}));
   EXPECT_NEAR(out[0], 0.1 * (1 << 20), 0.5);
 }
 
 TEST(Softmax, RowsSumToOneAndSurviveLargeInputs) {
   std::vector<float> in{1000, 1001, 1002, -5, 0, 5}, out(6);
-  softmax(contiguous(DType::Float32, out, {2, 3}), contiguous(DType::Float32, in, {2, 3}), 1, false);
+  softmax(contiguous(DType::Float32, out, {2, 3}), contiguous(DType::Float32, in, {2, 3}), 1,
+          false);
   for (int r = 0; r < 2; ++r) {
     EXPECT_NEAR(out[3 * r] + out[3 * r + 1] + out[3 * r + 2], 1.0f, 1e-6f);
   }

@@ -42,7 +42,8 @@ TEST(Parallel, AnExceptionInAChunkReachesTheCaller) {
                std::runtime_error);
   // The pool is usable afterwards.
   std::atomic<std::int64_t> total{0};
-  parallel_for(1 << 18, 1 << 10, [&](std::int64_t begin, std::int64_t end) { total += end - begin; });
+  parallel_for(1 << 18, 1 << 10,
+               [&](std::int64_t begin, std::int64_t end) { total += end - begin; });
   EXPECT_EQ(total.load(), 1 << 18);
 }
 

@@ -34,7 +34,8 @@ TEST(HalfConversion, NarrowingRoundsToNearestEven) {
   // every rounding decision, including ties, subnormals and overflow to infinity.
   for (std::uint32_t bits = 0; bits < 0x7c00; ++bits) {
     const float v = to_float(Half{static_cast<std::uint16_t>(bits)});
-    const float next = bits + 1 < 0x7c00 ? to_float(Half{static_cast<std::uint16_t>(bits + 1)}) : 65536.0f;
+    const float next =
+        bits + 1 < 0x7c00 ? to_float(Half{static_cast<std::uint16_t>(bits + 1)}) : 65536.0f;
     const float mid = v + (next - v) / 2;
     for (float f : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)}) {
       for (float s : {f, -f}) {

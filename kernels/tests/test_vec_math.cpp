@@ -42,8 +42,7 @@ void expect_within_ulps(float (*fn)(float), double (*reference)(double), std::in
 }
 
 TEST(VecMath, ExpWithinTwoUlps) {
-  expect_within_ulps(
-      exp_float, [](double x) { return std::exp(x); }, 2);
+  expect_within_ulps(exp_float, [](double x) { return std::exp(x); }, 2);
   EXPECT_EQ(exp_float(INFINITY), INFINITY);
   EXPECT_EQ(exp_float(-INFINITY), 0.0f);
   EXPECT_EQ(exp_float(100.0f), INFINITY);
@@ -64,8 +63,7 @@ TEST(VecMath, ExpOfNonPositiveWithinOneUlp) {
 }
 
 TEST(VecMath, LogWithinTwoUlps) {
-  expect_within_ulps(
-      log_float, [](double x) { return std::log(x); }, 2);
+  expect_within_ulps(log_float, [](double x) { return std::log(x); }, 2);
   EXPECT_EQ(log_float(0.0f), -INFINITY);
   EXPECT_EQ(log_float(-0.0f), -INFINITY);
   EXPECT_EQ(log_float(INFINITY), INFINITY);
@@ -75,16 +73,14 @@ TEST(VecMath, LogWithinTwoUlps) {
 }
 
 TEST(VecMath, Log1pWithinTwoUlps) {
-  expect_within_ulps(
-      log1p_float, [](double x) { return std::log1p(x); }, 2);
+  expect_within_ulps(log1p_float, [](double x) { return std::log1p(x); }, 2);
   EXPECT_EQ(log1p_float(-1.0f), -INFINITY);
   EXPECT_EQ(log1p_float(INFINITY), INFINITY);
   EXPECT_EQ(log1p_float(1e-30f), 1e-30f);
 }
 
 TEST(VecMath, TanhWithinTwoUlps) {
-  expect_within_ulps(
-      tanh_float, [](double x) { return std::tanh(x); }, 2);
+  expect_within_ulps(tanh_float, [](double x) { return std::tanh(x); }, 2);
   EXPECT_EQ(tanh_float(INFINITY), 1.0f);
   EXPECT_EQ(tanh_float(-INFINITY), -1.0f);
   EXPECT_TRUE(std::signbit(tanh_float(-0.0f)));

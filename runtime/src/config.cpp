@@ -1,13 +1,13 @@
 #include "config.h"
 
-#include "mlu/hal.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include "mlu/hal.h"
 
 namespace mlu::soft {
 
@@ -63,10 +63,14 @@ std::size_t parse_size(const char* text) {
   if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
   if (unit.size() == 2 && unit.back() == 'i') unit.pop_back();  // "Gi", but not a bare "i"
   int shift = 0;
-  if (unit == "K" || unit == "k") shift = 10;
-  else if (unit == "M" || unit == "m") shift = 20;
-  else if (unit == "G" || unit == "g") shift = 30;
-  else if (!unit.empty()) throw std::invalid_argument(text);
+  if (unit == "K" || unit == "k")
+    shift = 10;
+  else if (unit == "M" || unit == "m")
+    shift = 20;
+  else if (unit == "G" || unit == "g")
+    shift = 30;
+  else if (!unit.empty())
+    throw std::invalid_argument(text);
   if (value > (std::numeric_limits<std::size_t>::max() >> shift)) throw std::invalid_argument(text);
   return static_cast<std::size_t>(value) << shift;
 }
@@ -92,14 +96,17 @@ Config config_from_environment() {
     try {
       config.memory_per_device = parse_size(memory);
     } catch (const std::exception&) {
-      throw std::invalid_argument(std::string("MLU_DEVICE_MEMORY must be a size such as 8G or 512M, got '") + memory + "'");
+      throw std::invalid_argument(
+          std::string("MLU_DEVICE_MEMORY must be a size such as 8G or 512M, got '") + memory + "'");
     }
   }
   if (const char* spin = std::getenv("MLU_QUEUE_SPIN_US")) {
     try {
       config.queue_spin = std::chrono::microseconds(parse_bounded(spin, 1000000));
     } catch (const std::exception&) {
-      throw std::invalid_argument(std::string("MLU_QUEUE_SPIN_US must be an integer from 0 to 1000000, got '") + spin + "'");
+      throw std::invalid_argument(
+          std::string("MLU_QUEUE_SPIN_US must be an integer from 0 to 1000000, got '") + spin +
+          "'");
     }
   }
   return config;

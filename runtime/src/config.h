@@ -8,8 +8,8 @@
 namespace mlu::soft {
 
 struct Config {
-  std::vector<int> visible;       // physical device ids exposed, in order
-  std::size_t memory_per_device;  // capacity in bytes
+  std::vector<int> visible;                  // physical device ids exposed, in order
+  std::size_t memory_per_device;             // capacity in bytes
   std::chrono::microseconds queue_spin{50};  // how long an idle queue polls before sleeping
 };
 

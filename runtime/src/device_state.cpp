@@ -58,8 +58,9 @@ void* DeviceState::allocate(std::size_t bytes) {
                          " free of " + format_bytes(capacity_) + " total");
   }
   const bool huge = rounded >= kHugePage;
-  void* ptr = huge ? std::aligned_alloc(kHugePage, (rounded + kHugePage - 1) / kHugePage * kHugePage)
-                   : std::aligned_alloc(kAlignment, rounded);
+  void* ptr = huge
+                  ? std::aligned_alloc(kHugePage, (rounded + kHugePage - 1) / kHugePage * kHugePage)
+                  : std::aligned_alloc(kAlignment, rounded);
   if (ptr != nullptr && huge) madvise(ptr, rounded, MADV_HUGEPAGE);  // advice only: errors ignored
   if (ptr == nullptr) {
     throw hal::Error(hal::ErrorKind::OutOfMemory,

@@ -29,10 +29,10 @@ class SoftNotifier {
   int device() const { return device_; }
   bool timing() const { return timing_; }
 
-  MarkerPtr begin_record();  // the new newest marker
+  MarkerPtr begin_record();                                     // the new newest marker
   void complete(const MarkerPtr& marker, std::string failure);  // run by the recording queue
 
-  MarkerPtr newest();  // null if never recorded
+  MarkerPtr newest();                     // null if never recorded
   bool reached(const MarkerPtr& marker);  // a null marker is reached
   void wait_for(const MarkerPtr& marker);
   // Time of the newest marker's completion; false if never recorded or not complete yet.

@@ -1,17 +1,13 @@
 #include "queue.h"
 
-
 #include "device_state.h"
 
 namespace mlu::soft {
 
-SoftQueue::SoftQueue(DeviceState& device, int priority, int ordinal,
-                     std::chrono::microseconds spin)
-    : device_(device),
-      priority_(priority),
-      ordinal_(ordinal),
-      spin_(spin),
-      executor_([this] { run(); }) {}
+SoftQueue::SoftQueue(DeviceState& device, int priority, int ordinal, std::chrono::microseconds spin)
+    : device_(device), priority_(priority), ordinal_(ordinal), spin_(spin), executor_([this] {
+        run();
+      }) {}
 
 SoftQueue::~SoftQueue() {
   {
@@ -80,7 +76,8 @@ std::string SoftQueue::take_failures() {
 bool SoftQueue::spin_for_work(std::uint64_t seen) {
   const auto deadline = std::chrono::steady_clock::now() + spin_;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (submitted_atomic_.load(std::memory_order_acquire) != seen || stop_requested_.load()) return true;
+    if (submitted_atomic_.load(std::memory_order_acquire) != seen || stop_requested_.load())
+      return true;
     std::this_thread::yield();  // any other runnable thread on this core goes first
   }
   return false;

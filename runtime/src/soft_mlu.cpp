@@ -52,9 +52,7 @@ class SoftDriver final : public hal::Driver {
 
   int device_count() const override { return static_cast<int>(devices_.size()); }
 
-  hal::DeviceProperties properties(int device) const override {
-    return state(device).properties();
-  }
+  hal::DeviceProperties properties(int device) const override { return state(device).properties(); }
 
   void* allocate(int device, std::size_t bytes) override { return state(device).allocate(bytes); }
   void free(int device, void* ptr) override { state(device).free(ptr); }
@@ -95,8 +93,8 @@ class SoftDriver final : public hal::Driver {
   }
 
   hal::Queue* create_queue(int device, int priority) override {
-    auto queue = std::make_shared<hal::Queue>(state(device), priority,
-                                              next_queue_ordinal_++, queue_spin_);
+    auto queue =
+        std::make_shared<hal::Queue>(state(device), priority, next_queue_ordinal_++, queue_spin_);
     g_threads_started.store(true);
     std::lock_guard lock(registry_mutex_);
     live_queues_.push_back(queue);

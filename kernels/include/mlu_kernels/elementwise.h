@@ -52,7 +52,7 @@ enum class BinaryOp {
   Minimum,
   Pow,
   Remainder,
-  Fmod,  // truncated remainder: the sign of the dividend
+  Fmod,         // truncated remainder: the sign of the dividend
   FloorDivide,  // rounded towards -inf (floats as PyTorch CPU: through fmod, exact)
   TruncDivide,  // rounded towards zero
   Atan2,

@@ -11,8 +11,8 @@
 namespace mlu::kernels {
 
 enum class ReduceOp {
-  Sum,        // scaled by param: 1 for sum, 1/count for mean
-  NanSum,     // sum with NaN counted as 0
+  Sum,     // scaled by param: 1 for sum, 1/count for mean
+  NanSum,  // sum with NaN counted as 0
   Prod,
   Max,        // NaN propagates
   Min,        // NaN propagates
@@ -28,7 +28,7 @@ void reduce(ReduceOp op, const TensorDesc& out, const TensorDesc& in, double par
 
 // var = sum((x - mean)^2) / max(0, count - correction), its square root when take_sqrt, and the
 // mean when mean is given; accumulates in float64 (Welford), as PyTorch CPU does.
-void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& in, double correction,
-              bool take_sqrt);
+void var_mean(const TensorDesc& var, const TensorDesc* mean, const TensorDesc& in,
+              double correction, bool take_sqrt);
 
 }  // namespace mlu::kernels

@@ -9,7 +9,18 @@
 
 namespace mlu::kernels {
 
-enum class DType : std::uint8_t { Float32, Float64, Float16, BFloat16, Int8, Int16, Int32, Int64, UInt8, Bool };
+enum class DType : std::uint8_t {
+  Float32,
+  Float64,
+  Float16,
+  BFloat16,
+  Int8,
+  Int16,
+  Int32,
+  Int64,
+  UInt8,
+  Bool
+};
 
 std::size_t element_size(DType dtype);
 const char* dtype_name(DType dtype);

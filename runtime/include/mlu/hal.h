@@ -17,11 +17,11 @@ namespace mlu::hal {
 constexpr int kMaxDevices = 64;
 
 enum class ErrorKind {
-  InvalidDevice,   // device index out of range
-  InvalidValue,    // bad argument (null handle, unknown pointer, mismatched devices)
-  OutOfMemory,     // device capacity exhausted
-  KernelFailure,   // work enqueued on a queue failed; raised at a synchronizing call (below)
-  Unavailable,     // no device, or used in a forked child after initialisation
+  InvalidDevice,  // device index out of range
+  InvalidValue,   // bad argument (null handle, unknown pointer, mismatched devices)
+  OutOfMemory,    // device capacity exhausted
+  KernelFailure,  // work enqueued on a queue failed; raised at a synchronizing call (below)
+  Unavailable,    // no device, or used in a forked child after initialisation
 };
 
 class Error : public std::runtime_error {
@@ -86,10 +86,10 @@ class Driver {
   // Failures of queued work belong to the queue that ran it and stay pending until raised, once,
   // by synchronize(queue) or synchronize_device; a queue that waits on a notifier covering failed
   // work fails too, and synchronize(notifier) raises (without clearing) what the notifier covers.
-  virtual bool query(Queue* queue) = 0;        // true when all enqueued work has finished
-  virtual void synchronize(Queue* queue) = 0;  // waits, then raises the queue's failures
+  virtual bool query(Queue* queue) = 0;             // true when all enqueued work has finished
+  virtual void synchronize(Queue* queue) = 0;       // waits, then raises the queue's failures
   virtual void synchronize_device(int device) = 0;  // every queue of the device
-  virtual void drain(int device) = 0;  // waits like synchronize_device; raises nothing
+  virtual void drain(int device) = 0;               // waits like synchronize_device; raises nothing
 
   // Notifiers.
   virtual Notifier* create_notifier(int device, bool timing) = 0;
