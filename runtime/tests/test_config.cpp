@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -81,6 +82,20 @@ class ConfigFromEnvironment : public ::testing::Test {
 
   static void set(const char* name, const char* value) { setenv(name, value, 1); }
 
+  // Each value makes config_from_environment() throw, naming the variable and the value.
+  static void expect_rejected(const char* variable, std::initializer_list<const char*> values) {
+    for (const char* text : values) {
+      set(variable, text);
+      try {
+        config_from_environment();
+        ADD_FAILURE() << "accepted " << variable << "='" << text << "'";
+      } catch (const std::invalid_argument& e) {
+        EXPECT_THAT(e.what(), HasSubstr(variable));
+        EXPECT_THAT(e.what(), HasSubstr(std::string("'") + text + "'"));
+      }
+    }
+  }
+
   static std::vector<int> visible_with(const char* count, const char* visible) {
     set("MLU_DEVICE_COUNT", count);
     set("MLU_VISIBLE_DEVICES", visible);
@@ -106,16 +121,8 @@ TEST_F(ConfigFromEnvironment, DeviceCount) {
 
 TEST_F(ConfigFromEnvironment, InvalidDeviceCountNamesTheVariable) {
   // 200 would not fit PyTorch's 8-bit device index (it reported -56 devices).
-  for (const char* text : {"", "abc", "-1", "2x", " 2", "+2", "65", "200", "99999999999"}) {
-    set("MLU_DEVICE_COUNT", text);
-    try {
-      config_from_environment();
-      ADD_FAILURE() << "accepted MLU_DEVICE_COUNT='" << text << "'";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_THAT(e.what(), HasSubstr("MLU_DEVICE_COUNT"));
-      EXPECT_THAT(e.what(), HasSubstr(std::string("'") + text + "'"));
-    }
-  }
+  expect_rejected("MLU_DEVICE_COUNT",
+                  {"", "abc", "-1", "2x", " 2", "+2", "65", "200", "99999999999"});
 }
 
 TEST_F(ConfigFromEnvironment, DeviceCountUpToTheMaximum) {
@@ -127,15 +134,7 @@ TEST_F(ConfigFromEnvironment, QueueSpin) {
   EXPECT_EQ(config_from_environment().queue_spin.count(), 50);
   set("MLU_QUEUE_SPIN_US", "0");
   EXPECT_EQ(config_from_environment().queue_spin.count(), 0);
-  for (const char* text : {"", "fast", "-5", "10us", "1000001"}) {
-    set("MLU_QUEUE_SPIN_US", text);
-    try {
-      config_from_environment();
-      ADD_FAILURE() << "accepted MLU_QUEUE_SPIN_US='" << text << "'";
-    } catch (const std::invalid_argument& e) {
-      EXPECT_THAT(e.what(), HasSubstr("MLU_QUEUE_SPIN_US"));
-    }
-  }
+  expect_rejected("MLU_QUEUE_SPIN_US", {"", "fast", "-5", "10us", "1000001"});
 }
 
 TEST_F(ConfigFromEnvironment, VisibleDevicesSelectAndReorder) {
