@@ -10,14 +10,19 @@ prints a table; changes nothing else.
 
 import argparse
 import json
+import os
 import pathlib
 import statistics
 import sys
+import tempfile
 import time
 
-import torch
+# Compile times are measured from an empty Inductor cache ("cold"), then from its disk caches.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="torch-mlu-bench-"))
 
-import torch_mlu  # noqa: F401
+import torch  # noqa: E402
+
+import torch_mlu  # noqa: E402,F401
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import workloads  # noqa: E402
@@ -73,7 +78,7 @@ def alternate(configs, repeats, warmup):
 
 
 def maybe_compiled(model, compiled):
-    return torch.compile(model, backend="mlu") if compiled else model
+    return torch.compile(model) if compiled else model
 
 
 def workload_runner(workload, compiled=False):
@@ -100,27 +105,62 @@ def inference_runner(workload, compiled=False):
     return make
 
 
-def compiled_section(names, repeats, warmup):
-    """torch.compile(backend="mlu") against eager mlu, and inference against PyTorch CPU."""
+def launches_per_step(step):
+    """Device kernels one call of step enqueues (library and generated kernels)."""
+    before = torch.mlu.kernel_launches()
+    step()
+    torch.mlu.synchronize()
+    return torch.mlu.kernel_launches() - before
+
+
+def step_flops(step):
+    """Floating-point operations of one step (matrix products, convolutions, attention)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def first_call_seconds(make):
+    """Seconds to build a runner and finish its first step (compilation included)."""
+    start = time.perf_counter()
+    step = make()
+    step()
+    torch.mlu.synchronize()
+    return time.perf_counter() - start, step
+
+
+def compiled_section(names, repeats, warmup, peak_gflops):
+    """torch.compile (Inductor) on mlu against eager mlu, eager PyTorch CPU and Inductor on CPU;
+    the compiled step's share of the sgemm peak measured in this run."""
     out = {}
-    print(f"\n{'torch.compile':<28}{'mlu':>10}{'compiled':>10}{'best cpu':>10}"
-          f"{'speedup':>9}{'compiled':>9}")
+    print(f"\n{'torch.compile':<28}{'mlu':>10}{'compiled':>10}{'best cpu':>10}{'cpu comp.':>10}"
+          f"{'speedup':>9}{'compiled':>9}{'launches':>13}{'first call':>16}{'FLOP share':>12}")
     for name in names:
         workload = workloads.WORKLOADS[name]
         torch._dynamo.reset()
-        infer = standard(inference_runner(workload))
-        infer["compiled"] = (lambda: inference_runner(workload, True)("mlu"), "mlu",
-                             DEFAULT_THREADS)
-        train = {"mlu": (lambda: workload_runner(workload)("mlu"), "mlu", DEFAULT_THREADS),
-                 "compiled": (lambda: workload_runner(workload, True)("mlu"), "mlu",
-                              DEFAULT_THREADS)}
-        out[name] = {"inference": alternate(infer, repeats, warmup),
-                     "training": alternate(train, repeats, warmup)}
-        for mode, m in out[name].items():
-            cpu = best_cpu(m) if mode == "inference" else None
-            print(f"{name + ' ' + mode:<28}{m['mlu'] * 1e3:>8.1f}ms{m['compiled'] * 1e3:>8.1f}ms" +
-                  (f"{cpu * 1e3:>8.1f}ms{cpu / m['mlu']:>8.2f}x{cpu / m['compiled']:>8.2f}x"
-                   if cpu else f"{'':>10}{'':>9}{m['mlu'] / m['compiled']:>8.2f}x vs eager"))
+        out[name] = {}
+        for mode, runner in (("inference", inference_runner), ("training", workload_runner)):
+            cold, compiled_step = first_call_seconds(lambda: runner(workload, True)("mlu"))
+            torch._dynamo.reset()  # the second build compiles again, from the caches
+            warm, _ = first_call_seconds(lambda: runner(workload, True)("mlu"))
+            launches = (launches_per_step(runner(workload)("mlu")),
+                        launches_per_step(compiled_step))
+            configs = standard(runner(workload))
+            configs["compiled"] = (lambda: runner(workload, True)("mlu"), "mlu", DEFAULT_THREADS)
+            configs["cpu-compiled"] = (lambda: runner(workload, True)("cpu"), "cpu", 1)
+            m = alternate(configs, repeats, warmup)
+            cpu = best_cpu({k: v for k, v in m.items() if k != "cpu-compiled"})
+            flops = step_flops(runner(workload)("mlu"))
+            share = flops / m["compiled"] / (peak_gflops * 1e9)
+            out[name][mode] = {"medians": m, "launches_eager": launches[0],
+                               "launches_compiled": launches[1], "first_call_cold": cold,
+                               "first_call_warm": warm, "flops": flops, "peak_share": share}
+            print(f"{name + ' ' + mode:<28}{m['mlu'] * 1e3:>8.1f}ms{m['compiled'] * 1e3:>8.1f}ms"
+                  f"{cpu * 1e3:>8.1f}ms{m['cpu-compiled'] * 1e3:>8.1f}ms{cpu / m['mlu']:>8.2f}x"
+                  f"{cpu / m['compiled']:>8.2f}x{launches[0]:>6} ->{launches[1]:>5}"
+                  f"{cold:>7.1f}s /{warm:>5.1f}s{share:>11.0%}")
     return out
 
 
@@ -263,7 +303,7 @@ def main():
         print(f"{name:<20}{cells}{speedup:>8.2f}x  {len(torch.mlu.fallback_stats())} kinds, "
               f"{fallback_calls} calls")
 
-    results["compiled"] = compiled_section(names, repeats, warmup)
+    results["compiled"] = compiled_section(names, repeats, warmup, peak_gflops)
 
     print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}   peak MB fp32/fp16/bf16")
     results["amp"] = {}

@@ -172,6 +172,14 @@ WORKLOADS = {
         Workload("dlrm", "recommendation", DLRM, dlrm_batch, click_loss, sgd),
         Workload("r3d_18", "video", lambda: torchvision.models.video.r3d_18(num_classes=10),
                  clip_batch, classify, sgd),
+        # Small models: where users compare first (sizes from issue #13's measurements).
+        Workload("resnet18_small", "vision (small)",
+                 lambda: torchvision.models.resnet18(num_classes=10), image_batch(16, 32, 10),
+                 classify, sgd),
+        Workload("gpt_small", "nlp (small)", lambda: GPT(layers=3), gpt_batch, language_loss,
+                 adamw),
+        Workload("dlrm_small", "recommendation (small)", lambda: DLRM(tables=4),
+                 lambda gen: dlrm_batch(gen, batch=16, tables=4), click_loss, sgd),
     ]
 }
 

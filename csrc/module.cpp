@@ -2,14 +2,20 @@
 #include <torch/csrc/Event.h>
 #include <torch/csrc/Exceptions.h>
 #include <torch/csrc/Generator.h>
+#include <torch/csrc/autograd/python_variable.h>
 #include <torch/csrc/utils/pybind.h>
+
+#include <cstring>
+#include <optional>
 
 #include "allocator.h"
 #include "fallback.h"
+#include "generated_kernel.h"
 #include "generator.h"
 #include "mlu_kernels/build_info.h"
 #include "mlu_kernels/parallel.h"
 #include "stream.h"
+#include "tensor_desc.h"
 
 namespace torch_mlu {
 namespace {
@@ -53,6 +59,70 @@ c10::Stream unpack(int64_t id, int64_t device_index, int64_t device_type) {
   TORCH_CHECK_VALUE(device_type == static_cast<int64_t>(kMLU),
                     "expected an mlu stream, got device type ", device_type);
   return c10::Stream::unpack3(id, checked_device_index(device_index), kMLU);
+}
+
+// A generated kernel and the kinds of its arguments, one letter each: 'p' (a tensor it writes),
+// 'c' (a tensor it only reads), 'i' (an integer) or 'f' (a float, passed as a double).
+struct KernelCall {
+  GeneratedKernel kernel;
+  std::string kinds;
+};
+
+// The bytes from a tensor's first to its last element (strides are not negative in PyTorch).
+std::size_t span_bytes(const at::Tensor& t) {
+  if (t.numel() == 0) return 0;
+  std::int64_t last = 0;
+  for (std::int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  return static_cast<std::size_t>(last + 1) * t.element_size();
+}
+
+// The Python arguments as the kernel's entry point reads them. Returns the device of the mlu
+// tensors, which must all be on one device; tensors the kernel only reads may also be CPU
+// tensors (Inductor leaves an optimizer's step count there), which are copied now.
+c10::DeviceIndex pack_arguments(const KernelCall& call, const py::args& args,
+                                KernelArguments& out) {
+  const char* name = call.kernel.name;
+  const std::string& kinds = call.kinds;
+  TORCH_CHECK_VALUE(args.size() == kinds.size(), "generated kernel ", name, " takes ", kinds.size(),
+                    " arguments, got ", args.size());
+  std::optional<c10::DeviceIndex> device;
+  out.words.reserve(kinds.size());
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    PyObject* arg = args[i].ptr();
+    const char kind = kinds[i];
+    if (kind == 'i' || kind == 'f') {
+      TORCH_CHECK_TYPE(PyLong_Check(arg) || (kind == 'f' && PyFloat_Check(arg)),
+                       "generated kernel ", name, ": argument ", i, " must be ",
+                       kind == 'i' ? "an int" : "a float", ", got ", Py_TYPE(arg)->tp_name);
+    }
+    if (kind == 'i') {
+      out.words.push_back(static_cast<std::uint64_t>(py::cast<std::int64_t>(args[i])));
+      continue;
+    }
+    if (kind == 'f') {
+      const double value = py::cast<double>(args[i]);
+      std::uint64_t bits;
+      std::memcpy(&bits, &value, sizeof bits);
+      out.words.push_back(bits);
+      continue;
+    }
+    TORCH_CHECK_TYPE(THPVariable_Check(arg), "generated kernel ", name, ": argument ", i,
+                     " must be a tensor");
+    const at::Tensor& t = THPVariable_Unpack(arg);
+    TORCH_CHECK_TYPE(t.defined(), "generated kernel ", name, ": argument ", i, " is undefined");
+    if (t.device().type() == kMLU) {
+      TORCH_CHECK_VALUE(!device || *device == t.device().index(), "generated kernel ", name,
+                        ": tensors on mlu:", static_cast<int>(*device), " and ", t.device());
+      device = t.device().index();
+      out.words.push_back(reinterpret_cast<std::uintptr_t>(t.data_ptr()));
+    } else {
+      TORCH_CHECK_TYPE(kind == 'c' && t.is_cpu(), "generated kernel ", name, ": argument ", i,
+                       " must be an mlu tensor", kind == 'c' ? "" : " (the kernel writes it)",
+                       ", got a ", t.device().str(), " tensor");
+      out.add_host_copy(t.const_data_ptr(), span_bytes(t));
+    }
+  }
+  return device ? *device : current_device();
 }
 
 }  // namespace
@@ -128,6 +198,20 @@ PYBIND11_MODULE(_C, m) {
               THPGenerator_initDefaultGenerator(default_generator(checked_device_index(d))));
         }));
 
+  py::class_<KernelCall>(m, "_GeneratedKernel")
+      .def(py::init([](std::uintptr_t entry, const std::string& name, const std::string& kinds) {
+        TORCH_CHECK_VALUE(kinds.find_first_not_of("pcif") == std::string::npos,
+                          "argument kinds are letters p, c, i and f, got '", kinds, "'");
+        return KernelCall{GeneratedKernel(entry, name), kinds};
+      }))
+      .def("__call__", wrap_pybind_function([](const KernelCall& call, const py::args& args) {
+             KernelArguments arguments;
+             const c10::DeviceIndex device = pack_arguments(call, args, arguments);
+             call.kernel.launch(device, std::move(arguments));
+           }))
+      .def_property_readonly("name", [](const KernelCall& call) { return call.kernel.name; });
+
+  m.def("_kernel_launches", &kernel_launches);
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);
   m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
 

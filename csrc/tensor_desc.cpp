@@ -1,5 +1,7 @@
 #include "tensor_desc.h"
 
+#include <atomic>
+
 namespace torch_mlu {
 
 kernels::DType kernel_dtype(c10::ScalarType type) {
@@ -37,9 +39,20 @@ std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor) {
   return describe(tensor);
 }
 
-void launch(const at::Tensor& on, const char* name, hal::Work work) {
-  hal::Queue* queue = current_queue(on.device().index());
+namespace {
+std::atomic<std::uint64_t> launches{0};
+}  // namespace
+
+void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
+  hal::Queue* queue = current_queue(device);
   hal_call([&] { driver().launch(queue, name, std::move(work)); });
+  launches.fetch_add(1, std::memory_order_relaxed);
 }
+
+void launch(const at::Tensor& on, const char* name, hal::Work work) {
+  launch(on.device().index(), name, std::move(work));
+}
+
+std::uint64_t kernel_launches() noexcept { return launches.load(std::memory_order_relaxed); }
 
 }  // namespace torch_mlu

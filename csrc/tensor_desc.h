@@ -20,5 +20,10 @@ std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 
 // Enqueues a kernel on the current stream of the tensor's device.
 void launch(const at::Tensor& on, const char* name, hal::Work work);
+void launch(c10::DeviceIndex device, const char* name, hal::Work work);
+
+// Kernels enqueued by this process so far (library and generated kernels; not copies): what a
+// compiled graph saves is visible as fewer launches per step.
+std::uint64_t kernel_launches() noexcept;
 
 }  // namespace torch_mlu

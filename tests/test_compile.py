@@ -1,6 +1,6 @@
 """torch.compile(model, backend="mlu") (torch_mlu/_compile.py): linear/convolution + activation
-pairs become fused kernels, everything else runs as in eager mode, with the same results and
-gradients."""
+pairs become the kernel library's fused kernels and eval batch norms fold into convolutions, then
+Inductor compiles the graph, with the results and gradients of eager mode."""
 
 import pathlib
 import sys

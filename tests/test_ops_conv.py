@@ -94,7 +94,13 @@ def test_channels_last(dim):
     else:
         x, w, fmt, fn = randn(2, 4, 5, 6, 7), randn(8, 4, 3, 3, 3), torch.channels_last_3d, F.conv3d
     out = check(lambda x, w: fn(x, w, None, 1, 1), x, w, memory_format=fmt)
-    assert out.is_contiguous(memory_format=fmt)
+    # The layout is the one PyTorch's fake tensors give an mlu convolution, which compiled
+    # graphs rely on (csrc/ops/conv.cpp).
+    x = x.to("mlu").contiguous(memory_format=fmt)
+    backend = torch._C._select_conv_backend(x, w.to("mlu"), None, [1] * dim, [1] * dim, [1] * dim,
+                                            False, [0] * dim, 1, None)
+    expected = torch._C._conv_determine_backend_memory_format(x, w.to("mlu"), backend)
+    assert out.is_contiguous(memory_format=expected)
 
 
 def test_channels_last_weight_and_transposed():

@@ -71,7 +71,17 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
     kernels::attention_forward(a);
   });
   const at::Tensor none = at::empty({0}, q.options());
-  return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), none, none, none};
+  // No dropout, so no random state; the seed and offset have the dtype and shape of PyTorch's
+  // meta function, which compiled graphs check.
+  const at::Tensor seed = at::empty({}, q.options().dtype(at::kLong));
+  return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), seed, seed, none};
+}
+
+// grad in the layout empty_like(input) has: itself when the input had unit-stride features.
+at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& input) {
+  at::Tensor wanted = at::empty_like(input);
+  if (wanted.strides() == grad.strides()) return grad;
+  return wanted.copy_(grad);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
@@ -85,13 +95,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
                    v = unit_feature_stride(value);
   const at::Tensor o = unit_feature_stride(out), g = unit_feature_stride(grad_out.to(at::kFloat));
   const at::Tensor lse = logsumexp.contiguous();
-  at::Tensor grad_q = at::empty(q.sizes(), q.options()), grad_k = at::empty(k.sizes(), k.options()),
-             grad_v = at::empty(v.sizes(), v.options());
+  // Gradients in their inputs' layouts (PyTorch's meta function: empty_like, which compiled graphs
+  // check); the kernel writes any layout whose features are unit-stride.
+  at::Tensor grad_q = at::empty_like(q), grad_k = at::empty_like(k), grad_v = at::empty_like(v);
   launch(grad_q, "attention_backward",
          [a = describe_attention(q, k, v, o, lse, is_causal, scale), g = describe(g),
           gq = describe(grad_q), gk = describe(grad_k),
           gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
-  return {grad_q, grad_k, grad_v, at::Tensor()};
+  return {in_layout_of(grad_q, query), in_layout_of(grad_k, key), in_layout_of(grad_v, value),
+          at::Tensor()};
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {

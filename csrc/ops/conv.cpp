@@ -4,6 +4,7 @@
 #include "mlu_kernels/conv.h"
 
 #include <ATen/ATen.h>
+#include <ATen/native/ConvUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
@@ -113,14 +114,11 @@ std::vector<int64_t> output_shape(const kernels::ConvParams& p, const at::Tensor
   return shape;
 }
 
-// Channels-last when either operand is, as PyTorch's CPU and CUDA convolutions choose.
+// The layout PyTorch's fake tensors give the outputs of a PrivateUse1 convolution (ATen's
+// "Overrideable" backend): compiled graphs are built on them, so eager mode must agree.
 c10::MemoryFormat conv_memory_format(const at::Tensor& input, const at::Tensor& weight) {
-  const auto last =
-      input.dim() == 5 ? c10::MemoryFormat::ChannelsLast3d : c10::MemoryFormat::ChannelsLast;
-  if (input.dim() < 4) return c10::MemoryFormat::Contiguous;
-  return input.suggest_memory_format() == last || weight.suggest_memory_format() == last
-             ? last
-             : c10::MemoryFormat::Contiguous;
+  return at::native::_determine_backend_memory_format(input, weight,
+                                                      at::native::ConvBackend::Overrideable);
 }
 
 // Operands the kernel reads without copies: any layout without overlap or gaps.

@@ -44,6 +44,7 @@ from .random import (
 )
 from .fallback import fallback_stats, fallback_table, reset_fallback_stats
 from . import amp
+from .compiled import _queued_kernel, kernel_launches
 from .shadow import ShadowReport, shadow_check
 from .amp import get_amp_supported_dtype, is_bf16_supported
 

@@ -1,0 +1,341 @@
+"""Inductor on mlu: ``torch.compile(model)`` generates device kernels for mlu tensors.
+
+Inductor lowers a graph to fused loops and a Python wrapper that calls them. For mlu, the loops
+are Inductor's own C++ code generation (the software MLU's memory is addressable by its cores,
+as the CPU's is), compiled once per kernel and cached on disk by Inductor's code cache. Each
+kernel gets an entry point taking its arguments as 64-bit words (``_entry_point``), and the
+wrapper calls ``torch.mlu._queued_kernel(...)`` objects (csrc/generated_kernel.h) that enqueue it
+on the current mlu stream: generated kernels run in order with eager work and asynchronously to
+Python, never by synchronising the host. Matrix products, convolutions and everything Inductor
+does not generate (random numbers, attention, ...) run as extern calls of the eager mlu kernels
+on the same stream. A hardware driver would plug in its own code generator here (BANG C through
+CNCC) with the same wrapper and launch path.
+
+Registration is lazy: importing Inductor costs most of a second, so torch_mlu registers when
+Inductor's graph module or Dynamo's device interfaces are first imported (``install``).
+"""
+
+import ctypes
+import functools
+import importlib.abc
+import importlib.machinery
+import sys
+
+import torch
+
+from torch_mlu import _C
+
+# Threads a generated kernel uses: the queue's own thread. OpenMP teams started on a queue thread
+# would spin on the VM's two cores next to the dispatching thread.
+_KERNEL_THREADS = 1
+
+_WORD_GLUE = r"""
+#include <cstdint>
+#include <cstring>
+static inline double torch_mlu_word_as_double(std::uint64_t word) {
+  double value;
+  std::memcpy(&value, &word, sizeof value);
+  return value;
+}
+extern "C" __attribute__((visibility("default")))
+void torch_mlu_entry(const std::uint64_t* words) {
+  kernel(%s);
+}
+"""
+
+
+def _kind(argtype):
+    """The launcher's letter for a C++ argument type: pointer to data the kernel writes (p) or
+    only reads (c), integer (i) or float (f)."""
+    base = argtype.replace("const ", "").strip()
+    if base.endswith("*"):
+        return "c" if argtype.strip().startswith("const ") else "p"
+    return "f" if base in ("float", "double") else "i"
+
+
+def _entry_point(argtypes):
+    """C++ source of ``torch_mlu_entry(words)``, which calls ``kernel`` with typed arguments."""
+    casts = []
+    for i, argtype in enumerate(argtypes):
+        kind = _kind(argtype)
+        if kind in "pc":
+            casts.append(f"reinterpret_cast<{argtype}>(words[{i}])")
+        elif kind == "f":
+            casts.append(f"static_cast<{argtype}>(torch_mlu_word_as_double(words[{i}]))")
+        else:
+            casts.append(f"static_cast<{argtype}>(words[{i}])")
+    return _WORD_GLUE % ", ".join(casts)
+
+
+@functools.cache
+def _kernel_cache():
+    from torch._inductor.codecache import CppCodeCache
+
+    class QueuedKernelCache(CppCodeCache):
+        """Inductor's C++ code cache (compiled once per source, on disk across processes) for
+        kernels with a word entry point, loaded as plain shared libraries."""
+
+        cache = {}
+        cache_clear = staticmethod(cache.clear)
+        cpp_compile_command_flags = {"include_pytorch": False, "shared": True}
+
+    return QueuedKernelCache
+
+
+def queued_kernel(name, argtypes, source):
+    """The generated kernel ``kernel`` in source, compiled, as a callable that enqueues it."""
+    library = _kernel_cache().load(source + _entry_point(argtypes))
+    address = ctypes.cast(library.torch_mlu_entry, ctypes.c_void_p).value
+    return _C._GeneratedKernel(address, name, "".join(_kind(t) for t in argtypes))
+
+
+def get_raw_stream(device_index):
+    """The current stream's id, as Inductor's wrappers ask for it."""
+    return torch.mlu.current_stream(device_index).stream_id
+
+
+# --- Inductor: scheduling, device operations --------------------------------------------------
+
+_CPU_KERNEL_CALL = "async_compile.cpp_pybinding("
+
+# Inductor settings while mlu kernels are generated. Inductor takes the backend of any device it
+# does not know from cuda_backend ("triton"), and how it tracks the dtypes of values depends on
+# that backend: "cpp" is what generates mlu kernels.
+_CODEGEN_CONFIG = {"cpp.threads": _KERNEL_THREADS, "cuda_backend": "cpp"}
+
+
+def _scheduling_class():
+    from torch._inductor import config
+    from torch._inductor.codegen.cpp import CppScheduling
+    from torch._inductor.virtualized import V
+
+    class MLUScheduling(CppScheduling):
+        """Inductor's C++ scheduling, with kernels defined as queued mlu kernels."""
+
+        def codegen_node(self, node):
+            with config.patch(_CODEGEN_CONFIG):
+                return super().codegen_node(node)
+
+        def flush(self):
+            with config.patch(_CODEGEN_CONFIG):
+                return super().flush()
+
+        def define_kernel(self, src_code, nodes, kernel_args=None):
+            wrapper = V.graph.wrapper_code
+            define = wrapper.define_kernel
+
+            def define_queued(kernel_name, body, *args, **kwargs):
+                call = f"torch.mlu._queued_kernel({kernel_name!r}, "
+                return define(kernel_name, body.replace(_CPU_KERNEL_CALL, call, 1), *args,
+                              **kwargs)
+
+            wrapper.define_kernel = define_queued
+            try:
+                # The comment keeps an mlu kernel apart from a CPU kernel of the same source.
+                return super().define_kernel("// mlu\n" + src_code, nodes, kernel_args)
+            finally:
+                del wrapper.define_kernel
+
+    return MLUScheduling
+
+
+def _device_op_overrides():
+    from torch._inductor.codegen.common import DeviceOpOverrides
+
+    class MLUDeviceOpOverrides(DeviceOpOverrides):
+        def import_get_raw_stream_as(self, name):
+            return f"from torch_mlu._inductor import get_raw_stream as {name}"
+
+        def set_device(self, device_idx):
+            return f"torch.mlu.set_device({device_idx})"
+
+        def synchronize(self):
+            return "torch.mlu.synchronize()"
+
+        def device_guard(self, device_idx):
+            return f"torch.mlu.device({device_idx})"
+
+    return MLUDeviceOpOverrides()
+
+
+def _schedule_mlu_nodes_as_cpp():
+    """Makes the scheduler treat mlu nodes as it treats CPU nodes (PyTorch >= 2.8 asks
+    ``is_cpu()`` where it means "generated by the C++ backend", e.g. to skip GPU-only loop
+    reindexing); mlu kernels are C++ kernels too."""
+    from torch._inductor.scheduler import BaseSchedulerNode
+
+    def is_cpu(node):
+        device = node.get_device()
+        return device is not None and device.type in ("cpu", "mlu")
+
+    BaseSchedulerNode.is_cpu = is_cpu
+
+
+def _wrapper_class():
+    from torch._inductor.codegen import wrapper
+    from torch._inductor.virtualized import V
+
+    class MLUKernelCalls:
+        """Calls generated mlu kernels as the CPU's are called (PyTorch >= 2.8 only knows
+        devices with streams as Triton devices); the kernel object does the queueing."""
+
+        def _generate_kernel_call_helper(self, kernel_name, call_args, *, device=None,
+                                         triton=True, **kwargs):
+            device = device or V.graph.get_current_device_or_throw()
+            if not triton and device.type == "mlu":
+                self.writeline(self.wrap_kernel_call(kernel_name, call_args))
+                return
+            super()._generate_kernel_call_helper(kernel_name, call_args, device=device,
+                                                 triton=triton, **kwargs)
+
+    class MLUSubgraphWrapperCodegen(MLUKernelCalls, wrapper.SubgraphPythonWrapperCodegen):
+        pass
+
+    class MLUWrapperCodegen(MLUKernelCalls, wrapper.PythonWrapperCodegen):
+        @staticmethod
+        def create(is_subgraph, *args, **kwargs):
+            if is_subgraph:
+                return MLUSubgraphWrapperCodegen(*args, **kwargs)
+            return MLUWrapperCodegen()
+
+    return MLUWrapperCodegen
+
+
+def _link_system_sleef():
+    """Lets generated kernels use vector instructions with a PyTorch whose SLEEF (vectorised
+    math) is a system library, as Debian's is: its headers include <sleef.h> without shipping it
+    and kernels are linked without -lsleef, so Inductor's ISA probe fails and every kernel is
+    scalar. With libsleef-dev installed, loading libsleef globally resolves kernels' SLEEF
+    symbols, and the probe (a fresh interpreter without it) is skipped. Returns whether it did."""
+    import ctypes.util
+    import os
+    import sysconfig
+
+    from torch._inductor import config
+
+    bundled = os.path.join(os.path.dirname(torch.__file__), "include", "sleef.h")
+    system = ["/usr/include", "/usr/local/include",
+              os.path.join("/usr/include", sysconfig.get_config_var("MULTIARCH") or "")]
+    library = ctypes.util.find_library("sleef")
+    if (config.cpp.vec_isa_ok is not None or os.path.exists(bundled) or library is None
+            or not any(os.path.exists(os.path.join(d, "sleef.h")) for d in system)):
+        return False
+    ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+    config.cpp.vec_isa_ok = True
+    return True
+
+
+def register_inductor():
+    from torch._inductor.codegen import common
+
+    _schedule_mlu_nodes_as_cpp()
+    _link_system_sleef()
+    # The built-in overrides load only while none are registered: load them first.
+    common.get_device_op_overrides("cpu")
+    common.register_device_op_overrides("mlu", _device_op_overrides())
+    common.register_backend_for_device("mlu", _scheduling_class(), _wrapper_class())
+
+
+# --- Dynamo: the device interface ---------------------------------------------------------------
+
+def _device_interface():
+    from torch._dynamo.device_interface import DeviceInterface
+
+    mlu = torch.mlu
+
+    class MLUInterface(DeviceInterface):
+        device = mlu.device
+        Event = mlu.Event
+        Stream = mlu.Stream
+
+        class Worker:
+            set_device = staticmethod(mlu.set_device)
+            current_device = staticmethod(mlu.current_device)
+            get_device_properties = staticmethod(mlu.get_device_properties)
+
+        current_device = staticmethod(mlu.current_device)
+        set_device = staticmethod(mlu.set_device)
+        device_count = staticmethod(mlu.device_count)
+        is_available = staticmethod(mlu.is_available)
+        stream = staticmethod(mlu.stream)
+        current_stream = staticmethod(mlu.current_stream)
+        set_stream = staticmethod(mlu.set_stream)
+        synchronize = staticmethod(mlu.synchronize)
+        get_device_properties = staticmethod(mlu.get_device_properties)
+        get_raw_stream = staticmethod(get_raw_stream)
+        memory_allocated = staticmethod(mlu.memory_allocated)
+
+        @staticmethod
+        def maybe_exchange_device(device):
+            previous = mlu.current_device()
+            if device >= 0 and device != previous:
+                mlu.set_device(device)
+            return previous
+
+        exchange_device = maybe_exchange_device
+
+        @staticmethod
+        def _set_stream_by_id(stream_id, device_index, device_type):
+            mlu.set_stream(mlu.Stream(stream_id=stream_id, device_index=device_index,
+                                      device_type=device_type))
+
+        @staticmethod
+        def get_compute_capability(device=None):
+            major, minor = mlu.get_device_capability(device)
+            return major * 10 + minor
+
+        @staticmethod
+        def is_bf16_supported(including_emulation=False):
+            return mlu.is_bf16_supported(including_emulation)
+
+        @staticmethod
+        def is_triton_capable(device=None):
+            return False
+
+    return MLUInterface
+
+
+def register_dynamo():
+    from torch._dynamo import device_interface
+
+    interface = _device_interface()
+    device_interface.register_interface_for_device("mlu", interface)
+    for index in range(torch.mlu.device_count()):
+        device_interface.register_interface_for_device(f"mlu:{index}", interface)
+
+
+# --- Lazy registration --------------------------------------------------------------------------
+
+class _RegisterAfterImport(importlib.abc.MetaPathFinder):
+    """Runs a registration right after a module finishes importing."""
+
+    def __init__(self, registrations):
+        self.registrations = registrations
+
+    def find_spec(self, fullname, path, target=None):
+        register = self.registrations.get(fullname)
+        if register is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            self.registrations.pop(fullname, None)
+            register()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
+def install():
+    """Registers with Inductor and Dynamo now if they are loaded, else once they are."""
+    pending = {"torch._inductor.graph": register_inductor,
+               "torch._dynamo.device_interface": register_dynamo}
+    for name in list(pending):
+        if name in sys.modules:
+            pending.pop(name)()
+    if pending:
+        sys.meta_path.insert(0, _RegisterAfterImport(pending))
