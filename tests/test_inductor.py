@@ -61,6 +61,23 @@ def test_generated_kernels_queue_behind_eager_work_without_synchronizing():
     torch.testing.assert_close(out, (slow * 2).sum(0) + 1, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.skipif(torch.mlu.device_count() < 2, reason="needs a second mlu device")
+def test_kernels_run_on_the_device_of_their_tensors():
+    f = torch.compile(lambda t: (t * 3).cos().sum(-1))
+    for device in ("mlu:1", "mlu:0"):
+        x = torch.randn(4, 9, device=device)
+        out = f(x)
+        assert out.device == x.device
+        torch.testing.assert_close(out, (x * 3).cos().sum(-1))
+    assert torch.mlu.current_device() == 0
+
+
+def test_cpu_graphs_still_compile_for_the_cpu():
+    x = torch.randn(5, 7)
+    f = torch.compile(lambda t: (t.exp() + 1).log().mean(0))
+    torch.testing.assert_close(f(x), (x.exp() + 1).log().mean(0))
+
+
 def test_cpu_scalars_read_by_kernels_are_taken_when_called():
     scale = torch.tensor(3.0)
     x = torch.randn(64, device="mlu")
@@ -190,6 +207,12 @@ print("hits", counters["inductor"]["fxgraph_cache_hit"])
     for hits in (0, 1):
         result = run_py(script, timeout=300, TORCHINDUCTOR_CACHE_DIR=str(tmp_path))
         assert result.stdout.strip().endswith(f"hits {hits}"), result
+    # The key names this build of torch_mlu, after the user's own tag: a graph compiled by
+    # another build is compiled again.
+    tagged = run_py(script + "print(torch.compiler.config.cache_key_tag)\n", timeout=300,
+                    TORCHINDUCTOR_CACHE_DIR=str(tmp_path), TORCH_COMPILE_CACHE_KEY_TAG="mine")
+    assert tagged.stdout.split()[-3:-1] == ["hits", "0"], tagged
+    assert tagged.stdout.split()[-1].startswith("mine+torch_mlu-"), tagged
 
 
 # --- the launcher's error paths ---------------------------------------------------------------

@@ -171,6 +171,15 @@ def _schedule_mlu_nodes_as_cpp():
     BaseSchedulerNode.is_cpu = is_cpu
 
 
+def _guard_mlu_devices():
+    """Makes the wrapper enter ``torch.mlu.device(i)`` around an mlu device's kernels, as it does
+    for GPUs: new buffers are written as ``device='mlu'`` and must land on the tensors' device."""
+    from torch._inductor import scheduler
+
+    needs_guard = scheduler.device_need_guard
+    scheduler.device_need_guard = lambda device: device == "mlu" or needs_guard(device)
+
+
 def _wrapper_class():
     from torch._inductor.codegen import wrapper
     from torch._inductor.virtualized import V
@@ -225,11 +234,33 @@ def _link_system_sleef():
     return True
 
 
+def _tag_compile_caches():
+    """Adds this build of torch_mlu to the key of torch.compile's on-disk caches, which otherwise
+    know only PyTorch's version: a graph compiled by an older torch_mlu (other kernel calls,
+    other layouts from the extension) must not be served to a newer one."""
+    import hashlib
+    import pathlib
+
+    import torch.compiler.config as compiler_config
+
+    package = pathlib.Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in ("_inductor.py", "_compile.py", "_fused.py"):
+        digest.update((package / name).read_bytes())
+    extension = pathlib.Path(_C.__file__).stat()
+    digest.update(f"{extension.st_size}:{extension.st_mtime_ns}".encode())
+    tag = f"torch_mlu-{digest.hexdigest()[:16]}"
+    previous = compiler_config.cache_key_tag
+    compiler_config.cache_key_tag = f"{previous}+{tag}" if previous else tag
+
+
 def register_inductor():
     from torch._inductor.codegen import common
 
     _schedule_mlu_nodes_as_cpp()
+    _guard_mlu_devices()
     _link_system_sleef()
+    _tag_compile_caches()
     # The built-in overrides load only while none are registered: load them first.
     common.get_device_op_overrides("cpu")
     common.register_device_op_overrides("mlu", _device_op_overrides())
@@ -324,6 +355,8 @@ class _RegisterAfterImport(importlib.abc.MetaPathFinder):
         def exec_then_register(module):
             exec_module(module)
             self.registrations.pop(fullname, None)
+            if not self.registrations and self in sys.meta_path:
+                sys.meta_path.remove(self)  # nothing left to wait for
             register()
 
         spec.loader.exec_module = exec_then_register

@@ -77,11 +77,12 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
   return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), seed, seed, none};
 }
 
-// grad in the layout empty_like(input) has: itself when the input had unit-stride features.
+// grad in the layout empty_like(input) has (the input's strides when it is dense, else
+// contiguous): grad itself when the layouts already agree.
 at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& input) {
-  at::Tensor wanted = at::empty_like(input);
-  if (wanted.strides() == grad.strides()) return grad;
-  return wanted.copy_(grad);
+  const bool agrees = input.is_non_overlapping_and_dense() ? grad.strides() == input.strides()
+                                                           : grad.is_contiguous();
+  return agrees ? grad : at::empty_like(input).copy_(grad);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(

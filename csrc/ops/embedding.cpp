@@ -1,6 +1,7 @@
 // Native embedding gradients and embedding bags (embedding itself is PyTorch's composite over
-// index_select). The bags' bookkeeping (offset2bag, bag_size, max_indices) follows PyTorch's CPU
-// kernel, computed in int64 and returned in the promoted dtype of indices and offsets.
+// index_select). The bags' bookkeeping (offset2bag, bag_size, max_indices) has the shapes PyTorch's
+// meta function gives a non-CPU device (compiled graphs check them) and the values of PyTorch's
+// CPU kernel, computed in int64 and returned in the promoted dtype of indices and offsets.
 #include "mlu_kernels/embedding.h"
 
 #include <ATen/ATen.h>
@@ -63,7 +64,7 @@ kernels::EmbeddingBag bag_spec(const at::Tensor& indices, const at::Tensor& offs
 Bag4 embedding_bag_forward(const at::Tensor& weight, const at::Tensor& indices,
                            const at::Tensor& offsets, int64_t mode,
                            const std::optional<at::Tensor>& per_sample_weights_opt,
-                           bool include_last_offset, int64_t padding_idx, bool requires_grad) {
+                           bool include_last_offset, int64_t padding_idx) {
   const std::optional<at::Tensor> per_sample_weights = defined(per_sample_weights_opt);
   const at::Tensor none;
   const c10::Device device = common_device(
@@ -102,11 +103,9 @@ Bag4 embedding_bag_forward(const at::Tensor& weight, const at::Tensor& indices,
   const auto long_options = weight.options().dtype(at::kLong);
   at::Tensor output = at::empty({bags, weight.size(1)}, weight.options());
   at::Tensor offset2bag = at::empty({indices.numel()}, long_options);
-  at::Tensor bag_size = requires_grad || mode != kModeSum
-                            ? at::empty({bags}, long_options)
-                            : at::empty(offsets.sizes(), long_options);
+  at::Tensor bag_size = at::empty(offsets.sizes(), long_options);
   at::Tensor max_indices = mode == kModeMax ? at::empty({bags, weight.size(1)}, long_options)
-                                            : at::empty(bag_size.sizes(), long_options);
+                                            : at::empty({0}, long_options);
   const std::optional<kernels::TensorDesc> weights =
       per_sample_weights ? std::optional(describe(*per_sample_weights)) : std::nullopt;
   launch(output, "embedding_bag",
@@ -128,8 +127,7 @@ Bag4 embedding_bag(const at::Tensor& weight, const at::Tensor& indices, const at
                    bool, int64_t mode, bool, const std::optional<at::Tensor>& per_sample_weights,
                    bool include_last_offset, int64_t padding_idx) {
   return embedding_bag_forward(weight, indices, offsets, mode, per_sample_weights,
-                               include_last_offset, padding_idx,
-                               /*requires_grad=*/true);
+                               include_last_offset, padding_idx);
 }
 
 Bag4 embedding_bag_forward_only(const at::Tensor& weight, const at::Tensor& indices,
@@ -137,8 +135,7 @@ Bag4 embedding_bag_forward_only(const at::Tensor& weight, const at::Tensor& indi
                                 const std::optional<at::Tensor>& per_sample_weights,
                                 bool include_last_offset, int64_t padding_idx) {
   return embedding_bag_forward(weight, indices, offsets, mode, per_sample_weights,
-                               include_last_offset, padding_idx,
-                               /*requires_grad=*/false);
+                               include_last_offset, padding_idx);
 }
 
 at::Tensor embedding_bag_dense_backward(const at::Tensor& grad, const at::Tensor& indices,
