@@ -217,18 +217,20 @@ print("hits", counters["inductor"]["fxgraph_cache_hit"])
 
 # --- the launcher's error paths ---------------------------------------------------------------
 
-def adding_kernel():
-    """A kernel as Inductor generates them: adds its first two arguments into the third."""
-    from torch_mlu._inductor import queued_kernel
-
-    source = """
+ADD_TYPES = ["const float*", "const float*", "float*", "const int64_t"]
+ADD_SOURCE = """
 #include <cstdint>
 extern "C" void kernel(const float* a, const float* b, float* out, const int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 """
-    return queued_kernel("test_add", ["const float*", "const float*", "float*", "const int64_t"],
-                         source)
+
+
+def adding_kernel():
+    """A kernel as Inductor generates them: adds its first two arguments into the third."""
+    from torch_mlu._inductor import queued_kernel
+
+    return queued_kernel("test_add", ADD_TYPES, ADD_SOURCE)
 
 
 def test_launcher_runs_a_kernel_and_reads_cpu_inputs():
@@ -236,6 +238,20 @@ def test_launcher_runs_a_kernel_and_reads_cpu_inputs():
     a, out = torch.arange(4.0, device="mlu"), torch.empty(4, device="mlu")
     add(a, torch.ones(4), out, 4)
     torch.testing.assert_close(out.cpu(), torch.arange(4.0) + 1)
+
+
+def test_kernels_compile_in_inductor_workers():
+    from torch._inductor.async_compile import AsyncCompile
+
+    from torch_mlu._inductor import queued_kernel
+
+    with torch._inductor.config.patch(compile_threads=2):
+        pending = queued_kernel("test_add_async", ADD_TYPES, ADD_SOURCE + "// async\n",
+                                AsyncCompile())
+    add = pending.result()  # what the wrapper's async_compile.wait(globals()) does
+    a, out = torch.arange(3.0, device="mlu"), torch.empty(3, device="mlu")
+    add(a, a, out, 3)
+    torch.testing.assert_close(out.cpu(), torch.arange(3.0) * 2)
 
 
 @pytest.mark.parametrize("args, error, match", [

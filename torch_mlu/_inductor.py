@@ -82,11 +82,26 @@ def _kernel_cache():
     return QueuedKernelCache
 
 
-def queued_kernel(name, argtypes, source):
-    """The generated kernel ``kernel`` in source, compiled, as a callable that enqueues it."""
-    library = _kernel_cache().load(source + _entry_point(argtypes))
-    address = ctypes.cast(library.torch_mlu_entry, ctypes.c_void_p).value
-    return _C._GeneratedKernel(address, name, "".join(_kind(t) for t in argtypes))
+def queued_kernel(name, argtypes, source, async_compile=None):
+    """The generated kernel ``kernel`` in source, compiled, as a callable that enqueues it.
+
+    With the wrapper's async_compile and more than one compile thread, the compilation runs in
+    Inductor's compile workers and this returns a future that the wrapper's
+    ``async_compile.wait(globals())`` resolves, so kernels compile in parallel as CPU ones do."""
+    from torch._inductor.async_compile import get_compile_threads
+    from torch._inductor.codecache import LambdaFuture
+
+    kinds = "".join(_kind(t) for t in argtypes)
+    full_source = source + _entry_point(argtypes)
+
+    def launcher(library):
+        address = ctypes.cast(library.torch_mlu_entry, ctypes.c_void_p).value
+        return _C._GeneratedKernel(address, name, kinds)
+
+    if async_compile is None or get_compile_threads() <= 1:
+        return launcher(_kernel_cache().load(full_source))
+    get_library = _kernel_cache().load_async(full_source, submit_fn=async_compile.submit)
+    return LambdaFuture(lambda: launcher(get_library()))
 
 
 def get_raw_stream(device_index):
@@ -125,7 +140,7 @@ def _scheduling_class():
             define = wrapper.define_kernel
 
             def define_queued(kernel_name, body, *args, **kwargs):
-                call = f"torch.mlu._queued_kernel({kernel_name!r}, "
+                call = f"torch.mlu._queued_kernel(async_compile, {kernel_name!r}, "
                 return define(kernel_name, body.replace(_CPU_KERNEL_CALL, call, 1), *args,
                               **kwargs)
 

@@ -11,7 +11,7 @@ def kernel_launches():
     return _C._kernel_launches()
 
 
-def _queued_kernel(name, argtypes, source):
+def _queued_kernel(async_compile, name, argtypes, source):
     from torch_mlu._inductor import queued_kernel
 
-    return queued_kernel(name, argtypes, source)
+    return queued_kernel(name, argtypes, source, async_compile)
