@@ -109,7 +109,6 @@ c10::DeviceIndex pack_arguments(const KernelCall& call, const py::args& args,
     TORCH_CHECK_TYPE(THPVariable_Check(arg), "generated kernel ", name, ": argument ", i,
                      " must be a tensor");
     const at::Tensor& t = THPVariable_Unpack(arg);
-    TORCH_CHECK_TYPE(t.defined(), "generated kernel ", name, ": argument ", i, " is undefined");
     if (t.device().type() == kMLU) {
       TORCH_CHECK_VALUE(!device || *device == t.device().index(), "generated kernel ", name,
                         ": tensors on mlu:", static_cast<int>(*device), " and ", t.device());
@@ -208,8 +207,7 @@ PYBIND11_MODULE(_C, m) {
              KernelArguments arguments;
              const c10::DeviceIndex device = pack_arguments(call, args, arguments);
              call.kernel.launch(device, std::move(arguments));
-           }))
-      .def_property_readonly("name", [](const KernelCall& call) { return call.kernel.name; });
+           }));
 
   m.def("_kernel_launches", &kernel_launches);
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);

@@ -268,6 +268,15 @@ def test_launcher_rejects_bad_arguments(args, error, match):
         add(*args(a))
 
 
+@pytest.mark.skipif(torch.mlu.device_count() < 2, reason="needs a second mlu device")
+def test_launcher_rejects_tensors_on_two_devices():
+    add = adding_kernel()
+    gc.collect()
+    a, b = torch.zeros(4, device="mlu:0"), torch.zeros(4, device="mlu:1")
+    with raises_then_usable(ValueError, "tensors on mlu:0 and mlu:1"):
+        add(a, b, a, 4)
+
+
 def test_launcher_rejects_bad_construction():
     with pytest.raises(ValueError, match="kinds"):
         _C._GeneratedKernel(1, "k", "px")

@@ -130,14 +130,6 @@ Bag4 embedding_bag(const at::Tensor& weight, const at::Tensor& indices, const at
                                include_last_offset, padding_idx);
 }
 
-Bag4 embedding_bag_forward_only(const at::Tensor& weight, const at::Tensor& indices,
-                                const at::Tensor& offsets, bool, int64_t mode, bool,
-                                const std::optional<at::Tensor>& per_sample_weights,
-                                bool include_last_offset, int64_t padding_idx) {
-  return embedding_bag_forward(weight, indices, offsets, mode, per_sample_weights,
-                               include_last_offset, padding_idx);
-}
-
 at::Tensor embedding_bag_dense_backward(const at::Tensor& grad, const at::Tensor& indices,
                                         const at::Tensor& offset2bag, const at::Tensor& bag_size,
                                         const at::Tensor& maximum_indices, int64_t num_weights,
@@ -213,7 +205,7 @@ at::Tensor embedding_bag_per_sample_weights_backward(const at::Tensor& grad,
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("embedding_dense_backward", embedding_dense_backward);
   m.impl("_embedding_bag", embedding_bag);
-  m.impl("_embedding_bag_forward_only", embedding_bag_forward_only);
+  m.impl("_embedding_bag_forward_only", embedding_bag);  // the same outputs, with or without grad
   m.impl("_embedding_bag_backward", embedding_bag_backward);
   m.impl("_embedding_bag_dense_backward", embedding_bag_dense_backward);
   m.impl("_embedding_bag_per_sample_weights_backward", embedding_bag_per_sample_weights_backward);
