@@ -164,6 +164,53 @@ def compiled_section(names, repeats, warmup, peak_gflops):
     return out
 
 
+def graph_runner(workload):
+    """A training step captured once in an mlu graph (forward, backward, optimizer step), then
+    replayed: what torch.mlu.graph buys when the host, not the device, bounds the step."""
+    def make(device):
+        model, optimizer = workloads.build(workload, device, capturable=True)
+        batch = workloads.to_device(workload.make_batch(torch.Generator().manual_seed(1)), device)
+        side = torch.mlu.Stream()
+        side.wait_stream(torch.mlu.current_stream())
+        with torch.mlu.stream(side):  # optimizer state and lazy initialisation, before capture
+            for _ in range(2):
+                workloads.train_step(workload, model, optimizer, batch)
+        torch.mlu.current_stream().wait_stream(side)
+        graph = torch.mlu.MLUGraph()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.mlu.graph(graph):
+            workload.loss(model, batch).backward()
+            optimizer.step()
+
+        def replay():  # the graph reads the batch and updates the model in place: keep them
+            graph.replay()
+            return model, optimizer, batch
+        return replay
+    return make
+
+
+def graph_section(names, repeats, warmup):
+    """Whole training steps replayed from an mlu graph against the same step in eager mlu."""
+    out = {}
+    print(f"\n{'graph replay (training)':<26}{'eager mlu':>11}{'replay':>10}{'best cpu':>10}"
+          f"{'vs eager':>10}{'vs cpu':>8}")
+    for name in names:
+        workload = workloads.WORKLOADS[name]
+        configs = standard(workload_runner(workload))
+        configs["replay"] = (lambda: graph_runner(workload)("mlu"), "mlu", DEFAULT_THREADS)
+        try:
+            m = alternate(configs, repeats, warmup)
+        except RuntimeError as error:  # an operation the graph cannot hold: say which
+            print(f"{name:<26}capture failed: {str(error).splitlines()[0][:120]}")
+            out[name] = {"error": str(error)}
+            continue
+        cpu = best_cpu({k: v for k, v in m.items() if k != "replay"})
+        out[name] = {"medians": m, "replay_vs_eager": m["mlu"] / m["replay"]}
+        print(f"{name:<26}{m['mlu'] * 1e3:>9.2f}ms{m['replay'] * 1e3:>8.2f}ms{cpu * 1e3:>8.2f}ms"
+              f"{m['mlu'] / m['replay']:>9.2f}x{cpu / m['replay']:>7.2f}x")
+    return out
+
+
 def gemm_runner(n):
     def make(device):
         a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
@@ -245,6 +292,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--only", nargs="*", help="workloads to run (default: all)")
+    parser.add_argument("--graphs-only", action="store_true",
+                        help="only the graph-replay section (printed, not written)")
     parser.add_argument("--out", default="benchmarks/results.json")
     parser.add_argument("--chart", default="benchmarks/results.png")
     args = parser.parse_args()
@@ -253,6 +302,9 @@ def main():
     # (a 12 ms sgemm sometimes takes 21 ms, on the CPU as on mlu).
     micro_repeats = 3 * repeats
     results = {"torch": torch.__version__, "threads": DEFAULT_THREADS, "micro": {}, "workloads": {}}
+    if args.graphs_only:
+        graph_section(args.only or list(workloads.WORKLOADS), repeats, warmup)
+        return
 
     print(f"torch {torch.__version__}, {DEFAULT_THREADS} default threads, median of {repeats} "
           f"({micro_repeats} for micro-benchmarks)")
@@ -304,6 +356,7 @@ def main():
               f"{fallback_calls} calls")
 
     results["compiled"] = compiled_section(names, repeats, warmup, peak_gflops)
+    results["graphs"] = graph_section(names, repeats, warmup)
 
     print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}   peak MB fp32/fp16/bf16")
     results["amp"] = {}

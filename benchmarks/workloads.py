@@ -24,12 +24,13 @@ class Workload:
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer]
 
 
-def sgd(model):
+def sgd(model, capturable=False):
     return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
-def adamw(model):
-    return torch.optim.AdamW(model.parameters(), lr=1e-3)
+def adamw(model, capturable=False):
+    """capturable: the step count on the device, as graph capture needs."""
+    return torch.optim.AdamW(model.parameters(), lr=1e-3, capturable=capturable)
 
 
 def classify(model, batch):
@@ -121,6 +122,21 @@ def frame_loss(model, batch):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
 
 
+class LSTMLanguageModel(nn.Module):
+    """A word-level LSTM language model, like pytorch/examples' word_language_model (small)."""
+
+    def __init__(self, vocab=1000, width=128, layers=2, dropout=0.2):
+        super().__init__()
+        self.drop = nn.Dropout(dropout)
+        self.embed = nn.Embedding(vocab, width)
+        self.lstm = nn.LSTM(width, width, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(width, vocab)
+
+    def forward(self, idx):
+        x, _ = self.lstm(self.drop(self.embed(idx)))
+        return self.head(self.drop(x))
+
+
 class DLRM(nn.Module):
     """Recommendation: EmbeddingBag tables, bottom and top MLPs, pairwise interactions."""
 
@@ -137,8 +153,8 @@ class DLRM(nn.Module):
         embedded = [table(indices[i], offsets[i]) for i, table in enumerate(self.tables)]
         z = torch.stack([x] + embedded, dim=1)
         interactions = torch.bmm(z, z.transpose(1, 2))
-        rows, cols = torch.triu_indices(z.shape[1], z.shape[1], offset=1)
-        pairs = interactions[:, rows.to(z.device), cols.to(z.device)]
+        rows, cols = torch.triu_indices(z.shape[1], z.shape[1], offset=1, device=z.device)
+        pairs = interactions[:, rows, cols]
         return self.top(torch.cat([x, pairs], dim=1)).squeeze(1)
 
 
@@ -178,6 +194,8 @@ WORKLOADS = {
                  classify, sgd),
         Workload("gpt_small", "nlp (small)", lambda: GPT(layers=3), gpt_batch, language_loss,
                  adamw),
+        Workload("lstm_lm", "nlp (small LSTM)", LSTMLanguageModel,
+                 lambda gen: gpt_batch(gen, batch=8, context=32, vocab=1000), language_loss, sgd),
         Workload("dlrm_small", "recommendation (small)", lambda: DLRM(tables=4),
                  lambda gen: dlrm_batch(gen, batch=16, tables=4), click_loss, sgd),
     ]
@@ -188,11 +206,11 @@ def to_device(batch, device):
     return tuple(t.to(device) for t in batch)
 
 
-def build(workload, device, seed=0):
+def build(workload, device, seed=0, capturable=False):
     """Model and optimizer on device, from the same initial weights for every device."""
     torch.manual_seed(seed)
     model = workload.make_model().to(device).train()
-    return model, workload.make_optimizer(model)
+    return model, workload.make_optimizer(model, capturable=capturable)
 
 
 def train_step(workload, model, optimizer, batch):

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "stream.h"
@@ -24,7 +25,8 @@ constexpr std::size_t kLargeRound = 2 << 20;
 
 struct Block {
   c10::DeviceIndex device;
-  c10::StreamId stream;
+  PoolId pool;            // {0, 0}: the stream's own pool; otherwise a graph's private pool
+  c10::StreamId stream;   // 0 in a private pool, whose order is the graphs' recorded order
   std::size_t size;       // bytes reserved from the driver
   std::size_t requested;  // bytes the caller asked for
   void* ptr;
@@ -33,6 +35,7 @@ struct Block {
 
 struct BySizeOnStream {
   bool operator()(const Block* a, const Block* b) const {
+    if (a->pool != b->pool) return a->pool < b->pool;
     if (a->stream != b->stream) return a->stream < b->stream;
     if (a->size != b->size) return a->size < b->size;
     return a->ptr < b->ptr;
@@ -67,8 +70,13 @@ class DeviceCache {
     std::lock_guard lock(mutex_);
     collect_finished_events();
     const std::size_t size = round_size(requested);
-    Block* block = take_cached(size, stream);
-    if (block == nullptr) block = reserve(size, requested, stream);
+    PoolId pool{0, 0};
+    if (!captures_.empty()) {
+      pool = capture_pool(stream, requested);
+      if (pool != PoolId{0, 0}) stream = 0;
+    }
+    Block* block = take_cached(size, pool, stream);
+    if (block == nullptr) block = reserve(size, requested, pool, stream);
     block->requested = requested;
     active_.emplace(block->ptr, block);
     update(block, +1);
@@ -110,6 +118,34 @@ class DeviceCache {
     release_cached_blocks();
   }
 
+  // Allocations on `stream` come from `pool` until end_capture: what a graph captures there stays
+  // valid for its replays. Other allocations of the capturing thread would be outside the pool.
+  void begin_capture(PoolId pool, c10::StreamId stream) {
+    std::lock_guard lock(mutex_);
+    for (const Capture& c : captures_) {
+      TORCH_CHECK(c.stream != stream, "mlu:", static_cast<int>(device_), " stream ", stream,
+                  " is already capturing");
+    }
+    captures_.push_back({pool, stream, std::this_thread::get_id()});
+    ++pool_users_[pool];
+  }
+
+  void end_capture(c10::StreamId stream) {
+    std::lock_guard lock(mutex_);
+    std::erase_if(captures_, [&](const Capture& c) { return c.stream == stream; });
+  }
+
+  // A graph no longer needs its pool. When no graph does, the pool's cached blocks go back to the
+  // driver, and so do its live blocks at the next empty_cache after they are freed.
+  void release_pool(PoolId pool) {
+    std::lock_guard lock(mutex_);
+    auto users = pool_users_.find(pool);
+    if (users == pool_users_.end() || --users->second > 0) return;
+    pool_users_.erase(users);
+    hal_call([&] { driver().drain(device_); });  // replays still queued may use the memory
+    release_free_blocks([&](const Block* b) { return b->pool == pool; });
+  }
+
   DeviceStats stats() {
     std::lock_guard lock(mutex_);
     return stats_;
@@ -143,16 +179,39 @@ class DeviceCache {
   }
 
  private:
-  Block* take_cached(std::size_t size, c10::StreamId stream) {
-    Block key{device_, stream, size, 0, nullptr, {}};
+  struct Capture {
+    PoolId pool;
+    c10::StreamId stream;
+    std::thread::id thread;
+  };
+
+  PoolId capture_pool(c10::StreamId stream, std::size_t requested) {
+    for (const Capture& c : captures_) {
+      if (c.stream == stream) return c.pool;
+    }
+    for (const Capture& c : captures_) {
+      TORCH_CHECK(c.thread != std::this_thread::get_id(), "cannot allocate ",
+                  format_bytes(requested), " on mlu:", static_cast<int>(device_), " stream ",
+                  stream, " while this thread captures a graph on stream ", c.stream,
+                  ": the memory would be outside the graph's private pool; allocate on the "
+                  "capturing stream (torch.mlu.graph makes it current)");
+    }
+    return {0, 0};
+  }
+
+  Block* take_cached(std::size_t size, PoolId pool, c10::StreamId stream) {
+    Block key{device_, pool, stream, size, 0, nullptr, {}};
     auto it = free_.lower_bound(&key);
-    if (it == free_.end() || (*it)->stream != stream || (*it)->size > 2 * size) return nullptr;
+    if (it == free_.end() || (*it)->pool != pool || (*it)->stream != stream ||
+        (*it)->size > 2 * size) {
+      return nullptr;
+    }
     Block* block = *it;
     free_.erase(it);
     return block;
   }
 
-  Block* reserve(std::size_t size, std::size_t requested, c10::StreamId stream) {
+  Block* reserve(std::size_t size, std::size_t requested, PoolId pool, c10::StreamId stream) {
     void* ptr = try_reserve(size);
     if (ptr == nullptr) {
       // Give everything cached back to the driver and try once more.
@@ -164,7 +223,7 @@ class DeviceCache {
       ++stats_.num_ooms;
       raise_out_of_memory(requested);
     }
-    auto* block = new Block{device_, stream, size, requested, ptr, {}};
+    auto* block = new Block{device_, pool, stream, size, requested, ptr, {}};
     reserved_ += size;
     ++stats_.num_device_alloc;
     for_pool(size, [&](StatType t) {
@@ -205,24 +264,38 @@ class DeviceCache {
     TORCH_CHECK_WITH(OutOfMemoryError, false, msg.str());
   }
 
-  // Returns every cached block to the driver, once no queued work can still use them. Failures
-  // of that work stay pending for their streams: an allocation is not where they belong.
+  // Returns every cached block to the driver, once no queued work can still use them; live
+  // private pools keep theirs (their graphs' replays write there). Failures of that work stay
+  // pending for their streams: an allocation is not where they belong.
   void release_cached_blocks() {
     if (free_.empty() && pending_.empty()) return;
     hal_call([&] { driver().drain(device_); });
     collect_finished_events();
     ++stats_.num_sync_all_streams;
-    for (Block* block : free_) {
-      hal_call([&] { driver().free(device_, block->ptr); });
-      reserved_ -= block->size;
-      ++stats_.num_device_free;
-      for_pool(block->size, [&](StatType t) {
-        stats_.reserved_bytes[static_cast<std::size_t>(t)].decrease(block->size);
-        stats_.segment[static_cast<std::size_t>(t)].decrease(1);
-      });
-      delete block;
+    release_free_blocks([&](const Block* b) { return !pool_users_.contains(b->pool); });
+  }
+
+  template <typename Predicate>
+  void release_free_blocks(Predicate selected) {
+    for (auto it = free_.begin(); it != free_.end();) {
+      if (!selected(*it)) {
+        ++it;
+        continue;
+      }
+      return_to_driver(*it);
+      it = free_.erase(it);
     }
-    free_.clear();
+  }
+
+  void return_to_driver(Block* block) {
+    hal_call([&] { driver().free(device_, block->ptr); });
+    reserved_ -= block->size;
+    ++stats_.num_device_free;
+    for_pool(block->size, [&](StatType t) {
+      stats_.reserved_bytes[static_cast<std::size_t>(t)].decrease(block->size);
+      stats_.segment[static_cast<std::size_t>(t)].decrease(1);
+    });
+    delete block;
   }
 
   void collect_finished_events() {
@@ -289,6 +362,8 @@ class DeviceCache {
   std::set<Block*, BySizeOnStream> free_;
   std::map<void*, Block*> active_;
   std::deque<std::pair<hal::Notifier*, Block*>> pending_;
+  std::vector<Capture> captures_;
+  std::map<PoolId, int> pool_users_;  // graphs (and captures) using each private pool
   DeviceStats stats_;
   std::size_t reserved_ = 0;
   double fraction_ = 1.0;
@@ -377,6 +452,16 @@ void empty_cache() {
   if (!is_initialized()) return;
   for (auto& c : caches()) c->empty_cache();
 }
+
+void begin_allocating_to_pool(c10::DeviceIndex device, PoolId pool, c10::StreamId stream) {
+  cache(device).begin_capture(pool, stream);
+}
+
+void end_allocating_to_pool(c10::DeviceIndex device, c10::StreamId stream) {
+  cache(device).end_capture(stream);
+}
+
+void release_pool(c10::DeviceIndex device, PoolId pool) { cache(device).release_pool(pool); }
 
 DeviceStats device_stats(c10::DeviceIndex device) { return cache(device).stats(); }
 void reset_peak_stats(c10::DeviceIndex device) { cache(device).reset_peak(); }

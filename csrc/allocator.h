@@ -15,10 +15,17 @@
 namespace torch_mlu {
 
 using c10::CachingDeviceAllocator::DeviceStats;
+// A private memory pool of graphs, as PyTorch's MempoolId_t: {0, 0} is no private pool.
+using PoolId = std::pair<std::uint64_t, std::uint64_t>;
 
 c10::Allocator* device_allocator();
 
 void record_stream(const c10::DataPtr& data_ptr, const c10::Stream& stream);
+// Graph capture: allocations on `stream` come from the private `pool` (shared by the graphs that
+// name it) until end_allocating_to_pool; release_pool drops one graph's use of it.
+void begin_allocating_to_pool(c10::DeviceIndex device, PoolId pool, c10::StreamId stream);
+void end_allocating_to_pool(c10::DeviceIndex device, c10::StreamId stream);
+void release_pool(c10::DeviceIndex device, PoolId pool);
 void empty_cache();
 DeviceStats device_stats(c10::DeviceIndex device);
 void reset_peak_stats(c10::DeviceIndex device);

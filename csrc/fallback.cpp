@@ -206,6 +206,8 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   auto args = torch::jit::last(*stack, num_args);
   const c10::Device device = operator_device(schema, args);
   c10::DeviceGuard guard(device);
+  refuse_in_capture(device.index(), "The operator '" + name +
+                                        "' runs on the CPU fallback (no native mlu kernel), which");
   hal_call([&] { driver().synchronize(current_queue(device.index())); });
 
   std::vector<Alias> aliases;

@@ -55,6 +55,31 @@ std::uint64_t MLUGeneratorImpl::take(std::uint64_t n) {
   return first;
 }
 
+void MLUGeneratorImpl::begin_capture(hal::Queue* queue, std::shared_ptr<ReplayRandomBase> base) {
+  TORCH_CHECK(capture_queue_ == nullptr,
+              "the mlu generator is already used by a graph capture on another stream");
+  capture_queue_ = queue;
+  capture_base_ = std::move(base);
+  captured_offsets_ = 0;
+}
+
+std::uint64_t MLUGeneratorImpl::end_capture(hal::Queue* queue) {
+  if (capture_queue_ != queue) return 0;
+  capture_queue_ = nullptr;
+  capture_base_.reset();
+  return captured_offsets_;
+}
+
+std::shared_ptr<ReplayRandomBase> MLUGeneratorImpl::capture_base(hal::Queue* queue) const {
+  return queue == capture_queue_ ? capture_base_ : nullptr;
+}
+
+std::uint64_t MLUGeneratorImpl::take_captured(std::uint64_t n) {
+  const std::uint64_t first = captured_offsets_;
+  captured_offsets_ += n;
+  return first;
+}
+
 MLUGeneratorImpl* MLUGeneratorImpl::clone_impl() const {
   auto* copy = new MLUGeneratorImpl(device().index());
   copy->seed_ = seed_;

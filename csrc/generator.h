@@ -5,9 +5,18 @@
 #include <ATen/core/Generator.h>
 #include <c10/core/GeneratorImpl.h>
 
+#include <memory>
+
 #include "device.h"
 
 namespace torch_mlu {
+
+// Where a captured graph's random operations find, when they run, the seed and the first offset
+// of the replay running them: each replay takes a fresh range of the counter.
+struct ReplayRandomBase {
+  std::uint64_t seed = 0;
+  std::uint64_t offset = 0;
+};
 
 class MLUGeneratorImpl final : public c10::GeneratorImpl {
  public:
@@ -25,10 +34,21 @@ class MLUGeneratorImpl final : public c10::GeneratorImpl {
   // Reserves n counter values and returns the first; callers hold the generator's mutex.
   std::uint64_t take(std::uint64_t n);
 
+  // Graph capture on `queue`: random operations enqueued there take offsets counted from the
+  // capture's start and read the replay's base when they run. Callers hold the mutex.
+  void begin_capture(hal::Queue* queue, std::shared_ptr<ReplayRandomBase> base);
+  std::uint64_t end_capture(hal::Queue* queue);  // the offsets one replay takes
+  // The capture's base when `queue` is capturing with this generator, else null.
+  std::shared_ptr<ReplayRandomBase> capture_base(hal::Queue* queue) const;
+  std::uint64_t take_captured(std::uint64_t n);
+
  private:
   MLUGeneratorImpl* clone_impl() const override;
   std::uint64_t seed_;
   std::uint64_t offset_ = 0;
+  hal::Queue* capture_queue_ = nullptr;
+  std::shared_ptr<ReplayRandomBase> capture_base_;
+  std::uint64_t captured_offsets_ = 0;
 };
 
 const at::Generator& default_generator(c10::DeviceIndex device);

@@ -9,6 +9,11 @@ namespace {
 
 hal::Notifier* as_notifier(void* event) { return static_cast<hal::Notifier*>(event); }
 
+// torch.Stream(device="mlu") asks with no index: the current device, as CUDA takes it.
+c10::DeviceIndex index_of(c10::Device device) {
+  return device.has_index() ? device.index() : current_device();
+}
+
 struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
   c10::DeviceType type() const override { return kMLU; }
 
@@ -30,13 +35,13 @@ struct MLUGuardImpl final : c10::impl::DeviceGuardImplInterface {
     return current_stream_unchecked(device.index());
   }
   c10::Stream getDefaultStream(c10::Device device) const override {
-    return default_stream(device.index());
+    return default_stream(index_of(device));
   }
   c10::Stream getStreamFromGlobalPool(c10::Device device, bool high_priority) const override {
-    return stream_from_pool(device.index(), high_priority);
+    return stream_from_pool(index_of(device), high_priority);
   }
   c10::Stream getNewStream(c10::Device device, int priority) const override {
-    return stream_from_pool(device.index(), priority < 0);
+    return stream_from_pool(index_of(device), priority < 0);
   }
   c10::Stream exchangeStream(c10::Stream stream) const noexcept override {
     const c10::Stream old = current_stream_unchecked(stream.device_index());

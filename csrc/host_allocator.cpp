@@ -1,10 +1,16 @@
 #include "host_allocator.h"
 
+#if TORCH_MLU_TORCH_VERSION >= 208
+#include <ATen/core/CachingHostAllocator.h>
+#endif
+
 #include <algorithm>
 #include <map>
 #include <mutex>
 #include <utility>
 #include <vector>
+
+#include "stream.h"
 
 namespace torch_mlu {
 namespace {
@@ -57,7 +63,15 @@ void free_pinned(void* ptr) {
   });
 }
 
-struct PinnedAllocator final : c10::Allocator {
+// From PyTorch 2.8 on, torch.accelerator's host-memory calls (empty_host_cache, which
+// torch.accelerator.Graph makes before capturing) find the allocator through at::HostAllocator.
+#if TORCH_MLU_TORCH_VERSION >= 208
+using PinnedAllocatorBase = at::HostAllocator;
+#else
+using PinnedAllocatorBase = c10::Allocator;
+#endif
+
+struct PinnedAllocator final : PinnedAllocatorBase {
   c10::DataPtr allocate(std::size_t n) override {
     if (n == 0) return c10::DataPtr(nullptr, nullptr, &c10::detail::deleteNothing, c10::kCPU);
     {
@@ -71,9 +85,26 @@ struct PinnedAllocator final : c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
   }
+#if TORCH_MLU_TORCH_VERSION >= 208
+  bool record_event(void* ptr, void*, c10::Stream stream) override {
+    record_host_use(ptr, queue_of(stream));
+    return true;
+  }
+  // Nothing is cached: freed blocks return to the driver at once, or once their copies finish.
+  void empty_cache() override {
+    std::lock_guard lock(g_mutex);
+    hal_call([] { release_finished_retired(); });
+  }
+  at::HostStats get_stats() override { return {}; }  // not tracked
+  void reset_accumulated_stats() override {}
+  void reset_peak_stats() override {}
+#endif
 };
 
 PinnedAllocator g_pinned;
+#if TORCH_MLU_TORCH_VERSION >= 208
+REGISTER_HOST_ALLOCATOR(c10::DeviceType::PrivateUse1, &g_pinned)
+#endif
 
 }  // namespace
 

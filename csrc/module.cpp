@@ -12,6 +12,7 @@
 #include "fallback.h"
 #include "generated_kernel.h"
 #include "generator.h"
+#include "graph.h"
 #include "mlu_kernels/build_info.h"
 #include "mlu_kernels/parallel.h"
 #include "stream.h"
@@ -208,6 +209,37 @@ PYBIND11_MODULE(_C, m) {
              const c10::DeviceIndex device = pack_arguments(call, args, arguments);
              call.kernel.launch(device, std::move(arguments));
            }));
+
+  // Replays and resets wait on nothing Python holds, but reset drains the device.
+  py::class_<Graph>(m, "_Graph")
+      .def(py::init<>())
+      .def("capture_begin", wrap_pybind_function([](Graph& g, std::optional<PoolId> pool) {
+             g.capture_begin(pool.value_or(PoolId{0, 0}));
+           }),
+           py::arg("pool") = py::none())
+      .def("capture_end", wrap_pybind_function([](Graph& g) { g.capture_end(); }))
+      .def("capture_abort", wrap_pybind_function([](Graph& g) { g.capture_abort(); }))
+      .def("replay", wrap_pybind_function([](Graph& g) {
+             py::gil_scoped_release no_gil;
+             g.replay();
+           }))
+      .def("reset", wrap_pybind_function([](Graph& g) {
+             py::gil_scoped_release no_gil;
+             g.reset();
+           }))
+      .def("pool", [](const Graph& g) { return g.pool(); })
+      .def("captured", &Graph::captured)
+      .def("work_names", wrap_pybind_function([](const Graph& g) { return g.work_names(); }));
+  m.def("_graph_pool_handle", &new_graph_pool);
+  // References to a storage (what StorageWeakRef.cdata points at): Debian's CPU-only torch lacks
+  // torch._C._storage_Use_Count, which CUDA graph trees use for the same question.
+  m.def("_storage_use_count", [](std::uintptr_t storage) {
+    return c10::raw::intrusive_ptr::use_count(reinterpret_cast<c10::StorageImpl*>(storage));
+  });
+  m.def("_is_current_stream_capturing", wrap_pybind_function([](int64_t d) {
+          const c10::DeviceIndex device = checked_device_index(d);
+          return hal_call([&] { return driver().capturing(current_queue(device)); });
+        }));
 
   m.def("_kernel_launches", &kernel_launches);
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);

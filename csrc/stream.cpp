@@ -101,4 +101,14 @@ hal::Queue* queue_of(const c10::Stream& stream) {
   return queue;
 }
 
+void refuse_in_capture(c10::DeviceIndex device, const std::string& operation) {
+  hal::Queue* queue = current_queue(device);
+  if (!hal_call([&] { return driver().capturing(queue); })) return;
+  try {
+    driver().synchronize(queue);  // refused: what invalidates the capture
+  } catch (const hal::Error& error) {
+    TORCH_CHECK(false, operation, " cannot be captured in an mlu graph: ", error.what());
+  }
+}
+
 }  // namespace torch_mlu

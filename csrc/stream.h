@@ -26,4 +26,8 @@ inline hal::Queue* current_queue(c10::DeviceIndex device) {
   return queue_of(current_stream(device));
 }
 
+// When the device's current stream captures a graph, raises an error saying that `operation`
+// cannot be captured, and invalidates the capture (as the driver does for what it refuses).
+void refuse_in_capture(c10::DeviceIndex device, const std::string& operation);
+
 }  // namespace torch_mlu

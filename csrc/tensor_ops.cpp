@@ -142,7 +142,12 @@ void record_tensor_stream(at::Tensor& self, c10::Stream stream) {
   record_stream(self.storage().data_ptr(), stream);
 }
 
-at::Scalar local_scalar_dense(const at::Tensor& self) { return self.to(c10::kCPU).item(); }
+at::Scalar local_scalar_dense(const at::Tensor& self) {
+  refuse_in_capture(self.device().index(),
+                    "Reading a tensor's value on the host (.item(), aten::_local_scalar_dense) "
+                    "synchronizes and");
+  return self.to(c10::kCPU).item();
+}
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("empty.memory_format", empty);

@@ -186,10 +186,13 @@ def test_sgn_clamp_bounds_pow_out_and_rsub_match_cpu():
             torch.pow(x.mlu(), 2, out=torch.empty(0, device="mlu")), x.mlu().abs().pow_(0.5),
             torch.pow(i.mlu(), 2, out=torch.empty(0, dtype=torch.long, device="mlu")),
             torch.rsub(x.mlu(), x.mlu().t().contiguous().t(), alpha=2), 1 - x.mlu(),
+            torch.pow(0.9, x.mlu()), torch.pow(2, i.mlu().clamp(0, 10)),
+            torch.pow(0.5, i.mlu().clamp(0, 10)),
         ]
     expected = [torch.sgn(x), torch.clamp_min(x, -0.5), torch.clamp_max(x, 0.25),
                 torch.clamp_min(i, 40), x.clone().clamp_max_(0.0), torch.pow(x, 2),
-                x.abs().pow_(0.5), torch.pow(i, 2), torch.rsub(x, x, alpha=2), 1 - x]
+                x.abs().pow_(0.5), torch.pow(i, 2), torch.rsub(x, x, alpha=2), 1 - x,
+                torch.pow(0.9, x), torch.pow(2, i.clamp(0, 10)), torch.pow(0.5, i.clamp(0, 10))]
     for got, want in zip(results, expected):
         assert got.dtype == want.dtype
         torch.testing.assert_close(got.cpu(), want)

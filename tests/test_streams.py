@@ -176,3 +176,12 @@ def test_record_stream_is_accepted_and_memory_is_reused_after_the_stream():
 def test_record_stream_rejects_cpu_tensors():
     with pytest.raises((RuntimeError, NotImplementedError)):
         torch.ones(3).record_stream(torch.mlu.Stream())
+
+
+def test_torch_stream_without_an_index_is_on_the_current_device():
+    if torch.mlu.device_count() < 2:
+        pytest.skip("needs two mlu devices (MLU_DEVICE_COUNT)")
+    with torch.mlu.device(1):
+        s = torch.Stream(device="mlu")
+    assert s.device == torch.device("mlu", 1)
+    assert torch.Stream(device="mlu").device == torch.device("mlu", 0)

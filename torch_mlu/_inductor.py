@@ -260,7 +260,7 @@ def _tag_compile_caches():
 
     package = pathlib.Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("_inductor.py", "_compile.py", "_fused.py"):
+    for name in ("_inductor.py", "_compile.py", "_fused.py", "_reduce_overhead.py"):
         digest.update((package / name).read_bytes())
     extension = pathlib.Path(_C.__file__).stat()
     digest.update(f"{extension.st_size}:{extension.st_mtime_ns}".encode())
@@ -274,6 +274,7 @@ def register_inductor():
 
     _schedule_mlu_nodes_as_cpp()
     _guard_mlu_devices()
+    importlib.import_module("torch_mlu._reduce_overhead").install()
     _link_system_sleef()
     _tag_compile_caches()
     # The built-in overrides load only while none are registered: load them first.

@@ -359,6 +359,19 @@ at::Tensor& pow_scalar_out(const at::Tensor& self, const at::Scalar& exponent, a
 at::Tensor& pow_scalar_(at::Tensor& self, const at::Scalar& exponent) {
   return pow_scalar_out(self, exponent, self);
 }
+// A number raised to a tensor (Adam's capturable bias corrections, beta ** step).
+at::Tensor& pow_scalar_base_out(const at::Scalar& base, const at::Tensor& exponent,
+                                at::Tensor& out) {
+  return binary_into(BinaryOp::Pow, python_number(base), exponent, out, 1);
+}
+at::Tensor pow_scalar_base(const at::Scalar& base, const at::Tensor& exponent) {
+  const c10::Device device = common_device({&exponent});
+  c10::DeviceGuard guard(device);
+  const at::Tensor number = python_number(base);
+  at::Tensor out =
+      new_output(exponent.sizes(), at::result_type(number, exponent), exponent, device);
+  return pow_scalar_base_out(base, exponent, out);
+}
 at::Tensor where(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& b) {
   const c10::Device device = common_device({&cond, &a, &b});
   c10::DeviceGuard guard(device);
@@ -501,6 +514,8 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("pow.Tensor_Scalar", pow_scalar);
   m.impl("pow.Tensor_Scalar_out", pow_scalar_out);
   m.impl("pow_.Scalar", pow_scalar_);
+  m.impl("pow.Scalar", pow_scalar_base);
+  m.impl("pow.Scalar_out", pow_scalar_base_out);
   MLU_BINARY(remainder, Remainder);
   MLU_BINARY(fmod, Fmod);
   // Every integer division is native: PyTorch CPU's kernels trap on MIN / -1 (SIGFPE), so the

@@ -19,12 +19,28 @@ namespace {
 
 using Generator = std::optional<at::Generator>;
 
-kernels::PhiloxState reserve(const Generator& generator, const at::TensorBase& self,
-                             std::uint64_t n) {
+// A random operation's counter range: absolute, or, in a captured graph, relative to the base
+// the running replay set (resolve() inside the launched work).
+struct RandomRange {
+  kernels::PhiloxState state;
+  std::shared_ptr<const ReplayRandomBase> replay;
+
+  kernels::PhiloxState resolve() const {
+    if (!replay) return state;
+    return {replay->seed, replay->offset + state.offset};
+  }
+};
+
+RandomRange reserve(const Generator& generator, const at::TensorBase& self, std::uint64_t n) {
   auto* gen = at::get_generator_or_default<MLUGeneratorImpl>(
       generator, default_generator(self.device().index()));
+  hal::Queue* queue = current_queue(self.device().index());
   std::lock_guard lock(gen->mutex_);
-  return {gen->current_seed(), gen->take(n)};
+  if (auto base = gen->capture_base(queue)) return {{0, gen->take_captured(n)}, std::move(base)};
+  TORCH_CHECK(!hal_call([&] { return driver().capturing(queue); }),
+              "random numbers from a generator other than the device's default generator "
+              "cannot be captured in an mlu graph: every replay would repeat them");
+  return {{gen->current_seed(), gen->take(n)}, nullptr};
 }
 
 // Reserves self's numbers and enqueues fn(desc of self, state).
@@ -32,8 +48,8 @@ template <typename F>
 void generate(const char* name, const at::TensorBase& self, const Generator& generator, F fn) {
   c10::DeviceGuard guard(self.device());
   const at::Tensor tensor(self);
-  const kernels::PhiloxState state = reserve(generator, self, self.numel());
-  launch(tensor, name, [out = describe(tensor), state, fn] { fn(out, state); });
+  const RandomRange range = reserve(generator, self, self.numel());
+  launch(tensor, name, [out = describe(tensor), range, fn] { fn(out, range.resolve()); });
 }
 
 void check_floating(const at::TensorBase& self, const char* name) {
@@ -284,10 +300,10 @@ std::tuple<at::Tensor, at::Tensor> native_dropout(const at::Tensor& input, doubl
   TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
   check_floating(input, "native_dropout");
   at::Tensor out = at::empty_like(input), mask = at::empty_like(input, mask_options);
-  const kernels::PhiloxState state = reserve(std::nullopt, input, input.numel());
+  const RandomRange range = reserve(std::nullopt, input, input.numel());
   launch(out, "native_dropout",
-         [o = describe(out), m = describe(mask), i = describe(input), state, p] {
-           kernels::dropout(o, m, i, state, p);
+         [o = describe(out), m = describe(mask), i = describe(input), range, p] {
+           kernels::dropout(o, m, i, range.resolve(), p);
          });
   return {out, mask};
 }

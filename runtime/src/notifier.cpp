@@ -2,8 +2,9 @@
 
 namespace mlu::soft {
 
-SoftNotifier::MarkerPtr SoftNotifier::begin_record() {
+SoftNotifier::MarkerPtr SoftNotifier::begin_record(std::weak_ptr<void> captured_in) {
   auto marker = std::make_shared<Marker>();
+  marker->captured_in = std::move(captured_in);
   std::lock_guard lock(mutex_);
   newest_ = marker;
   return marker;

@@ -21,6 +21,9 @@ class SoftNotifier {
     bool done = false;
     Clock::time_point at{};
     std::string failure;
+    // Recorded in a capture (the capture's state, while it lasts): it stands for a point inside
+    // the graph, and a queue waiting for it joins the capture.
+    std::weak_ptr<void> captured_in;
   };
   using MarkerPtr = std::shared_ptr<Marker>;
 
@@ -29,8 +32,8 @@ class SoftNotifier {
   int device() const { return device_; }
   bool timing() const { return timing_; }
 
-  MarkerPtr begin_record();                                     // the new newest marker
-  void complete(const MarkerPtr& marker, std::string failure);  // run by the recording queue
+  MarkerPtr begin_record(std::weak_ptr<void> captured_in = {});  // the new newest marker
+  void complete(const MarkerPtr& marker, std::string failure);   // run by the recording queue
 
   MarkerPtr newest();                     // null if never recorded
   bool reached(const MarkerPtr& marker);  // a null marker is reached

@@ -23,6 +23,16 @@ void SoftQueue::launch(const char* name, hal::Work work) {
   bool wake;
   {
     std::lock_guard lock(mutex_);
+    if (capture_) {
+      std::lock_guard recording(capture_->mutex);
+      if (!capture_->invalidated_by.empty()) {
+        throw hal::Error(hal::ErrorKind::NotCapturable,
+                         "the capture on " + this->name() + " was invalidated by " +
+                             capture_->invalidated_by + "; end it before launching more work");
+      }
+      capture_->tasks.push_back(Task{name, std::move(work)});
+      return;
+    }
     tasks_.push_back(Task{name, std::move(work)});
     ++submitted_;
     submitted_atomic_.store(submitted_, std::memory_order_release);
@@ -71,6 +81,103 @@ std::string SoftQueue::take_failures() {
     failures.swap(failures_);
   }
   return joined(failures);
+}
+
+void SoftQueue::begin_capture() {
+  std::lock_guard lock(mutex_);
+  if (capture_) {
+    throw hal::Error(hal::ErrorKind::InvalidValue, name() + " is already capturing a graph");
+  }
+  capture_ = std::make_shared<Capture>();
+  capture_->queues.push_back(this);
+}
+
+std::shared_ptr<SoftQueue::Capture> SoftQueue::finish_capture() {
+  std::shared_ptr<Capture> capture;
+  {
+    std::lock_guard lock(mutex_);
+    if (!capture_) {
+      throw hal::Error(hal::ErrorKind::InvalidValue,
+                       "end of a capture on " + name() + ", which is not capturing");
+    }
+    if (capture_->queues.front() != this) {
+      throw hal::Error(hal::ErrorKind::InvalidValue,
+                       "end of a capture on " + name() + ", which joined a capture begun on " +
+                           capture_->queues.front()->name() + ": end it there");
+    }
+    capture.swap(capture_);
+  }
+  std::vector<SoftQueue*> joined;
+  {
+    std::lock_guard recording(capture->mutex);
+    joined.assign(capture->queues.begin() + 1, capture->queues.end());
+  }
+  for (SoftQueue* queue : joined) queue->leave_capture(capture);
+  return capture;
+}
+
+std::vector<SoftQueue::Task> SoftQueue::end_capture() {
+  std::shared_ptr<Capture> capture = finish_capture();
+  std::lock_guard recording(capture->mutex);
+  if (!capture->invalidated_by.empty()) {
+    throw hal::Error(hal::ErrorKind::NotCapturable,
+                     "the capture on " + name() + " was invalidated by " + capture->invalidated_by);
+  }
+  return std::move(capture->tasks);
+}
+
+void SoftQueue::abort_capture() {
+  std::shared_ptr<Capture> capture = current_capture();
+  if (!capture) return;
+  if (capture->queues.front() != this) {
+    leave_capture(capture);
+    return;
+  }
+  finish_capture();  // the recorded work is released with the last reference
+}
+
+void SoftQueue::leave_capture(const std::shared_ptr<Capture>& capture) {
+  std::lock_guard lock(mutex_);
+  if (capture_ != capture) return;
+  capture_.reset();
+  std::lock_guard recording(capture->mutex);
+  std::erase(capture->queues, this);
+}
+
+bool SoftQueue::capturing() {
+  std::lock_guard lock(mutex_);
+  return capture_ != nullptr;
+}
+
+std::shared_ptr<SoftQueue::Capture> SoftQueue::current_capture() {
+  std::lock_guard lock(mutex_);
+  return capture_;
+}
+
+void SoftQueue::join_capture(const std::shared_ptr<Capture>& capture) {
+  std::lock_guard lock(mutex_);
+  if (capture_ == capture) return;
+  if (capture_) {
+    std::lock_guard recording(capture_->mutex);
+    if (capture_->invalidated_by.empty()) capture_->invalidated_by = "a wait across two captures";
+    throw hal::Error(hal::ErrorKind::NotCapturable,
+                     name() + " waits for an event recorded in another capture than its own");
+  }
+  capture_ = capture;
+  std::lock_guard recording(capture->mutex);
+  capture->queues.push_back(this);
+}
+
+hal::Error SoftQueue::refuse_in_capture(const std::string& operation) {
+  std::lock_guard lock(mutex_);
+  if (capture_) {
+    std::lock_guard recording(capture_->mutex);
+    if (capture_->invalidated_by.empty()) capture_->invalidated_by = operation;
+  }
+  return hal::Error(hal::ErrorKind::NotCapturable,
+                    operation + " on " + name() +
+                        ", which is capturing a graph: a graph cannot hold it, and the capture is "
+                        "invalidated");
 }
 
 bool SoftQueue::spin_for_work(std::uint64_t seen) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -23,6 +24,11 @@ class DeviceState;
 
 class SoftQueue {
  public:
+  struct Task {
+    const char* name;
+    hal::Work work;
+  };
+
   // spin: how long the executor polls for new work before sleeping (0: never).
   SoftQueue(DeviceState& device, int priority, int ordinal, std::chrono::microseconds spin);
   ~SoftQueue();  // drains the queue, then stops the executor
@@ -42,11 +48,24 @@ class SoftQueue {
   std::string pending_failures();
   std::string take_failures();
 
+  // Capture (hal::Driver::begin_capture): launches are recorded instead of run.
+  struct Capture;
+  void begin_capture();
+  std::vector<Task> end_capture();  // raises what invalidated the capture; ends it either way
+  void abort_capture();             // a queue that joined a capture just leaves it
+  bool capturing();
+  std::shared_ptr<Capture> current_capture();
+  // The queue waits for a point inside `capture`: from now on its launches are recorded there
+  // too (CUDA's cross-stream capture). A no-op when it already records into it.
+  void join_capture(const std::shared_ptr<Capture>& capture);
+  // Invalidates the capture because of `operation`, which a graph cannot hold, and returns the
+  // error to raise.
+  hal::Error refuse_in_capture(const std::string& operation);
+
  private:
-  struct Task {
-    const char* name;
-    hal::Work work;
-  };
+  void leave_capture(const std::shared_ptr<Capture>& capture);
+  // Detaches every queue from the capture this queue began and returns it.
+  std::shared_ptr<Capture> finish_capture();
   void run();
   // Polls for work launched after `seen` tasks, for at most the configured spin time.
   bool spin_for_work(std::uint64_t seen);
@@ -62,6 +81,7 @@ class SoftQueue {
   std::condition_variable progressed_;
   std::deque<Task> tasks_;
   std::vector<std::string> failures_;
+  std::shared_ptr<Capture> capture_;  // while capturing
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
@@ -69,6 +89,22 @@ class SoftQueue {
   std::atomic<std::uint64_t> submitted_atomic_{0};  // submitted_, readable without the mutex
   std::atomic<bool> stop_requested_{false};
   std::thread executor_;  // last: started after everything above is ready
+};
+
+// One capture: the queue that began it and the queues that joined it record their launches, in
+// launch order, into one list; a launch of the graph runs them in that order.
+struct SoftQueue::Capture {
+  std::mutex mutex;
+  std::vector<Task> tasks;
+  std::string invalidated_by;      // the operation that made the capture unusable, if any
+  std::vector<SoftQueue*> queues;  // the queue that began it first
+};
+
+// A captured graph: its launches run the recorded work in order, one launch at a time.
+struct RecordedGraph {
+  int device;
+  std::vector<SoftQueue::Task> tasks;
+  std::mutex running;
 };
 
 }  // namespace mlu::soft

@@ -25,6 +25,10 @@ struct Queue : soft::SoftQueue {
 struct Notifier {
   std::shared_ptr<soft::SoftNotifier> state;
 };
+// Likewise: enqueued launches keep the recorded work alive after destroy.
+struct Graph {
+  std::shared_ptr<soft::RecordedGraph> state;
+};
 }  // namespace mlu::hal
 
 namespace mlu::soft {
@@ -112,6 +116,7 @@ class SoftDriver final : public hal::Driver {
       owned = std::move(*it);
       live_queues_.erase(it);
     }
+    owned->abort_capture();
     // A concurrent synchronize_device() may hold the last reference and delete the queue later.
     owned->wait_idle();
   }
@@ -129,21 +134,29 @@ class SoftDriver final : public hal::Driver {
     checked(queue);
     if (bytes == 0) return;
     if (dst == nullptr || src == nullptr) throw invalid("copy with a null pointer");
-    queue->launch("memcpy", [dst, src, bytes] { std::memcpy(dst, src, bytes); });
     const bool host_src = kind == hal::CopyKind::HostToDevice || kind == hal::CopyKind::HostToHost;
     const bool host_dst = kind == hal::CopyKind::DeviceToHost || kind == hal::CopyKind::HostToHost;
     const bool pageable = (host_src && !is_pinned(src)) || (host_dst && !is_pinned(dst));
+    if (pageable && queue->capturing()) {
+      throw queue->refuse_in_capture("a copy with pageable host memory (it synchronizes)");
+    }
+    queue->launch("memcpy", [dst, src, bytes] { std::memcpy(dst, src, bytes); });
     if (pageable) synchronize(queue);
   }
 
-  bool query(hal::Queue* queue) override { return checked(queue)->idle(); }
+  bool query(hal::Queue* queue) override {
+    if (checked(queue)->capturing()) throw queue->refuse_in_capture("a query");
+    return queue->idle();
+  }
 
   void synchronize(hal::Queue* queue) override {
-    checked(queue)->wait_idle();
+    if (checked(queue)->capturing()) throw queue->refuse_in_capture("a synchronize");
+    queue->wait_idle();
     raise_if_failed(queue->name(), queue->take_failures());
   }
 
   void synchronize_device(int device) override {
+    refuse_if_capturing(&state(device), "a device synchronize");
     std::string failures;
     for (const auto& q : drained_queues(&state(device))) {
       const std::string own = q->take_failures();
@@ -168,6 +181,12 @@ class SoftDriver final : public hal::Driver {
     checked(queue);
     if (notifier == nullptr) throw invalid("record of a null notifier");
     auto target = notifier->state;
+    if (auto capture = queue->current_capture()) {
+      // A point inside the graph: the work it follows runs only in replays, and waiting for it
+      // means joining the capture (wait below).
+      target->complete(target->begin_record(capture), "");
+      return;
+    }
     auto marker = target->begin_record();
     // The queue runs this task itself, so it is alive to say whether earlier work failed.
     queue->launch("notifier record", [target, marker, queue] {
@@ -183,7 +202,14 @@ class SoftDriver final : public hal::Driver {
     if (notifier == nullptr) throw invalid("wait on a null notifier");
     auto target = notifier->state;
     auto marker = target->newest();
+    if (auto capture = marker ? marker->captured_in.lock() : nullptr) {
+      queue->join_capture(std::static_pointer_cast<soft::SoftQueue::Capture>(capture));
+      return;
+    }
     if (target->reached(marker) && (!marker || marker->failure.empty())) return;
+    if (queue->capturing()) {
+      throw queue->refuse_in_capture("a wait for an event that is not reached yet");
+    }
     queue->launch("notifier wait", [target, marker] {
       target->wait_for(marker);
       if (!marker->failure.empty()) {
@@ -221,11 +247,61 @@ class SoftDriver final : public hal::Driver {
     return std::chrono::duration<float, std::milli>(t1 - t0).count();
   }
 
+  void begin_capture(hal::Queue* queue) override { checked(queue)->begin_capture(); }
+
+  hal::Graph* end_capture(hal::Queue* queue) override {
+    auto state = std::make_shared<RecordedGraph>();
+    state->device = checked(queue)->device().index();
+    state->tasks = queue->end_capture();
+    return new hal::Graph{std::move(state)};
+  }
+
+  void abort_capture(hal::Queue* queue) override { checked(queue)->abort_capture(); }
+
+  bool capturing(const hal::Queue* queue) override { return checked(queue)->capturing(); }
+
+  void launch_graph(hal::Graph* graph, hal::Queue* queue, hal::Work before) override {
+    checked(queue);
+    if (graph == nullptr) throw invalid("launch of a null graph");
+    auto state = graph->state;
+    if (state->device != queue->device().index()) {
+      throw invalid("launch of a graph captured on mlu:" + std::to_string(state->device) + " on " +
+                    queue->name() + ": its work uses that device's memory");
+    }
+    queue->launch("graph", [state, before = std::move(before)] {
+      std::lock_guard running(state->running);
+      if (before) before();
+      for (auto& task : state->tasks) {
+        try {
+          task.work();
+        } catch (const std::exception& e) {
+          throw std::runtime_error(std::string("'") + task.name + "' failed: " + e.what());
+        }
+      }
+    });
+  }
+
+  std::vector<std::string> graph_work_names(const hal::Graph* graph) override {
+    if (graph == nullptr) throw invalid("null graph");
+    std::vector<std::string> names;
+    for (const auto& task : graph->state->tasks) names.emplace_back(task.name);
+    return names;
+  }
+
+  void destroy_graph(hal::Graph* graph) override { delete graph; }
+
  private:
   static void raise_if_failed(const std::string& where, const std::string& failures) {
     if (failures.empty()) return;
     throw hal::Error(hal::ErrorKind::KernelFailure,
                      "MLU work on " + where + " failed asynchronously: " + failures);
+  }
+
+  void refuse_if_capturing(const DeviceState* device, const std::string& operation) {
+    std::lock_guard lock(registry_mutex_);
+    for (const auto& q : live_queues_) {
+      if (&q->device() == device && q->capturing()) throw q->refuse_in_capture(operation);
+    }
   }
 
   // Waits for every queue of `device` (all devices when null) to run dry and returns them.

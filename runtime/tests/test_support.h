@@ -17,8 +17,8 @@ namespace mlu::hal {
 
 // Readable failure messages for EXPECT_EQ on error kinds.
 inline void PrintTo(ErrorKind kind, std::ostream* os) {
-  constexpr const char* kNames[] = {"InvalidDevice", "InvalidValue", "OutOfMemory", "KernelFailure",
-                                    "Unavailable"};
+  constexpr const char* kNames[] = {"InvalidDevice", "InvalidValue", "OutOfMemory",
+                                    "KernelFailure", "Unavailable",  "NotCapturable"};
   *os << kNames[static_cast<int>(kind)];
 }
 

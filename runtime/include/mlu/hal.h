@@ -10,6 +10,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace mlu::hal {
 
@@ -22,6 +23,7 @@ enum class ErrorKind {
   OutOfMemory,    // device capacity exhausted
   KernelFailure,  // work enqueued on a queue failed; raised at a synchronizing call (below)
   Unavailable,    // no device, or used in a forked child after initialisation
+  NotCapturable,  // an operation a capturing queue cannot record (below)
 };
 
 class Error : public std::runtime_error {
@@ -49,6 +51,7 @@ struct MemoryInfo {
 // Opaque handles owned by the driver.
 struct Queue;     // an in-order stream of device work
 struct Notifier;  // a marker recorded on a queue (CUDA: event)
+struct Graph;     // work recorded from a queue, launched again as one unit (CUDA: graph)
 
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice, HostToHost };
 
@@ -99,6 +102,24 @@ class Driver {
   virtual bool query(Notifier* notifier) = 0;
   virtual void synchronize(Notifier* notifier) = 0;  // waits for the newest record
   virtual float elapsed_ms(Notifier* start, Notifier* end) = 0;
+
+  // Capture (CUDA: stream capture). While a queue captures, the work launched on it (kernels,
+  // copies between device and pinned memory) is recorded into a graph instead of run. A queue
+  // that waits on a notifier recorded during the capture joins it (CUDA's cross-stream capture):
+  // its launches are recorded too, until the capture ends. What a graph cannot hold --
+  // synchronizing or querying the queue or its device, a copy with pageable memory, waiting on a
+  // notifier not yet reached -- raises NotCapturable and invalidates the capture: later launches
+  // raise too, and end_capture raises the reason. end_capture and abort_capture (which discards the
+  // work) both end the capture.
+  virtual void begin_capture(Queue* queue) = 0;
+  virtual Graph* end_capture(Queue* queue) = 0;
+  virtual void abort_capture(Queue* queue) = 0;  // no-op when the queue is not capturing
+  virtual bool capturing(const Queue* queue) = 0;
+  // Enqueues the graph's work on queue as one unit of work; `before` runs first inside it (what
+  // changes between launches, such as random offsets). Launches of one graph never overlap.
+  virtual void launch_graph(Graph* graph, Queue* queue, Work before) = 0;
+  virtual std::vector<std::string> graph_work_names(const Graph* graph) = 0;
+  virtual void destroy_graph(Graph* graph) = 0;  // launches already enqueued still run
 };
 
 // The process-wide driver, created on first use.
