@@ -303,3 +303,37 @@ def test_compiled_workload_training_matches_eager(name):
             for _ in range(3)]
     # The tolerance of mlu against CPU in test_workloads.py: fused loops round differently.
     torch.testing.assert_close(losses[True], losses[False], rtol=2e-3, atol=2e-4)
+
+
+def test_compile_report_shows_cse_dead_code_and_fusion():
+    def plain(x):
+        return (torch.sin(x) * 2).relu().sum()
+
+    def redundant(x):
+        unused = torch.cos(x) + 1  # noqa: F841
+        return (torch.sin(x) * 2).relu().sum() + (torch.sin(x) * 2).relu().sum()
+
+    x = torch.randn(64, device="mlu", requires_grad=True)
+    reports = {}
+    for fn in (plain, redundant):
+        torch._dynamo.reset()
+        with torch.mlu.compile_report() as reports[fn.__name__]:
+            torch.compile(fn)(x).backward()
+    plain_report, redundant_report = reports["plain"], reports["redundant"]
+    assert plain_report.graphs == 2  # forward and backward
+    assert redundant_report.cse_removed > plain_report.cse_removed
+    assert redundant_report.dead_code_removed > plain_report.dead_code_removed
+    # sin, mul, relu and sum (and their gradients) in a kernel per graph.
+    assert plain_report.generated_kernels == 2 and plain_report.library_calls == 0
+    assert plain_report.fused_away == plain_report.ops - 2 > 0
+    assert "fused away" in str(plain_report)
+
+    # Counted again for a graph compiled before (no cached graph skips the passes), and only
+    # inside the block.
+    torch._dynamo.reset()
+    with torch.mlu.compile_report() as again:
+        torch.compile(plain)(x).backward()
+    assert again == plain_report
+    torch._dynamo.reset()
+    torch.compile(plain)(x).backward()
+    assert again == plain_report

@@ -45,7 +45,7 @@ from .random import (
 from .graphs import MLUGraph, graph, graph_pool_handle, is_current_stream_capturing, make_graphed_callables
 from .fallback import fallback_stats, fallback_table, reset_fallback_stats
 from . import amp
-from .compiled import _queued_kernel, kernel_launches
+from .compiled import CompileReport, _queued_kernel, compile_report, kernel_launches
 from .shadow import ShadowReport, shadow_check
 from .amp import get_amp_supported_dtype, is_bf16_supported
 
