@@ -2,6 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -30,7 +33,33 @@ struct Block {
   std::size_t size;       // bytes reserved from the driver
   std::size_t requested;  // bytes the caller asked for
   void* ptr;
-  std::vector<c10::Stream> used_on;  // other streams from record_stream
+  std::vector<c10::Stream> used_on;                         // other streams from record_stream
+  std::shared_ptr<c10::GatheredContext> context = nullptr;  // where it was allocated (history on)
+};
+
+// Memory history: off unless a recorder is set. Readers on the allocation path use the atomics;
+// the trace itself is per device, under the device cache's mutex.
+std::atomic<ContextRecorder> g_recorder{nullptr};
+std::atomic<bool> g_trace{false};
+std::atomic<std::size_t> g_max_entries{0};
+std::atomic<ContextDescriber> g_describer{nullptr};
+
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An allocation that does not fit, with what holds the memory; the message is completed outside
+// the cache's lock (describing the contexts may take the interpreter's lock).
+struct DeviceOutOfMemory : std::runtime_error {
+  DeviceOutOfMemory(
+      std::string message,
+      std::vector<std::pair<std::size_t, std::shared_ptr<c10::GatheredContext>>> largest,
+      std::string advice)
+      : std::runtime_error(message), largest(std::move(largest)), advice(std::move(advice)) {}
+  std::vector<std::pair<std::size_t, std::shared_ptr<c10::GatheredContext>>> largest;
+  std::string advice;
 };
 
 struct BySizeOnStream {
@@ -66,7 +95,8 @@ class DeviceCache {
  public:
   explicit DeviceCache(c10::DeviceIndex device) : device_(device) {}
 
-  Block* allocate(std::size_t requested, c10::StreamId stream) {
+  Block* allocate(std::size_t requested, c10::StreamId stream,
+                  std::shared_ptr<c10::GatheredContext> context) {
     std::lock_guard lock(mutex_);
     collect_finished_events();
     const std::size_t size = round_size(requested);
@@ -78,8 +108,10 @@ class DeviceCache {
     Block* block = take_cached(size, pool, stream);
     if (block == nullptr) block = reserve(size, requested, pool, stream);
     block->requested = requested;
+    block->context = std::move(context);
     active_.emplace(block->ptr, block);
     update(block, +1);
+    trace(TraceEntry::Action::Alloc, block, block->context);
     return block;
   }
 
@@ -87,6 +119,7 @@ class DeviceCache {
     std::lock_guard lock(mutex_);
     active_.erase(block->ptr);
     update_allocated(block, -1);
+    trace(TraceEntry::Action::FreeRequested, block);
     if (block->used_on.empty()) {
       release_to_pool(block);
       return;
@@ -149,6 +182,32 @@ class DeviceCache {
   DeviceStats stats() {
     std::lock_guard lock(mutex_);
     return stats_;
+  }
+
+  MemorySnapshot snapshot() {
+    std::lock_guard lock(mutex_);
+    MemorySnapshot out;
+    auto add = [&](const Block* b, BlockSnapshot::State state) {
+      out.blocks.push_back({reinterpret_cast<std::uintptr_t>(b->ptr), b->size, b->requested,
+                            b->stream, b->pool, state, b->context});
+    };
+    for (const auto& [ptr, block] : active_) add(block, BlockSnapshot::State::Active);
+    for (const Block* block : free_) add(block, BlockSnapshot::State::Inactive);
+    for (const auto& [notifier, block] : pending_) {
+      const bool seen = std::any_of(out.blocks.begin(), out.blocks.end(), [&](const auto& b) {
+        return b.addr == reinterpret_cast<std::uintptr_t>(block->ptr);
+      });
+      if (!seen) add(block, BlockSnapshot::State::PendingFree);
+    }
+    std::sort(out.blocks.begin(), out.blocks.end(),
+              [](const auto& a, const auto& b) { return a.addr < b.addr; });
+    out.trace.assign(trace_.begin(), trace_.end());
+    return out;
+  }
+
+  void clear_trace() {
+    std::lock_guard lock(mutex_);
+    trace_.clear();
   }
 
   void reset_peak() {
@@ -224,6 +283,7 @@ class DeviceCache {
       raise_out_of_memory(requested);
     }
     auto* block = new Block{device_, pool, stream, size, requested, ptr, {}};
+    trace(TraceEntry::Action::SegmentAlloc, block);
     reserved_ += size;
     ++stats_.num_device_alloc;
     for_pool(size, [&](StatType t) {
@@ -249,6 +309,9 @@ class DeviceCache {
   [[noreturn]] void raise_out_of_memory(std::size_t requested) {
     const hal::MemoryInfo info = driver().memory_info(device_);
     const std::size_t allocated = stats_.allocated_bytes[0].current;
+    if (g_trace.load()) {
+      trace_entry({TraceEntry::Action::Oom, info.free, requested, 0, now_us(), nullptr});
+    }
     std::ostringstream msg;
     msg << "MLU out of memory. Tried to allocate " << format_bytes(requested)
         << ". mlu:" << static_cast<int>(device_) << " has a total capacity of "
@@ -260,8 +323,41 @@ class DeviceCache {
       msg << " This process may use at most " << fraction_ * 100
           << "% of the device (set_per_process_memory_fraction).";
     }
-    msg << " Free tensors you no longer need, or call torch.mlu.empty_cache().";
-    TORCH_CHECK_WITH(OutOfMemoryError, false, msg.str());
+    // What holds the memory: the largest live allocations (with where they were allocated, when
+    // history is recorded).
+    std::vector<const Block*> live;
+    for (const auto& [ptr, block] : active_) live.push_back(block);
+    const std::size_t shown = std::min<std::size_t>(live.size(), 5);
+    std::partial_sort(live.begin(), live.begin() + shown, live.end(),
+                      [](const Block* a, const Block* b) { return a->size > b->size; });
+    std::vector<std::pair<std::size_t, std::shared_ptr<c10::GatheredContext>>> largest;
+    for (std::size_t i = 0; i < shown; ++i) largest.emplace_back(live[i]->size, live[i]->context);
+    std::ostringstream advice;
+    advice << " Free tensors you no longer need (the largest are above) or use a smaller batch";
+    if (reserved_ > allocated) {
+      advice << "; " << format_bytes(reserved_ - allocated)
+             << " is cached: torch.mlu.empty_cache() returns it (an allocation that does not fit "
+                "already tried that)";
+    }
+    if (g_recorder.load() == nullptr) {
+      advice << ". torch.mlu.memory._record_memory_history() records where each allocation "
+                "was made, for this message and for torch.mlu.memory._snapshot()";
+    }
+    advice << ".";
+    throw DeviceOutOfMemory(msg.str(), std::move(largest), advice.str());
+  }
+
+  void trace(TraceEntry::Action action, const Block* block,
+             std::shared_ptr<c10::GatheredContext> context = nullptr) {
+    if (!g_trace.load(std::memory_order_relaxed)) return;
+    trace_entry({action, reinterpret_cast<std::uintptr_t>(block->ptr), block->size, block->stream,
+                 now_us(), std::move(context)});
+  }
+
+  void trace_entry(TraceEntry entry) {
+    trace_.push_back(std::move(entry));
+    const std::size_t limit = g_max_entries.load();
+    while (trace_.size() > limit) trace_.pop_front();
   }
 
   // Returns every cached block to the driver, once no queued work can still use them; live
@@ -288,6 +384,7 @@ class DeviceCache {
   }
 
   void return_to_driver(Block* block) {
+    trace(TraceEntry::Action::SegmentFree, block);
     hal_call([&] { driver().free(device_, block->ptr); });
     reserved_ -= block->size;
     ++stats_.num_device_free;
@@ -312,6 +409,8 @@ class DeviceCache {
   }
 
   void release_to_pool(Block* block) {
+    trace(TraceEntry::Action::FreeCompleted, block);
+    block->context.reset();
     for_pool(block->size, [&](StatType t) {
       stats_.active[static_cast<std::size_t>(t)].decrease(1);
       stats_.active_bytes[static_cast<std::size_t>(t)].decrease(block->size);
@@ -363,6 +462,7 @@ class DeviceCache {
   std::map<void*, Block*> active_;
   std::deque<std::pair<hal::Notifier*, Block*>> pending_;
   std::vector<Capture> captures_;
+  std::deque<TraceEntry> trace_;
   std::map<PoolId, int> pool_users_;  // graphs (and captures) using each private pool
   DeviceStats stats_;
   std::size_t reserved_ = 0;
@@ -384,6 +484,27 @@ DeviceCache& cache(c10::DeviceIndex device) {
   return *caches()[device];
 }
 
+[[noreturn]] void raise_explained(const DeviceOutOfMemory& oom) {
+  std::vector<std::string> where;
+  if (ContextDescriber describe = g_describer.load()) {
+    std::vector<std::shared_ptr<c10::GatheredContext>> contexts;
+    for (const auto& [size, context] : oom.largest) contexts.push_back(context);
+    where = describe(contexts);
+  }
+  std::ostringstream msg;
+  msg << oom.what();
+  if (!oom.largest.empty()) {
+    msg << " Largest live allocations:";
+    for (std::size_t i = 0; i < oom.largest.size(); ++i) {
+      msg << (i ? ";" : "") << " " << format_bytes(oom.largest[i].first);
+      if (i < where.size() && !where[i].empty()) msg << " (allocated at " << where[i] << ")";
+    }
+    msg << ".";
+  }
+  msg << oom.advice;
+  TORCH_CHECK_WITH(OutOfMemoryError, false, msg.str());
+}
+
 void free_block(void* ctx) {
   // A forked child dropping a tensor it inherited: the memory is the parent's.
   if (hal::forked_after_init()) return;
@@ -403,8 +524,15 @@ class MLUAllocator final : public AllocatorBase {
     const c10::DeviceIndex device = current_device();
     const c10::Device where(kMLU, device);
     if (n == 0) return c10::DataPtr(nullptr, nullptr, &c10::detail::deleteNothing, where);
-    Block* block = cache(device).allocate(n, current_stream(device).id());
-    return c10::DataPtr(block->ptr, block, &free_block, where);
+    ContextRecorder recorder = g_recorder.load();
+    // Gathered before the cache's lock: gathering Python frames takes the interpreter's lock.
+    auto context = recorder != nullptr ? recorder() : nullptr;
+    try {
+      Block* block = cache(device).allocate(n, current_stream(device).id(), std::move(context));
+      return c10::DataPtr(block->ptr, block, &free_block, where);
+    } catch (const DeviceOutOfMemory& oom) {
+      raise_explained(oom);
+    }
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
@@ -464,6 +592,19 @@ void end_allocating_to_pool(c10::DeviceIndex device, c10::StreamId stream) {
 void release_pool(c10::DeviceIndex device, PoolId pool) { cache(device).release_pool(pool); }
 
 DeviceStats device_stats(c10::DeviceIndex device) { return cache(device).stats(); }
+
+void record_memory_history(ContextRecorder recorder, bool trace, std::size_t max_entries) {
+  g_max_entries.store(max_entries);
+  g_trace.store(recorder != nullptr && trace);
+  g_recorder.store(recorder);
+  if (recorder == nullptr && is_initialized()) {
+    for (auto& c : caches()) c->clear_trace();
+  }
+}
+
+void set_context_describer(ContextDescriber describer) { g_describer.store(describer); }
+
+MemorySnapshot memory_snapshot(c10::DeviceIndex device) { return cache(device).snapshot(); }
 void reset_peak_stats(c10::DeviceIndex device) { cache(device).reset_peak(); }
 void reset_accumulated_stats(c10::DeviceIndex device) { cache(device).reset_accumulated(); }
 

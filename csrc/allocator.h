@@ -7,8 +7,12 @@
 #include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/Stream.h>
 
+#include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "device.h"
 
@@ -32,6 +36,41 @@ void reset_peak_stats(c10::DeviceIndex device);
 void reset_accumulated_stats(c10::DeviceIndex device);
 // Caps what the cache may reserve on a device to fraction * capacity.
 void set_memory_fraction(double fraction, c10::DeviceIndex device);
+// Memory history (torch.mlu.memory._record_memory_history): where live blocks were allocated,
+// and a trace of the allocator's events, for snapshots in PyTorch's format.
+struct TraceEntry {
+  enum class Action { Alloc, FreeRequested, FreeCompleted, SegmentAlloc, SegmentFree, Oom };
+  Action action;
+  std::uintptr_t addr;  // for Oom: the device's free bytes, as CUDA's trace has it
+  std::size_t size;
+  c10::StreamId stream;
+  std::int64_t time_us;
+  std::shared_ptr<c10::GatheredContext> context;  // where it was allocated (Alloc only)
+};
+struct BlockSnapshot {
+  enum class State { Active, Inactive, PendingFree };
+  std::uintptr_t addr;
+  std::size_t size;
+  std::size_t requested;
+  c10::StreamId stream;
+  PoolId pool;
+  State state;
+  std::shared_ptr<c10::GatheredContext> context;
+};
+struct MemorySnapshot {
+  std::vector<BlockSnapshot> blocks;  // every reserved block, each its own segment
+  std::vector<TraceEntry> trace;
+};
+// Gathers the calling context of an allocation (set by the bindings: Python frames).
+using ContextRecorder = std::shared_ptr<c10::GatheredContext> (*)();
+// Turns contexts into one line each ("file:line in function"), for out-of-memory errors.
+using ContextDescriber =
+    std::vector<std::string> (*)(const std::vector<std::shared_ptr<c10::GatheredContext>>&);
+// recorder null: history off. trace: keep events too, at most max_entries per device.
+void record_memory_history(ContextRecorder recorder, bool trace, std::size_t max_entries);
+void set_context_describer(ContextDescriber describer);
+MemorySnapshot memory_snapshot(c10::DeviceIndex device);
+
 // (free, total) bytes of the device, as the driver reports them.
 std::pair<std::size_t, std::size_t> memory_info(c10::DeviceIndex device);
 // The device owning a pointer returned by the allocator (also interior pointers).

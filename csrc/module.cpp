@@ -3,6 +3,7 @@
 #include <torch/csrc/Exceptions.h>
 #include <torch/csrc/Generator.h>
 #include <torch/csrc/autograd/python_variable.h>
+#include <torch/csrc/profiler/combined_traceback.h>
 #include <torch/csrc/utils/pybind.h>
 
 #include <cstring>
@@ -17,6 +18,13 @@
 #include "mlu_kernels/parallel.h"
 #include "stream.h"
 #include "tensor_desc.h"
+
+// From torch/csrc/profiler/python/combined_traceback.h, which PyTorch 2.14 makes include
+// nlohmann/json (not a dependency of this project); libtorch_python exports both on every lane.
+namespace torch {
+std::vector<pybind11::object> py_symbolize(std::vector<CapturedTraceback*>& to_symbolize);
+void installCapturedTracebackPython();
+}  // namespace torch
 
 namespace torch_mlu {
 namespace {
@@ -49,6 +57,121 @@ py::dict stats_dict(const DeviceStats& stats) {
   out["num_device_alloc"] = stats.num_device_alloc;
   out["num_device_free"] = stats.num_device_free;
   return out;
+}
+
+// Memory history: allocation contexts are tracebacks gathered by PyTorch's profiler support.
+std::shared_ptr<c10::GatheredContext> python_frames() {
+  return torch::CapturedTraceback::gather(/*python=*/true, /*script=*/false, /*cpp=*/false);
+}
+std::shared_ptr<c10::GatheredContext> all_frames() {
+  return torch::CapturedTraceback::gather(/*python=*/true, /*script=*/true, /*cpp=*/true);
+}
+
+// The symbolized frames of each context (None where there is none).
+std::vector<py::object> symbolized(const std::vector<std::shared_ptr<c10::GatheredContext>>& all) {
+  std::vector<torch::CapturedTraceback*> tracebacks;
+  std::vector<std::size_t> at;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (auto* t = dynamic_cast<torch::CapturedTraceback*>(all[i].get())) {
+      tracebacks.push_back(t);
+      at.push_back(i);
+    }
+  }
+  std::vector<py::object> out(all.size(), py::none());
+  const std::vector<py::object> frames = torch::py_symbolize(tracebacks);
+  for (std::size_t k = 0; k < at.size(); ++k) out[at[k]] = frames[k];
+  return out;
+}
+
+// For out-of-memory messages: the innermost frame outside torch itself, "file:line in name".
+std::vector<std::string> describe_contexts(
+    const std::vector<std::shared_ptr<c10::GatheredContext>>& contexts) {
+  std::vector<std::string> lines(contexts.size());
+  try {
+    py::gil_scoped_acquire gil;
+    const std::vector<py::object> frames = symbolized(contexts);
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      if (frames[i].is_none()) continue;
+      for (const py::handle frame : frames[i]) {
+        const std::string file = py::str(frame["filename"]);
+        if (file.find("/torch/") != std::string::npos &&
+            file.find("/torch_mlu/") == std::string::npos)
+          continue;
+        lines[i] = file + ":" + std::string(py::str(frame["line"])) + " in " +
+                   std::string(py::str(frame["name"]));
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    // The message goes out without locations rather than failing differently.
+  }
+  return lines;
+}
+
+const char* trace_action(TraceEntry::Action action) {
+  switch (action) {
+    case TraceEntry::Action::Alloc: return "alloc";
+    case TraceEntry::Action::FreeRequested: return "free_requested";
+    case TraceEntry::Action::FreeCompleted: return "free_completed";
+    case TraceEntry::Action::SegmentAlloc: return "segment_alloc";
+    case TraceEntry::Action::SegmentFree: return "segment_free";
+    case TraceEntry::Action::Oom: return "oom";
+  }
+  return "unknown";
+}
+
+// One device's snapshot in the layout of torch.cuda.memory._snapshot(): each block is its own
+// segment (the allocator never splits blocks).
+py::tuple snapshot_of(c10::DeviceIndex device) {
+  const MemorySnapshot snap = memory_snapshot(device);
+  std::vector<std::shared_ptr<c10::GatheredContext>> contexts;
+  for (const auto& b : snap.blocks) contexts.push_back(b.context);
+  for (const auto& e : snap.trace) contexts.push_back(e.context);
+  const std::vector<py::object> frames = symbolized(contexts);
+  auto frames_of = [&](std::size_t i) {
+    return frames[i].is_none() ? py::object(py::list()) : frames[i];
+  };
+  py::list segments;
+  for (std::size_t i = 0; i < snap.blocks.size(); ++i) {
+    const BlockSnapshot& b = snap.blocks[i];
+    const bool active = b.state == BlockSnapshot::State::Active;
+    py::dict block;
+    block["address"] = b.addr;
+    block["size"] = b.size;
+    block["requested_size"] = active ? b.requested : 0;
+    block["state"] = active                                         ? "active_allocated"
+                     : b.state == BlockSnapshot::State::PendingFree ? "active_pending_free"
+                                                                    : "inactive";
+    block["frames"] = frames_of(i);
+    py::dict segment;
+    segment["device"] = static_cast<int>(device);
+    segment["address"] = b.addr;
+    segment["total_size"] = b.size;
+    segment["allocated_size"] = active ? b.size : 0;
+    segment["active_size"] = b.state == BlockSnapshot::State::Inactive ? 0 : b.size;
+    segment["requested_size"] = active ? b.requested : 0;
+    segment["stream"] = b.stream;
+    segment["segment_type"] = b.size <= (std::size_t{1} << 20) ? "small" : "large";
+    segment["segment_pool_id"] = py::make_tuple(b.pool.first, b.pool.second);
+    segment["is_expandable"] = false;
+    segment["frames"] = frames_of(i);
+    segment["blocks"] = py::make_tuple(block);
+    segments.append(segment);
+  }
+  py::list trace;
+  for (std::size_t i = 0; i < snap.trace.size(); ++i) {
+    const TraceEntry& e = snap.trace[i];
+    py::dict entry;
+    entry["action"] = trace_action(e.action);
+    entry["addr"] = e.addr;
+    entry["size"] = e.size;
+    entry["stream"] = e.stream;
+    entry["time_us"] = e.time_us;
+    entry["frames"] = frames_of(snap.blocks.size() + i);
+    if (e.action == TraceEntry::Action::Oom) entry["device_free"] = e.addr;
+    trace.append(entry);
+  }
+  return py::make_tuple(segments, trace);
 }
 
 py::tuple pack(const c10::Stream& s) {
@@ -230,6 +353,15 @@ PYBIND11_MODULE(_C, m) {
       .def("pool", [](const Graph& g) { return g.pool(); })
       .def("captured", &Graph::captured)
       .def("work_names", wrap_pybind_function([](const Graph& g) { return g.work_names(); }));
+  m.def("_record_memory_history",
+        wrap_pybind_function([](bool enabled, bool trace, bool cpp, std::size_t max_entries) {
+          if (enabled) torch::installCapturedTracebackPython();
+          record_memory_history(enabled ? (cpp ? &all_frames : &python_frames) : nullptr, trace,
+                                max_entries);
+          set_context_describer(&describe_contexts);
+        }));
+  m.def("_memory_snapshot",
+        wrap_pybind_function([](int64_t d) { return snapshot_of(checked_device_index(d)); }));
   m.def("_graph_pool_handle", &new_graph_pool);
   // References to a storage (what StorageWeakRef.cdata points at): Debian's CPU-only torch lacks
   // torch._C._storage_Use_Count, which CUDA graph trees use for the same question.

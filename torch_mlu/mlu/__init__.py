@@ -17,6 +17,7 @@ from .device import (
     _synchronize_at_exit,
 )
 from .streams import Event, Stream, StreamContext, current_stream, default_stream, set_stream, stream
+from . import memory
 from .memory import (
     empty_cache,
     max_memory_allocated,
@@ -24,6 +25,7 @@ from .memory import (
     mem_get_info,
     memory_allocated,
     memory_reserved,
+    memory_snapshot,
     memory_stats,
     memory_summary,
     reset_accumulated_memory_stats,

@@ -1,6 +1,8 @@
 """Device memory: the caching allocator's statistics and controls, as torch.cuda's."""
 
 import collections
+import pickle
+import sys
 
 from torch_mlu import _C
 from .device import _index, _lazy_init
@@ -95,3 +97,48 @@ def memory_summary(device=None, abbreviated=False):
     lines.append(f"{'Allocation retries':<28}{stats.get('num_alloc_retries', 0):>14}")
     lines.append(f"{'Out-of-memory errors':<28}{stats.get('num_ooms', 0):>14}")
     return "\n".join(lines)
+
+
+def _record_memory_history(enabled="all", context="all", stacks="all", max_entries=sys.maxsize,
+                           device=None):
+    """Records where each allocation is made (enabled="state") and also a trace of allocator
+    events (enabled="all"), as torch.cuda.memory._record_memory_history; None turns it off.
+
+    stacks: "python" (Python frames) or "all" (also TorchScript and C++ frames). The history
+    feeds _snapshot() (rendered by torch.cuda._memory_viz or pytorch.org/memory_viz) and the
+    out-of-memory message. With history off, allocations pay nothing for it."""
+    if enabled not in (None, "state", "all"):
+        raise ValueError(f"enabled must be None, 'state' or 'all', got {enabled!r}")
+    if context not in (None, "state", "alloc", "all"):
+        raise ValueError(f"context must be None, 'state', 'alloc' or 'all', got {context!r}")
+    if stacks not in ("python", "all"):
+        raise ValueError(f"stacks must be 'python' or 'all', got {stacks!r}")
+    _lazy_init()
+    _C._record_memory_history(enabled is not None and context is not None, enabled == "all",
+                              stacks == "all", max_entries)
+
+
+def _snapshot(device=None):
+    """The allocator's state in torch.cuda.memory._snapshot()'s format: "segments" (every
+    reserved block of every device, with the frames that allocated it when history is recorded)
+    and "device_traces" (one list of events per device)."""
+    if not _C._is_initialized():
+        return {"segments": [], "device_traces": [], "allocator_settings": {}}
+    segments, traces = [], []
+    devices = range(_C._device_count()) if device is None else [_index(device)]
+    for index in devices:
+        device_segments, trace = _C._memory_snapshot(index)
+        segments.extend(device_segments)
+        traces.append(trace)
+    return {"segments": segments, "device_traces": traces, "allocator_settings": {}}
+
+
+def _dump_snapshot(filename="dump_snapshot.pickle"):
+    """Writes _snapshot() as the pickle PyTorch's memory viewer reads."""
+    with open(filename, "wb") as f:
+        pickle.dump(_snapshot(), f)
+
+
+def memory_snapshot():
+    """The segments of every device, as torch.cuda.memory_snapshot()."""
+    return _snapshot()["segments"]
