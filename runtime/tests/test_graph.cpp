@@ -17,20 +17,9 @@ using test_support::drv;
 using test_support::Gate;
 using test_support::kind_of;
 using test_support::PinnedBuffer;
+using test_support::ScopedGraph;
 using test_support::ScopedNotifier;
 using test_support::ScopedQueue;
-
-class ScopedGraph {
- public:
-  explicit ScopedGraph(hal::Graph* graph) : graph_(graph) {}
-  ScopedGraph(const ScopedGraph&) = delete;
-  ScopedGraph& operator=(const ScopedGraph&) = delete;
-  ~ScopedGraph() { drv().destroy_graph(graph_); }
-  hal::Graph* get() const { return graph_; }
-
- private:
-  hal::Graph* graph_;
-};
 
 TEST(Graph, CapturedWorkRunsOnlyWhenLaunched) {
   ScopedQueue q(0);

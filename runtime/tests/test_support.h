@@ -98,6 +98,18 @@ class ScopedNotifier {
   hal::Notifier* notifier_;
 };
 
+class ScopedGraph {
+ public:
+  explicit ScopedGraph(hal::Graph* graph) : graph_(graph) {}
+  ScopedGraph(const ScopedGraph&) = delete;
+  ScopedGraph& operator=(const ScopedGraph&) = delete;
+  ~ScopedGraph() { drv().destroy_graph(graph_); }
+  hal::Graph* get() const { return graph_; }
+
+ private:
+  hal::Graph* graph_;
+};
+
 class DeviceBuffer {
  public:
   DeviceBuffer(int device, std::size_t bytes)
