@@ -16,6 +16,7 @@
 #include "graph.h"
 #include "mlu_kernels/build_info.h"
 #include "mlu_kernels/parallel.h"
+#include "profiler.h"
 #include "stream.h"
 #include "tensor_desc.h"
 
@@ -254,6 +255,7 @@ c10::DeviceIndex pack_arguments(const KernelCall& call, const py::args& args,
 PYBIND11_MODULE(_C, m) {
   using namespace torch_mlu;
   m.def("_init", wrap_pybind_function([] { driver(); }));
+  profiler::register_with_kineto();
   m.def("_is_initialized", &is_initialized);
   m.def("_in_bad_fork", &hal::forked_after_init);
   m.def("_device_count", [] { return static_cast<int>(device_count()); });

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "profiler.h"
+
 namespace torch_mlu {
 
 kernels::DType kernel_dtype(c10::ScalarType type) {
@@ -44,7 +46,9 @@ std::atomic<std::uint64_t> launches{0};
 }  // namespace
 
 void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
-  hal::Queue* queue = current_queue(device);
+  const c10::Stream stream = current_stream(device);
+  hal::Queue* queue = queue_of(stream);
+  if (profiler::recording()) work = profiler::traced(name, device, stream.id(), std::move(work));
   hal_call([&] { driver().launch(queue, name, std::move(work)); });
   launches.fetch_add(1, std::memory_order_relaxed);
 }
