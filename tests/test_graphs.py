@@ -146,6 +146,20 @@ def test_misuse_raises_clear_errors():
     assert x.sum().item() == 4.0  # one replay doubles the ones
 
 
+def test_a_second_capture_on_the_device_raises():
+    """The default generator serves one capture at a time (CUDA allows two)."""
+    x = torch.ones(2, device=mlu)
+    first, second = torch.mlu.MLUGraph(), torch.mlu.MLUGraph()
+    with torch.mlu.graph(first):
+        y = x * 2
+        with pytest.raises(RuntimeError, match="already used by a graph capture"):
+            with torch.mlu.stream(torch.mlu.Stream()):
+                second.capture_begin()
+        assert not second.captured()
+    first.replay()
+    assert torch.equal(y.cpu(), torch.full((2,), 2.0))
+
+
 def test_is_current_stream_capturing():
     assert not torch.mlu.is_current_stream_capturing()
     seen = []

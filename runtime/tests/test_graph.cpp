@@ -185,6 +185,23 @@ TEST(Graph, AQueueWaitingForAPointInTheCaptureJoinsIt) {
   EXPECT_FALSE(drv().capturing(side.get()));
 }
 
+TEST(Graph, JoiningASecondCaptureInvalidatesIt) {
+  ScopedQueue first(0), second(0);
+  ScopedNotifier point(0);
+  drv().begin_capture(first.get());
+  drv().begin_capture(second.get());
+  drv().record(point.get(), first.get());
+  try {
+    drv().wait(second.get(), point.get());
+    FAIL() << "a wait across two captures must raise";
+  } catch (const hal::Error& e) {
+    EXPECT_EQ(e.kind(), hal::ErrorKind::NotCapturable);
+    EXPECT_NE(std::string(e.what()).find("another capture"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(kind_of([&] { drv().end_capture(second.get()); }), hal::ErrorKind::NotCapturable);
+  ScopedGraph graph(drv().end_capture(first.get()));  // the first capture is intact
+}
+
 TEST(Graph, AbortReleasesJoinedQueues) {
   ScopedQueue origin(0), side(0);
   ScopedNotifier fork(0);

@@ -35,7 +35,10 @@ def graph_pool_handle():
 
 
 class MLUGraph(_C._Graph):
-    """Work captured from an mlu stream, replayed as one unit (torch.cuda.CUDAGraph)."""
+    """Work captured from an mlu stream, replayed as one unit (torch.cuda.CUDAGraph).
+
+    keep_graph is accepted for CUDAGraph's signature only: the recorded work is both what is kept
+    and what is launched, so there is no separate instantiation to defer."""
 
     def __init__(self, keep_graph=False):
         _lazy_init()
