@@ -22,6 +22,7 @@ import time
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="torch-mlu-bench-"))
 
 import torch  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import torch_mlu  # noqa: E402,F401
 
@@ -264,6 +265,25 @@ def dispatch_cost(device, calls=2000):
     return elapsed / calls
 
 
+def observability_cost(rounds=5):
+    """Host seconds per small mlu operator with torch.profiler and memory history off (never
+    started), recording, and off again after a trace: the medians of alternating rounds."""
+    samples = {"off": [], "profiler recording": [], "off after a trace": [],
+               "memory history recording": []}
+    activities = [ProfilerActivity.CPU, ProfilerActivity.PrivateUse1]
+    for _ in range(rounds):
+        samples["off"].append(dispatch_cost("mlu"))
+        with profile(activities=activities):
+            samples["profiler recording"].append(dispatch_cost("mlu"))
+        time.sleep(SETTLE_SECONDS)
+        samples["off after a trace"].append(dispatch_cost("mlu"))
+        torch.mlu.memory._record_memory_history()
+        samples["memory history recording"].append(dispatch_cost("mlu"))
+        torch.mlu.memory._record_memory_history(enabled=None)
+        time.sleep(SETTLE_SECONDS)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
 def mixed_precision(workload, repeats, warmup):
     """Median step time and peak device memory on mlu in float32 and under autocast."""
     out = {}
@@ -343,6 +363,9 @@ def main():
     d = micro["dispatch_seconds_per_op"]
     print(f"{'host cost of a small op':<26}{d['mlu'] * 1e6:>10.1f}us{d['cpu'] * 1e6:>10.1f}us"
           f"{d['cpu'] / d['mlu']:>9.2f}  until the Python call returns")
+    micro["observability_seconds_per_op"] = cost = observability_cost()
+    print("host cost of a small mlu op with the profiler and memory history: " + ", ".join(
+        f"{k} {v * 1e6:.2f}us" for k, v in cost.items()))
 
     names = args.only or list(workloads.WORKLOADS)
     print(f"\n{'training step':<20}{'mlu':>10}{'cpu-1t':>10}{f'cpu-{DEFAULT_THREADS}t':>10}{'speedup':>9}"

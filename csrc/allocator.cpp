@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "stream.h"
+#include "tensor_desc.h"
 
 namespace torch_mlu {
 namespace {
@@ -112,6 +113,7 @@ class DeviceCache {
     active_.emplace(block->ptr, block);
     update(block, +1);
     trace(TraceEntry::Action::Alloc, block, block->context);
+    report_to_profiler(block, +1);
     return block;
   }
 
@@ -120,6 +122,7 @@ class DeviceCache {
     active_.erase(block->ptr);
     update_allocated(block, -1);
     trace(TraceEntry::Action::FreeRequested, block);
+    report_to_profiler(block, -1);
     if (block->used_on.empty()) {
       release_to_pool(block);
       return;
@@ -334,10 +337,27 @@ class DeviceCache {
     for (std::size_t i = 0; i < shown; ++i) largest.emplace_back(live[i]->size, live[i]->context);
     std::ostringstream advice;
     advice << " Free tensors you no longer need (the largest are above) or use a smaller batch";
+    // Before raising, the cache went back to the driver: what this process could still get is the
+    // free memory, within its fraction of the device.
+    std::size_t obtainable = info.free;
+    if (fraction_ < 1.0) {
+      const auto limit = static_cast<std::size_t>(fraction_ * info.total);
+      obtainable = std::min(obtainable, limit > reserved_ ? limit - reserved_ : 0);
+    }
+    if (obtainable > 0 && obtainable < requested) {
+      advice << " (if this allocation grows with the batch, a batch of at most "
+             << std::max<std::size_t>(1, obtainable * 100 / requested)
+             << "% of this one would fit it)";
+    }
     if (reserved_ > allocated) {
-      advice << "; " << format_bytes(reserved_ - allocated)
-             << " is cached: torch.mlu.empty_cache() returns it (an allocation that does not fit "
-                "already tried that)";
+      // All that stays cached after that is held by graphs' private pools.
+      advice << "; the " << format_bytes(reserved_ - allocated) << " reserved but unallocated ("
+             << free_.size() << " free block" << (free_.size() == 1 ? "" : "s")
+             << ") belongs to the private pools of mlu graphs, which only they reuse: reset() or "
+                "delete graphs you no longer replay";
+    }
+    if (fraction_ < 1.0) {
+      advice << "; torch.mlu.set_per_process_memory_fraction() raises this process's limit";
     }
     if (g_recorder.load() == nullptr) {
       advice << ". torch.mlu.memory._record_memory_history() records where each allocation "
@@ -424,6 +444,13 @@ class DeviceCache {
       stats_.active[static_cast<std::size_t>(t)].increase(1);
       stats_.active_bytes[static_cast<std::size_t>(t)].increase(block->size);
     });
+  }
+
+  // torch.profiler's profile_memory: a no-op (one thread-local read) unless it records.
+  void report_to_profiler(const Block* block, int sign) {
+    const auto bytes = static_cast<std::int64_t>(block->size);
+    c10::reportMemoryUsageToProfiler(block->ptr, sign * bytes, stats_.allocated_bytes[0].current,
+                                     stats_.reserved_bytes[0].current, c10::Device(kMLU, device_));
   }
 
   void update_allocated(Block* block, int sign) {
@@ -539,11 +566,8 @@ class MLUAllocator final : public AllocatorBase {
 
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     const c10::DeviceIndex device = current_device();
-    hal::Queue* queue = current_queue(device);
-    hal_call([&] {
-      driver().copy_async(queue, dest, src, count, hal::CopyKind::DeviceToDevice);
-      driver().synchronize(queue);
-    });
+    enqueue_copy(device, dest, src, count, hal::CopyKind::DeviceToDevice);
+    hal_call([&] { driver().synchronize(current_queue(device)); });
   }
 
 #if TORCH_MLU_TORCH_VERSION >= 209

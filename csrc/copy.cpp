@@ -32,10 +32,8 @@ void host_to_device(const at::Tensor& dst, const at::Tensor& src, bool non_block
   const at::Tensor staged = src.to(dst.scalar_type()).contiguous();
   const at::Tensor target = plain(dst) ? dst : at::empty(dst.sizes(), dst.options());
   hal::Queue* queue = current_queue(dst.device().index());
-  hal_call([&] {
-    driver().copy_async(queue, target.data_ptr(), staged.data_ptr(), target.nbytes(),
-                        hal::CopyKind::HostToDevice);
-  });
+  enqueue_copy(dst.device().index(), target.data_ptr(), staged.data_ptr(), target.nbytes(),
+               hal::CopyKind::HostToDevice);
   if (staged.is_same(src) && is_pinned(src.storage().data())) {
     if (non_blocking)
       record_host_use(src.storage().data(), queue);
@@ -53,10 +51,8 @@ void device_to_host(const at::Tensor& dst, const at::Tensor& src, bool non_block
   }
   const at::Tensor target = plain(dst) ? dst : at::empty(dst.sizes(), dst.options());
   hal::Queue* queue = current_queue(src.device().index());
-  hal_call([&] {
-    driver().copy_async(queue, target.data_ptr(), source.data_ptr(), target.nbytes(),
-                        hal::CopyKind::DeviceToHost);
-  });
+  enqueue_copy(src.device().index(), target.data_ptr(), source.data_ptr(), target.nbytes(),
+               hal::CopyKind::DeviceToHost);
   if (target.is_same(dst) && is_pinned(dst.storage().data())) {
     if (non_blocking)
       record_host_use(dst.storage().data(), queue);
@@ -87,8 +83,10 @@ void between_devices(const at::Tensor& dst, const at::Tensor& src) {
     d.record(ready, src_queue);
     d.wait(dst_queue, ready);
     d.destroy_notifier(ready);
-    d.copy_async(dst_queue, target.data_ptr(), source.data_ptr(), target.nbytes(),
-                 hal::CopyKind::DeviceToDevice);
+  });
+  enqueue_copy(to, target.data_ptr(), source.data_ptr(), target.nbytes(),
+               hal::CopyKind::DeviceToDevice);
+  hal_call([&] {
     hal::Notifier* done = d.create_notifier(to, false);
     d.record(done, dst_queue);
     d.wait(src_queue, done);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "profiler.h"
 #include "stream.h"
 
 #if TORCH_MLU_TORCH_VERSION >= 213
@@ -99,7 +100,8 @@ void Graph::replay() {
               "replay() of an mlu graph that holds no capture: capture it first (capture_begin "
               "and capture_end, or `with torch.mlu.graph(g):`)");
   c10::DeviceGuard guard(c10::Device(kMLU, device_));
-  hal::Queue* queue = current_queue(device_);
+  const c10::Stream stream = current_stream(device_);
+  hal::Queue* queue = queue_of(stream);
   hal::Work before;
   if (random_offsets_ > 0) {
     std::lock_guard lock(generator_.mutex());
@@ -110,7 +112,15 @@ void Graph::replay() {
       base->offset = offset;
     };
   }
-  hal_call([&] { driver().launch_graph(graph_, queue, std::move(before)); });
+  auto enqueue = [&] { driver().launch_graph(graph_, queue, std::move(before)); };
+  hal_call([&] {
+    if (profiler::recording() && !driver().capturing(queue)) {
+      profiler::traced_span(profiler::Span::GraphReplay, "graph replay", device_, stream.id(),
+                            queue, enqueue);
+    } else {
+      enqueue();
+    }
+  });
 }
 
 void Graph::reset() {

@@ -6,6 +6,7 @@
 #include "generator.h"
 #include "host_allocator.h"
 #include "stream.h"
+#include "tensor_desc.h"
 
 namespace torch_mlu {
 namespace {
@@ -53,10 +54,8 @@ struct MLUHooks final : at::PrivateUse1HooksInterface {
     c10::DataPtr fresh = impl->allocator()->allocate(new_bytes);
     const std::size_t keep = std::min(new_bytes, impl->nbytes());
     if (keep > 0) {
-      hal::Queue* queue = current_queue(fresh.device().index());
-      hal_call([&] {
-        driver().copy_async(queue, fresh.get(), impl->data(), keep, hal::CopyKind::DeviceToDevice);
-      });
+      enqueue_copy(fresh.device().index(), fresh.get(), impl->data(), keep,
+                   hal::CopyKind::DeviceToDevice);
     }
     impl->set_data_ptr_noswap(std::move(fresh));
     impl->set_nbytes(new_bytes);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "device.h"
+
 namespace torch_mlu::profiler {
 namespace detail {
 std::atomic<bool> recording{false};
@@ -20,6 +22,7 @@ namespace {
 using libkineto::ActivityType;
 
 struct Record {
+  ActivityType type;
   const char* name;
   int device;
   std::int64_t stream;
@@ -67,7 +70,7 @@ class Session final : public libkineto::IActivityProfilerSession {
   void processTrace(libkineto::ActivityLogger& logger, libkineto::getLinkedActivityCallback linked,
                     std::int64_t, std::int64_t) override {
     for (const Record& r : records_) {
-      auto& a = activities_.emplace_back(span_, ActivityType::CONCURRENT_KERNEL, r.name);
+      auto& a = activities_.emplace_back(span_, r.type, r.name);
       a.startTime = r.start_ns;
       a.endTime = r.end_ns;
       a.id = static_cast<std::int32_t>(r.correlation);
@@ -121,28 +124,49 @@ class ChildProfiler final : public libkineto::IActivityProfiler {
 
  private:
   std::string name_ = "__mlu_profiler__";
-  std::set<ActivityType> types_ = {ActivityType::CONCURRENT_KERNEL};
+  std::set<ActivityType> types_ = {ActivityType::CONCURRENT_KERNEL, ActivityType::GPU_MEMCPY};
 };
+
+// Work that finishes after the trace stopped (or replays work captured while it recorded) is not
+// part of it.
+void report(Record record) {
+  if (!detail::recording.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(g_mutex);
+  g_records.push_back(record);
+}
+
+std::uint64_t current_correlation() { return t_correlation.empty() ? 0 : t_correlation.back(); }
 
 }  // namespace
 
 hal::Work traced(const char* name, c10::DeviceIndex device, c10::StreamId stream, hal::Work work) {
-  const std::uint64_t correlation = t_correlation.empty() ? 0 : t_correlation.back();
+  const std::uint64_t correlation = current_correlation();
   return [name, device, stream, correlation, work = std::move(work)] {
     const std::int64_t start = now_ns();
-    auto report = [&] {
-      const std::int64_t end = now_ns();
-      std::lock_guard lock(g_mutex);
-      g_records.push_back({name, device, stream, correlation, start, end});
+    auto done = [&] {
+      report({ActivityType::CONCURRENT_KERNEL, name, device, stream, correlation, start, now_ns()});
     };
     try {
       work();
     } catch (...) {
-      report();
+      done();
       throw;
     }
-    report();
+    done();
   };
+}
+
+void traced_span(Span kind, const char* name, c10::DeviceIndex device, c10::StreamId stream,
+                 hal::Queue* queue, const std::function<void()>& enqueue) {
+  // A graph replay is device work like a kernel; Kineto has a type of its own for copies.
+  const ActivityType type =
+      kind == Span::Copy ? ActivityType::GPU_MEMCPY : ActivityType::CONCURRENT_KERNEL;
+  const std::uint64_t correlation = current_correlation();
+  auto start = std::make_shared<std::int64_t>(0);
+  driver().launch(queue, "profiler mark", [start] { *start = now_ns(); });
+  enqueue();
+  driver().launch(queue, "profiler mark",
+                  [=] { report({type, name, device, stream, correlation, *start, now_ns()}); });
 }
 
 void register_with_kineto() {

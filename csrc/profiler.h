@@ -1,12 +1,14 @@
-// Device activities for torch.profiler: while a trace records, every kernel a queue runs is an
-// activity (name, device, stream, start and end as the queue ran it, and the correlation id of
-// the operator that launched it), delivered to Kineto as its PrivateUse1 child profiler.
+// Device activities for torch.profiler: while a trace records, every kernel, copy and graph replay
+// a queue runs is an activity (name, device, stream, start and end as the queue ran it, and the
+// correlation id of the operator that launched it), delivered to Kineto as its PrivateUse1 child
+// profiler.
 #pragma once
 
 #include <c10/core/Device.h>
 #include <c10/core/Stream.h>
 
 #include <atomic>
+#include <functional>
 
 #include "mlu/hal.h"
 
@@ -21,8 +23,17 @@ extern std::atomic<bool> recording;
 // One relaxed load: what launching pays while no trace records.
 inline bool recording() noexcept { return detail::recording.load(std::memory_order_relaxed); }
 
-// work, timed when it runs and reported as an activity of the trace.
+// work, timed when it runs and reported as a kernel of the trace.
 hal::Work traced(const char* name, c10::DeviceIndex device, c10::StreamId stream, hal::Work work);
+
+// What a queue runs besides kernels.
+enum class Span { Copy, GraphReplay };
+
+// Calls enqueue (which puts a copy or a graph replay on queue) between two marks on the same queue
+// that time what it enqueued as one activity of the trace. The marks are work of the queue, so a
+// failing enqueue leaves at most an unreported start mark behind.
+void traced_span(Span kind, const char* name, c10::DeviceIndex device, c10::StreamId stream,
+                 hal::Queue* queue, const std::function<void()>& enqueue);
 
 // Registers the child profiler with Kineto (once, at import).
 void register_with_kineto();

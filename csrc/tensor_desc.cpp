@@ -48,13 +48,43 @@ std::atomic<std::uint64_t> launches{0};
 void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
   const c10::Stream stream = current_stream(device);
   hal::Queue* queue = queue_of(stream);
-  if (profiler::recording()) work = profiler::traced(name, device, stream.id(), std::move(work));
+  // Captured work is not traced: its replays are (one activity each).
+  if (profiler::recording() && !driver().capturing(queue)) {
+    work = profiler::traced(name, device, stream.id(), std::move(work));
+  }
   hal_call([&] { driver().launch(queue, name, std::move(work)); });
   launches.fetch_add(1, std::memory_order_relaxed);
 }
 
 void launch(const at::Tensor& on, const char* name, hal::Work work) {
   launch(on.device().index(), name, std::move(work));
+}
+
+namespace {
+const char* copy_name(hal::CopyKind kind) {
+  switch (kind) {
+    case hal::CopyKind::HostToDevice: return "Memcpy HtoD";
+    case hal::CopyKind::DeviceToHost: return "Memcpy DtoH";
+    case hal::CopyKind::DeviceToDevice: return "Memcpy DtoD";
+    case hal::CopyKind::HostToHost: return "Memcpy HtoH";
+  }
+  return "Memcpy";
+}
+}  // namespace
+
+void enqueue_copy(c10::DeviceIndex device, void* dst, const void* src, std::size_t bytes,
+                  hal::CopyKind kind) {
+  const c10::Stream stream = current_stream(device);
+  hal::Queue* queue = queue_of(stream);
+  auto copy = [&] { driver().copy_async(queue, dst, src, bytes, kind); };
+  hal_call([&] {
+    if (profiler::recording() && !driver().capturing(queue)) {
+      profiler::traced_span(profiler::Span::Copy, copy_name(kind), device, stream.id(), queue,
+                            copy);
+    } else {
+      copy();
+    }
+  });
 }
 
 std::uint64_t kernel_launches() noexcept { return launches.load(std::memory_order_relaxed); }

@@ -22,6 +22,11 @@ std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 void launch(const at::Tensor& on, const char* name, hal::Work work);
 void launch(c10::DeviceIndex device, const char* name, hal::Work work);
 
+// Enqueues the driver's copy of bytes on the current stream of device (a copy activity of a
+// profiler trace).
+void enqueue_copy(c10::DeviceIndex device, void* dst, const void* src, std::size_t bytes,
+                  hal::CopyKind kind);
+
 // Kernels enqueued by this process so far (library and generated kernels; not copies): what a
 // compiled graph saves is visible as fewer launches per step.
 std::uint64_t kernel_launches() noexcept;

@@ -3,6 +3,7 @@ _snapshot, _dump_snapshot, memory_snapshot), rendered by torch.cuda._memory_viz,
 out-of-memory message naming what holds the memory."""
 
 import pickle
+import re
 
 import pytest
 import torch
@@ -131,3 +132,27 @@ def test_out_of_memory_without_history_says_how_to_get_it(run_py):
     assert result.returncode == 0, result
     assert "Largest live allocations: 200.00 MiB." in result.stdout
     assert "_record_memory_history()" in result.stdout
+
+
+def test_out_of_memory_suggests_a_batch_that_fits_and_names_graph_pools(run_py):
+    result = run_py("""
+        import torch, torch_mlu
+        x = torch.ones(1, device="mlu")
+        g = torch.mlu.MLUGraph()
+        with torch.mlu.graph(g):
+            scratch = torch.empty(100 << 20, dtype=torch.uint8, device="mlu")
+            del scratch  # freed into the graph's private pool, which keeps it
+            y = x + 1
+        table = torch.empty(100 << 20, dtype=torch.uint8, device="mlu")
+        free, _ = torch.mlu.mem_get_info()
+        try:
+            torch.empty(400 << 20, dtype=torch.uint8, device="mlu")
+        except torch.OutOfMemoryError as e:
+            print("oom:", e)
+        print("expected percent:", free * 100 // (400 << 20))
+    """, MLU_DEVICE_MEMORY="512M")
+    assert result.returncode == 0, result
+    percent = re.search(r"a batch of at most (\d+)% of this one would fit", result.stdout)
+    assert percent and f"expected percent: {percent.group(1)}" in result.stdout, result.stdout
+    assert "100.00 MiB reserved but unallocated (1 free block) belongs to the private pools" \
+        in result.stdout

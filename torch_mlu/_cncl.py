@@ -4,7 +4,9 @@ On hardware this is Cambricon's CNCL. The software MLU's device memory is one ho
 collectives go through gloo: each collective copies its mlu operands to the host (after the work
 queued on the current stream, as every device-to-host copy does), runs gloo's collective, and
 copies the results back on the current stream. CPU tensors in the same calls go to gloo directly.
-Collectives complete before they return; ``async_op=True`` gets a finished work object.
+Collectives complete before they return; ``async_op=True`` gets a finished work object. In a
+profiler trace each is a ``cncl:<collective>`` range around its copies (device copy activities)
+and gloo's exchange.
 
 ``dist.init_process_group("cncl")`` (or no backend, for mlu) and DistributedDataParallel on mlu
 modules use it; with the GPU migration, "nccl" means "cncl".
@@ -14,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torch._C._distributed_c10d import _create_work_from_future
 from torch.futures import Future
+from torch.profiler import record_function
 from torch.utils._pytree import tree_map
 
 NAME = "cncl"
@@ -52,9 +55,10 @@ class ProcessGroupCNCL(dist.ProcessGroup):
         outputs back into outputs."""
         if args and args[-1] is None:  # no options: gloo's defaults
             args = args[:-1]
-        host_outputs, *host_args = _to_host([outputs, *args])
-        getattr(self._gloo, collective)(host_outputs, *host_args).wait()
-        _copy_back(outputs, host_outputs)
+        with record_function(f"{NAME}:{collective}"):
+            host_outputs, *host_args = _to_host([outputs, *args])
+            getattr(self._gloo, collective)(host_outputs, *host_args).wait()
+            _copy_back(outputs, host_outputs)
         return _finished(outputs)
 
     def allreduce(self, tensors, opts=None):
