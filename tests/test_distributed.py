@@ -44,6 +44,16 @@ WORKER = textwrap.dedent("""
     x = torch.full((2,), rank + 2.0, device=mlu)
     dist.reduce(x, dst=1)
     checks["reduce"] = x.tolist() if rank == 1 else None
+    x = torch.tensor([rank * 4.0, 1.0], device=mlu)
+    dist.all_reduce(x, op=dist.ReduceOp.AVG)
+    checks["all_reduce_avg"] = x.tolist()
+    out = torch.empty(1, device=mlu)
+    dist.reduce_scatter_tensor(out, torch.tensor([1.0, 3.0], device=mlu) * (rank + 1),
+                               op=dist.ReduceOp.AVG)
+    checks["reduce_scatter_tensor_avg"] = out.tolist()
+    x = torch.full((1,), rank * 6.0, device=mlu)
+    dist.reduce(x, dst=0, op=dist.ReduceOp.AVG)
+    checks["reduce_avg"] = x.tolist()
     gathered = [torch.empty(1, device=mlu) for _ in range(2)] if rank == 0 else None
     dist.gather(torch.full((1,), rank + 4.0, device=mlu), gathered, dst=0)
     checks["gather"] = [t.tolist() for t in gathered] if rank == 0 else None
@@ -129,6 +139,7 @@ def test_collectives_and_ddp_between_two_processes(tmp_path, backend):
         assert r["backend"] == ("cncl" if backend == "cncl" else "undefined")
         assert r["all_reduce"] == [3.0, 3.0, 3.0]
         assert r["all_reduce_max"] == [10.0, 5.0]
+        assert r["all_reduce_avg"] == [2.0, 1.0]  # AVG, which gloo lacks
         assert r["broadcast"] == [1.0, 1.0]
         assert r["all_gather"] == [[0.5, 0.5], [1.5, 1.5]]
         assert r["all_gather_into_tensor"] == [0.0, 1.0, 2.0, 3.0]
@@ -138,6 +149,8 @@ def test_collectives_and_ddp_between_two_processes(tmp_path, backend):
     assert r0["reduce_scatter_tensor"] == [0.0, 3.0] and r1["reduce_scatter_tensor"] == [6.0, 9.0]
     assert r0["all_to_all_single"] == [10.0, 12.0] and r1["all_to_all_single"] == [11.0, 13.0]
     assert r1["reduce"] == [5.0, 5.0] and r0["gather"] == [[4.0], [5.0]]
+    assert r0["reduce_scatter_tensor_avg"] == [1.5] and r1["reduce_scatter_tensor_avg"] == [4.5]
+    assert r0["reduce_avg"] == [3.0]
     assert r0["scatter"] == [20.0, 20.0] and r1["scatter"] == [21.0, 21.0]
     if torch_version() >= (2, 7):
         assert r0["reduce_scatter"] == [2.0, 2.0] and r1["reduce_scatter"] == [4.0, 4.0]

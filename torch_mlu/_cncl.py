@@ -4,6 +4,7 @@ On hardware this is Cambricon's CNCL. The software MLU's device memory is one ho
 collectives go through gloo: each collective copies its mlu operands to the host (after the work
 queued on the current stream, as every device-to-host copy does), runs gloo's collective, and
 copies the results back on the current stream. CPU tensors in the same calls go to gloo directly.
+ReduceOp.AVG, which gloo lacks, is a sum divided by the group's size.
 Collectives complete before they return; ``async_op=True`` gets a finished work object. In a
 profiler trace each is a ``cncl:<collective>`` range around its copies (device copy activities)
 and gloo's exchange.
@@ -61,14 +62,27 @@ class ProcessGroupCNCL(dist.ProcessGroup):
             _copy_back(outputs, host_outputs)
         return _finished(outputs)
 
+    def _averaged(self, collective, outputs, *args):
+        """ReduceOp.AVG, which gloo lacks (NCCL and CNCL have it): the sum, divided by the
+        group's size where the result lands."""
+        opts = args[-1]
+        if opts is None or opts.reduceOp != dist.ReduceOp.AVG:
+            return self._staged(collective, outputs, *args)
+        opts.reduceOp = dist.ReduceOp.SUM  # the caller made these options for this call
+        work = self._staged(collective, outputs, *args)
+        if collective != "reduce" or self.rank() == opts.rootRank:
+            tree_map(lambda t: t.div_(self.size()) if isinstance(t, torch.Tensor) else None,
+                     outputs)
+        return work
+
     def allreduce(self, tensors, opts=None):
-        return self._staged("allreduce", tensors, opts)
+        return self._averaged("allreduce", tensors, opts)
 
     def broadcast(self, tensors, opts=None):
         return self._staged("broadcast", tensors, opts)
 
     def reduce(self, tensors, opts=None):
-        return self._staged("reduce", tensors, opts)
+        return self._averaged("reduce", tensors, opts)
 
     def allgather(self, output_lists, inputs, opts=None):
         return self._staged("allgather", output_lists, inputs, opts)
@@ -77,7 +91,7 @@ class ProcessGroupCNCL(dist.ProcessGroup):
         return self._staged("_allgather_base", output, input, opts)
 
     def _reduce_scatter_base(self, output, input, opts=None):
-        return self._staged("_reduce_scatter_base", output, input, opts)
+        return self._averaged("_reduce_scatter_base", output, input, opts)
 
     def gather(self, output_lists, inputs, opts=None):
         return self._staged("gather", output_lists, inputs, opts)
@@ -86,7 +100,7 @@ class ProcessGroupCNCL(dist.ProcessGroup):
         return self._staged("scatter", outputs, input_lists, opts)
 
     def reduce_scatter(self, outputs, input_lists, opts=None):
-        return self._staged("reduce_scatter", outputs, input_lists, opts)
+        return self._averaged("reduce_scatter", outputs, input_lists, opts)
 
     def alltoall_base(self, output, input, output_split_sizes, input_split_sizes, opts=None):
         return self._staged("alltoall_base", output, input, output_split_sizes,
