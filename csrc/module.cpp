@@ -378,6 +378,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("_kernel_launches", &kernel_launches);
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);
   m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
+  m.def("_gemm16_path", &mlu::kernels::gemm16_path);
 
   m.def("_fallback_stats", [] {
     py::dict out;

@@ -80,3 +80,25 @@ def test_device_products_leave_the_cpu_blas_thread_count_alone():
     (x @ x).sum().item()
     torch.nn.functional.scaled_dot_product_attention(*(torch.randn(1, 2, 8, 4, device="mlu"),) * 3).sum().item()
     assert blas.openblas_get_num_threads() == before
+
+
+LARGE_16BIT_PRODUCTS = {  # large enough for oneDNN's matmul where this CPU has 16-bit instructions
+    "mm": lambda a, b, bias: a @ b,
+    "mm_transposed": lambda a, b, bias: a @ b.t().contiguous().t(),
+    "bmm": lambda a, b, bias: torch.bmm(a.view(4, 32, 96), b.expand(4, 96, 160).contiguous()),
+    "linear": lambda a, b, bias: torch.nn.functional.linear(a, b.t(), bias),
+}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("name", LARGE_16BIT_PRODUCTS)
+def test_large_16bit_products_match_a_float64_product(name, dtype):
+    a, b = torch.randn(128, 96).to(dtype), torch.randn(96, 160).to(dtype)
+    bias = torch.randn(160).to(dtype)
+    fn = LARGE_16BIT_PRODUCTS[name]
+    with native():
+        got = fn(a.mlu(), b.mlu(), bias.mlu())
+    want = fn(a.double(), b.double(), bias.double())
+    assert got.dtype == dtype
+    # float32 accumulation, one rounding to 16 bits
+    torch.testing.assert_close(got.cpu().double(), want, rtol=1e-2, atol=2e-2)

@@ -59,6 +59,8 @@ def report():
     kernels = _C._kernel_instruction_sets()
     print(f"CPU: {' '.join(_host_instruction_sets()) or 'x86-64 baseline'}; kernels compiled for "
           f"{' '.join(kernels) or 'the x86-64 baseline'}")
+    print(f"16-bit matrix products: bfloat16 on {_C._gemm16_path(True)}, float16 on "
+          f"{_C._gemm16_path(False)}")
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(VARIABLES))
     print("environment: " + (" ".join(f"{k}={v}" for k, v in settings) or "no MLU settings"))
 

@@ -3,13 +3,6 @@
 // float32; float16 is widened by the library's own conversions, since oneDNN's float16 reorders
 // are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per shape and
 // kept in a small LRU cache, so the repeated steps of a training loop only execute.
-#include <omp.h>
-
-#include <list>
-#include <map>
-#include <memory>
-#include <mutex>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -17,17 +10,12 @@
 
 #include "conv_internal.h"
 #include "float32_copy.h"
-#include "mlu_kernels/parallel.h"
+#include "onednn_common.h"
 
 namespace mlu::kernels {
 namespace {
 
 using dnnl::memory;
-
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 memory::data_type onednn_type(DType dtype) {
   switch (dtype) {
@@ -89,7 +77,7 @@ Operand make_operand(int arg, const memory::desc& user, const memory::desc& inte
                      bool written) {
   Operand op{arg, user, internal, std::nullopt, written};
   if (user != internal) {
-    const dnnl::engine& e = cpu_engine();
+    const dnnl::engine& e = onednn_engine();
     op.convert = written ? dnnl::reorder(dnnl::reorder::primitive_desc(e, internal, e, user))
                          : dnnl::reorder(dnnl::reorder::primitive_desc(e, user, e, internal));
   }
@@ -99,7 +87,7 @@ Operand make_operand(int arg, const memory::desc& user, const memory::desc& inte
 std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const TensorDesc& x,
                                       const TensorDesc& w, const TensorDesc& y,
                                       const TensorDesc* bias) {
-  const dnnl::engine& e = cpu_engine();
+  const dnnl::engine& e = onednn_engine();
   const int n = c.spatial_dims;
   const memory::dims stride(c.stride.begin(), c.stride.begin() + n);
   const memory::dims pad_before(c.pad_before.begin(), c.pad_before.begin() + n);
@@ -181,58 +169,26 @@ PlanKey plan_key(ConvPass pass, const DirectConv& c, const TensorDesc& x, const 
   return key;
 }
 
-// Least recently used plans are dropped past the capacity: a network has a few dozen shapes.
-class PlanCache {
- public:
-  template <typename Make>
-  std::shared_ptr<const Plan> get(const PlanKey& key, Make&& make) {
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = index_.find(key); it != index_.end()) {
-        order_.splice(order_.begin(), order_, it->second);
-        return it->second->second;
-      }
-    }
-    std::shared_ptr<const Plan> plan = make();  // slow: built outside the lock
-    std::lock_guard lock(mutex_);
-    if (index_.find(key) == index_.end()) {
-      order_.emplace_front(key, plan);
-      index_.emplace(key, order_.begin());
-      if (order_.size() > kCapacity) {
-        index_.erase(order_.back().first);
-        order_.pop_back();
-      }
-    }
-    return plan;
-  }
-
- private:
-  static constexpr std::size_t kCapacity = 256;
-  std::mutex mutex_;
-  std::list<std::pair<PlanKey, std::shared_ptr<const Plan>>> order_;
-  std::map<PlanKey, decltype(order_)::iterator> index_;
-};
+using PlanCache = LruCache<PlanKey, Plan>;
 
 PlanCache& plan_cache() {
   static PlanCache cache;
   return cache;
 }
 
-// oneDNN parallelises through OpenMP, with the calling thread's team size. Small convolutions
-// run on the calling thread alone: a second OpenMP thread spins after each parallel region and
-// took the core from the dispatching thread and the kernels that follow (an LSTM after a
-// convolutional front end ran 25% slower). The size follows from the shapes, which the plan key
-// holds, so a plan always runs with the team it was made for.
+// Small convolutions run on the calling thread alone (an LSTM after a convolutional front end ran
+// 25% slower with a second, spinning OpenMP thread). The size follows from the shapes, which the
+// plan key holds, so a plan always runs with the team it was made for.
 constexpr double kParallelMultiplyAdds = 1 << 25;
 
 void size_team(const TensorDesc& w, const TensorDesc& y) {
   const double multiply_adds = static_cast<double>(y.numel()) * (w.numel() / w.sizes[0]);
-  omp_set_num_threads(multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1);
+  size_onednn_team(multiply_adds, kParallelMultiplyAdds);
 }
 
 void execute(const Plan& plan, const std::vector<void*>& data) {
-  thread_local dnnl::stream stream(cpu_engine());
-  const dnnl::engine& e = cpu_engine();
+  dnnl::stream& stream = onednn_stream();
+  const dnnl::engine& e = onednn_engine();
   std::unordered_map<int, memory> args;
   std::vector<std::pair<memory, memory>> results;  // (internal, user) reordered after the primitive
   for (std::size_t i = 0; i < plan.operands.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include "activation_math.h"
 #include "float32_copy.h"
+#include "gemm_onednn.h"
 #include "gemm_pieces.h"
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/parallel.h"
@@ -194,6 +195,11 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
   if (m == 0 || n == 0 || batch == 0) return;
 
   if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
+    // Most 16-bit products (mm, bmm, linear) stay in 16 bits on oneDNN where this CPU has the
+    // instructions; the rest widen to float32.
+    const bool plain = alpha == 1 && beta == 0 && epilogue.pre_activation == nullptr &&
+                       epilogue.activation == Activation::None && epilogue.bias_scale == 1;
+    if (plain && onednn_gemm16(out, a, b, epilogue.bias)) return;
     const Float32Copy wa(a, true), wb(b, true), wo(out, beta != 0);
     std::optional<Float32Copy> wbias, wpre;
     GemmEpilogue wide = epilogue;

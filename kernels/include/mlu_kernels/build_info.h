@@ -10,4 +10,8 @@ namespace mlu::kernels {
 // "AVX-512F", "AVX512-BF16", "AMX-TILE"; empty for the baseline.
 std::vector<std::string> compiled_instruction_sets();
 
+// How 16-bit matrix products run on this CPU, per dtype: "oneDNN" (16-bit operands on the CPU's
+// 16-bit matrix instructions, chosen at run time) or "float32" (widened, then OpenBLAS).
+std::string gemm16_path(bool bfloat16);
+
 }  // namespace mlu::kernels

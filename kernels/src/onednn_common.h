@@ -1,0 +1,68 @@
+// What the kernels that run on oneDNN share: the CPU engine, each thread's stream, the OpenMP
+// team size, and a small cache of primitives built per shape.
+#pragma once
+
+#include <omp.h>
+
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <utility>
+
+#include "mlu_kernels/parallel.h"
+
+namespace mlu::kernels {
+
+inline const dnnl::engine& onednn_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+inline dnnl::stream& onednn_stream() {
+  thread_local dnnl::stream stream(onednn_engine());
+  return stream;
+}
+
+// oneDNN parallelises through OpenMP with the calling thread's team size. Work below the
+// threshold runs on the calling thread alone: a second OpenMP thread spins after each parallel
+// region and takes the core from the dispatching thread and the kernels that follow.
+inline void size_onednn_team(double multiply_adds, double threshold) {
+  omp_set_num_threads(multiply_adds >= threshold ? kernel_threads() : 1);
+}
+
+// Least recently used entries are dropped past the capacity: a network has a few dozen shapes.
+template <typename Key, typename Value>
+class LruCache {
+ public:
+  template <typename Make>
+  std::shared_ptr<const Value> get(const Key& key, Make&& make) {
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = index_.find(key); it != index_.end()) {
+        order_.splice(order_.begin(), order_, it->second);
+        return it->second->second;
+      }
+    }
+    std::shared_ptr<const Value> value = make();  // slow: built outside the lock
+    std::lock_guard lock(mutex_);
+    if (index_.find(key) == index_.end()) {
+      order_.emplace_front(key, value);
+      index_.emplace(key, order_.begin());
+      if (order_.size() > kCapacity) {
+        index_.erase(order_.back().first);
+        order_.pop_back();
+      }
+    }
+    return value;
+  }
+
+ private:
+  static constexpr std::size_t kCapacity = 256;
+  std::mutex mutex_;
+  std::list<std::pair<Key, std::shared_ptr<const Value>>> order_;
+  std::map<Key, typename decltype(order_)::iterator> index_;
+};
+
+}  // namespace mlu::kernels
