@@ -4,6 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/DeviceGuard.h>
+#include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/library.h>
 
 #include <atomic>
@@ -263,6 +264,14 @@ TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
 }
 
 }  // namespace
+
+void register_autograd_fallback() {
+  auto& dispatcher = c10::Dispatcher::singleton();
+  if (dispatcher.hasBackendFallbackForDispatchKey(c10::DispatchKey::AutogradPrivateUse1)) return;
+  static torch::Library library(torch::Library::IMPL, "_", c10::DispatchKey::AutogradPrivateUse1,
+                                __FILE__, __LINE__);
+  library.fallback(torch::autograd::basicAutogradNotImplementedFallback());
+}
 
 std::map<std::string, FallbackRecord> fallback_stats() {
   std::lock_guard lock(g_ledger_mutex);

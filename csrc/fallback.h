@@ -32,4 +32,10 @@ bool fallback_enabled();
 bool fallback_enabled_from_environment();
 void set_fallback_enabled(bool enabled);
 
+// PyTorch 2.6 registers core's autograd fallback for AutogradCPU, AutogradCUDA and others but not
+// for AutogradPrivateUse1, so an operator of another library without autograd kernels
+// (torchvision::nms) never reaches its mlu kernel or the CPU fallback outside inference mode.
+// Registers core's fallback there where PyTorch has none (later versions do).
+void register_autograd_fallback();
+
 }  // namespace torch_mlu

@@ -256,6 +256,7 @@ PYBIND11_MODULE(_C, m) {
   using namespace torch_mlu;
   m.def("_init", wrap_pybind_function([] { driver(); }));
   profiler::register_with_kineto();
+  register_autograd_fallback();
   m.def("_is_initialized", &is_initialized);
   m.def("_in_bad_fork", &hal::forked_after_init);
   m.def("_device_count", [] { return static_cast<int>(device_count()); });

@@ -333,3 +333,30 @@ def test_random_values_are_plausible():
     d = F.dropout(torch.ones(20000, device="mlu"), p=0.25).cpu()
     assert set(d.unique().tolist()) <= {0.0, torch.tensor(1.0 / 0.75).item()}
     assert abs((d == 0).float().mean() - 0.25) < 0.02
+
+
+def test_operators_of_other_libraries_without_autograd_take_tensors_that_require_grad():
+    # Before the AutogradPrivateUse1 fallback, "Could not run ... with arguments from the
+    # 'Autogradmlu' backend" unless the caller was in inference mode.
+    lib = torch.library.Library("mlu_test_other_library", "DEF")
+    lib.define("triple(Tensor x) -> Tensor")
+    lib.impl("triple", lambda x: x * 3, "CPU")
+    x = torch.ones(3, device="mlu", requires_grad=True)
+    y = torch.ops.mlu_test_other_library.triple(x)
+    assert y.device.type == "mlu" and torch.equal(y.cpu(), torch.full((3,), 3.0))
+
+
+def test_torchvision_detection_operators_in_training_mode():
+    torchvision = pytest.importorskip("torchvision", reason="torchvision is not installed")
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    kept = torchvision.ops.nms(boxes.to("mlu"), scores.to("mlu"), 0.5)
+    assert torch.equal(kept.cpu(), torchvision.ops.nms(boxes, scores, 0.5))
+    x = torch.randn(1, 3, 32, 32)
+    rois = torch.tensor([[0, 2.0, 3.0, 20.0, 17.0]])
+    grads = []
+    for device in ("cpu", "mlu"):
+        leaf = x.to(device).detach().requires_grad_()
+        torchvision.ops.roi_align(leaf, rois.to(device), output_size=4).square().sum().backward()
+        grads.append(leaf.grad.cpu())
+    torch.testing.assert_close(grads[1], grads[0])
