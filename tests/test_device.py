@@ -11,6 +11,15 @@ def test_available_with_two_devices_by_default():
     assert torch.mlu.device_count() == 2
 
 
+def test_torch_is_mlu_available_as_mmengine_asks(run_py):
+    assert torch.is_mlu_available() is True
+    result = run_py("""
+        import torch, torch_mlu
+        print(torch.is_mlu_available())
+    """, MLU_VISIBLE_DEVICES="")
+    assert result.returncode == 0 and result.stdout.strip() == "False", result
+
+
 def test_set_device_changes_current_device_and_default_placement():
     assert torch.mlu.current_device() == 0
     torch.mlu.set_device(1)

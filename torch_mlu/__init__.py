@@ -23,6 +23,7 @@ from torch_mlu import _C  # noqa: E402  (the backend registers itself on load)
 from torch_mlu import mlu  # noqa: E402
 
 torch._register_device_module("mlu", mlu)
+torch.is_mlu_available = mlu.is_available  # where OpenMMLab's mmengine asks (Cambricon's name)
 atexit.register(mlu._synchronize_at_exit)
 torch.utils.generate_methods_for_privateuse1_backend(
     for_tensor=True, for_module=True, for_packed_sequence=True, for_storage=True
