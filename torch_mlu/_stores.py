@@ -17,6 +17,7 @@ import torch.distributed as dist
 _USERS = ("torch.distributed", "torch.distributed.rendezvous",
           "torch.distributed.elastic.rendezvous.c10d_rendezvous_backend",
           "torch.distributed.elastic.rendezvous.static_tcp_rendezvous")
+_ORIGINAL = dist.TCPStore
 
 
 @functools.cache
@@ -30,9 +31,6 @@ def libuv_available():
             return False
         raise
     return True
-
-
-_ORIGINAL = dist.TCPStore
 
 
 class TCPStore(_ORIGINAL):
