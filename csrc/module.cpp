@@ -8,8 +8,10 @@
 
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "allocator.h"
+#include "cncl.h"
 #include "fallback.h"
 #include "generated_kernel.h"
 #include "generator.h"
@@ -377,6 +379,15 @@ PYBIND11_MODULE(_C, m) {
         }));
 
   m.def("_kernel_launches", &kernel_launches);
+  // Device work that takes `microseconds` on the current stream (torch.cuda._sleep's role): lets
+  // tests hold a stream busy to observe what does and does not wait for it.
+  m.def("_sleep", wrap_pybind_function([](int64_t microseconds) {
+          TORCH_CHECK(microseconds >= 0 && microseconds <= 60'000'000,
+                      "_sleep: microseconds must be in [0, 60000000], got ", microseconds);
+          launch(current_device(), "sleep", [microseconds] {
+            std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
+          });
+        }));
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);
   m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
   m.def("_gemm16_path", &mlu::kernels::gemm16_path);
@@ -391,4 +402,14 @@ PYBIND11_MODULE(_C, m) {
   m.def("_reset_fallback_stats", &reset_fallback_stats);
   m.def("_fallback_enabled", &fallback_enabled);
   m.def("_set_fallback_enabled", &set_fallback_enabled);
+
+  // The collective backend's class derives from torch's c10d Backend, whose Python type exists
+  // once torch.distributed is imported: torch_mlu._cncl defines it then.
+  m.def("_define_cncl_backend", [m]() mutable {
+    if (py::hasattr(m, "CnclBackend")) return;
+    py::class_<CnclBackend, c10d::Backend, c10::intrusive_ptr<CnclBackend>>(m, "CnclBackend")
+        .def(py::init<c10::intrusive_ptr<c10d::Backend>, int, int>(), py::arg("transport"),
+             py::arg("rank"), py::arg("size"))
+        .def_property_readonly("sequence", &CnclBackend::sequence);
+  });
 }

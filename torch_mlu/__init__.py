@@ -37,9 +37,10 @@ from torch_mlu import _module_conversion  # noqa: E402
 _module_conversion.install()
 _inductor.install()  # torch.compile's default backend, Inductor, for mlu
 if torch.distributed.is_available():  # torch.distributed's "cncl" backend for mlu tensors
-    from torch_mlu import _cncl, _stores
+    from torch_mlu import _cncl, _fsdp, _stores
 
     _cncl.register()
+    _fsdp.install()  # FSDP2's copy operators on PyTorch 2.6
     _stores.install()  # TCP stores (torchrun's too) on PyTorch builds without libuv
 
 __all__ = ["mlu"]

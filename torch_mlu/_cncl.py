@@ -1,132 +1,57 @@
 """The "cncl" collective backend: torch.distributed for mlu tensors.
 
-On hardware this is Cambricon's CNCL. The software MLU's device memory is one host's, so its
-collectives go through gloo: each collective copies its mlu operands to the host (after the work
-queued on the current stream, as every device-to-host copy does), runs gloo's collective, and
-copies the results back on the current stream. CPU tensors in the same calls go to gloo directly.
-ReduceOp.AVG, which gloo lacks, is a sum divided by the group's size.
-Collectives complete before they return; ``async_op=True`` gets a finished work object. In a
-profiler trace each is a ``cncl:<collective>`` range around its copies (device copy activities)
-and gloo's exchange.
+The backend is C++ (csrc/cncl.cpp, a c10d Backend): collectives on mlu tensors are enqueued on a
+communication stream behind the caller's queued work and return at once; ``work.wait()`` orders
+the current stream after them. On the software MLU they run through gloo on the operands' memory
+in place (CNCL's place on hardware). In a profiler trace each is a ``cncl:<collective>`` kernel
+activity on the communication stream.
 
-``dist.init_process_group("cncl")`` (or no backend, for mlu) and DistributedDataParallel on mlu
-modules use it; with the GPU migration, "nccl" means "cncl".
+``dist.init_process_group("cncl")`` (CPU tensors included), ``init_process_group()`` with an mlu
+``device_id`` or on a machine whose accelerator is mlu, and ``"cpu:gloo,mlu:cncl"`` use it; with
+the GPU migration, "nccl" means "cncl".
 """
 
 import torch
 import torch.distributed as dist
-from torch._C._distributed_c10d import _create_work_from_future
-from torch.futures import Future
-from torch.profiler import record_function
-from torch.utils._pytree import tree_map
+
+from torch_mlu import _C
 
 NAME = "cncl"
-
-
-def _on_mlu(t):
-    return isinstance(t, torch.Tensor) and t.device.type == "mlu"
-
-
-def _to_host(tree):
-    return tree_map(lambda t: t.cpu() if _on_mlu(t) else t, tree)
-
-
-def _copy_back(tree, host_tree):
-    tree_map(lambda t, h: t.copy_(h) if _on_mlu(t) else None, tree, host_tree)
-
-
-def _finished(result):
-    future = Future()
-    future.set_result(result)
-    return _create_work_from_future(future)
-
-
-class ProcessGroupCNCL(dist.ProcessGroup):
-    """A process group for mlu (and CPU) tensors over a gloo process group on the same store."""
-
-    def __init__(self, store, rank, size, timeout):
-        super().__init__(rank, size)
-        self._gloo = dist.ProcessGroupGloo(store, rank, size, timeout)
-
-    def getBackendName(self):
-        return NAME
-
-    def _staged(self, collective, outputs, *args):
-        """Runs gloo's collective on host copies of (outputs, *args), then copies the host
-        outputs back into outputs."""
-        if args and args[-1] is None:  # no options: gloo's defaults
-            args = args[:-1]
-        with record_function(f"{NAME}:{collective}"):
-            host_outputs, *host_args = _to_host([outputs, *args])
-            getattr(self._gloo, collective)(host_outputs, *host_args).wait()
-            _copy_back(outputs, host_outputs)
-        return _finished(outputs)
-
-    def _averaged(self, collective, outputs, *args):
-        """ReduceOp.AVG, which gloo lacks (NCCL and CNCL have it): the sum, divided by the
-        group's size where the result lands."""
-        opts = args[-1]
-        if opts is None or opts.reduceOp != dist.ReduceOp.AVG:
-            return self._staged(collective, outputs, *args)
-        opts.reduceOp = dist.ReduceOp.SUM  # the caller made these options for this call
-        work = self._staged(collective, outputs, *args)
-        if collective != "reduce" or self.rank() == opts.rootRank:
-            tree_map(lambda t: t.div_(self.size()) if isinstance(t, torch.Tensor) else None,
-                     outputs)
-        return work
-
-    def allreduce(self, tensors, opts=None):
-        return self._averaged("allreduce", tensors, opts)
-
-    def broadcast(self, tensors, opts=None):
-        return self._staged("broadcast", tensors, opts)
-
-    def reduce(self, tensors, opts=None):
-        return self._averaged("reduce", tensors, opts)
-
-    def allgather(self, output_lists, inputs, opts=None):
-        return self._staged("allgather", output_lists, inputs, opts)
-
-    def _allgather_base(self, output, input, opts=None):
-        return self._staged("_allgather_base", output, input, opts)
-
-    def _reduce_scatter_base(self, output, input, opts=None):
-        return self._averaged("_reduce_scatter_base", output, input, opts)
-
-    def gather(self, output_lists, inputs, opts=None):
-        return self._staged("gather", output_lists, inputs, opts)
-
-    def scatter(self, outputs, input_lists, opts=None):
-        return self._staged("scatter", outputs, input_lists, opts)
-
-    def reduce_scatter(self, outputs, input_lists, opts=None):
-        return self._averaged("reduce_scatter", outputs, input_lists, opts)
-
-    def alltoall_base(self, output, input, output_split_sizes, input_split_sizes, opts=None):
-        return self._staged("alltoall_base", output, input, output_split_sizes,
-                            input_split_sizes, opts)
-
-    # The names PyTorch 2.7 and later call the single-tensor collectives by.
-    all_gather_single = _allgather_base
-    reduce_scatter_single = _reduce_scatter_base
-    all_to_all_single = alltoall_base
-
-    def send(self, tensors, dst, tag):
-        self._gloo.send(_to_host(tensors), dst, tag).wait()
-        return _finished(tensors)
-
-    def recv(self, tensors, src, tag):
-        return self._staged("recv", tensors, src, tag)
-
-    def barrier(self, opts=None):
-        (self._gloo.barrier() if opts is None else self._gloo.barrier(opts)).wait()
-        return _finished([])
+_TORCH_VERSION = tuple(int(x) for x in torch.__version__.split(".")[:2])
 
 
 def _create(store, rank, size, timeout):
-    return ProcessGroupCNCL(store, rank, size, timeout)
+    _C._define_cncl_backend()
+    # gloo has a store prefix of its own: a "cpu:gloo" backend of the same group shares `store`.
+    transport = dist.ProcessGroupGloo(dist.PrefixStore(f"{NAME}/", store), rank, size, timeout)
+    return _C.CnclBackend(transport, rank, size)
+
+
+def _accept_mlu_device_id(init_process_group):
+    """PyTorch before 2.7 takes only a CUDA ``device_id``: for an mlu one, the group is made
+    without it, then bound to the device as later versions do."""
+
+    def wrapper(backend=None, *args, device_id=None, **kwargs):
+        if not (isinstance(device_id, torch.device) and device_id.type == "mlu"):
+            return init_process_group(backend, *args, device_id=device_id, **kwargs)
+        if device_id.index is None:
+            raise ValueError("init_process_group: device_id must have an index, e.g. mlu:0")
+        init_process_group(backend or NAME, *args, **kwargs)  # the device's backend, as later
+        dist.distributed_c10d._get_default_group().bound_device_id = device_id
+
+    wrapper.__wrapped__ = init_process_group
+    wrapper.__doc__ = init_process_group.__doc__
+    return wrapper
 
 
 def register():
-    if NAME not in dist.Backend.backend_list:
-        dist.Backend.register_backend(NAME, _create, devices=["mlu"])
+    if NAME in dist.Backend.backend_list:
+        return
+    # CPU tensors too, for init_process_group("cncl"); the default CPU backend stays gloo.
+    cpu_default = dist.Backend.default_device_backend_map.get("cpu")
+    dist.Backend.register_backend(NAME, _create, devices=["cpu", "mlu"])
+    if cpu_default is not None:
+        dist.Backend.default_device_backend_map["cpu"] = cpu_default
+    if _TORCH_VERSION < (2, 7):
+        dist.init_process_group = _accept_mlu_device_id(dist.init_process_group)
+        dist.distributed_c10d.init_process_group = dist.init_process_group
