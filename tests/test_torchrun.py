@@ -16,8 +16,9 @@ WORKER = textwrap.dedent("""
     from torch.nn.parallel import DistributedDataParallel
 
     rank = int(os.environ["RANK"])
-    torch.mlu.set_device(int(os.environ["LOCAL_RANK"]))
-    dist.init_process_group("cncl")
+    device = torch.device("mlu", int(os.environ["LOCAL_RANK"]))
+    torch.mlu.set_device(device)
+    dist.init_process_group(device_id=device)  # no backend named: the device's, cncl
     x = torch.full((2,), rank + 1.0, device="mlu")
     dist.all_reduce(x)
     torch.manual_seed(0)
