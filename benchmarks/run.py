@@ -3,7 +3,8 @@
 Every figure is measured in this run, in this process, alternating between the configurations:
 mlu, CPU with one thread and CPU with PyTorch's default thread count (the CPU baseline is the
 better of the two, per workload; both are reported). Writes a JSON file and a PNG chart and
-prints a table; changes nothing else.
+prints a table; changes nothing else. The last section, collectives and DDP on two mlu devices,
+runs two processes (benchmarks/distributed.py, which also runs alone).
 
     tools/devenv python3 benchmarks/run.py [--quick] [--only NAME ...]
 """
@@ -27,6 +28,7 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 import torch_mlu  # noqa: E402,F401
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import distributed  # noqa: E402
 import workloads  # noqa: E402
 
 DEFAULT_THREADS = torch.get_num_threads()
@@ -394,6 +396,9 @@ def main():
         times = "".join(f"{amp[k]['seconds'] * 1e3:>7.1f}ms" for k in ("fp32", "fp16", "bf16"))
         peaks = "/".join(f"{amp[k]['peak_bytes'] / 2**20:.0f}" for k in ("fp32", "fp16", "bf16"))
         print(f"{name:<22}{times}   {peaks}")
+
+    results["distributed"] = distributed.run(args.quick)
+    distributed.report(results["distributed"])
 
     pathlib.Path(args.out).write_text(json.dumps(results, indent=2))
     chart(results, args.chart)
