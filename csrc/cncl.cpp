@@ -114,6 +114,16 @@ void finish_all(std::vector<c10::intrusive_ptr<c10d::Work>>& started) {
   for (const auto& work : works) wait_for(work);
 }
 
+// Enqueues, on `comm`, the wait for the sends and receives started there so far. Holds no
+// reference to the backend: a work may outlive its process group.
+std::function<void()> finisher_on(
+    c10::Stream comm, std::shared_ptr<std::vector<c10::intrusive_ptr<c10d::Work>>> started) {
+  return [comm, started = std::move(started)] {
+    c10::StreamGuard on_comm(comm);
+    launch(comm.device_index(), "cncl:wait_p2p", [started] { finish_all(*started); });
+  };
+}
+
 }  // namespace
 
 CnclBackend::CnclBackend(c10::intrusive_ptr<c10d::Backend> transport, int rank, int size)
@@ -134,6 +144,8 @@ c10::Stream CnclBackend::communication_stream(c10::DeviceIndex device) {
               " needs a process group of its own (one device per process, as with NCCL)");
   return *stream_;
 }
+
+std::function<void()> CnclBackend::finisher() const { return finisher_on(*stream_, started_p2p_); }
 
 void CnclBackend::finish_enqueued() {
   if (stream_) hal_call([&] { driver().synchronize(queue_of(*stream_)); });
@@ -208,16 +220,11 @@ CnclBackend::WorkPtr CnclBackend::run(const char* name, c10d::OpType type, const
            });
   }
   std::function<void()> finish_started;
-  if (p2p) finish_started = [this] { enqueue_finish_started(); };
+  if (p2p) finish_started = finisher();
   return c10::make_intrusive<QueuedWork>(rank, type, comm, std::move(outputs),
                                          std::move(source_rank), std::move(finish_started));
 }
 
-void CnclBackend::enqueue_finish_started() {
-  c10::StreamGuard on_comm(*stream_);
-  launch(stream_->device_index(), "cncl:wait_p2p",
-         [started = started_p2p_] { finish_all(*started); });
-}
 CnclBackend::WorkPtr CnclBackend::broadcast(Tensors& tensors, const c10d::BroadcastOptions& opts) {
   return run("cncl:broadcast", c10d::OpType::BROADCAST, tensors, tensors,
              [t = transport_.get(), views = movable(tensors), opts](int&) mutable {
@@ -506,8 +513,7 @@ CnclBackend::WorkPtr CnclBackend::endCoalescing() {
     return c10::make_intrusive<FinishedWork>(getRank(), c10d::OpType::COALESCED, Tensors{}, -1);
   }
   return c10::make_intrusive<QueuedWork>(getRank(), c10d::OpType::COALESCED, *stream_, Tensors{},
-                                         std::make_shared<const int>(-1),
-                                         [this] { enqueue_finish_started(); });
+                                         std::make_shared<const int>(-1), finisher());
 }
 
 // Waits for this rank's enqueued collectives, then for every rank.

@@ -80,8 +80,8 @@ class CnclBackend final : public c10d::Backend {
   // A send or receive (`p2p`) is only started by its body; its work finishes it.
   WorkPtr run(const char* name, c10d::OpType type, const Tensors& operands, Tensors outputs,
               std::function<void(int& source_rank)> body, bool p2p = false);
-  // Enqueues the wait for the sends and receives started so far.
-  void enqueue_finish_started();
+  // What a send's or receive's work calls to enqueue the wait for those started so far.
+  std::function<void()> finisher() const;
   c10::Stream communication_stream(c10::DeviceIndex device);
   // Waits for the collectives already enqueued (raising their failures).
   void finish_enqueued();
