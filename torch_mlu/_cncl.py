@@ -11,6 +11,9 @@ activity on the communication stream.
 the GPU migration, "nccl" means "cncl".
 """
 
+import os
+import socket
+
 import torch
 import torch.distributed as dist
 
@@ -20,10 +23,36 @@ NAME = "cncl"
 _TORCH_VERSION = tuple(int(x) for x in torch.__version__.split(".")[:2])
 
 
+def _address_towards(host):
+    """This machine's address on the route to `host` (None when there is none)."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, 9, type=socket.SOCK_DGRAM)[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(address)  # sends nothing: only asks for the route
+            return probe.getsockname()[0]
+    except OSError:
+        return None
+
+
+def _transport_options(timeout):
+    """gloo listens where the master's address is reached from, unless GLOO_SOCKET_IFNAME says
+    otherwise: by default it takes the address of the host's name, which Debian's /etc/hosts
+    maps to loopback, where no other node can connect."""
+    options = dist.ProcessGroupGloo._Options()
+    options._timeout = timeout
+    options._threads = 2
+    master = os.environ.get("MASTER_ADDR")
+    local = _address_towards(master) if master and "GLOO_SOCKET_IFNAME" not in os.environ else None
+    options._devices = [dist.ProcessGroupGloo.create_device(hostname=local) if local
+                        else dist.ProcessGroupGloo.create_default_device()]
+    return options
+
+
 def _create(store, rank, size, timeout):
     _C._define_cncl_backend()
     # gloo has a store prefix of its own: a "cpu:gloo" backend of the same group shares `store`.
-    transport = dist.ProcessGroupGloo(dist.PrefixStore(f"{NAME}/", store), rank, size, timeout)
+    transport = dist.ProcessGroupGloo(dist.PrefixStore(f"{NAME}/", store), rank, size,
+                                      _transport_options(timeout))
     return _C.CnclBackend(transport, rank, size)
 
 
