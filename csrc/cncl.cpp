@@ -5,6 +5,9 @@
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 
+#include <chrono>
+#include <thread>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/csrc/distributed/c10d/Types.hpp>
 
 #include "allocator.h"
@@ -124,10 +127,37 @@ std::function<void()> finisher_on(
   };
 }
 
+// After a failed collective: the ranks that do not report the same failure within a few seconds
+// through the store (dead, hung, or elsewhere in their programs), as a sentence to append to the
+// error; empty when every rank reported it or the store cannot tell.
+std::string silent_ranks(const c10::intrusive_ptr<c10d::Store>& store, uint64_t sequence, int rank,
+                         int size) {
+  if (!store) return "";
+  const std::string prefix = c10::str("failed/", sequence, "/");
+  try {
+    store->set(prefix + std::to_string(rank), std::vector<uint8_t>{});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    std::vector<int> silent;
+    do {
+      silent.clear();
+      for (int r = 0; r < size; ++r) {
+        if (r != rank && !store->check({prefix + std::to_string(r)})) silent.push_back(r);
+      }
+      if (silent.empty()) return "";
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return c10::str("; ranks that did not report failing in it within 3 s: ",
+                    c10::Join(", ", silent));
+  } catch (const std::exception&) {
+    return "";  // the store went with a failed rank
+  }
+}
+
 }  // namespace
 
-CnclBackend::CnclBackend(c10::intrusive_ptr<c10d::Backend> transport, int rank, int size)
-    : Backend(rank, size), transport_(std::move(transport)) {
+CnclBackend::CnclBackend(c10::intrusive_ptr<c10d::Backend> transport,
+                         c10::intrusive_ptr<c10d::Store> store, int rank, int size)
+    : Backend(rank, size), transport_(std::move(transport)), store_(std::move(store)) {
   TORCH_CHECK(transport_, "cncl: a transport backend is required");
 }
 
@@ -178,9 +208,9 @@ CnclBackend::WorkPtr CnclBackend::run(const char* name, c10d::OpType type, const
   const uint64_t sequence = ++sequence_;
   const int rank = getRank();
   const int size = getSize();
-  auto describe = [name, sequence, rank, size](const std::exception& e) {
+  auto describe = [name, sequence, rank, size, store = store_](const std::exception& e) {
     return c10::str(name, " (collective #", sequence, " of this process group, rank ", rank, " of ",
-                    size, ") failed: ", e.what());
+                    size, ") failed: ", e.what(), silent_ranks(store, sequence, rank, size));
   };
 
   if (!device) {

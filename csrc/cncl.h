@@ -19,6 +19,7 @@
 #include <functional>
 #include <optional>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 namespace torch_mlu {
 
@@ -28,7 +29,9 @@ class CnclBackend final : public c10d::Backend {
   using Tensors = std::vector<at::Tensor>;
   using TensorLists = std::vector<Tensors>;
 
-  CnclBackend(c10::intrusive_ptr<c10d::Backend> transport, int rank, int size);
+  // `store`: where ranks report a failed collective to each other, to name the silent ones.
+  CnclBackend(c10::intrusive_ptr<c10d::Backend> transport, c10::intrusive_ptr<c10d::Store> store,
+              int rank, int size);
   ~CnclBackend() override;
 
   const std::string getBackendName() const override { return "cncl"; }
@@ -87,6 +90,7 @@ class CnclBackend final : public c10d::Backend {
   void finish_enqueued();
 
   c10::intrusive_ptr<c10d::Backend> transport_;
+  c10::intrusive_ptr<c10d::Store> store_;
   std::optional<c10::Stream> stream_;
   uint64_t sequence_ = 0;
   bool coalescing_ = false;

@@ -408,8 +408,9 @@ PYBIND11_MODULE(_C, m) {
   m.def("_define_cncl_backend", [m]() mutable {
     if (py::hasattr(m, "CnclBackend")) return;
     py::class_<CnclBackend, c10d::Backend, c10::intrusive_ptr<CnclBackend>>(m, "CnclBackend")
-        .def(py::init<c10::intrusive_ptr<c10d::Backend>, int, int>(), py::arg("transport"),
-             py::arg("rank"), py::arg("size"))
+        .def(py::init<c10::intrusive_ptr<c10d::Backend>, c10::intrusive_ptr<c10d::Store>, int,
+                      int>(),
+             py::arg("transport"), py::arg("store"), py::arg("rank"), py::arg("size"))
         .def_property_readonly("sequence", &CnclBackend::sequence);
   });
 }

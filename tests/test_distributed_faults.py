@@ -47,6 +47,7 @@ def test_a_failed_peer_raises_naming_the_collective(tmp_path, fault):
     failed = "cncl:all_reduce (collective #2 of this process group, rank 0 of 2) failed"
     assert failed in checks["error"], checks
     assert failed in checks["synchronize"]
+    assert "ranks that did not report failing in it within 3 s: 1" in checks["error"]
     assert ("Timed out" if fault == "hangs" else "Connection") in checks["error"]
     assert checks["seconds"] < 3 * timeout
     assert checks["device_works"] == 12.0
@@ -78,3 +79,35 @@ def test_mismatched_collectives_raise_under_distributed_debug(tmp_path):
         assert "Tensor Shapes" in checks["shape"] or "shape" in checks["shape"].lower()
         assert "Detected mismatch between collectives on ranks" in checks["dtype"]
         assert checks["after"] == [3.0, 3.0]
+
+
+STORE_GONE = """
+init_method = f"tcp://127.0.0.1:{PORT}"
+dist.init_process_group("cncl", init_method=init_method, rank=rank, world_size=world_size,
+                        timeout=timedelta(seconds=10))
+dist.barrier()
+if rank == 0:  # hosts the store
+    os._exit(0)
+time.sleep(1)
+start = time.monotonic()
+try:
+    dist.new_group([0, 1])  # needs the store
+except Exception as e:
+    checks["error"] = f"{type(e).__name__}: {e}"
+checks["seconds"] = time.monotonic() - start
+print(repr(checks), flush=True)
+os._exit(0)
+"""
+
+
+def test_a_store_that_disappears_raises(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    results = finish(launch(tmp_path, f"PORT = {port}\n" + STORE_GONE))
+    code, checks, err = results[1]
+    assert code == 0, err[-3000:]
+    assert "error" in checks, checks
+    assert checks["seconds"] < 30

@@ -53,7 +53,7 @@ def _create(store, rank, size, timeout):
     # gloo has a store prefix of its own: a "cpu:gloo" backend of the same group shares `store`.
     transport = dist.ProcessGroupGloo(dist.PrefixStore(f"{NAME}/", store), rank, size,
                                       _transport_options(timeout))
-    return _C.CnclBackend(transport, rank, size)
+    return _C.CnclBackend(transport, dist.PrefixStore(f"{NAME}-faults/", store), rank, size)
 
 
 def _accept_mlu_device_id(init_process_group):
