@@ -111,6 +111,19 @@ class FinishedWork final : public c10d::Work {
 
 void wait_for(const c10::intrusive_ptr<c10d::Work>& work) { work->wait(); }
 
+// Inside an in-place reduction (all_reduce, its coalesced form, reduce): `start` runs the
+// transport's collective on what it reduces for `views`, whose results land back in them.
+template <typename Start>
+void reduce_in_place(const Reduction& reduction, const Tensors& views, int size, bool result,
+                     Start start) {
+  Tensors moved;
+  for (const auto& v : views) moved.push_back(reduction.to_transport(v, /*writable=*/true));
+  wait_for(start(moved));
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    reduction.from_transport(views[i], moved[i], size, result);
+  }
+}
+
 void finish_all(std::vector<c10::intrusive_ptr<c10d::Work>>& started) {
   auto works = std::move(started);
   started.clear();
@@ -205,7 +218,12 @@ CnclBackend::WorkPtr CnclBackend::run(const char* name, c10d::OpType type, const
   }
   TORCH_CHECK(!(device && has_cpu), name,
               " got both mlu and CPU tensors; a collective's tensors share one device");
-  const uint64_t sequence = ++sequence_;
+  std::optional<c10::Stream> comm;
+  if (device) {
+    refuse_in_capture(*device, name);
+    comm = communication_stream(*device);
+  }
+  const uint64_t sequence = ++sequence_;  // counted once the call is known to be valid
   const int rank = getRank();
   const int size = getSize();
   auto describe = [name, sequence, rank, size, store = store_](const std::exception& e) {
@@ -225,19 +243,17 @@ CnclBackend::WorkPtr CnclBackend::run(const char* name, c10d::OpType type, const
     return c10::make_intrusive<FinishedWork>(rank, type, std::move(outputs), source_rank);
   }
 
-  refuse_in_capture(*device, name);
-  coalesced_on_stream_ = coalescing_;
-  const c10::Stream comm = communication_stream(*device);
+  if (coalescing_) coalesced_on_stream_ = true;
   c10::Event ready(kMLU);
   ready.record(current_stream(*device));
-  ready.block(comm);
+  ready.block(*comm);
   // The allocator must not hand the operands' memory to other work before the collective ran.
   for (const auto& t : operands) {
-    if (t.storage().data_ptr().get() != nullptr) record_stream(t.storage().data_ptr(), comm);
+    if (t.storage().data_ptr().get() != nullptr) record_stream(t.storage().data_ptr(), *comm);
   }
   auto source_rank = std::make_shared<int>(-1);
   {
-    c10::StreamGuard on_comm(comm);
+    c10::StreamGuard on_comm(*comm);
     launch(*device, name,
            [body = std::move(body), source_rank, describe, started = started_p2p_, p2p] {
              try {
@@ -251,7 +267,7 @@ CnclBackend::WorkPtr CnclBackend::run(const char* name, c10d::OpType type, const
   }
   std::function<void()> finish_started;
   if (p2p) finish_started = finisher();
-  return c10::make_intrusive<QueuedWork>(rank, type, comm, std::move(outputs),
+  return c10::make_intrusive<QueuedWork>(rank, type, *comm, std::move(outputs),
                                          std::move(source_rank), std::move(finish_started));
 }
 
@@ -269,12 +285,8 @@ CnclBackend::WorkPtr CnclBackend::allreduce(Tensors& tensors, const c10d::Allred
   return run("cncl:all_reduce", c10d::OpType::ALLREDUCE, tensors, tensors,
              [t = transport_.get(), views = host_views(tensors), transport_opts, reduction,
               size = getSize()](int&) mutable {
-               Tensors moved;
-               for (const auto& v : views) moved.push_back(reduction.to_transport(v, true));
-               wait_for(t->allreduce(moved, transport_opts));
-               for (std::size_t i = 0; i < views.size(); ++i) {
-                 reduction.from_transport(views[i], moved[i], size);
-               }
+               reduce_in_place(reduction, views, size, true,
+                               [&](Tensors& moved) { return t->allreduce(moved, transport_opts); });
              });
 }
 
@@ -286,12 +298,9 @@ CnclBackend::WorkPtr CnclBackend::allreduce_coalesced(Tensors& tensors,
   return run("cncl:all_reduce_coalesced", c10d::OpType::ALLREDUCE_COALESCED, tensors, tensors,
              [t = transport_.get(), views = host_views(tensors), transport_opts, reduction,
               size = getSize()](int&) mutable {
-               Tensors moved;
-               for (const auto& v : views) moved.push_back(reduction.to_transport(v, true));
-               wait_for(t->allreduce_coalesced(moved, transport_opts));
-               for (std::size_t i = 0; i < views.size(); ++i) {
-                 reduction.from_transport(views[i], moved[i], size);
-               }
+               reduce_in_place(reduction, views, size, true, [&](Tensors& moved) {
+                 return t->allreduce_coalesced(moved, transport_opts);
+               });
              });
 }
 
@@ -303,12 +312,8 @@ CnclBackend::WorkPtr CnclBackend::reduce(Tensors& tensors, const c10d::ReduceOpt
   return run("cncl:reduce", c10d::OpType::REDUCE, tensors, tensors,
              [t = transport_.get(), views = host_views(tensors), transport_opts, reduction,
               size = getSize(), root](int&) mutable {
-               Tensors moved;
-               for (const auto& v : views) moved.push_back(reduction.to_transport(v, true));
-               wait_for(t->reduce(moved, transport_opts));
-               for (std::size_t i = 0; i < views.size(); ++i) {
-                 reduction.from_transport(views[i], moved[i], size, root);
-               }
+               reduce_in_place(reduction, views, size, root,
+                               [&](Tensors& moved) { return t->reduce(moved, transport_opts); });
              });
 }
 
@@ -546,8 +551,12 @@ CnclBackend::WorkPtr CnclBackend::endCoalescing() {
                                          std::make_shared<const int>(-1), finisher());
 }
 
-// Waits for this rank's enqueued collectives, then for every rank.
+// Waits for this rank's queued work and collectives, then for every rank.
 CnclBackend::WorkPtr CnclBackend::barrier(const c10d::BarrierOptions& opts) {
+  // As NCCL's: the work queued on the group's device before the barrier is done after it.
+  if (stream_) {
+    hal_call([&] { driver().synchronize(current_queue(stream_->device_index())); });
+  }
   return run("cncl:barrier", c10d::OpType::BARRIER, {}, {},
              [t = transport_.get(), opts](int&) { wait_for(t->barrier(opts)); });
 }

@@ -7,23 +7,26 @@
 #include "device.h"
 
 namespace torch_mlu::cncl {
+namespace {
+
+template <typename F>
+Tensors each(const Tensors& tensors, F f) {
+  Tensors out;
+  out.reserve(tensors.size());
+  for (const auto& t : tensors) out.push_back(f(t));
+  return out;
+}
+
+}  // namespace
 
 at::Tensor host_view(const at::Tensor& t) {
   if (t.device().type() != kMLU) return t;
   return at::from_blob(t.data_ptr(), t.sizes(), t.strides(), t.options().device(at::kCPU));
 }
 
-Tensors host_views(const Tensors& tensors) {
-  Tensors out;
-  out.reserve(tensors.size());
-  for (const auto& t : tensors) out.push_back(host_view(t));
-  return out;
-}
+Tensors host_views(const Tensors& tensors) { return each(tensors, host_view); }
 Tensors flat_host_views(const Tensors& tensors) {
-  Tensors out;
-  out.reserve(tensors.size());
-  for (const auto& t : tensors) out.push_back(host_view(t).view(-1));
-  return out;
+  return each(tensors, [](const at::Tensor& t) { return host_view(t).view(-1); });
 }
 
 bool is_16_bit_float(const at::Tensor& t) {
@@ -40,10 +43,7 @@ at::Tensor movable(const at::Tensor& t) {
   return (v.dim() == 0 ? v.view({1}) : v).view(at::kByte);
 }
 Tensors movable(const Tensors& tensors) {
-  Tensors out;
-  out.reserve(tensors.size());
-  for (const auto& t : tensors) out.push_back(movable(t));
-  return out;
+  return each(tensors, [](const at::Tensor& t) { return movable(t); });
 }
 TensorLists movable(const TensorLists& lists) {
   TensorLists out;
@@ -52,10 +52,7 @@ TensorLists movable(const TensorLists& lists) {
   return out;
 }
 Tensors flat_movable(const Tensors& tensors) {
-  Tensors out;
-  out.reserve(tensors.size());
-  for (const auto& t : tensors) out.push_back(movable(t).view(-1));
-  return out;
+  return each(tensors, [](const at::Tensor& t) { return movable(t).view(-1); });
 }
 
 bool on_cpu(const Tensors& tensors) {

@@ -255,6 +255,11 @@ ASYNC = """
     checks["memory_kept"] = rank == 1 or b.data_ptr() != pointer
     work.wait()
     torch.mlu.synchronize()
+
+    # barrier(), as NCCL's: the work queued before it is done after it.
+    torch_mlu._C._sleep(long_us // 4)
+    dist.barrier()
+    checks["barrier_waited"] = torch.mlu.current_stream().query()
     dist.destroy_process_group()
 """
 
@@ -266,6 +271,7 @@ def test_collectives_are_stream_ordered_and_asynchronous(tmp_path):
         assert r["host_free_after_wait"] and r["after_join"] == [3.0] * 4
         assert r["future"] == [30.0, 30.0]
         assert r["memory_kept"]
+        assert r["barrier_waited"]
 
 
 BAD_ARGUMENTS = """

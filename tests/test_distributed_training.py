@@ -1,8 +1,8 @@
 """Data-parallel and sharded training on two mlu devices through the "cncl" backend, each
 against one process training the same model on the whole batch: DistributedDataParallel (with
 buckets, no_sync, unused parameters, a static graph and compression hooks), FSDP2 (mixed
-precision, CPU offload, activation checkpointing, distributed checkpoint save and resume) and
-tensor parallelism on a DeviceMesh."""
+precision, CPU offload, activation checkpointing, explicit prefetching, distributed checkpoint
+save and resume) and tensor parallelism on a DeviceMesh (with DTensor's RNG tracker)."""
 
 import pytest
 import torch
@@ -155,6 +155,14 @@ FSDP = MODEL + """
                                                    reduce_dtype=torch.float32))
     train(model, len(batches))
     checks["bf16"] = difference(full(model), reference.parameters())
+    # Explicit prefetching: each block's all-gather issued by the one before it.
+    model = sharded()
+    blocks = [layer for layer in model if isinstance(layer, Checkpointed)]
+    for before, after in zip(blocks, blocks[1:]):
+        before.set_modules_to_forward_prefetch([after])
+        after.set_modules_to_backward_prefetch([before])
+    train(model, len(batches))
+    checks["prefetch"] = difference(full(model), reference.parameters())
     model = sharded(offload_policy=CPUOffloadPolicy(pin_memory=True))
     train(model, len(batches))
     checks["offload_device"] = str(next(model.parameters()).to_local().device)
@@ -185,6 +193,7 @@ def test_fsdp2_matches_one_process(tmp_path):
     for r in run_ranks(tmp_path, FSDP, timeout=300):
         assert r["sharded"] == "DTensor" and r["shard_rows"] == 8  # half of Linear(8, 16)
         assert r["fp32"] < 1e-5 and r["resumed"] < 1e-5 and r["offload"] < 1e-5
+        assert r["prefetch"] < 1e-5
         assert r["offload_device"] == "cpu"
         assert r["bf16"] < 5e-2
 
@@ -200,6 +209,18 @@ TENSOR_PARALLEL = MODEL + """
     t = distribute_tensor(torch.arange(8.0).reshape(4, 2), mesh, [Shard(0)])
     checks["local"] = t.to_local().cpu().tolist()
     checks["dtensor_sum"] = (t * 2).sum().full_tensor().item()
+    # The RNG tracker: dropout on a sharded DTensor draws different numbers on each shard, on
+    # a replicated one the same on every rank.
+    from torch.distributed.tensor import Replicate
+    torch.manual_seed(rank)  # the tracker, not the ranks' own seeds, decides
+    sharded_mask = torch.nn.functional.dropout(
+        distribute_tensor(torch.ones(8, 64), mesh, [Shard(0)]), 0.5).full_tensor()
+    checks["shards_differ"] = not torch.equal(sharded_mask[:4], sharded_mask[4:])
+    replicated = torch.nn.functional.dropout(
+        distribute_tensor(torch.ones(4, 64), mesh, [Replicate()]), 0.5).to_local()
+    gathered = [torch.empty_like(replicated) for _ in range(2)]
+    dist.all_gather(gathered, replicated)
+    checks["replicas_agree"] = torch.equal(gathered[0], gathered[1])
 
     class Block(nn.Module):
         def __init__(self):
@@ -228,4 +249,5 @@ def test_tensor_parallel_block_on_a_device_mesh(tmp_path):
     assert r0["local"] == [[0.0, 1.0], [2.0, 3.0]] and r1["local"] == [[4.0, 5.0], [6.0, 7.0]]
     for r in (r0, r1):
         assert r["dtensor_sum"] == 56.0
+        assert r["shards_differ"] and r["replicas_agree"]
         assert r["tp_output"] < 1e-5 and r["tp_grad"] < 1e-5
