@@ -2,7 +2,7 @@
 against one process training the same model on the whole batch: DistributedDataParallel (with
 buckets, no_sync, unused parameters, a static graph and compression hooks), FSDP2 (mixed
 precision, CPU offload, activation checkpointing, explicit prefetching, distributed checkpoint
-save and resume) and tensor parallelism on a DeviceMesh (with DTensor's RNG tracker)."""
+save and resume) and tensor parallelism of a transformer block on a DeviceMesh (with DTensor's RNG tracker)."""
 
 import pytest
 import torch
@@ -222,23 +222,39 @@ TENSOR_PARALLEL = MODEL + """
     dist.all_gather(gathered, replicated)
     checks["replicas_agree"] = torch.equal(gathered[0], gathered[1])
 
+    # A transformer block: attention heads and the MLP's hidden units split over the mesh
+    # (Megatron style); each rank computes with the heads it holds.
     class Block(nn.Module):
-        def __init__(self):
+        def __init__(self, dim=16, heads=4):
             super().__init__()
-            self.up, self.down = nn.Linear(8, 16), nn.Linear(16, 8)
+            self.head_dim = dim // heads
+            self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+            self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
+            self.proj = nn.Linear(dim, dim)
+            self.up, self.down = nn.Linear(dim, 4 * dim), nn.Linear(4 * dim, dim)
         def forward(self, x):
-            return self.down(torch.relu(self.up(x)))
+            b, t, _ = x.shape
+            h = self.norm1(x)
+            q, k, v = (m(h).view(b, t, -1, self.head_dim).transpose(1, 2)
+                       for m in (self.q, self.k, self.v))
+            a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            x = x + self.proj(a.transpose(1, 2).reshape(b, t, -1))
+            return x + self.down(torch.relu(self.up(self.norm2(x))))
     torch.manual_seed(0)
     block = Block()
     single = copy.deepcopy(block)
-    parallelize_module(block.to(mlu), mesh, {"up": ColwiseParallel(), "down": RowwiseParallel()})
-    x = torch.randn(4, 8)
+    parallelize_module(block.to(mlu), mesh, {"q": ColwiseParallel(), "k": ColwiseParallel(),
+                                             "v": ColwiseParallel(), "proj": RowwiseParallel(),
+                                             "up": ColwiseParallel(), "down": RowwiseParallel()})
+    checks["local_q_rows"] = block.q.weight.to_local().shape[0]
+    x = torch.randn(2, 5, 16)
     out = block(x.to(mlu))
     out.sum().backward()
     single(x).sum().backward()
     checks["tp_output"] = (out.cpu() - single(x)).abs().max().item()
-    checks["tp_grad"] = (block.up.weight.grad.full_tensor().cpu()
-                         - single.up.weight.grad).abs().max().item()
+    checks["tp_grad"] = max((getattr(block, n).weight.grad.full_tensor().cpu()
+                             - getattr(single, n).weight.grad).abs().max().item()
+                            for n in ("q", "proj", "up", "down"))
     dist.destroy_process_group()
 """
 
@@ -250,4 +266,5 @@ def test_tensor_parallel_block_on_a_device_mesh(tmp_path):
     for r in (r0, r1):
         assert r["dtensor_sum"] == 56.0
         assert r["shards_differ"] and r["replicas_agree"]
+        assert r["local_q_rows"] == 8  # two of the four heads
         assert r["tp_output"] < 1e-5 and r["tp_grad"] < 1e-5
