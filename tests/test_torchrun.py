@@ -4,6 +4,7 @@ backend; elastic restarts; two nodes, on this host and in network namespaces of 
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,26 @@ import textwrap
 
 import pytest
 import torch
+
+def launch(command):
+    """torchrun in a session of its own, so that a timeout stops its workers too."""
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def finish(proc, timeout):
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += "\n(killed with its workers: timed out)"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def torchrun(args, timeout=180):
+    return finish(launch([sys.executable, "-m", "torch.distributed.run", *args]), timeout)
+
 
 WORKER = textwrap.dedent("""
     import os
@@ -39,10 +60,7 @@ WORKER = textwrap.dedent("""
 def test_torchrun_starts_two_mlu_workers(tmp_path, rendezvous):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", *rendezvous, "--nnodes=1",
-         "--nproc-per-node=2", str(script)],
-        capture_output=True, text=True, timeout=180)
+    result = torchrun([*rendezvous, "--nnodes=1", "--nproc-per-node=2", str(script)])
     assert result.returncode == 0, result.stderr[-3000:]
     # all_reduce sums 1 + 2; DDP averages the weight gradients 2 and 4 (two rows of rank + 1)
     for rank in (0, 1):
@@ -85,10 +103,8 @@ RESTARTED = textwrap.dedent("""
 def test_torchrun_restarts_failed_workers(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(RESTARTED)
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-         "--max-restarts=1", "--monitor-interval=0.5", str(script)],
-        capture_output=True, text=True, timeout=180)
+    result = torchrun(["--standalone", "--nproc-per-node=2", "--max-restarts=1",
+                       "--monitor-interval=0.5", str(script)])
     assert result.returncode == 0, result.stderr[-3000:]
     for rank in (0, 1):
         assert f"attempt 1 rank {rank}: 2.0" in result.stdout, result.stdout
@@ -143,10 +159,11 @@ def node_command(script, node, master, port):
 
 
 def check_nodes(procs):
-    for node, proc in enumerate(procs):
-        out, err = proc.communicate(timeout=240)
-        assert proc.returncode == 0, err[-3000:]
-        line = next(line for line in out.splitlines() if line.startswith(f"node {node} "))
+    results = [finish(proc, timeout=240) for proc in procs]
+    for node, result in enumerate(results):
+        assert result.returncode == 0, result.stderr[-3000:]
+        line = next(line for line in result.stdout.splitlines()
+                    if line.startswith(f"node {node} "))
         assert f"rank {node} on mlu:0" in line
         assert float(line.rsplit(": ", 1)[1]) < 1e-5, line
 
@@ -155,9 +172,7 @@ def test_two_torchrun_nodes_train_one_model(tmp_path):
     script = tmp_path / "node.py"
     script.write_text(NODE)
     port = free_port()
-    check_nodes([subprocess.Popen(node_command(script, node, "127.0.0.1", port),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for node in range(2)])
+    check_nodes([launch(node_command(script, node, "127.0.0.1", port)) for node in range(2)])
 
 
 def network_namespaces_available():
@@ -179,12 +194,10 @@ def test_two_nodes_in_network_namespaces_joined_by_a_veth_pair(tmp_path):
     try:
         for node in range(2):
             # Waits for its address, then starts the node (nothing says which interface to use).
-            launch = " ".join(node_command(script, node, addresses[0], port))
+            start = " ".join(node_command(script, node, addresses[0], port))
             shell = (f"until ip -o addr show dev {names[node]} 2>/dev/null | grep -q "
-                     f"{addresses[node]}; do sleep 0.05; done; ip link set lo up; exec {launch}")
-            procs.append(subprocess.Popen(["unshare", "--net", "--", "sh", "-c", shell],
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True))
+                     f"{addresses[node]}; do sleep 0.05; done; ip link set lo up; exec {start}")
+            procs.append(launch(["unshare", "--net", "--", "sh", "-c", shell]))
         subprocess.run(["ip", "link", "add", names[0], "type", "veth", "peer", "name", names[1]],
                        check=True)
         for node, proc in enumerate(procs):
@@ -197,7 +210,7 @@ def test_two_nodes_in_network_namespaces_joined_by_a_veth_pair(tmp_path):
     finally:
         for proc in procs:
             if proc.poll() is None:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         # The pair dies with the namespaces; it is still here only if moving it failed.
         subprocess.run(["ip", "link", "del", names[0]], capture_output=True)
