@@ -295,6 +295,17 @@ BAD_ARGUMENTS = """
         torch.ones(1, device=torch.device("mlu", 1 - mlu.index))))
     checks["mixed"] = error(lambda: dist.all_gather(
         [torch.empty(1), torch.empty(1)], torch.ones(1, device=mlu)))
+    checks["half_transposed"] = error(lambda: dist.broadcast(
+        torch.ones(2, 3, dtype=torch.bfloat16, device=mlu).t(), src=0))
+    # (all_reduce refuses this itself; reduce_scatter_tensor leaves it to the backend)
+    checks["complex_max"] = error(lambda: dist.reduce_scatter_tensor(
+        torch.empty(1, dtype=torch.complex64), torch.ones(2, dtype=torch.complex64),
+        op=dist.ReduceOp.MAX))
+    checks["negative_split"] = error(lambda: dist.all_to_all_single(
+        torch.empty(2, device=mlu), torch.ones(2, device=mlu), [3, -1], [1, 1]))
+    checks["reduce_scatter_count"] = error(lambda: dist.reduce_scatter(
+        torch.empty(2, device=mlu), [torch.ones(2, device=mlu)] * 3))
+    checks["sleep_range"] = error(lambda: torch_mlu._C._sleep(-1))
     # Still usable.
     x = torch.full((2,), rank + 1.0, device=mlu)
     dist.all_reduce(x)
@@ -313,4 +324,9 @@ def test_bad_arguments_raise_at_the_call_and_the_group_stays_usable(tmp_path):
         assert "call .contiguous() first" in r["strided"]
         assert "one device per process" in r["two_devices"]
         assert "both mlu and CPU tensors" in r["mixed"]
+        assert "need a last dimension of stride 1" in r["half_transposed"]
+        assert "reduces complex tensors only by SUM" in r["complex_max"]
+        assert "negative split size -1" in r["negative_split"]
+        assert "needs one input per rank (2), got 3" in r["reduce_scatter_count"]
+        assert "microseconds must be in [0, 60000000], got -1" in r["sleep_range"]
         assert r["after"] == [3.0, 3.0]
