@@ -149,7 +149,28 @@ at::Scalar local_scalar_dense(const at::Tensor& self) {
   return self.to(c10::kCPU).item();
 }
 
+// `tensor.data = other` swaps storage in place only between tensors c10 calls compatible, and its
+// list of dense backends leaves PrivateUse1 out. Without this, `param.data = cpu.to("mlu")` raised
+// and Module.cpu()/.to() of an mlu model swapped whole tensors, which fails once DDP, FSDP or an
+// optimizer holds a reference. Dense strided mlu tensors are compatible with other dense ones.
+bool has_compatible_shallow_copy_type(const at::Tensor& self, const at::Tensor& from) {
+  const auto dense = [](const at::Tensor& t) {
+    auto* impl = t.unsafeGetTensorImpl();
+    if (t.is_privateuseone()) return t.layout() == c10::kStrided && !t.is_quantized();
+    return impl->has_compatible_shallow_copy_type(c10::DispatchKeySet(c10::DispatchKey::CPU));
+  };
+  if (!self.is_privateuseone() && !from.is_privateuseone()) {
+    return self.unsafeGetTensorImpl()->has_compatible_shallow_copy_type(from.key_set());
+  }
+  return dense(self) && dense(from);
+}
+
+TORCH_LIBRARY_IMPL(aten, AutogradPrivateUse1, m) {
+  m.impl("_has_compatible_shallow_copy_type", has_compatible_shallow_copy_type);
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_has_compatible_shallow_copy_type", has_compatible_shallow_copy_type);
   m.impl("empty.memory_format", empty);
   m.impl("empty_strided", empty_strided);
   m.impl("as_strided", at::native::as_strided_tensorimpl);

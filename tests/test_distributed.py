@@ -330,3 +330,23 @@ def test_bad_arguments_raise_at_the_call_and_the_group_stays_usable(tmp_path):
         assert "needs one input per rank (2), got 3" in r["reduce_scatter_count"]
         assert "microseconds must be in [0, 60000000], got -1" in r["sleep_range"]
         assert r["after"] == [3.0, 3.0]
+
+
+GLOO_GROUP_ON_MLU = """
+init("gloo")
+dist.barrier(device_ids=[rank])  # accelerate's wait_for_everyone, on CPU groups too
+total = torch.ones(2) * (rank + 1)
+dist.all_reduce(total)
+checks["cpu sum"] = total.tolist()
+try:
+    dist.all_reduce(torch.ones(2, device=mlu))
+except Exception as error:
+    checks["mlu refused"] = str(error)
+dist.destroy_process_group()
+"""
+
+
+def test_a_gloo_group_answers_barriers_with_mlu_device_ids(tmp_path):
+    for rank, r in enumerate(run_ranks(tmp_path, GLOO_GROUP_ON_MLU)):
+        assert r["cpu sum"] == [3.0, 3.0]
+        assert "unsupported device type mlu" in r["mlu refused"], r

@@ -32,9 +32,6 @@ torch.utils.generate_methods_for_privateuse1_backend(
 from torch_mlu import _fused  # noqa: E402,F401  (shapes of the fused operators for tracing)
 from torch_mlu import _lstm  # noqa: E402,F401  (nn.LSTM as whole-sequence layers)
 from torch_mlu import _inductor  # noqa: E402
-from torch_mlu import _module_conversion  # noqa: E402
-
-_module_conversion.install()
 _inductor.install()  # torch.compile's default backend, Inductor, for mlu
 if torch.distributed.is_available():  # torch.distributed's "cncl" backend for mlu tensors
     from torch_mlu import _cncl, _fsdp, _stores

@@ -81,6 +81,12 @@ def register():
     dist.Backend.register_backend(NAME, _create, devices=["cpu", "mlu"])
     if cpu_default is not None:
         dist.Backend.default_device_backend_map["cpu"] = cpu_default
+    # A gloo group answers barrier(device_ids=[i]) on an MLU machine as on a CUDA one (accelerate's
+    # wait_for_everyone passes them, and PyTorch >= 2.8 then asks the group for an mlu backend).
+    # gloo itself refuses mlu tensors in collectives, naming the device type.
+    gloo_devices = dist.Backend.backend_capability[dist.Backend.GLOO]
+    if "mlu" not in gloo_devices:
+        gloo_devices.append("mlu")
     if _TORCH_VERSION < (2, 7):
         dist.init_process_group = _accept_mlu_device_id(dist.init_process_group)
         dist.distributed_c10d.init_process_group = dist.init_process_group

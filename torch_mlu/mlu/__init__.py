@@ -29,6 +29,7 @@ from .memory import (
     memory_stats,
     memory_summary,
     reset_accumulated_memory_stats,
+    reset_max_memory_allocated,
     reset_peak_memory_stats,
     set_per_process_memory_fraction,
 )
@@ -50,5 +51,17 @@ from . import amp
 from .compiled import CompileReport, _queued_kernel, compile_report, kernel_launches
 from .shadow import ShadowReport, shadow_check
 from .amp import get_amp_supported_dtype, is_bf16_supported
+from .tensor_types import (
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

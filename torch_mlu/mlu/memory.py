@@ -41,6 +41,11 @@ def reset_peak_memory_stats(device=None):
     _C._reset_peak_memory_stats(_index(device))
 
 
+def reset_max_memory_allocated(device=None):
+    """torch.cuda's older name, still called by libraries: resets every peak, as CUDA's does."""
+    reset_peak_memory_stats(device)
+
+
 def reset_accumulated_memory_stats(device=None):
     _lazy_init()
     _C._reset_accumulated_memory_stats(_index(device))

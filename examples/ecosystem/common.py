@@ -1,0 +1,73 @@
+"""What the ecosystem examples share: a character-level corpus made here (no downloads), the
+report every example prints, and the fallback count that proves the device did all the work."""
+
+import json
+import random
+import sys
+import time
+
+import torch
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz ."
+VOCAB = len(ALPHABET) + 2  # padding and beginning-of-text
+PAD, BOS = len(ALPHABET), len(ALPHABET) + 1
+
+
+def encode(text):
+    return [ALPHABET.index(c) for c in text]
+
+
+def sentences(count, seed=0, length=48):
+    """Pseudo-English: words from a small fixed vocabulary, so that a tiny model learns quickly."""
+    words = "the a model learns trains on device fast slow data loss curve step token text".split()
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        text = ""
+        while len(text) < length:
+            text += rng.choice(words) + " "
+        out.append(text[: length - 1] + ".")
+    return out
+
+
+def classification_set(count, seed=0, length=32):
+    """(input_ids, label): does the text mention "device" more often than "data"?"""
+    rows = []
+    for text in sentences(count, seed, length):
+        rows.append((encode(text), int(text.count("device") > text.count("data"))))
+    return rows
+
+
+def fallbacks():
+    """{operator: calls} that ran on the CPU fallback so far in this process (none on CPU runs)."""
+    if not hasattr(torch, "mlu"):
+        return {}
+    return {name: stat["calls"] for name, stat in torch.mlu.fallback_stats().items()}
+
+
+def report(name, device, losses, seconds, samples, extra=None):
+    """One JSON line on stdout: what the comparison scripts and tests read."""
+    record = {
+        "example": name,
+        "device": str(device),
+        "losses": [round(float(x), 6) for x in losses],
+        "samples_per_second": samples / seconds if seconds > 0 else None,
+        "fallbacks": fallbacks(),
+    }
+    record.update(extra or {})
+    print("RESULT " + json.dumps(record), flush=True)
+    return record
+
+
+class Timer:
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def device_argument(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    return "cpu" if "--cpu" in argv else "mlu"
