@@ -65,7 +65,9 @@ c10::DeviceIndex device_count() noexcept {
 }
 
 void check_device(std::int64_t index) {
-  const int count = driver().device_count();
+  // The count alone: checking an index (torch.manual_seed seeds every generator) leaves the
+  // backend uninitialised, so torch.mlu.is_initialized() means what CUDA's does.
+  const int count = device_count();
   TORCH_CHECK(count > 0, "Invalid MLU device index ", index,
               ": no MLU device is visible (see MLU_DEVICE_COUNT and MLU_VISIBLE_DEVICES)");
   TORCH_CHECK(index >= 0 && index < count, "Invalid MLU device index ", index, ": there ",

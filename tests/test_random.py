@@ -132,3 +132,19 @@ def test_generator_state_and_other_ops():
     g.set_state(state)
     assert torch.equal(torch.empty(32, device="mlu:1").normal_(generator=g).cpu(), x)
     assert torch.equal(torch.randperm(20, generator=g, device="mlu:1").cpu(), p)
+
+
+def test_seeding_every_device_leaves_the_driver_uninitialised(run_py):
+    # torch.manual_seed seeds every mlu generator; DeviceMesh chooses each rank's device only
+    # while the driver is untouched (CUDA defers its seeding for the same reason).
+    result = run_py("""
+        import torch, torch_mlu
+        torch.manual_seed(7)
+        print(torch.mlu.is_initialized())
+        a = torch.randn(4, device="mlu").cpu()
+        torch.manual_seed(7)
+        b = torch.randn(4, device="mlu").cpu()
+        print(torch.equal(a, b), torch.mlu.initial_seed())
+    """)
+    assert result.returncode == 0, result
+    assert result.stdout.split() == ["False", "True", "7"]

@@ -23,6 +23,11 @@ default_generators = _DefaultGenerators()
 
 
 def _generator(device):
+    if isinstance(device, int) and not _C._in_bad_fork():
+        # Generators are host state: seeding every device (torch.manual_seed does) leaves the
+        # driver alone, as CUDA's deferred seeding does, so torch.mlu.is_initialized() stays
+        # false and DeviceMesh still chooses each rank's device.
+        return _C._default_generator(device)
     _lazy_init()
     return _C._default_generator(_index(device))
 
