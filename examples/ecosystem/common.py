@@ -3,7 +3,6 @@ report every example prints, and the fallback count that proves the device did a
 
 import json
 import random
-import sys
 import time
 
 import torch
@@ -67,7 +66,3 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
 
-
-def device_argument(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    return "cpu" if "--cpu" in argv else "mlu"
