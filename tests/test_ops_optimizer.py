@@ -1,6 +1,8 @@
 """fused=True optimizers run one native kernel per step and follow the CPU's fused=True; the
 _foreach_* operators of foreach=True run as multi-tensor kernels and match the CPU."""
 
+import math
+
 import pytest
 import torch
 
@@ -114,6 +116,11 @@ def test_foreach_operator_matches_cpu(name, dtype):
         got = fn(*mlu)
     expected = fn(*cpu)
     got, expected = (mlu[0], cpu[0]) if got is None else (got, expected)
+    if name.startswith("sqrt"):
+        # IEEE sqrt is correctly rounded and so is mlu's; PyPI's CPU (MKL) can be 1 ulp off in
+        # float64, so the reference is the correctly rounded root, from Python's math.sqrt.
+        expected = [torch.tensor([math.sqrt(v) for v in t.flatten().tolist()], dtype=torch.float64)
+                    .reshape(t.shape).to(dtype) for t in cpu[0 if name == "sqrt" else 2]]
     for g, e in zip(got, expected):
         assert g.dtype == e.dtype and g.shape == e.shape
         torch.testing.assert_close(g.cpu(), e, rtol=0, atol=0) if dtype != torch.float16 else \
