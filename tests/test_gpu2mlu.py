@@ -123,7 +123,7 @@ def test_from_torch_cuda_imports_become_torch_mlu_imports():
     assert code == textwrap.dedent("""\
         import torch_mlu
         from torch.mlu import synchronize, memory_reserved as memory_cached
-        from torch.cuda import CUDAGraph
+        from torch.mlu import MLUGraph as CUDAGraph
     """)  # torch.mlu exists once torch_mlu is imported, so the import goes first
 
 
@@ -217,19 +217,24 @@ def test_comparisons_with_cuda_and_nccl_are_hazards():
     assert found == [(2, "device comparison"), (4, "device comparison"), (6, "device comparison")]
 
 
-def test_cuda_graphs_and_apis_without_counterpart_are_hazards():
-    found = hazards("""\
+def test_cuda_graphs_become_mlu_graphs_and_apis_without_counterpart_are_hazards():
+    source = """\
         import torch
         g = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(g):
+        with torch.cuda.graph(g, pool=torch.cuda.graph_pool_handle()):
             pass
         step = torch.cuda.make_graphed_callables(step, (x,))
         torch.cuda.nvtx.range_push("fwd")
         torch.cuda.synchronize()
         fwd = torch.cuda.amp.custom_fwd(fwd)
-    """)
-    assert found == [(2, "CUDA graphs"), (3, "CUDA graphs"), (5, "CUDA graphs"),
-                     (6, "no MLU counterpart"), (8, "no MLU counterpart")]
+        step = torch.cuda.graphs.make_graphed_callables(step, (x,))
+    """
+    assert hazards(source) == [(6, "no MLU counterpart"), (8, "no MLU counterpart"),
+                               (9, "CUDA graphs")]
+    code = converted(source)
+    assert "g = torch.mlu.MLUGraph()" in code
+    assert "with torch.mlu.graph(g, pool=torch.mlu.graph_pool_handle()):" in code
+    assert "step = torch.mlu.make_graphed_callables(step, (x,))" in code
 
 
 def test_hard_coded_capability_checks_are_hazards():

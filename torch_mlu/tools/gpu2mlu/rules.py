@@ -51,8 +51,8 @@ CUDA_ONLY_LIBRARIES = {
               "for mlu: keep the PyTorch reference implementation",
 }
 
-CUDA_GRAPH_APIS = ("graphs", "CUDAGraph", "graph", "make_graphed_callables",
-                   "graph_pool_handle", "is_current_stream_capturing")
+# torch.cuda.graphs.<name>: gpu2mlu converts torch.cuda.<name> (the same objects) only.
+CUDA_GRAPH_APIS = ("graphs",)
 CAPABILITY_APIS = ("torch.cuda.get_device_capability", "torch.cuda.get_arch_list")
 ARCH_STRING = re.compile(r"\b(sm|compute)_\d+|TORCH_CUDA_ARCH_LIST")
 
@@ -66,7 +66,8 @@ WHY = {
                          "literal, but the other side may come from outside the code "
                          "(arguments, configs, checkpoints) and still say cuda/nccl; under "
                          "runtime migration tensors report 'mlu', so == 'cuda' is False",
-    "CUDA graphs": "CUDA graph capture and replay has no MLU counterpart: run eagerly",
+    "CUDA graphs": "torch.cuda.graphs.<name> is left unchanged: write torch.cuda.<name>, which "
+                   "gpu2mlu converts to torch.mlu's graph capture and replay",
     "capability check": "NVIDIA compute capabilities (sm_XX) do not carry over: "
                         "torch.mlu.get_device_capability reports the MLU's own version",
     "no MLU counterpart": "left unchanged: torch.mlu has no counterpart",

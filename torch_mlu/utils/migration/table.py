@@ -29,6 +29,11 @@ CUDA_TO_MLU.update(memory_cached="memory_reserved", max_memory_cached="max_memor
                    reset_max_memory_allocated="reset_peak_memory_stats",
                    reset_max_memory_cached="reset_peak_memory_stats")
 
+# Graph capture and replay: torch.mlu's, also under torch.cuda.graphs.
+CUDA_GRAPHS = {"CUDAGraph": "MLUGraph", **{name: name for name in (
+    "graph", "graph_pool_handle", "make_graphed_callables", "is_current_stream_capturing")}}
+CUDA_TO_MLU.update(CUDA_GRAPHS)
+
 # torch.cuda functions torch.mlu has no function for, answered by the migration.
 CUDA_ANSWERS = {
     "is_bf16_supported": (lambda including_emulation=True: True,
@@ -100,6 +105,8 @@ PATCHES = (
       if torch.distributed.is_available() else ()),
     *(Patch(f"torch.cuda.{name}", wrappers.to_mlu(mlu_name), f"-> torch.mlu.{mlu_name}")
       for name, mlu_name in CUDA_TO_MLU.items()),
+    *(Patch(f"torch.cuda.graphs.{name}", wrappers.to_mlu(mlu_name), f"-> torch.mlu.{mlu_name}")
+      for name, mlu_name in CUDA_GRAPHS.items()),
     *(Patch(f"torch.cuda.{name}", wrappers.answer(function, why), why)
       for name, (function, why) in CUDA_ANSWERS.items()),
 )
