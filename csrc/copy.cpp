@@ -17,10 +17,28 @@ bool is_mlu(const at::Tensor& t) { return t.device().type() == kMLU; }
 
 bool plain(const at::Tensor& t) { return t.is_contiguous(); }
 
+void device_copy(const at::Tensor& dst, const at::Tensor& src);
+
+// Complex copies are copies of interleaved real views: complex to complex converts both parts,
+// real to complex sets the imaginary part to 0, complex to real keeps the real part (as on CPU).
+void complex_device_copy(const at::Tensor& dst, const at::Tensor& src) {
+  if (dst.is_complex() && src.is_complex()) {
+    device_copy(at::view_as_real(dst), at::view_as_real(src));
+  } else if (dst.is_complex()) {
+    at::Tensor parts = at::view_as_real(dst);
+    device_copy(parts.select(-1, 0), src);
+    parts.select(-1, 1).zero_();
+  } else {
+    TORCH_WARN_ONCE("Casting complex values to real discards the imaginary part");
+    device_copy(dst, at::view_as_real(src).select(-1, 0));
+  }
+}
+
 // On the device every copy is a kernel: the library's copy runs a contiguous one as memcpy over
 // all the kernel threads (the driver's copy is one memcpy on the queue's thread).
 void device_copy(const at::Tensor& dst, const at::Tensor& src) {
   if (dst.numel() == 0) return;
+  if (dst.is_complex() || src.is_complex()) return complex_device_copy(dst, src);
   // Two contiguous tensors are one flat run each, whatever their rank (the kernels cap it).
   const bool flat = plain(dst) && plain(src);
   const kernels::TensorDesc d = describe(flat ? dst.view(-1) : dst);
@@ -95,9 +113,30 @@ void between_devices(const at::Tensor& dst, const at::Tensor& src) {
   if (!target.is_same(dst)) device_copy(dst, target);
 }
 
+at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blocking);
+
+// A tensor's memory as it is, without a pending conjugation or negation (views of the same data).
+at::Tensor physical(const at::Tensor& t) {
+  const at::Tensor unconjugated = t.is_conj() ? t.conj() : t;
+  return unconjugated.is_neg() ? at::_neg_view(unconjugated) : unconjugated;
+}
+
+// Copies between tensors with pending conjugation or negation (conj() and its views): dst's memory
+// receives the source's values, conjugated or negated where the two tensors' bits differ.
+void copy_resolving_bits(const at::Tensor& self, const at::Tensor& dst, bool non_blocking) {
+  const bool conjugate = self.is_conj() != dst.is_conj(), negate = self.is_neg() != dst.is_neg();
+  at::Tensor source = physical(self);
+  if (conjugate) source = is_mlu(source) ? at::conj_physical(source) : source.conj().resolve_conj();
+  if (negate) source = is_mlu(source) ? at::neg(source) : at::_neg_view(source).resolve_neg();
+  copy_from(source, physical(dst), non_blocking);
+}
+
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool non_blocking) {
-  TORCH_CHECK(!self.is_complex() && !dst.is_complex(), "complex tensors are not supported on mlu");
   if (dst.numel() == 0) return dst;
+  if (self.is_conj() || dst.is_conj() || self.is_neg() || dst.is_neg()) {
+    copy_resolving_bits(self, dst, non_blocking);
+    return dst;
+  }
   ops::check_overlap(dst, {&self});  // what copy_ refuses on CPU
   const at::Tensor src = self.sizes() == dst.sizes() ? self : self.expand_as(dst);
   if (is_mlu(src) && is_mlu(dst)) {
@@ -125,6 +164,18 @@ at::Tensor copy_from_and_resize(const at::Tensor& self, const at::Tensor& dst) {
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_copy_from", copy_from);
   m.impl("_copy_from_and_resize", copy_from_and_resize);
+}
+
+// copy_from resolves conjugation and negation itself. Left to the Conjugate and Negative keys'
+// fallbacks, a conjugated source would be materialised by clone, that is by copy_, which calls
+// _copy_from with it again (endlessly).
+TORCH_LIBRARY_IMPL(aten, Conjugate, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+}
+TORCH_LIBRARY_IMPL(aten, Negative, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "tensor_desc.h"
 
+#include <ATen/ops/view_as_real.h>
+
 #include <atomic>
 
 #include "profiler.h"
@@ -18,7 +20,13 @@ kernels::DType kernel_dtype(c10::ScalarType type) {
     case c10::kLong: return kernels::DType::Int64;
     case c10::kByte: return kernels::DType::UInt8;
     case c10::kBool: return kernels::DType::Bool;
-    default: TORCH_CHECK_TYPE(false, "dtype ", type, " is not supported by mlu kernels");
+    default:
+      // NotImplementedError for complex tensors: they are supported, by fewer operators. (A
+      // TypeError would also be turned into "unsupported operand type(s)" by Tensor.__matmul__.)
+      TORCH_CHECK_NOT_IMPLEMENTED(!c10::isComplexType(type), "dtype ", type,
+                                  " is not supported by this mlu kernel (complex tensors on mlu "
+                                  "have copies, arithmetic, sums, abs and the FFT)");
+      TORCH_CHECK_TYPE(false, "dtype ", type, " is not supported by mlu kernels");
   }
 }
 
@@ -34,6 +42,10 @@ kernels::TensorDesc describe(const at::Tensor& tensor) {
   }
   desc.data = tensor.data_ptr();
   return desc;
+}
+
+kernels::TensorDesc describe_interleaved(const at::Tensor& complex) {
+  return describe(at::view_as_real(complex));
 }
 
 std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor) {

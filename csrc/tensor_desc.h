@@ -15,6 +15,9 @@ namespace kernels = mlu::kernels;
 // Throws a TypeError naming the dtype when the kernel library has no such dtype.
 kernels::DType kernel_dtype(c10::ScalarType type);
 kernels::TensorDesc describe(const at::Tensor& tensor);
+// A complex tensor as the kernel library takes it: its interleaved real view (view_as_real; a
+// pending conjugation must have been resolved).
+kernels::TensorDesc describe_interleaved(const at::Tensor& complex);
 // Nothing for an undefined tensor (an absent optional operand).
 std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 

@@ -106,6 +106,14 @@ at::Tensor& set_empty(at::Tensor& self) {
 at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
   if (self.numel() == 0) return self;
   c10::DeviceGuard guard(self.device());
+  if (self.is_complex()) {  // the two parts of the interleaved view, each a real fill
+    const c10::complex<double> z = value.toComplexDouble();
+    at::Tensor parts = at::view_as_real(self.is_conj() ? self.conj() : self);
+    at::Tensor real = parts.select(-1, 0), imag = parts.select(-1, 1);
+    torch_mlu::fill_(real, z.real());
+    torch_mlu::fill_(imag, self.is_conj() ? -z.imag() : z.imag());
+    return self;
+  }
   // The value travels inside the kernel as a 0-stride source of the widest matching type.
   kernels::TensorDesc dst = describe(self.is_contiguous() ? self.view(-1) : self);  // any rank
   kernels::TensorDesc src = dst;
@@ -123,7 +131,8 @@ at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
       kernels::copy(dst, src);
     });
   } else {
-    TORCH_CHECK(!value.isComplex(), "complex values are not supported on mlu");
+    TORCH_CHECK(!value.isComplex(), "fill_: a complex value cannot fill a ", self.scalar_type(),
+                " tensor");
     src.dtype = kernels::DType::Float64;
     launch(self, "fill", [dst, src, v = value.toDouble()]() mutable {
       src.data = &v;

@@ -19,7 +19,8 @@ def test_doctor_reports_the_installation_and_passes():
     assert "devices: 2" in out and "mlu:1 Software MLU" in out
     assert "BLAS: /" in out and "openblas" in out and "oneDNN: /" in out and "dnnl" in out
     assert "kernels compiled for" in out
-    for name in ("gemm", "convolution", "fallback", "async error", "torch.compile", "collective"):
+    for name in ("gemm", "convolution", "fft", "fallback", "async error", "torch.compile",
+                 "collective"):
         assert f"  PASS {name} (" in out, out
     # tools/devenv installs libsleef-dev: generated kernels are vectorised.
     assert "generated kernels are scalar" not in out

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "common.h"
+#include "complex.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -51,6 +52,10 @@ c10::ScalarType unary_result_type(UnaryOp op, const at::Tensor& self) {
 }
 
 at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, double param) {
+  if (self.is_complex()) {
+    complex_unary(op, self, out);
+    return out;
+  }
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
   // An in-place sqrt_ on integers is refused here, as the result type cannot be stored.
@@ -62,6 +67,7 @@ at::Tensor& unary_into(UnaryOp op, const at::Tensor& self, at::Tensor& out, doub
 }
 
 at::Tensor unary_new(UnaryOp op, const at::Tensor& self, double param) {
+  if (self.is_complex()) return complex_unary(op, self, at::Tensor());
   const c10::Device device = common_device({&self});
   c10::DeviceGuard guard(device);
   const c10::ScalarType dtype = unary_result_type(op, self);
@@ -83,6 +89,17 @@ at::Tensor& unary_out(const at::Tensor& self, at::Tensor& out) {
   return unary_into(op, self, out, 0);
 }
 
+// sgn is sign for real tensors and z / |z| for complex ones.
+at::Tensor sgn(const at::Tensor& self) {
+  return self.is_complex() ? complex_sgn(self, at::Tensor()) : unary_new(UnaryOp::Sign, self, 0);
+}
+at::Tensor& sgn_out(const at::Tensor& self, at::Tensor& out) {
+  if (!self.is_complex()) return unary_into(UnaryOp::Sign, self, out, 0);
+  complex_sgn(self, out);
+  return out;
+}
+at::Tensor& sgn_(at::Tensor& self) { return ops::sgn_out(self, self); }
+
 // ---- binary ----------------------------------------------------------------------------------
 
 enum class Promotion { Default, TrueDivide };
@@ -94,6 +111,9 @@ c10::ScalarType binary_type(const at::Tensor& a, const at::Tensor& b, Promotion 
 
 at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out,
                         double alpha) {
+  if (a.is_complex() || b.is_complex() || out.is_complex()) {
+    return complex_binary_into(op, a, b, out, alpha);
+  }
   const c10::Device device = common_device({&a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
@@ -176,7 +196,7 @@ at::Tensor atan2(const at::Tensor& a, const at::Tensor& b) {  // integers promot
   return binary_new(BinaryOp::Atan2, a, b, 1, Promotion::TrueDivide);
 }
 at::Tensor& div_(at::Tensor& a, const at::Tensor& b) {
-  TORCH_CHECK(c10::isFloatingType(a.scalar_type()),
+  TORCH_CHECK(c10::isFloatingType(a.scalar_type()) || a.is_complex(),
               "result type Float can't be cast to the desired output type ", a.scalar_type());
   return binary_inplace(BinaryOp::Div, a, b, 1);
 }
@@ -259,6 +279,21 @@ at::Tensor& compare_scalar_out(const at::Tensor& a, const at::Scalar& b, at::Ten
 template <CompareOp op>
 at::Tensor& compare_scalar_inplace(at::Tensor& a, const at::Scalar& b) {
   return compare_into(op, a, python_number(b), a);
+}
+
+// torch.equal, as CUDA computes it: same shape and every element equal (one synchronisation).
+bool equal(const at::Tensor& self, const at::Tensor& other) {
+  common_device({&self, &other});
+  TORCH_CHECK(self.device() == other.device(), "Cannot compare two tensors on different devices. ",
+              "Got: ", self.device(), " and ", other.device());
+  if (self.sizes() != other.sizes()) return false;
+  if (self.numel() == 0) return true;
+  if (self.is_complex() || other.is_complex()) {  // both parts equal
+    const auto type = c10::promoteTypes(self.scalar_type(), other.scalar_type());
+    return ops::equal(at::view_as_real(self.to(type).resolve_conj()),
+                      at::view_as_real(other.to(type).resolve_conj()));
+  }
+  return at::eq(self, other).all().item<bool>();
 }
 
 // Special float values, as comparisons against a scalar (integral inputs are never inf or nan).
@@ -458,6 +493,8 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_UNARY(exp, Exp);
   MLU_UNARY(log, Log);
   MLU_UNARY(log1p, Log1p);
+  MLU_UNARY(log2, Log2);
+  MLU_UNARY(log10, Log10);
   MLU_UNARY(expm1, Expm1);
   MLU_UNARY(sqrt, Sqrt);
   MLU_UNARY(rsqrt, Rsqrt);
@@ -471,7 +508,9 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_UNARY(ceil, Ceil);
   MLU_UNARY(trunc, Trunc);
   MLU_UNARY(sign, Sign);
-  MLU_UNARY(sgn, Sign);  // sign for real tensors (complex ones are not supported)
+  m.impl("sgn", sgn);
+  m.impl("sgn_", sgn_);
+  m.impl("sgn.out", sgn_out);
   MLU_UNARY(silu, Silu);
   MLU_UNARY(mish, Mish);
   MLU_UNARY(hardswish, Hardswish);
@@ -539,6 +578,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("logical_xor.out", logical_out<BinaryOp::BitwiseXor>);
   m.impl("rsub.Tensor", rsub);
 
+  m.impl("equal", equal);
   MLU_COMPARE(eq, Eq);
   MLU_COMPARE(ne, Ne);
   MLU_COMPARE(lt, Lt);

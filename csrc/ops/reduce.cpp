@@ -84,10 +84,27 @@ at::Tensor& reduce_into(ReduceOp op, const at::Tensor& self, at::OptionalIntArra
   at::Tensor result = out.scalar_type() == result_type
                           ? out
                           : at::empty(shape.shape, out.options().dtype(result_type));
-  launch(result, "reduce",
-         [op, o = keepdim_desc(result, in, shape.reduced), i = describe(in), param] {
-           kernels::reduce(op, o, i, param);
-         });
+  if (in.is_complex()) {
+    // Sums (and means) of complex numbers are those of the interleaved views' parts: the views'
+    // last dimension is never among the reduced ones.
+    TORCH_CHECK_NOT_IMPLEMENTED(op == ReduceOp::Sum,
+                                "complex tensors on mlu support sum and mean among the "
+                                "reductions; got a ",
+                                in.scalar_type(), " tensor for another one");
+    const at::Tensor in_parts = at::view_as_real(in.resolve_conj());
+    const at::Tensor result_parts = at::view_as_real(result);
+    std::bitset<64> reduced = shape.reduced;
+    reduced.reset(static_cast<std::size_t>(in.dim()));
+    launch(result, "reduce",
+           [op, o = keepdim_desc(result_parts, in_parts, reduced), i = describe(in_parts), param] {
+             kernels::reduce(op, o, i, param);
+           });
+  } else {
+    launch(result, "reduce",
+           [op, o = keepdim_desc(result, in, shape.reduced), i = describe(in), param] {
+             kernels::reduce(op, o, i, param);
+           });
+  }
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }

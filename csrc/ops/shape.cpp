@@ -71,20 +71,41 @@ at::Tensor& cat_out(const at::ITensorListRef& tensor_list, int64_t dim, at::Tens
     if (format != c10::MemoryFormat::Contiguous) out.resize_(shape, format);
   }
   if (out.numel() == 0) return out;
+  // Complex tensors are concatenated as their interleaved views, converted to out's dtype first
+  // (kept alive until the launch).
+  const bool complex = out.is_complex();
+  std::vector<at::Tensor> converted;
   std::vector<kernels::TensorDesc> sources;  // empty inputs are 0 long along dim: nothing to copy
   for (const at::Tensor& t : inputs) {
-    if (t.numel() > 0) sources.push_back(describe(t));
+    if (t.numel() == 0) continue;
+    if (!complex) {
+      sources.push_back(describe(t));
+      continue;
+    }
+    converted.push_back(t.to(out.scalar_type()).resolve_conj());
+    sources.push_back(describe_interleaved(converted.back()));
   }
   launch(out, "cat",
-         [o = describe(out), sources = std::move(sources), dim = static_cast<int>(dim)] {
-           kernels::cat(o, sources, dim);
-         });
+         [o = complex ? describe_interleaved(out) : describe(out), sources = std::move(sources),
+          dim = static_cast<int>(dim)] { kernels::cat(o, sources, dim); });
   return out;
 }
 
 // ---- flip, roll --------------------------------------------------------------------------------
 
+// Moving complex numbers is moving the parts of their interleaved views (dims wrapped against the
+// complex shape, so that none names the parts' dimension).
+std::vector<int64_t> wrapped_dims(at::IntArrayRef dims, int64_t ndim) {
+  std::vector<int64_t> wrapped;
+  for (int64_t d : dims) wrapped.push_back(at::maybe_wrap_dim(d, ndim));
+  return wrapped;
+}
+at::Tensor parts(const at::Tensor& complex) { return at::view_as_real(complex.resolve_conj()); }
+
 at::Tensor flip_dims(const at::Tensor& self, at::IntArrayRef dims) {
+  if (self.is_complex()) {
+    return at::view_as_complex(flip_dims(parts(self), wrapped_dims(dims, self.dim())));
+  }
   const c10::Device device = common_device({&self});
   c10::DeviceGuard guard(device);
   const auto flipped = at::dim_list_to_bitset(dims, self.dim());
@@ -127,6 +148,9 @@ at::Tensor roll_dims(const at::Tensor& self, at::IntArrayRef shifts, at::IntArra
   }
   TORCH_CHECK(shifts.size() == dims.size(),
               "shifts and dimensions must align. shifts: ", shifts.size(), ", dims:", dims.size());
+  if (self.is_complex()) {
+    return at::view_as_complex(roll_dims(parts(self), shifts, wrapped_dims(dims, self.dim())));
+  }
   at::Tensor out = at::empty(self.sizes(), self.options());
   if (self.numel() == 0) return out;
   std::vector<int64_t> shift(self.dim(), 0);
@@ -162,6 +186,27 @@ at::Tensor roll_dims(const at::Tensor& self, at::IntArrayRef shifts, at::IntArra
   return out;
 }
 
+// The gradient of unfold (and istft's overlap-add): every window's elements added back where they
+// were taken from, as one index_add over the windows laid end to end.
+at::Tensor unfold_backward(const at::Tensor& grad_in, c10::SymIntArrayRef input_sizes, int64_t dim,
+                           int64_t size, int64_t step) {
+  const c10::Device device = common_device({&grad_in});
+  c10::DeviceGuard guard(device);
+  const auto sizes = C10_AS_INTARRAYREF_SLOW(input_sizes);
+  if (sizes.empty()) return grad_in.reshape({}).clone();  // a 0-d input's one window of one
+  const int64_t d = at::maybe_wrap_dim(dim, static_cast<int64_t>(sizes.size()));
+  at::Tensor grad = at::zeros(sizes, grad_in.options());
+  if (grad_in.numel() == 0) return grad;
+  const int64_t windows = grad_in.size(d);
+  const auto long_options = grad_in.options().dtype(at::kLong);
+  const at::Tensor index =
+      (at::arange(windows, long_options).mul_(step).unsqueeze(1) + at::arange(size, long_options))
+          .flatten();
+  // (..., windows, ..., size) -> (..., windows * size, ...), in index's order.
+  const at::Tensor values = grad_in.movedim(-1, d + 1).flatten(d, d + 1);
+  return grad.index_add_(d, index, values);
+}
+
 // ---- tril, triu --------------------------------------------------------------------------------
 
 at::Tensor& triangle_out(const char* name, const at::Tensor& self, int64_t diagonal, bool upper,
@@ -190,6 +235,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("cat.out", cat_out);
   m.impl("flip", flip_dims);
   m.impl("roll", roll_dims);
+  m.impl("unfold_backward", unfold_backward);
   m.impl("tril.out", tril_out);
   m.impl("triu.out", triu_out);
 }

@@ -116,6 +116,8 @@ void unary_typed(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double
     case UnaryOp::Exp: return floating([](auto x) { return vexp(x); });
     case UnaryOp::Log: return floating([](auto x) { return vlog(x); });
     case UnaryOp::Log1p: return floating([](auto x) { return vlog1p(x); });
+    case UnaryOp::Log2: return floating([](auto x) { return std::log2(x); });
+    case UnaryOp::Log10: return floating([](auto x) { return std::log10(x); });
     case UnaryOp::Expm1: return floating([](auto x) { return std::expm1(x); });
     case UnaryOp::Sqrt: return floating([](auto x) { return std::sqrt(x); });
     case UnaryOp::Rsqrt: return floating([](auto x) { return C(1) / std::sqrt(x); });

@@ -127,4 +127,15 @@ void visit_floating(DType dtype, const char* kernel, F&& f) {
   }
 }
 
+// Calls f(T{}) with the component type of a complex tensor's interleaved dtype, which its caller
+// has checked is float32 or float64.
+template <typename F>
+void visit_component(DType dtype, F&& f) {
+  if (dtype == DType::Float64) {
+    f(double{});
+  } else {
+    f(float{});
+  }
+}
+
 }  // namespace mlu::kernels

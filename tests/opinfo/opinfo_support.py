@@ -7,7 +7,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-# The dtypes the backend supports; complex numbers are not among them.
+# The input dtypes samples are made in: the real ones. Complex tensors are supported by a subset of
+# the operators (tests/test_complex.py, test_fft.py); here they appear as results (torch.fft).
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.int16,
           torch.int32, torch.int64, torch.uint8, torch.bool)
 
@@ -17,13 +18,14 @@ DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int
 # rounded numbers of magnitude ~1. Integers and bool compare exactly.
 TOLERANCES = {torch.float16: (1e-3, torch.finfo(torch.float16).eps),
               torch.bfloat16: (1.6e-2, torch.finfo(torch.bfloat16).eps),
-              torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7)}
+              torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7),
+              torch.complex64: (1.3e-6, 1e-5), torch.complex128: (1e-7, 1e-7)}
 
 
 def higher_precision(dtype):
     """The dtype CPU recomputes a sample in when the backend's result is not within tolerance."""
     return {torch.float16: torch.float32, torch.bfloat16: torch.float32,
-            torch.float32: torch.float64}.get(dtype)
+            torch.float32: torch.float64, torch.complex64: torch.complex128}.get(dtype)
 
 
 # The subset CI runs: the operator families the reference workloads spend their time in, plus one

@@ -12,6 +12,8 @@ enum class UnaryOp {
   Exp,
   Log,
   Log1p,
+  Log2,
+  Log10,
   Expm1,
   Sqrt,
   Rsqrt,

@@ -1,0 +1,208 @@
+"""Complex tensors on mlu: storage and copies (with pending conjugation), the interleaved views,
+elementwise arithmetic, sums, random fills and autograd, against the CPU; unsupported operators
+refuse complex input with an error naming what is supported."""
+
+import warnings
+
+import pytest
+import torch
+import torch_mlu  # noqa: F401
+from op_helpers import native
+
+COMPLEX = [torch.complex64, torch.complex128]
+
+
+def crandn(*shape, dtype=torch.complex64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, dtype=dtype, generator=g)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_copies_round_trip_exactly(dtype):
+    x = crandn(5, 7, dtype=dtype)
+    with native():
+        on_device = x.to("mlu")
+        assert on_device.dtype == dtype and on_device.device.type == "mlu"
+        assert torch.equal(on_device.cpu(), x)
+        assert torch.equal(on_device.t().contiguous().cpu(), x.t().contiguous())
+        assert torch.equal(on_device[:, ::2].cpu(), x[:, ::2])
+        assert torch.equal(on_device.clone().cpu(), x)
+        assert torch.equal(x.t().to("mlu").cpu(), x.t())  # a strided source
+    other = torch.complex128 if dtype == torch.complex64 else torch.complex64
+    torch.testing.assert_close(on_device.to(other).cpu(), x.to(other))
+
+
+def test_conversions_between_real_and_complex_follow_the_cpu():
+    real = torch.randn(4, 3)
+    with native():
+        as_complex = real.to("mlu").to(torch.complex64)
+        assert torch.equal(as_complex.cpu(), real.to(torch.complex64))
+        z = crandn(4, 3).to("mlu")
+        assert torch.equal(z.real.cpu(), z.cpu().real) and torch.equal(z.imag.cpu(), z.cpu().imag)
+    with warnings.catch_warnings():  # "discards the imaginary part", once per process
+        warnings.simplefilter("ignore", UserWarning)
+        assert torch.equal(z.to(torch.float32).cpu(), z.cpu().real)
+        assert torch.equal(z.to(torch.float64).cpu(), z.cpu().real.double())
+
+
+def test_pending_conjugation_is_resolved_by_copies_in_every_direction():
+    x = crandn(3, 4)
+    d = x.to("mlu")
+    with native():
+        assert d.conj().is_conj()
+        assert torch.equal(d.conj().cpu().resolve_conj(), x.conj().resolve_conj())  # mlu -> cpu
+        assert torch.equal(x.conj().to("mlu").cpu(), x.conj().resolve_conj())  # cpu -> mlu
+        assert torch.equal(d.conj().resolve_conj().cpu(), x.conj().resolve_conj())  # on mlu
+        assert torch.equal(torch.conj_physical(d).cpu(), torch.conj_physical(x))
+        target = torch.empty_like(d)
+        target.conj().copy_(d)  # into a conjugated view: its memory holds conj(d)
+        assert torch.equal(target.cpu(), x.conj().resolve_conj())
+        assert torch.equal(d.conj().imag.cpu(), x.conj().imag)  # a negated view
+    assert torch.equal(torch.conj_physical(torch.arange(3.0, device="mlu")).cpu(),
+                       torch.arange(3.0))
+
+
+def test_interleaved_views_share_memory():
+    d = crandn(2, 3).to("mlu")
+    with native():
+        parts = torch.view_as_real(d)
+        assert parts.shape == (2, 3, 2) and parts.device == d.device
+        parts[0, 0, 1] = 5.0
+        assert d[0, 0].item() == complex(d[0, 0].real.item(), 5.0)
+        back = torch.view_as_complex(parts)
+        assert back.data_ptr() == d.data_ptr() and torch.equal(back.cpu(), d.cpu())
+        d.imag.zero_()
+        assert torch.count_nonzero(d.imag).item() == 0
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+@pytest.mark.parametrize("name,fn", [
+    ("add", lambda a, b: a + b),
+    ("sub alpha", lambda a, b: torch.sub(a, b, alpha=2)),
+    ("mul", lambda a, b: a * b),
+    ("div", lambda a, b: a / b),
+    ("mul real", lambda a, b: a * b.real),
+    ("real div", lambda a, b: a.real / b),
+    ("broadcast", lambda a, b: a[:, :1] * b),
+    ("python complex", lambda a, b: a * (2 - 1j) + 0.5j),
+    ("python real", lambda a, b: 3 * a - 1.5),
+    ("complex scalar div", lambda a, b: a / (1 + 2j)),
+])
+def test_arithmetic_matches_cpu(name, fn, dtype):
+    a, b = crandn(4, 5, dtype=dtype, seed=1), crandn(4, 5, dtype=dtype, seed=2)
+    with native():
+        got = fn(a.to("mlu"), b.to("mlu"))
+    expected = fn(a, b)
+    assert got.dtype == expected.dtype
+    torch.testing.assert_close(got.cpu(), expected)
+
+
+def test_in_place_and_out_arithmetic():
+    a, b = crandn(3, 4, seed=1), crandn(3, 4, seed=2)
+    x = a.to("mlu")
+    with native():
+        x.mul_(b.to("mlu")).add_(1j).div_(2)
+        out = torch.empty(3, 4, dtype=torch.complex64, device="mlu")
+        torch.sub(a.to("mlu"), b.to("mlu"), out=out)
+    torch.testing.assert_close(x.cpu(), (a * b + 1j) / 2)
+    torch.testing.assert_close(out.cpu(), a - b)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        torch.ones(2, device="mlu").mul_(torch.ones(2, dtype=torch.complex64, device="mlu"))
+
+
+@pytest.mark.parametrize("dtype", COMPLEX)
+def test_unary_operators_match_cpu(dtype):
+    z = crandn(6, 3, dtype=dtype)
+    z[0, 0] = 0
+    d = z.to("mlu")
+    with native():
+        results = {"neg": -d, "abs": d.abs(), "sgn": d.sgn(), "reciprocal": d[1:].reciprocal(),
+                   "exp": d.exp(), "conj": d.conj().resolve_conj()}
+    expected = {"neg": -z, "abs": z.abs(), "sgn": z.sgn(), "reciprocal": z[1:].reciprocal(),
+                "exp": z.exp(), "conj": z.conj().resolve_conj()}
+    for name, value in results.items():
+        assert value.dtype == expected[name].dtype, name
+        torch.testing.assert_close(value.cpu(), expected[name], msg=name)
+    with pytest.raises(RuntimeError, match="In-place abs is not supported for complex tensors"):
+        d.abs_()
+    with pytest.raises(RuntimeError, match="torch.sgn"):
+        d.sign()
+
+
+def test_complex_and_polar_build_complex_tensors():
+    re, im = torch.randn(3, 4), torch.randn(4)
+    with native():
+        c = torch.complex(re.to("mlu"), im.to("mlu"))
+        p = torch.polar(re.abs().to("mlu"), im.to("mlu"))
+    torch.testing.assert_close(c.cpu(), torch.complex(re, im))
+    torch.testing.assert_close(p.cpu(), torch.polar(re.abs(), im))
+    with pytest.raises(RuntimeError, match="Double"):
+        torch.complex(re.to("mlu"), im.double().to("mlu"))
+
+
+def test_sums_means_and_fills():
+    z = crandn(4, 6, 5, dtype=torch.complex128)
+    d = z.to("mlu")
+    with native():
+        sums = [d.sum(), d.sum(1), d.sum((0, 2), keepdim=True), d.mean(-1), d.mean()]
+        filled = torch.full((2, 3), 1 - 2j, device="mlu")
+        zeros = torch.zeros(3, dtype=torch.complex64, device="mlu")
+    expected = [z.sum(), z.sum(1), z.sum((0, 2), keepdim=True), z.mean(-1), z.mean()]
+    for got, want in zip(sums, expected):
+        torch.testing.assert_close(got.cpu(), want)
+    assert torch.equal(filled.cpu(), torch.full((2, 3), 1 - 2j))
+    assert torch.equal(zeros.cpu(), torch.zeros(3, dtype=torch.complex64))
+
+
+def test_random_complex_tensors_have_the_cpu_distribution():
+    torch.manual_seed(0)
+    with native():
+        u = torch.rand(200_000, dtype=torch.complex64, device="mlu")
+        n = torch.randn(200_000, dtype=torch.complex128, device="mlu")
+    parts = torch.view_as_real(u).cpu()
+    assert 0 <= parts.min() and parts.max() < 1 and abs(parts.mean().item() - 0.5) < 0.01
+    # randn: each part has variance 1/2, so that |z|^2 has mean 1.
+    assert abs(n.real.var().item() - 0.5) < 0.01 and abs(n.imag.var().item() - 0.5) < 0.01
+    assert abs((n.abs() ** 2).mean().item() - 1) < 0.02
+
+
+def test_gradients_through_complex_operations_match_cpu():
+    def loss(x, w):
+        z = torch.complex(x, x.flip(0)) * w
+        return (z / (1 + 1j)).abs().sum() + (z.exp().real * 0.1).sum()
+
+    x, w = torch.randn(5), crandn(5)
+    grads = []
+    for device in ("cpu", "mlu"):
+        xs = x.clone().to(device).requires_grad_()
+        ws = w.clone().to(device).requires_grad_()
+        loss(xs, ws).backward()
+        assert xs.grad.device.type == ws.grad.device.type == device
+        grads.append((xs.grad.cpu(), ws.grad.cpu()))
+    torch.testing.assert_close(grads[1][0], grads[0][0])
+    torch.testing.assert_close(grads[1][1], grads[0][1])
+
+
+def test_operators_without_complex_kernels_say_so_and_leave_the_device_usable():
+    d = crandn(3, 3).to("mlu")
+    with pytest.raises(NotImplementedError, match="neg, abs, sgn, reciprocal and exp"):
+        d.sqrt()
+    with pytest.raises(NotImplementedError, match="add, sub, mul and div"):
+        torch.pow(d, d)
+    with pytest.raises(NotImplementedError, match="sum and mean"):
+        d.prod()
+    torch.testing.assert_close((d * 2).cpu(), d.cpu() * 2)
+
+
+def test_cat_stack_flip_and_roll_move_complex_numbers():
+    a, b = crandn(2, 3, seed=1), crandn(2, 3, dtype=torch.complex128, seed=2)
+    real = torch.randn(2, 3)
+    with native():
+        results = [torch.cat([a.to("mlu"), b.to("mlu"), real.to("mlu")], 1),
+                   torch.stack([a.to("mlu"), a.to("mlu").conj()]),
+                   a.to("mlu").flip(-1), a.to("mlu").roll(1, 0), a.to("mlu").roll(2)]
+    expected = [torch.cat([a, b, real], 1), torch.stack([a, a.conj()]), a.flip(-1), a.roll(1, 0),
+                a.roll(2)]
+    for got, want in zip(results, expected):
+        assert got.dtype == want.dtype
+        torch.testing.assert_close(got.cpu(), want)
