@@ -389,6 +389,7 @@ PYBIND11_MODULE(_C, m) {
           });
         }));
   m.def("_kernel_threads", &mlu::kernels::kernel_threads);
+  m.def("_kernel_target", &mlu::kernels::compiled_target);
   m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
   m.def("_gemm16_path", &mlu::kernels::gemm16_path);
 

@@ -19,6 +19,9 @@ import torch  # noqa: E402
 
 torch.utils.rename_privateuse1_backend("mlu")
 
+from torch_mlu import _isa  # noqa: E402
+
+_isa.load()  # the kernel library's variant for this CPU (or MLU_KERNELS_ISA's), before _C
 from torch_mlu import _C  # noqa: E402  (the backend registers itself on load)
 from torch_mlu import mlu  # noqa: E402
 

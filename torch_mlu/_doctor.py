@@ -56,11 +56,12 @@ def report():
         paths = _loaded(*names)
         print(f"{label}: {', '.join(paths) if paths else 'not loaded'}")
     print("FFT: pocketfft, compiled into the kernel library")
-    kernels = _C._kernel_instruction_sets()
-    print(f"CPU: {' '.join(_host_instruction_sets()) or 'x86-64 baseline'}; kernels compiled for "
-          f"{' '.join(kernels) or 'the x86-64 baseline'}")
-    print(f"16-bit matrix products: bfloat16 on {_C._gemm16_path(True)}, float16 on "
-          f"{_C._gemm16_path(False)}")
+    isa = torch.mlu.kernel_isa()
+    print(f"CPU: {' '.join(_host_instruction_sets()) or 'x86-64 baseline'}; kernels: the "
+          f"{isa['variant']} variant (built: {', '.join(isa['built']) or isa['variant']}), using "
+          f"{' '.join(isa['instruction_sets']) or 'the x86-64 baseline'}")
+    print(f"16-bit matrix products: bfloat16 on {isa['matmul16']['bfloat16']}, float16 on "
+          f"{isa['matmul16']['float16']}")
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(VARIABLES))
     print("environment: " + (" ".join(f"{k}={v}" for k, v in settings) or "no MLU settings"))
 

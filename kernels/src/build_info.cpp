@@ -2,6 +2,8 @@
 
 namespace mlu::kernels {
 
+std::string compiled_target() { return MLU_KERNELS_TARGET; }
+
 std::vector<std::string> compiled_instruction_sets() {
   std::vector<std::string> sets;
 #ifdef __F16C__

@@ -46,6 +46,7 @@ from .random import (
     set_rng_state_all,
 )
 from .graphs import MLUGraph, graph, graph_pool_handle, is_current_stream_capturing, make_graphed_callables
+from .isa import kernel_isa
 from .fallback import fallback_stats, fallback_table, reset_fallback_stats
 from . import amp
 from .compiled import CompileReport, _queued_kernel, compile_report, kernel_launches

@@ -6,6 +6,10 @@
 
 namespace mlu::kernels {
 
+// The -march value this variant of the library was compiled with ("x86-64-v3", "native", ...):
+// the dynamic loader picked it for this CPU (kernels/CMakeLists.txt).
+std::string compiled_target();
+
 // The x86-64 instruction-set extensions the kernels were compiled to use (-march), e.g. "AVX2",
 // "AVX-512F", "AVX512-BF16", "AMX-TILE"; empty for the baseline.
 std::vector<std::string> compiled_instruction_sets();
