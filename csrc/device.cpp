@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "fallback.h"
+#include "mlu_kernels/conv.h"
 #include "mlu_kernels/parallel.h"
 
 namespace torch_mlu {
@@ -32,6 +33,7 @@ void raise_hal_error(const hal::Error& error) {
 // as a ValueError naming the variable (the readers themselves fall back to defaults silently).
 void validate_environment() {
   mlu::kernels::kernel_threads_from_environment();
+  mlu::kernels::conv16_policy_from_environment();
   fallback_enabled_from_environment();
 }
 

@@ -17,6 +17,7 @@
 #include "generator.h"
 #include "graph.h"
 #include "mlu_kernels/build_info.h"
+#include "mlu_kernels/conv.h"
 #include "mlu_kernels/parallel.h"
 #include "profiler.h"
 #include "stream.h"
@@ -392,6 +393,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("_kernel_target", &mlu::kernels::compiled_target);
   m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
   m.def("_gemm16_path", &mlu::kernels::gemm16_path);
+  m.def("_conv16_policy", &mlu::kernels::conv16_policy_from_environment);
 
   m.def("_fallback_stats", [] {
     py::dict out;

@@ -178,3 +178,56 @@ def test_argument_errors():
         F.conv_transpose2d(x, w.transpose(0, 1), output_padding=1)
     with pytest.raises(RuntimeError, match="same device"):
         F.conv2d(x, w.cpu())
+
+
+# MLU_CONV16 is read once per process: each policy runs in its own interpreter. oneDNN's verbose
+# log names the data type each convolution computed in.
+CONV16_IN_POLICY = """
+import torch, torch.nn.functional as F
+torch.mlu.reset_fallback_stats()
+g = torch.Generator().manual_seed(0)
+for dtype, tol in ((torch.bfloat16, dict(atol=1e-1, rtol=5e-2)), (torch.float16, dict(atol=2e-2, rtol=2e-2))):
+    for conv, x, w in ((F.conv2d, (2, 8, 9, 9), (16, 8, 3, 3)), (F.conv1d, (2, 8, 17), (8, 4, 5)),
+                       (F.conv3d, (1, 4, 5, 6, 6), (4, 4, 3, 3, 3))):
+        groups = 2 if w[0] == 8 else 1
+        xs, ws = torch.randn(x, generator=g).to(dtype), torch.randn(w, generator=g).to(dtype)
+        b = torch.randn(w[0], generator=g).to(dtype)
+        ref = [t.float().requires_grad_() for t in (xs, ws, b)]
+        got = [t.to("mlu").requires_grad_() for t in (xs, ws, b)]
+        want_y, y = conv(*ref, padding=1, groups=groups), conv(*got, padding=1, groups=groups)
+        grad = torch.randn(want_y.shape, generator=g).to(dtype)
+        want_y.backward(grad.float()); y.backward(grad.to("mlu"))
+        torch.testing.assert_close(y.float().cpu(), want_y, **tol)
+        for r, m in zip(ref, got):
+            torch.testing.assert_close(m.grad.float().cpu(), r.grad, **tol)
+torch.mlu.synchronize()
+assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+print("policy", torch.mlu.kernel_isa()["conv16"])
+"""
+
+
+@pytest.mark.parametrize("policy, computes_in", [("native", "bf16"), ("float32", "f32")])
+def test_16_bit_convolutions_in_each_policy(run_py, policy, computes_in):
+    result = run_py(CONV16_IN_POLICY, timeout=180, MLU_CONV16=policy, ONEDNN_VERBOSE="1")
+    assert result.returncode == 0, result
+    assert f"policy {policy}" in result.stdout
+    convolutions = [line for line in result.stdout.splitlines()
+                    if ",exec,cpu,convolution," in line]
+    kinds = {kind for kind in ("forward_training", "backward_data", "backward_weights")
+             if any(kind in line for line in convolutions)}
+    assert kinds == {"forward_training", "backward_data", "backward_weights"}, result.stdout[-2000:]
+    assert any(f"src:{computes_in}" in line for line in convolutions), result.stdout[-2000:]
+    if computes_in == "f32":
+        assert not any("src:bf16" in line or "src:f16" in line for line in convolutions)
+
+
+def test_an_invalid_conv16_policy_is_a_value_error_naming_it(run_py):
+    result = run_py("""
+import torch
+try:
+    torch.ones(1, device="mlu")
+except ValueError as e:
+    print("ValueError:", e)
+""", MLU_CONV16="fast")
+    assert result.returncode == 0, result
+    assert "ValueError: MLU_CONV16 must be auto, native or float32, got 'fast'" in result.stdout

@@ -1,15 +1,19 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
-// operands are reordered from and to the caller's strides and dtype (16-bit types compute in
-// float32; float16 is widened by the library's own conversions, since oneDNN's float16 reorders
-// are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per shape and
-// kept in a small LRU cache, so the repeated steps of a training loop only execute.
+// operands are reordered from and to the caller's strides. 16-bit operands stay 16-bit inside
+// when MLU_CONV16's policy says so for the implementation oneDNN chose; otherwise they are widened
+// to float32 by the library's own conversions (oneDNN's float16 reorders are slow on CPUs without
+// AVX512-FP16). Primitives and reorders are built once per shape and kept in a small LRU cache,
+// so the repeated steps of a training loop only execute.
+#include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "conv_internal.h"
 #include "float32_copy.h"
+#include "mlu_kernels/conv.h"
 #include "onednn_common.h"
 
 namespace mlu::kernels {
@@ -50,8 +54,8 @@ memory::desc user_weight_desc(const TensorDesc& w, std::int64_t groups) {
   return memory::desc(weight_dims(w, groups), onednn_type(w.dtype), strides);
 }
 
-memory::desc any_desc(memory::dims dims) {
-  return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+memory::desc any_desc(memory::dims dims, memory::data_type type) {
+  return memory::desc(dims, type, memory::format_tag::any);
 }
 
 memory::dims activation_dims(const TensorDesc& d) {
@@ -69,9 +73,39 @@ struct Operand {
 };
 
 struct Plan {
-  dnnl::primitive primitive;
+  std::optional<dnnl::primitive> primitive;  // none: a 16-bit convolution widened to float32
   std::vector<Operand> operands;
 };
+
+enum class Conv16 { Auto, Native, Float32 };
+
+Conv16 conv16_policy() {
+  static const Conv16 policy = [] {
+    try {
+      const std::string name = conv16_policy_from_environment();
+      return name == "native" ? Conv16::Native : name == "float32" ? Conv16::Float32 : Conv16::Auto;
+    } catch (const std::invalid_argument&) {
+      return Conv16::Auto;  // csrc reports the bad value as a ValueError at first device use
+    }
+  }();
+  return policy;
+}
+
+// Whether a 16-bit convolution runs in 16 bits on the implementation oneDNN chose. On the
+// AVX512-BF16 Xeon (no AMX) its jit_bf16 kernels ran ResNet-18's layers 1.1-1.4x slower than
+// widening to float32, and its float16 ones slower still; on AMX its bf16/f16 kernels are several
+// times faster than float32. The reference implementation ("ref") is never used for 16 bits.
+template <typename PrimitiveDesc>
+bool stays_16_bit(const PrimitiveDesc& pd) {
+  const std::string impl = pd.impl_info_str();
+  if (impl.find("ref") != std::string::npos) return false;
+  switch (conv16_policy()) {
+    case Conv16::Native: return true;
+    case Conv16::Float32: return false;
+    case Conv16::Auto: return impl.find("amx") != std::string::npos;
+  }
+  return false;
+}
 
 Operand make_operand(int arg, const memory::desc& user, const memory::desc& internal,
                      bool written) {
@@ -84,9 +118,10 @@ Operand make_operand(int arg, const memory::desc& user, const memory::desc& inte
   return op;
 }
 
-std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const TensorDesc& x,
-                                      const TensorDesc& w, const TensorDesc& y,
-                                      const TensorDesc* bias) {
+// The plan with `type` inside oneDNN; null for a 16-bit type that should not stay 16-bit there.
+std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const TensorDesc& x,
+                                const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias,
+                                memory::data_type type) {
   const dnnl::engine& e = onednn_engine();
   const int n = c.spatial_dims;
   const memory::dims stride(c.stride.begin(), c.stride.begin() + n);
@@ -95,8 +130,9 @@ std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const 
   memory::dims dilation(c.dilation.begin(), c.dilation.begin() + n);
   for (auto& d : dilation) d -= 1;  // oneDNN counts the skipped elements
 
-  const memory::desc x_any = any_desc(activation_dims(x)), y_any = any_desc(activation_dims(y)),
-                     w_any = any_desc(weight_dims(w, c.groups));
+  const memory::desc x_any = any_desc(activation_dims(x), type),
+                     y_any = any_desc(activation_dims(y), type),
+                     w_any = any_desc(weight_dims(w, c.groups), type);
   const auto algorithm = dnnl::algorithm::convolution_direct;
   const auto forward_kind = dnnl::prop_kind::forward_training;
   const memory::desc x_user = user_desc(x), y_user = user_desc(y),
@@ -119,6 +155,7 @@ std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const 
             : dnnl::convolution_forward::primitive_desc(e, forward_kind, algorithm, x_any, w_any,
                                                         y_any, stride, dilation, pad_before,
                                                         pad_after, attr);
+    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_forward(pd);
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
@@ -134,6 +171,7 @@ std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const 
   if (pass == ConvPass::BackwardData) {
     const dnnl::convolution_backward_data::primitive_desc pd(
         e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint);
+    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_data(pd);
     plan->operands = {make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
@@ -141,6 +179,7 @@ std::shared_ptr<const Plan> make_plan(ConvPass pass, const DirectConv& c, const 
   } else {
     const dnnl::convolution_backward_weights::primitive_desc pd(
         e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint);
+    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_weights(pd);
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
@@ -206,7 +245,7 @@ void execute(const Plan& plan, const std::vector<void*>& data) {
     }
     args.emplace(op.arg, internal);
   }
-  plan.primitive.execute(stream, args);
+  plan.primitive->execute(stream, args);
   std::size_t r = 0;
   for (const Operand& op : plan.operands) {
     if (op.written && op.convert) {
@@ -233,13 +272,31 @@ void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorD
 
 }  // namespace
 
+std::string conv16_policy_from_environment() {
+  const char* env = std::getenv("MLU_CONV16");
+  if (env == nullptr) return "auto";
+  const std::string value = env;
+  if (value == "auto" || value == "native" || value == "float32") return value;
+  throw std::invalid_argument("MLU_CONV16 must be auto, native or float32, got '" + value + "'");
+}
+
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
-  if (x.dtype == DType::Float16) return convolution_in_float32(pass, conv, x, w, y, bias);
   try {
     size_team(w, y);
-    const auto plan = plan_cache().get(plan_key(pass, conv, x, w, y, bias),
-                                       [&] { return make_plan(pass, conv, x, w, y, bias); });
+    const auto plan = plan_cache().get(plan_key(pass, conv, x, w, y, bias), [&] {
+      // 16 bits inside oneDNN (float32 accumulation) where stays_16_bit says so; otherwise
+      // bfloat16 is converted by oneDNN's reorders into float32 and float16 is widened by
+      // convolution_in_float32 (a plan without a primitive).
+      if (x.dtype != DType::Float32) {
+        if (auto in_16_bits = make_plan(pass, conv, x, w, y, bias, onednn_type(x.dtype))) {
+          return in_16_bits;
+        }
+        if (x.dtype == DType::Float16) return std::make_shared<Plan>();
+      }
+      return make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
+    });
+    if (!plan->primitive) return convolution_in_float32(pass, conv, x, w, y, bias);
     std::vector<void*> data;
     switch (pass) {
       case ConvPass::Forward: data = {x.data, w.data, y.data}; break;

@@ -8,12 +8,15 @@ from torch_mlu import _C, _isa
 def kernel_isa():
     """The kernel library's variant the loader chose for this CPU (or MLU_KERNELS_ISA forced):
     ``variant`` (its -march level), ``instruction_sets`` (the extensions it was compiled to
-    use), ``built`` (every variant this installation has) and ``matmul16`` (how bfloat16 and
-    float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32")."""
+    use), ``built`` (every variant this installation has), ``matmul16`` (how bfloat16 and
+    float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32") and
+    ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
+    oneDNN runs them on AMX, "native" wherever it can, "float32" never)."""
     lib_dir = os.path.join(os.path.dirname(_C.__file__), "lib")
     return {
         "variant": _C._kernel_target(),
         "instruction_sets": _C._kernel_instruction_sets(),
         "built": [level for level, _ in _isa.variants(lib_dir)],
         "matmul16": {"bfloat16": _C._gemm16_path(True), "float16": _C._gemm16_path(False)},
+        "conv16": _C._conv16_policy(),
     }

@@ -1,10 +1,11 @@
 // Convolutions (1-D, 2-D, 3-D; strided, padded, dilated, grouped, transposed) and their
-// gradients, through oneDNN for float32, float16 and bfloat16 (computed in float32), and a direct
-// loop for float64, which oneDNN lacks.
+// gradients, through oneDNN for float32, float16 and bfloat16, and a direct loop for float64,
+// which oneDNN lacks.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 #include "mlu_kernels/epilogue.h"
 #include "mlu_kernels/tensor_desc.h"
@@ -34,5 +35,12 @@ void convolution(const ConvParams& params, const TensorDesc& out, const TensorDe
 void convolution_backward(const ConvParams& params, const TensorDesc& grad_out,
                           const TensorDesc& in, const TensorDesc& weight, const TensorDesc* grad_in,
                           const TensorDesc* grad_weight, const TensorDesc* grad_bias);
+
+// How float16 and bfloat16 convolutions compute, from MLU_CONV16: "auto" (unset) keeps them in
+// 16 bits inside oneDNN (float32 accumulation) where oneDNN runs them on AMX and widens them to
+// float32 elsewhere, where its 16-bit kernels measured slower; "native" keeps them 16-bit wherever
+// oneDNN has more than its reference code; "float32" always widens. Throws std::invalid_argument
+// naming the variable for any other value (the convolutions themselves then use "auto").
+std::string conv16_policy_from_environment();
 
 }  // namespace mlu::kernels
