@@ -16,16 +16,21 @@ LEVEL_FLAGS = {"x86-64": (), "x86-64-v2": _V2, "x86-64-v3": _V3, "x86-64-v4": _V
 
 
 def _cpu_flags():
+    """The CPU's flags, or None where /proc/cpuinfo does not list them (then nothing is refused:
+    the loader's own choice stands)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return set(next((line.split(":", 1)[1].split() for line in f
-                             if line.startswith("flags")), []))
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), None)
     except OSError:
-        return set()
+        return None
+    return None if flags is None else set(flags)
 
 
 def missing_flags(level, flags):
     """The flags a variant compiled for `level` needs and this CPU lacks ("native": none known)."""
+    if flags is None:
+        return []
     return [f for f in LEVEL_FLAGS.get(level, ()) if f not in flags]
 
 
@@ -40,6 +45,7 @@ def variants(lib_dir):
 
 
 def load():
+    """Checks this CPU against the base variant and loads MLU_KERNELS_ISA's variant, if set."""
     spec = importlib.util.find_spec("torch_mlu._C")
     if spec is None or spec.origin is None:
         return
@@ -47,7 +53,7 @@ def load():
     if not built:
         return  # an extension built elsewhere (the sanitizer builds') finds its own library
     flags = _cpu_flags()
-    base, base_path = built[0]
+    base = built[0][0]
     missing = missing_flags(base, flags)
     if missing:
         raise ImportError(
