@@ -1,9 +1,9 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
 // operands are reordered from and to the caller's strides. 16-bit operands stay 16-bit inside
-// when MLU_CONV16's policy says so for the implementation oneDNN chose; otherwise they are widened
-// to float32 by the library's own conversions (oneDNN's float16 reorders are slow on CPUs without
-// AVX512-FP16). Primitives and reorders are built once per shape and kept in a small LRU cache,
-// so the repeated steps of a training loop only execute.
+// when MLU_CONV16's policy says so for the implementation oneDNN chose; otherwise bfloat16 is
+// widened by oneDNN's reorders and float16 by the library's own conversions (oneDNN's float16
+// reorders are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per
+// shape and kept in a small LRU cache, so the repeated steps of a training loop only execute.
 #include <cstdlib>
 #include <optional>
 #include <stdexcept>
@@ -92,7 +92,7 @@ Conv16 conv16_policy() {
 }
 
 // Whether a 16-bit convolution runs in 16 bits on the implementation oneDNN chose. On the
-// AVX512-BF16 Xeon (no AMX) its jit_bf16 kernels ran ResNet-18's layers 1.1-1.4x slower than
+// AVX512-BF16 Xeon (no AMX) its jit_bf16 kernels ran a ResNet-18 layer 1.5-1.8x slower than
 // widening to float32, and its float16 ones slower still; on AMX its bf16/f16 kernels are several
 // times faster than float32. The reference implementation ("ref") is never used for 16 bits.
 template <typename PrimitiveDesc>
