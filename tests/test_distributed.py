@@ -142,6 +142,10 @@ COLLECTIVES = """
            dist.P2POp(dist.irecv, out, peer)]
     for work in dist.batch_isend_irecv(ops):
         work.wait()
+    # A P2POp holds its group. A group alive past destroy_process_group keeps its gloo workers
+    # running into interpreter shutdown, where one freeing a finished CPU collective's tensor takes
+    # the GIL and aborts the process (PyTorch 2.15 with plain gloo too: pytorch/pytorch#179291).
+    del ops, work
     checks["batch_isend_irecv"] = value(out)
 
     cpu = torch.full((2,), rank + 1.0)  # CPU tensors in the same group
