@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "convert_block.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
 
@@ -30,6 +31,10 @@ void copy(const TensorDesc& dst, const TensorDesc& src) {
         if (s[0] == sizeof(To) && s[1] == sizeof(From)) {  // unit strides: a loop that vectorises
           auto* out = reinterpret_cast<To*>(p[0]);
           const auto* in = reinterpret_cast<const From*>(p[1]);
+          if constexpr ((std::is_same_v<To, float> && std::is_same_v<From, Half>) ||
+                        (std::is_same_v<To, Half> && std::is_same_v<From, float>)) {
+            return convert_block(out, in, n);
+          }
           for (std::int64_t i = 0; i < n; ++i) out[i] = convert<To>(in[i]);
           return;
         }

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/tensor_desc.h"
@@ -11,14 +11,15 @@
 namespace mlu::kernels {
 
 struct Float32Copy {
-  std::vector<float> storage;
+  std::unique_ptr<float[]> storage;  // not zeroed: an operand only written needs no first pass
   TensorDesc desc;
 
   // read: copy the operand's values in (false for an operand the caller only writes).
   Float32Copy(const TensorDesc& of, bool read)
-      : storage(static_cast<std::size_t>(of.numel())), desc(of) {
+      : storage(std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(of.numel()))),
+        desc(of) {
     desc.dtype = DType::Float32;
-    desc.data = storage.data();
+    desc.data = storage.get();
     std::int64_t stride = 1;
     for (int d = desc.ndim - 1; d >= 0; --d) {
       desc.strides[d] = stride;

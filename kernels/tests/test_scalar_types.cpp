@@ -5,7 +5,11 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
+#include "convert_block.h"
+#include "desc.h"
+#include "mlu_kernels/copy.h"
 #include "scalar_types.h"
 
 namespace mlu::kernels {
@@ -48,6 +52,68 @@ TEST(HalfConversion, NarrowingRoundsToNearestEven) {
   }
   EXPECT_TRUE(std::isnan(to_float(to_half(NAN))));
 }
+
+// The block conversions (vector instructions, then a scalar tail) agree with the scalar ones on
+// every half value and every rounding decision; lengths leave tails of each width. Both as
+// compiled here and through copy(), in the library variant loaded (AVX-512 where present).
+void widen(bool through_copy, std::vector<float>& out, std::vector<Half>& in) {
+  const auto n = static_cast<std::int64_t>(in.size());
+  if (!through_copy) return convert_block(out.data(), in.data(), n);
+  copy(testing::contiguous(DType::Float32, out, {n}), testing::contiguous(DType::Float16, in, {n}));
+}
+
+void narrow(bool through_copy, std::vector<Half>& out, std::vector<float>& in, std::int64_t n) {
+  if (!through_copy) return convert_block(out.data(), in.data(), n);
+  copy(testing::contiguous(DType::Float16, out, {n}), testing::contiguous(DType::Float32, in, {n}));
+}
+
+class HalfBlocks : public ::testing::TestWithParam<bool> {};
+
+TEST_P(HalfBlocks, MatchTheScalarConversions) {
+  std::vector<Half> halves;
+  for (std::uint32_t bits = 0; bits <= 0xffff; ++bits) {
+    halves.push_back(Half{static_cast<std::uint16_t>(bits)});
+  }
+  halves.resize(halves.size() + 13, Half{0x3c00});
+  std::vector<float> widened(halves.size());
+  widen(GetParam(), widened, halves);
+  for (std::size_t i = 0; i < halves.size(); ++i) {
+    const float expected = to_float(halves[i]);
+    if (std::isnan(expected)) {
+      ASSERT_TRUE(std::isnan(widened[i])) << i;
+    } else {
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(widened[i]), std::bit_cast<std::uint32_t>(expected))
+          << i;
+    }
+  }
+  std::vector<float> floats{1e-30f, 1e30f, INFINITY, -INFINITY, 70000.0f, 65519.99f, 65520.0f, NAN};
+  for (std::uint32_t bits = 0; bits < 0x7c00; ++bits) {
+    const float v = to_float(Half{static_cast<std::uint16_t>(bits)});
+    const float next =
+        bits + 1 < 0x7c00 ? to_float(Half{static_cast<std::uint16_t>(bits + 1)}) : 65536.0f;
+    const float mid = v + (next - v) / 2;
+    for (float f : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f)}) {
+      floats.push_back(f);
+      floats.push_back(-f);
+    }
+  }
+  for (std::int64_t n : {std::int64_t{0}, std::int64_t{7}, std::int64_t{15},
+                         static_cast<std::int64_t>(floats.size())}) {
+    std::vector<Half> narrowed(static_cast<std::size_t>(n), Half{0x1234});
+    narrow(GetParam(), narrowed, floats, n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float f = floats[static_cast<std::size_t>(i)];
+      if (std::isnan(f)) {
+        ASSERT_TRUE(std::isnan(to_float(narrowed[i]))) << i;
+      } else {
+        ASSERT_EQ(narrowed[i].bits, to_half(f).bits) << f;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(HalfConversion, HalfBlocks, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "ThroughCopy" : "Inline"; });
 
 TEST(BFloat16Conversion, RoundsToNearestEvenAndKeepsNaN) {
   EXPECT_EQ(to_bfloat16(1.0f).bits, 0x3f80);
