@@ -106,6 +106,26 @@ def test_batch_norm_dtypes(dtype):
     check(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b], dtype=dtype)
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_float16_batch_norm_is_float32_batch_norm_rounded(training):
+    # The kernel computes float16 in float32, and contiguous operands run through float32 copies:
+    # the results must be those of float32 on the widened values, bit for bit.
+    x, dy = randn(4, 6, 9, 7).half().mlu(), randn(4, 6, 9, 7).half().mlu()
+    w, b = randn(6).mlu(), randn(6).mlu()
+    rm, rv = torch.zeros(6).mlu(), (randn(6).abs() + 0.5).mlu()
+    results = []
+    for x_, dy_ in ((x, dy), (x.float(), dy.float())):
+        running = (rm.clone(), rv.clone())
+        out, mean, invstd = torch.native_batch_norm(x_, w, b, *running, training, 0.1, 1e-5)
+        grads = torch.ops.aten.native_batch_norm_backward(dy_, x_, w, *running, mean, invstd, training,
+                                                          1e-5, [True, True, True])
+        results.append((out, grads[0], mean, invstd, grads[1], grads[2], *running))
+    half, wide = results
+    assert half[0].dtype == half[1].dtype == torch.float16
+    for h, f in zip(half, wide):
+        assert torch.equal(h.cpu(), f.to(h.dtype).cpu())
+
+
 def test_batch_norm_statistics_dtype_and_export_variants():
     x, w, b = randn(3, 4, 5), randn(4), randn(4)
     rm, rv = torch.zeros(4), torch.ones(4)
