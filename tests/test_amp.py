@@ -95,6 +95,29 @@ def test_grad_scaler_skips_overflowing_steps_and_backs_off():
     assert not any(k.startswith("aten::_amp") for k in torch.mlu.fallback_stats()), torch.mlu.fallback_stats()
 
 
+@pytest.mark.parametrize("bad", [None, float("inf"), float("-inf"), float("nan")])
+def test_unscale_matches_the_cpu_bit_for_bit(bad):
+    gen = torch.Generator().manual_seed(3)
+    grads = [torch.randn(1000, generator=gen) * 1e4, torch.randn(37, generator=gen).half(),
+             torch.randn(50, generator=gen).bfloat16(), torch.randn(9, 8, generator=gen).double(),
+             torch.randn(12, 10, generator=gen).t()]  # the last one strided
+    if bad is not None:
+        grads[1][29] = bad  # past the first vector block
+    inv_scale = torch.tensor([1 / 3.0])
+    results = {}
+    for device in ("cpu", "mlu"):
+        gs = [g.clone().to(device) for g in grads]
+        if device == "mlu":
+            gs[-1] = grads[-1].t().contiguous().mlu().t()
+        found = torch.zeros(1, device=device)
+        torch._amp_foreach_non_finite_check_and_unscale_(gs, found, inv_scale.to(device))
+        results[device] = ([g.cpu() for g in gs], found.item())
+    (cpu, cpu_found), (mlu, mlu_found) = results["cpu"], results["mlu"]
+    assert mlu_found == cpu_found == (0.0 if bad is None else 1.0)
+    for c, m in zip(cpu, mlu):
+        assert c.dtype == m.dtype and torch.equal(c.nan_to_num(), m.nan_to_num())
+
+
 def test_scaler_kernels_directly():
     grads = [torch.tensor([1.0, 2.0], device="mlu"), torch.tensor([[4.0]], device="mlu", dtype=torch.float16)]
     found = torch.zeros(1, device="mlu")
