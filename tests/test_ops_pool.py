@@ -65,6 +65,28 @@ def test_max_pool2d_channels_last_and_ties():
     check(lambda x: F.max_pool2d(x, 2, return_indices=True), torch.ones(1, 2, 4, 4))
 
 
+@pytest.mark.parametrize("layout", ["rows", "channels_last", "dilated"])
+def test_max_pool_nan_infinity_and_tie_positions_match_the_cpu(layout):
+    # Several NaNs in a window (the last one's position wins), negative NaN, -inf everywhere, ties.
+    x = torch.randn(2, 3, 9, 9, generator=torch.Generator().manual_seed(5)).round()
+    x[0, 0, 1, 1] = x[0, 0, 2, 2] = float("nan")
+    x[0, 1, 3, 3] = -float("nan")
+    x[1, 0] = -float("inf")
+    x[1, 1, 4:7, 4:7] = 2.0
+    kwargs = dict(dilation=2) if layout == "dilated" else {}
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    results = []
+    for device in ("cpu", "mlu"):
+        xs = x.to(device).contiguous(memory_format=fmt)
+        out, idx = F.max_pool2d(xs, 3, 2, 1, return_indices=True, **kwargs)
+        results.append((out.cpu(), idx.cpu()))
+    (cpu_out, cpu_idx), (mlu_out, mlu_idx) = results
+    assert torch.equal(mlu_idx, cpu_idx)
+    assert torch.equal(mlu_out.isnan(), cpu_out.isnan())
+    assert torch.equal(mlu_out.nan_to_num(), cpu_out.nan_to_num())
+    assert torch.equal(mlu_out.isnan() & mlu_out.signbit(), cpu_out.isnan() & cpu_out.signbit())
+
+
 def test_max_pool1d_and_3d():
     check(lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True), randn(2, 4, 15))
     check(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), return_indices=True), randn(2, 2, 5, 7, 6))

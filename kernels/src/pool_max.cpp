@@ -1,14 +1,92 @@
 // Max pooling (strided and adaptive windows) with the flat in-plane index of each maximum, and its
 // gradient.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 
+#include "mlu_kernels/parallel.h"
 #include "pool_common.h"
 
 namespace mlu::kernels {
 namespace {
+
+template <typename C>
+constexpr C kLowest = std::numeric_limits<C>::has_infinity ? -std::numeric_limits<C>::infinity()
+                                                           : std::numeric_limits<C>::lowest();
+
+// The maximum of a window's taps and where it is: the first of equal maxima, or the last NaN (as
+// PyTorch's CPU kernel). The running maximum is a max instruction and the positions are
+// selected separately: one selection feeding both was compiled into a branch, mispredicted on
+// random data (3x slower on normally distributed inputs).
+template <typename C>
+struct RunningMax {
+  C best = kLowest<C>;
+  std::int64_t index;
+  bool nan = false;
+  C nan_value{};  // the last NaN itself, sign and payload as PyTorch keeps them
+  std::int64_t nan_index = 0;
+
+  explicit RunningMax(std::int64_t first) : index(first) {}
+
+  [[gnu::always_inline]] void add(C value, std::int64_t at) {
+    const std::int64_t larger = -static_cast<std::int64_t>(value > best);  // all ones or zero
+    index = (at & larger) | (index & ~larger);
+    best = std::max(best, value);
+    if constexpr (std::is_floating_point_v<C>) {
+      nan |= value != value;
+      nan_index = value != value ? at : nan_index;
+      nan_value = value != value ? value : nan_value;  // rare: a branch predicted well
+    }
+  }
+  C value() const { return nan ? nan_value : best; }
+  std::int64_t position() const { return nan ? nan_index : index; }
+};
+
+// Whether every window is a 2-D one over rows of unit stride without dilation, as in ResNet's
+// stem: then row pointers replace three multiplications per tap (2x faster on its layer).
+bool plain_rows(const Grid<char>& in, const Windows& windows) {
+  if (in.sizes[2] != 1 || in.strides[4] != 1) return false;
+  for (int dim : {1, 2})
+    for (const Window& w : windows[dim])
+      if (w.count > 1 && w.step != 1) return false;
+  return true;
+}
+
+template <typename T>
+void max_over_rows(const Grid<T>& out, const Grid<std::int64_t>& indices, const Grid<T>& in,
+                   const Windows& windows) {
+  using C = ComputeType<T>;
+  const std::int64_t channels = out.sizes[1], width = in.sizes[4], row_stride = in.strides[3];
+  const std::int64_t cells = std::max<std::int64_t>(out.plane_size(), 1);
+  parallel_for(out.sizes[0] * channels, std::max<std::int64_t>(1, kParallelGrain / cells),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t p = first; p < last; ++p) {
+                   const std::int64_t n = p / channels, c = p % channels;
+                   const T* src = in.plane(n, c);
+                   T* dst = out.plane(n, c);
+                   std::int64_t* where = indices.plane(n, c);
+                   for (std::int64_t oh = 0; oh < out.sizes[3]; ++oh) {
+                     const Window& wh = windows[1][oh];
+                     for (std::int64_t ow = 0; ow < out.sizes[4]; ++ow) {
+                       const Window& ww = windows[2][ow];
+                       RunningMax<C> max(wh.first * width + ww.first);
+                       for (std::int64_t h = wh.first; h < wh.first + wh.count; ++h) {
+                         const T* row = src + h * row_stride;
+                         for (std::int64_t w = ww.first; w < ww.first + ww.count; ++w) {
+                           max.add(convert<C>(row[w]), h * width + w);
+                         }
+                       }
+                       dst[out.offset(0, oh, ow)] = convert<T>(max.value());
+                       where[indices.offset(0, oh, ow)] = max.position();
+                     }
+                   }
+                 }
+               });
+}
 
 template <typename T>
 void max_over_windows(const TensorDesc& out_desc, const TensorDesc& indices_desc,
@@ -16,32 +94,25 @@ void max_over_windows(const TensorDesc& out_desc, const TensorDesc& indices_desc
   using C = ComputeType<T>;
   const Grid<T> out = grid<T>(out_desc), in = grid<T>(in_desc);
   const Grid<std::int64_t> indices = grid<std::int64_t>(indices_desc);
+  if (plain_rows(grid<char>(in_desc), windows)) return max_over_rows(out, indices, in, windows);
   const std::int64_t height = in.sizes[3], width = in.sizes[4];
   for_each_cell(
       out, [&](std::int64_t n, std::int64_t c, std::int64_t od, std::int64_t oh, std::int64_t ow) {
         const Window &wd = windows[0][od], &wh = windows[1][oh], &ww = windows[2][ow];
         const T* src = in.plane(n, c);
-        C best = std::numeric_limits<C>::has_infinity ? -std::numeric_limits<C>::infinity()
-                                                      : std::numeric_limits<C>::lowest();
-        std::int64_t best_index = (wd.first * height + wh.first) * width + ww.first;
+        RunningMax<C> max((wd.first * height + wh.first) * width + ww.first);
         for (std::int64_t i = 0; i < wd.count; ++i) {
           const std::int64_t d = wd.first + i * wd.step;
           for (std::int64_t j = 0; j < wh.count; ++j) {
             const std::int64_t h = wh.first + j * wh.step;
             for (std::int64_t k = 0; k < ww.count; ++k) {
               const std::int64_t w = ww.first + k * ww.step;
-              const C value = convert<C>(src[in.offset(d, h, w)]);
-              bool better = value > best;
-              if constexpr (std::is_floating_point_v<C>)
-                better = better || value != value;  // NaN wins
-              // Selects rather than a branch: which tap wins is data-dependent and unpredictable.
-              best = better ? value : best;
-              best_index = better ? (d * height + h) * width + w : best_index;
+              max.add(convert<C>(src[in.offset(d, h, w)]), (d * height + h) * width + w);
             }
           }
         }
-        out.plane(n, c)[out.offset(od, oh, ow)] = convert<T>(best);
-        indices.plane(n, c)[indices.offset(od, oh, ow)] = best_index;
+        out.plane(n, c)[out.offset(od, oh, ow)] = convert<T>(max.value());
+        indices.plane(n, c)[indices.offset(od, oh, ow)] = max.position();
       });
 }
 
