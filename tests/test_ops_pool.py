@@ -91,6 +91,8 @@ def test_max_pool1d_and_3d():
     check(lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True), randn(2, 4, 15))
     check(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), return_indices=True), randn(2, 2, 5, 7, 6))
     check(lambda x: F.max_pool3d(x, 2, ceil_mode=True), randn(3, 5, 5, 5))
+    check(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), return_indices=True),
+          randn(2, 4, 5, 7, 6), memory_format=torch.channels_last_3d)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
