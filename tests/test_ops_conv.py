@@ -220,3 +220,39 @@ def test_16_bit_convolutions_in_each_policy(run_py, policy, computes_in):
     if computes_in == "f32":
         assert not any("src:bf16" in line or "src:f16" in line for line in convolutions)
 
+
+
+OTHER_STREAM_FIRST = """
+    import copy
+
+    import torch
+    import torch_mlu
+
+    def grads(conv, x):
+        conv.zero_grad()
+        x.grad = None
+        conv(x).square().sum().backward()
+        return [x.grad.cpu(), conv.weight.grad.cpu(), conv.bias.grad.cpu()]
+
+    torch.manual_seed(0)
+    # oneDNN needs a scratchpad for this depthwise convolution's weight gradient.
+    conv = torch.nn.Conv2d(576, 576, 5, padding=2, groups=576)
+    x = torch.randn(16, 576, 2, 2, requires_grad=True)
+    expected = grads(conv, x)
+    conv_mlu, x_mlu = copy.deepcopy(conv).mlu(), x.detach().mlu().requires_grad_()
+    side = torch.mlu.Stream()
+    with torch.mlu.stream(side):  # its queue thread builds the primitives
+        grads(conv_mlu, x_mlu)
+    torch.mlu.synchronize()
+    got = grads(conv_mlu, x_mlu)  # the default stream's thread runs them
+    for e, g in zip(expected, got):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+    print("same gradients")
+"""
+
+
+def test_convolution_primitives_made_on_one_stream_run_on_another(run_py):
+    # oneDNN primitives are cached for every queue thread. In oneDNN's default scratchpad mode a
+    # primitive's scratchpad belonged to the thread that made it, and this segfaulted.
+    result = run_py(OTHER_STREAM_FIRST, timeout=120)
+    assert result.returncode == 0 and "same gradients" in result.stdout, result

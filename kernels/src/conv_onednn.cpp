@@ -69,11 +69,13 @@ struct Operand {
   memory::desc user;
   memory::desc internal;
   std::optional<dnnl::reorder> convert;
+  memory::desc convert_scratchpad;
   bool written;
 };
 
 struct Plan {
   std::optional<dnnl::primitive> primitive;  // none: a 16-bit convolution widened to float32
+  memory::desc scratchpad;
   std::vector<Operand> operands;
 };
 
@@ -109,11 +111,14 @@ bool stays_16_bit(const PrimitiveDesc& pd) {
 
 Operand make_operand(int arg, const memory::desc& user, const memory::desc& internal,
                      bool written) {
-  Operand op{arg, user, internal, std::nullopt, written};
+  Operand op{arg, user, internal, std::nullopt, {}, written};
   if (user != internal) {
     const dnnl::engine& e = onednn_engine();
-    op.convert = written ? dnnl::reorder(dnnl::reorder::primitive_desc(e, internal, e, user))
-                         : dnnl::reorder(dnnl::reorder::primitive_desc(e, user, e, internal));
+    const auto pd =
+        written ? dnnl::reorder::primitive_desc(e, internal, e, user, with_user_scratchpad())
+                : dnnl::reorder::primitive_desc(e, user, e, internal, with_user_scratchpad());
+    op.convert = dnnl::reorder(pd);
+    op.convert_scratchpad = pd.scratchpad_desc();
   }
   return op;
 }
@@ -140,7 +145,7 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
 
   auto plan = std::make_shared<Plan>();
   if (pass == ConvPass::Forward) {
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = with_user_scratchpad();
     if (c.relu) {
       dnnl::post_ops post;
       post.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
@@ -157,6 +162,7 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
                                                         pad_after, attr);
     if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_forward(pd);
+    plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
                       make_operand(DNNL_ARG_DST, y_user, pd.dst_desc(), true)};
@@ -170,17 +176,21 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
       e, forward_kind, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after);
   if (pass == ConvPass::BackwardData) {
     const dnnl::convolution_backward_data::primitive_desc pd(
-        e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint);
+        e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint,
+        with_user_scratchpad());
     if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_data(pd);
+    plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
                       make_operand(DNNL_ARG_DIFF_SRC, x_user, pd.diff_src_desc(), true)};
   } else {
     const dnnl::convolution_backward_weights::primitive_desc pd(
-        e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint);
+        e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint,
+        with_user_scratchpad());
     if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_weights(pd);
+    plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
                       make_operand(DNNL_ARG_DIFF_WEIGHTS, w_user, pd.diff_weights_desc(), true)};
@@ -225,6 +235,12 @@ void size_team(const TensorDesc& w, const TensorDesc& y) {
   size_onednn_team(multiply_adds, kParallelMultiplyAdds);
 }
 
+void convert(dnnl::stream& stream, const Operand& op, const memory& from, const memory& to) {
+  std::unordered_map<int, memory> args{{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  add_scratchpad(args, op.convert_scratchpad);
+  op.convert->execute(stream, args);
+}
+
 void execute(const Plan& plan, const std::vector<void*>& data) {
   dnnl::stream& stream = onednn_stream();
   const dnnl::engine& e = onednn_engine();
@@ -241,15 +257,16 @@ void execute(const Plan& plan, const std::vector<void*>& data) {
     if (op.written) {
       results.emplace_back(internal, user);
     } else {
-      op.convert->execute(stream, user, internal);
+      convert(stream, op, user, internal);
     }
     args.emplace(op.arg, internal);
   }
+  add_scratchpad(args, plan.scratchpad);
   plan.primitive->execute(stream, args);
   std::size_t r = 0;
   for (const Operand& op : plan.operands) {
     if (op.written && op.convert) {
-      op.convert->execute(stream, results[r].first, results[r].second);
+      convert(stream, op, results[r].first, results[r].second);
       ++r;
     }
   }

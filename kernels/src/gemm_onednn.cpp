@@ -40,7 +40,7 @@ memory::desc bias_desc(const TensorDesc& bias, int ndim, memory::data_type type)
 
 struct MatmulPlan {
   std::optional<dnnl::matmul> primitive;  // none: only the reference implementation exists
-  memory::desc a, b, out, bias;
+  memory::desc a, b, out, bias, scratchpad;
 };
 
 using Key = std::vector<std::int64_t>;
@@ -60,12 +60,15 @@ std::shared_ptr<const MatmulPlan> make_plan(const TensorDesc& out, const TensorD
   plan->out = strided_desc(out, type);
   if (bias != nullptr) plan->bias = bias_desc(*bias, out.ndim, type);
   try {
+    const dnnl::primitive_attr attr = with_user_scratchpad();
     const auto pd =
         bias != nullptr
-            ? dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->bias, plan->out)
-            : dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->out);
+            ? dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->bias, plan->out,
+                                           attr)
+            : dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->out, attr);
     if (std::string(pd.impl_info_str()).find("ref") == std::string::npos) {
       plan->primitive.emplace(pd);
+      plan->scratchpad = pd.scratchpad_desc();
     }
   } catch (const dnnl::error&) {
     // unsupported strides or dtypes: the caller's float32 path
@@ -96,6 +99,7 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
                                          {DNNL_ARG_WEIGHTS, memory(plan->b, e, b.data)},
                                          {DNNL_ARG_DST, memory(plan->out, e, out.data)}};
     if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(plan->bias, e, bias->data));
+    add_scratchpad(args, plan->scratchpad);
     plan->primitive->execute(onednn_stream(), args);
     onednn_stream().wait();
   } catch (const dnnl::error& error) {

@@ -4,11 +4,13 @@
 
 #include <omp.h>
 
+#include <cstdint>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
 #include <utility>
 
 #include "mlu_kernels/parallel.h"
@@ -23,6 +25,33 @@ inline const dnnl::engine& onednn_engine() {
 inline dnnl::stream& onednn_stream() {
   thread_local dnnl::stream stream(onednn_engine());
   return stream;
+}
+
+// Primitives are cached for all the queue threads, and in oneDNN's default scratchpad mode a
+// primitive's scratchpad is a buffer of the thread that created it: run by another thread, it
+// found none (a segfault replaying a captured MobileNetV3 step whose warm-up ran on a side
+// stream). Every primitive here is made with this attribute and given the executing thread's.
+inline dnnl::primitive_attr with_user_scratchpad(dnnl::primitive_attr attr = {}) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// Adds to args the calling thread's scratchpad for a primitive whose scratchpad is desc: one
+// buffer per thread, grown when needed and kept (primitives run one at a time on a thread).
+inline void add_scratchpad(std::unordered_map<int, dnnl::memory>& args,
+                           const dnnl::memory::desc& desc) {
+  constexpr std::size_t kAlignment = 64;  // as oneDNN aligns its own buffers
+  const std::size_t size = desc.get_size();
+  if (size == 0) return;
+  thread_local std::unique_ptr<char[]> buffer;
+  thread_local std::size_t capacity = 0;
+  if (size > capacity) {
+    buffer = std::make_unique_for_overwrite<char[]>(size + kAlignment);
+    capacity = size;
+  }
+  const auto base = reinterpret_cast<std::uintptr_t>(buffer.get());
+  void* aligned = reinterpret_cast<void*>((base + kAlignment - 1) & ~(kAlignment - 1));
+  args.insert_or_assign(DNNL_ARG_SCRATCHPAD, dnnl::memory(desc, onednn_engine(), aligned));
 }
 
 // oneDNN parallelises through OpenMP with the calling thread's team size. Work below the
