@@ -93,6 +93,9 @@ def test_max_pool1d_and_3d():
     check(lambda x: F.max_pool3d(x, 2, ceil_mode=True), randn(3, 5, 5, 5))
     check(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), return_indices=True),
           randn(2, 4, 5, 7, 6), memory_format=torch.channels_last_3d)
+    # A depth-1 input padded to an output depth of 2, and its adaptive form.
+    check(lambda x: F.max_pool3d(x, 2, 1, 1, return_indices=True), randn(2, 3, 1, 6, 6))
+    check(lambda x: F.adaptive_max_pool3d(x, (2, 3, 3), return_indices=True), randn(2, 3, 1, 6, 6))
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])

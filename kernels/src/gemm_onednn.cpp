@@ -90,10 +90,12 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
   Key key{static_cast<std::int64_t>(out.dtype), bias != nullptr};
   for (const TensorDesc* d : {&out, &a, &b}) append(key, *d);
   if (bias != nullptr) append(key, *bias);
+  // The team is sized before a plan is made: oneDNN sizes a primitive's scratchpad for the
+  // threads it has when made, and the plan runs with the same team (its key holds the shapes).
+  size_onednn_team(multiply_adds, kParallelMultiplyAdds);
   const auto plan = plans().get(key, [&] { return make_plan(out, a, b, bias); });
   if (!plan->primitive) return false;
   try {
-    size_onednn_team(multiply_adds, kParallelMultiplyAdds);
     const dnnl::engine& e = onednn_engine();
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(plan->a, e, a.data)},
                                          {DNNL_ARG_WEIGHTS, memory(plan->b, e, b.data)},

@@ -46,10 +46,25 @@ struct RunningMax {
   std::int64_t position() const { return nan ? nan_index : index; }
 };
 
+// Calls f(d, h, w) for each input position of the window product wd x wh x ww.
+template <typename F>
+[[gnu::always_inline]] inline void for_each_tap(const Window& wd, const Window& wh,
+                                                const Window& ww, F&& f) {
+  for (std::int64_t i = 0; i < wd.count; ++i) {
+    const std::int64_t d = wd.first + i * wd.step;
+    for (std::int64_t j = 0; j < wh.count; ++j) {
+      const std::int64_t h = wh.first + j * wh.step;
+      for (std::int64_t k = 0; k < ww.count; ++k) f(d, h, ww.first + k * ww.step);
+    }
+  }
+}
+
 // Whether every window is a 2-D one over rows of unit stride without dilation, as in ResNet's
-// stem: then row pointers replace three multiplications per tap (1.5x faster on its layer).
+// stem: then row pointers replace three multiplications per tap (1.5x faster on its layer). The
+// depth is one in and out (a 3-D pooling of a depth-1 input may pad it to more).
 bool plain_rows(const Grid<char>& in, const Windows& windows) {
   if (in.sizes[2] != 1 || in.strides[4] != 1) return false;
+  if (windows[0].size() != 1 || windows[0][0].first != 0 || windows[0][0].count != 1) return false;
   for (int dim : {1, 2})
     for (const Window& w : windows[dim])
       if (w.count > 1 && w.step != 1) return false;
@@ -113,29 +128,24 @@ void max_over_channels(const Grid<T>& out, const Grid<std::int64_t>& indices, co
                      std::fill(index.begin(), index.end(),
                                (wd.first * height + wh.first) * width + ww.first);
                      std::fill(nan.begin(), nan.end(), 0);
-                     for (std::int64_t i = 0; i < wd.count; ++i) {
-                       const std::int64_t d = wd.first + i * wd.step;
-                       for (std::int64_t j = 0; j < wh.count; ++j) {
-                         const std::int64_t h = wh.first + j * wh.step;
-                         for (std::int64_t k = 0; k < ww.count; ++k) {
-                           const std::int64_t w = ww.first + k * ww.step;
-                           const T* src = in.plane(n, 0) + in.offset(d, h, w);
-                           const std::int64_t at = (d * height + h) * width + w;
-                           for (std::int64_t c = 0; c < channels; ++c) {
-                             const C value = convert<C>(src[c]);
-                             const bool larger = value > best[c];
-                             index[c] = larger ? at : index[c];
-                             best[c] = larger ? value : best[c];
-                             if constexpr (std::is_floating_point_v<C>) {
-                               const bool is_nan = value != value;
-                               nan_index[c] = is_nan ? at : nan_index[c];
-                               nan_value[c] = is_nan ? value : nan_value[c];
-                               nan[c] |= static_cast<unsigned char>(is_nan);
-                             }
-                           }
-                         }
-                       }
-                     }
+                     for_each_tap(wd, wh, ww,
+                                  [&](std::int64_t d, std::int64_t h, std::int64_t w)
+                                      [[gnu::always_inline]] {
+                                        const T* src = in.plane(n, 0) + in.offset(d, h, w);
+                                        const std::int64_t at = (d * height + h) * width + w;
+                                        for (std::int64_t c = 0; c < channels; ++c) {
+                                          const C value = convert<C>(src[c]);
+                                          const bool larger = value > best[c];
+                                          index[c] = larger ? at : index[c];
+                                          best[c] = larger ? value : best[c];
+                                          if constexpr (std::is_floating_point_v<C>) {
+                                            const bool is_nan = value != value;
+                                            nan_index[c] = is_nan ? at : nan_index[c];
+                                            nan_value[c] = is_nan ? value : nan_value[c];
+                                            nan[c] |= static_cast<unsigned char>(is_nan);
+                                          }
+                                        }
+                                      });
                      T* dst = out.plane(n, 0) + out.offset(od, oh, ow);
                      std::int64_t* where = indices.plane(n, 0) + indices.offset(od, oh, ow);
                      for (std::int64_t c = 0; c < channels; ++c) {
@@ -163,16 +173,10 @@ void max_over_windows(const TensorDesc& out_desc, const TensorDesc& indices_desc
         const Window &wd = windows[0][od], &wh = windows[1][oh], &ww = windows[2][ow];
         const T* src = in.plane(n, c);
         RunningMax<C> max((wd.first * height + wh.first) * width + ww.first);
-        for (std::int64_t i = 0; i < wd.count; ++i) {
-          const std::int64_t d = wd.first + i * wd.step;
-          for (std::int64_t j = 0; j < wh.count; ++j) {
-            const std::int64_t h = wh.first + j * wh.step;
-            for (std::int64_t k = 0; k < ww.count; ++k) {
-              const std::int64_t w = ww.first + k * ww.step;
-              max.add(convert<C>(src[in.offset(d, h, w)]), (d * height + h) * width + w);
-            }
-          }
-        }
+        for_each_tap(wd, wh, ww,
+                     [&](std::int64_t d, std::int64_t h, std::int64_t w) [[gnu::always_inline]] {
+                       max.add(convert<C>(src[in.offset(d, h, w)]), (d * height + h) * width + w);
+                     });
         out.plane(n, c)[out.offset(od, oh, ow)] = convert<T>(max.value());
         indices.plane(n, c)[indices.offset(od, oh, ow)] = max.position();
       });
