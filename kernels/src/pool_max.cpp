@@ -71,6 +71,8 @@ bool plain_rows(const Grid<char>& in, const Windows& windows) {
   return true;
 }
 
+// Its own loops over planes and cells: written as a for_each_cell body (one call per cell) the
+// same pool took 3.8 ms against 2.1 ms.
 template <typename T>
 void max_over_rows(const Grid<T>& out, const Grid<std::int64_t>& indices, const Grid<T>& in,
                    const Windows& windows) {
