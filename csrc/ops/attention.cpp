@@ -1,6 +1,7 @@
 // scaled_dot_product_attention on mlu: PyTorch asks the backend which implementation to use
-// (_fused_sdp_choice); float32 attention without mask or dropout takes the tiled kernel through
-// the "overrideable" entry points, everything else PyTorch's math composition of native ops.
+// (_fused_sdp_choice); attention without dropout, with or without a boolean or additive mask
+// that needs no gradient, takes the tiled kernel through the "overrideable" entry points (16-bit
+// operands computing in float32); everything else PyTorch's math composition of native ops.
 #include "mlu_kernels/attention.h"
 
 #include <ATen/ATen.h>
@@ -19,29 +20,66 @@ namespace torch_mlu::ops {
 constexpr int64_t kMathBackend = 0;
 constexpr int64_t kOverrideableBackend = 4;
 
+namespace {
+
+bool attention_dtype(c10::ScalarType t) {
+  return t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
+}
+
+// Whether mask broadcasts to [B, H, Lq, Lk] and the kernel can read it.
+bool mask_fits_kernel(const at::Tensor& mask, const at::Tensor& q, const at::Tensor& k) {
+  if (mask.requires_grad() || mask.dim() > 4 ||
+      !(mask.scalar_type() == at::kBool || attention_dtype(mask.scalar_type()))) {
+    return false;
+  }
+  const std::array<int64_t, 4> full{q.size(0), q.size(1), q.size(2), k.size(2)};
+  for (int64_t d = 1; d <= mask.dim(); ++d) {
+    const int64_t size = mask.size(-d);
+    if (size != 1 && size != full[4 - d]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                         const std::optional<at::Tensor>& attn_mask, double dropout_p, bool,
-                         std::optional<double>, bool enable_gqa) {
+                         const std::optional<at::Tensor>& attn_mask, double dropout_p,
+                         bool is_causal, std::optional<double>, bool enable_gqa) {
   const bool shapes = q.dim() == 4 && k.dim() == 4 && v.dim() == 4 && q.size(0) == k.size(0) &&
                       k.size(0) == v.size(0) && q.size(1) == k.size(1) && k.size(1) == v.size(1) &&
                       q.size(3) == k.size(3) && k.size(2) == v.size(2) && q.size(2) > 0 &&
                       k.size(2) > 0;
-  const bool dtypes = q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat &&
-                      v.scalar_type() == at::kFloat;
-  const bool plain = !(attn_mask && attn_mask->defined()) && dropout_p == 0.0 && !enable_gqa;
-  return shapes && dtypes && plain ? kOverrideableBackend : kMathBackend;
+  const bool dtypes = attention_dtype(q.scalar_type()) && k.scalar_type() == q.scalar_type() &&
+                      v.scalar_type() == q.scalar_type();
+  const bool masked = attn_mask.has_value() && attn_mask->defined();
+  // A mask together with is_causal is an error PyTorch's math path reports.
+  const bool mask_ok = !masked || (!is_causal && shapes && mask_fits_kernel(*attn_mask, q, k));
+  const bool plain = dropout_p == 0.0 && !enable_gqa;
+  return shapes && dtypes && plain && mask_ok ? kOverrideableBackend : kMathBackend;
 }
 
 namespace {
 
-at::Tensor unit_feature_stride(const at::Tensor& t) {
-  return t.stride(3) == 1 ? t : t.contiguous();
+// An operand as the kernel reads it: float32, unit feature stride.
+at::Tensor kernel_operand(const at::Tensor& t) {
+  const at::Tensor f = t.to(at::kFloat);
+  return f.stride(3) == 1 ? f : f.contiguous();
+}
+
+// The mask broadcast to [B, H, Lq, Lk] (zero strides, no copy) in a dtype the kernel reads.
+at::Tensor kernel_mask(const std::optional<at::Tensor>& mask, const at::Tensor& q,
+                       const at::Tensor& k) {
+  if (!mask.has_value() || !mask->defined()) return at::Tensor();
+  const at::Tensor m = mask->scalar_type() == at::kBool ? *mask : mask->to(at::kFloat);
+  return m.expand({q.size(0), q.size(1), q.size(2), k.size(2)});
 }
 
 kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                      const at::Tensor& out, const at::Tensor& lse, bool causal,
+                                      const at::Tensor& out, const at::Tensor& lse,
+                                      const at::Tensor& mask, bool causal,
                                       std::optional<double> scale) {
   kernels::Attention a{describe(q), describe(k), describe(v), describe(out), describe(lse)};
+  if (mask.defined()) a.mask = describe(mask);
   a.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(3)))));
   a.causal = causal;
   return a;
@@ -54,27 +92,28 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
                   bool, std::optional<double> scale) {
   const c10::Device device = common_device({&query, &key, &value});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(
-      !(attn_bias && attn_bias->defined()) && dropout_p == 0.0,
-      "the mlu attention kernel takes no mask and no dropout; PyTorch's math path handles those");
-  TORCH_CHECK(fused_sdp_choice(query, key, value, std::nullopt, 0.0, is_causal, scale, false) ==
+  TORCH_CHECK(dropout_p == 0.0,
+              "the mlu attention kernel takes no dropout; PyTorch's math path handles it");
+  TORCH_CHECK(fused_sdp_choice(query, key, value, attn_bias, 0.0, is_causal, scale, false) ==
                   kOverrideableBackend,
-              "the mlu attention kernel needs float32 [batch, heads, length, features] inputs of "
-              "matching shapes");
-  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key),
-                   v = unit_feature_stride(value);
+              "the mlu attention kernel needs float32, float16 or bfloat16 [batch, heads, length, "
+              "features] inputs of matching shapes, and a mask that broadcasts to [batch, heads, "
+              "queries, keys] needing no gradient (not together with is_causal)");
+  const at::Tensor q = kernel_operand(query), k = kernel_operand(key), v = kernel_operand(value);
+  const at::Tensor mask = kernel_mask(attn_bias, q, k);
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2);
   // [B, L, H, E] storage seen as [B, H, L, E]: transposing back for the output projection is free.
   at::Tensor out = at::empty({batch, queries, heads, v.size(3)}, q.options()).transpose(1, 2);
   at::Tensor lse = at::empty({batch, heads, queries}, q.options());
-  launch(out, "attention", [a = describe_attention(q, k, v, out, lse, is_causal, scale)] {
+  launch(out, "attention", [a = describe_attention(q, k, v, out, lse, mask, is_causal, scale)] {
     kernels::attention_forward(a);
   });
-  const at::Tensor none = at::empty({0}, q.options());
+  const at::Tensor none = at::empty({0}, query.options());
   // No dropout, so no random state; the seed and offset have the dtype and shape of PyTorch's
   // meta function, which compiled graphs check.
   const at::Tensor seed = at::empty({}, q.options().dtype(at::kLong));
-  return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), seed, seed, none};
+  return {out.to(query.scalar_type()), lse,  none, none, c10::SymInt(queries),
+          c10::SymInt(k.size(2)),      seed, seed, none};
 }
 
 // grad in the layout empty_like(input) has (the input's strides when it is dense, else
@@ -87,24 +126,28 @@ at::Tensor in_layout_of(const at::Tensor& grad, const at::Tensor& input) {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
     const at::Tensor& grad_out, const at::Tensor& query, const at::Tensor& key,
-    const at::Tensor& value, const at::Tensor&, std::array<bool, 4>, const at::Tensor& out,
-    const at::Tensor& logsumexp, const at::Tensor&, const at::Tensor&, c10::SymInt, c10::SymInt,
-    double, bool is_causal, const at::Tensor&, const at::Tensor&, std::optional<double> scale) {
+    const at::Tensor& value, const at::Tensor& attn_bias, std::array<bool, 4> grad_input_mask,
+    const at::Tensor& out, const at::Tensor& logsumexp, const at::Tensor&, const at::Tensor&,
+    c10::SymInt, c10::SymInt, double, bool is_causal, const at::Tensor&, const at::Tensor&,
+    std::optional<double> scale) {
   const c10::Device device = common_device({&grad_out, &query, &key, &value, &out, &logsumexp});
   c10::DeviceGuard guard(device);
-  const at::Tensor q = unit_feature_stride(query), k = unit_feature_stride(key),
-                   v = unit_feature_stride(value);
-  const at::Tensor o = unit_feature_stride(out), g = unit_feature_stride(grad_out.to(at::kFloat));
+  TORCH_CHECK(!grad_input_mask[3] || !attn_bias.defined(),
+              "the mlu attention kernel gives no gradient for the mask; PyTorch's math path does");
+  const at::Tensor q = kernel_operand(query), k = kernel_operand(key), v = kernel_operand(value);
+  const at::Tensor o = kernel_operand(out), g = kernel_operand(grad_out);
+  const at::Tensor mask = kernel_mask(attn_bias, q, k);
   const at::Tensor lse = logsumexp.contiguous();
   // Gradients in their inputs' layouts (PyTorch's meta function: empty_like, which compiled graphs
   // check); the kernel writes any layout whose features are unit-stride.
   at::Tensor grad_q = at::empty_like(q), grad_k = at::empty_like(k), grad_v = at::empty_like(v);
   launch(grad_q, "attention_backward",
-         [a = describe_attention(q, k, v, o, lse, is_causal, scale), g = describe(g),
+         [a = describe_attention(q, k, v, o, lse, mask, is_causal, scale), g = describe(g),
           gq = describe(grad_q), gk = describe(grad_k),
           gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
-  return {in_layout_of(grad_q, query), in_layout_of(grad_k, key), in_layout_of(grad_v, value),
-          at::Tensor()};
+  return {in_layout_of(grad_q.to(query.scalar_type()), query),
+          in_layout_of(grad_k.to(key.scalar_type()), key),
+          in_layout_of(grad_v.to(value.scalar_type()), value), at::Tensor()};
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {

@@ -29,6 +29,26 @@ Slice slice(const TensorDesc& d, std::int64_t b, std::int64_t h) {
   return {static_cast<float*>(d.data) + b * d.strides[0] + h * d.strides[1], d.strides[2]};
 }
 
+// The mask of one (batch, head) slice, or none.
+struct MaskSlice {
+  const unsigned char* base = nullptr;  // element (b, h, 0, 0)
+  DType dtype = DType::Bool;
+  std::int64_t row_stride = 0, col_stride = 0;  // in bytes
+
+  template <typename T>
+  T at(std::int64_t query, std::int64_t key) const {
+    return *reinterpret_cast<const T*>(base + query * row_stride + key * col_stride);
+  }
+};
+
+MaskSlice mask_slice(const Attention& a, std::int64_t b, std::int64_t h) {
+  const TensorDesc& m = a.mask;
+  if (m.ndim == 0) return {};
+  const auto size = static_cast<std::int64_t>(element_size(m.dtype));
+  return {static_cast<const unsigned char*>(m.data) + (b * m.strides[0] + h * m.strides[1]) * size,
+          m.dtype, m.strides[2] * size, m.strides[3] * size};
+}
+
 void check(const Attention& a) {
   for (const TensorDesc* d : {&a.q, &a.k, &a.v, &a.out}) {
     if (d->dtype != DType::Float32 || d->ndim != 4 || (d->strides[3] != 1 && d->sizes[3] > 1)) {
@@ -36,14 +56,32 @@ void check(const Attention& a) {
           "attention: operands must be float32 [B, H, L, E] with unit feature stride");
     }
   }
+  const TensorDesc& m = a.mask;
+  if (m.ndim != 0 && (m.ndim != 4 || (m.dtype != DType::Float32 && m.dtype != DType::Bool) ||
+                      m.sizes[0] != a.q.sizes[0] || m.sizes[1] != a.q.sizes[1] ||
+                      m.sizes[2] != a.q.sizes[2] || m.sizes[3] != a.k.sizes[2])) {
+    throw KernelError("attention: the mask must be float32 or bool [B, H, Lq, Lk]");
+  }
 }
 
-// Scores of a query block against a key block, scaled and causally masked: s = scale * q k^T.
-void scores(const Attention& a, const Slice& q, const Slice& k, std::int64_t q0, std::int64_t nq,
-            std::int64_t k0, std::int64_t nk, float* s) {
+// Scores of a query block against a key block, scaled and masked: s = scale * q k^T (+ mask).
+void scores(const Attention& a, const Slice& q, const Slice& k, const MaskSlice& mask,
+            std::int64_t q0, std::int64_t nq, std::int64_t k0, std::int64_t nk, float* s) {
   const std::int64_t e = a.q.sizes[3];
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, e, a.scale, q.row(q0), q.row_stride,
               k.row(k0), k.row_stride, 0.f, s, nk);
+  if (mask.base != nullptr) {
+    for (std::int64_t r = 0; r < nq; ++r) {
+      float* sr = s + r * nk;
+      if (mask.dtype == DType::Bool) {
+        for (std::int64_t c = 0; c < nk; ++c) {
+          if (!mask.at<bool>(q0 + r, k0 + c)) sr[c] = kNegInf;
+        }
+      } else {
+        for (std::int64_t c = 0; c < nk; ++c) sr[c] += mask.at<float>(q0 + r, k0 + c);
+      }
+    }
+  }
   if (!a.causal) return;
   for (std::int64_t r = 0; r < nq; ++r) {
     for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c)
@@ -60,6 +98,7 @@ std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
 void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
   const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h),
               o = slice(a.out, b, h);
+  const MaskSlice mask = mask_slice(a, b, h);
   float* lse = static_cast<float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], ev = a.v.sizes[3];
   std::vector<float> s(kBlockQ * kBlockK), acc(kBlockQ * ev), row_max(kBlockQ), row_sum(kBlockQ);
@@ -70,12 +109,15 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
     std::fill(acc.begin(), acc.end(), 0.f);
     for (std::int64_t k0 = 0; k0 < kend; k0 += kBlockK) {
       const std::int64_t nk = std::min(kBlockK, kend - k0);
-      scores(a, q, k, q0, nq, k0, nk, s.data());
+      scores(a, q, k, mask, q0, nq, k0, nk, s.data());
       for (std::int64_t r = 0; r < nq; ++r) {
         float* sr = s.data() + r * nk;
         const float block_max = *std::max_element(sr, sr + nk);
         const float new_max = std::max(row_max[r], block_max);
-        if (new_max == kNegInf) continue;  // the whole block is masked for this row
+        if (new_max == kNegInf) {  // every key so far is masked for this row: it adds nothing
+          std::fill(sr, sr + nk, 0.f);
+          continue;
+        }
         float sum = 0;
         for (std::int64_t c = 0; c < nk; ++c) sum += (sr[c] = exp_nonpositive(sr[c] - new_max));
         const float rescale = exp_nonpositive(row_max[r] - new_max);
@@ -102,6 +144,7 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
               o = slice(a.out, b, h);
   const Slice dout = slice(grad_out, b, h), dq = slice(grad_q, b, h), dk = slice(grad_k, b, h),
               dv = slice(grad_v, b, h);
+  const MaskSlice mask = mask_slice(a, b, h);
   const float* lse =
       static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], e = a.q.sizes[3],
@@ -125,7 +168,7 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
     const std::int64_t first_q = a.causal ? k0 / kBlockQ * kBlockQ : 0;
     for (std::int64_t q0 = first_q; q0 < queries; q0 += kBlockQ) {
       const std::int64_t nq = std::min(kBlockQ, queries - q0);
-      scores(a, q, k, q0, nq, k0, nk, p.data());
+      scores(a, q, k, mask, q0, nq, k0, nk, p.data());
       for (std::int64_t r = 0; r < nq; ++r) {
         for (std::int64_t c = 0; c < nk; ++c) {
           float& x = p[r * nk + c];

@@ -8,10 +8,14 @@ namespace mlu::kernels {
 
 // Operands are float32 [batch, heads, length, features] with unit feature stride and any other
 // strides. Causal masking keeps key j for query i when j <= i (PyTorch's top-left alignment).
+// A query that may attend to no key gets zeros (and logsumexp -inf).
 struct Attention {
   TensorDesc q, k, v;
   TensorDesc out;        // [B, H, Lq, Ev]
   TensorDesc logsumexp;  // [B, H, Lq], contiguous
+  // Absent when ndim is 0. [B, H, Lq, Lk] with any strides (zero where broadcast): float32 added
+  // to the scaled scores, or bool, true where a query may attend to the key.
+  TensorDesc mask;
   float scale = 1;
   bool causal = false;
 };
