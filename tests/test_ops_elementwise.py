@@ -236,6 +236,8 @@ PARAMETERISED = {
     "softplus_default": lambda x: F.softplus(x * 30),
     "hardtanh": lambda x: F.hardtanh(x, -0.5, 0.7),
     "relu6": lambda x: F.relu6(x * 4),
+    "glu_last": lambda x: F.glu(x[:, :6]),
+    "glu_first": lambda x: F.glu(x[:4], dim=0),
 }
 
 
@@ -265,6 +267,8 @@ def test_parameterised_activation_and_lerp_errors():
     y = F.elu(x * 1, alpha=-0.5, inplace=True)
     with pytest.raises(RuntimeError, match="negative slope which is not supported"):
         y.sum().backward()
+    with pytest.raises(RuntimeError, match="Halving dimension must be even, but dimension 1 is size 7"):
+        F.glu(torch.ones(2, 7, device="mlu"))
     with pytest.raises(RuntimeError, match="grad_output of shape"):
         torch.ops.aten.softplus_backward(torch.ones(3, device="mlu"), torch.ones(4, device="mlu"), 1, 20)
     with pytest.raises(RuntimeError, match="expected dtype Float for `end`"):

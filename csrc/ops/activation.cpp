@@ -1,6 +1,8 @@
 // Activations with several parameters and their gradients: elu (so celu and selu), softplus,
-// hardtanh (so relu6). The kernels are in mlu_kernels/elementwise.h.
+// hardtanh (so relu6), and glu (composed of native operators). The kernels are in
+// mlu_kernels/elementwise.h.
 #include <ATen/ATen.h>
+#include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
@@ -145,7 +147,51 @@ at::Tensor hardtanh_backward(const at::Tensor& grad_out, const at::Tensor& self,
   return hardtanh_backward_out(grad_out, self, low, high, grad_in);
 }
 
+// glu's halves along dim: the values and the gates.
+std::vector<at::Tensor> glu_halves(const at::Tensor& self, int64_t& dim) {
+  TORCH_CHECK(self.dim() > 0, "glu does not support scalars because halving size must be even");
+  dim = at::maybe_wrap_dim(dim, self.dim());
+  TORCH_CHECK(self.size(dim) % 2 == 0, "Halving dimension must be even, but dimension ", dim,
+              " is size ", self.size(dim));
+  return self.chunk(2, dim);
+}
+
+at::Tensor glu(const at::Tensor& self, int64_t dim) {
+  c10::DeviceGuard guard(self.device());
+  const auto halves = glu_halves(self, dim);
+  return halves[0] * halves[1].sigmoid();
+}
+at::Tensor& glu_out(const at::Tensor& self, int64_t dim, at::Tensor& out) {
+  c10::DeviceGuard guard(self.device());
+  const auto halves = glu_halves(self, dim);
+  return at::mul_out(out, halves[0], halves[1].sigmoid());
+}
+
+// d/da = sigmoid(b), d/db = a sigmoid(b) (1 - sigmoid(b)), concatenated along dim.
+std::array<at::Tensor, 2> glu_gradients(const at::Tensor& grad_out, const at::Tensor& self,
+                                        int64_t& dim) {
+  const auto halves = glu_halves(self, dim);
+  const at::Tensor gate = halves[1].sigmoid();
+  const at::Tensor grad_values = grad_out * gate;
+  return {grad_values, grad_values * halves[0] * (1 - gate)};
+}
+at::Tensor glu_backward(const at::Tensor& grad_out, const at::Tensor& self, int64_t dim) {
+  c10::DeviceGuard guard(self.device());
+  const auto grads = glu_gradients(grad_out, self, dim);
+  return at::cat({grads[0], grads[1]}, dim);
+}
+at::Tensor& glu_backward_out(const at::Tensor& grad_out, const at::Tensor& self, int64_t dim,
+                             at::Tensor& grad_in) {
+  c10::DeviceGuard guard(self.device());
+  const auto grads = glu_gradients(grad_out, self, dim);
+  return at::cat_out(grad_in, {grads[0], grads[1]}, dim);
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("glu", glu);
+  m.impl("glu.out", glu_out);
+  m.impl("glu_backward", glu_backward);
+  m.impl("glu_backward.grad_input", glu_backward_out);
   m.impl("elu", elu);
   m.impl("elu_", elu_);
   m.impl("elu.out", elu_out);

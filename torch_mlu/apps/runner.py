@@ -1,0 +1,147 @@
+"""Running one application on the CPU and on mlu, step by step, from the same weights."""
+
+import copy
+import dataclasses
+import importlib.util
+import statistics
+import time
+from typing import Any, Callable, Optional
+
+import torch
+
+
+def sgd(parameters):
+    return torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
+
+
+@dataclasses.dataclass
+class App:
+    name: str
+    area: str
+    model: str  # what is trained, in a few words
+    build: Callable[[bool], torch.nn.Module]  # quick -> the model, on the CPU
+    batch: Callable[[torch.Generator, bool], Any]  # (generator, quick) -> one batch, on the CPU
+    loss: Callable[[torch.nn.Module, Any], torch.Tensor]
+    optimizer: Callable = sgd
+    # Extra agreement checks after training: (cpu model, mlu model, first batch, quick) ->
+    # {name: (value, passed)}; inference paths, generation.
+    check: Optional[Callable] = None
+    # Whether the training losses must agree: not when the model draws random numbers
+    # (detection samplers), whose streams differ between devices.
+    losses_agree: bool = True
+    # Largest relative loss difference from the CPU: at the first step (the same weights and
+    # data: rounding only), and over the run (training amplifies rounding differences).
+    first_tolerance: float = 1e-4
+    tolerance: float = 2e-2
+    requires: tuple = ()
+
+
+@dataclasses.dataclass
+class Result:
+    app: App
+    skipped: str = ""  # the reason, when the application could not run here
+    losses: dict = dataclasses.field(default_factory=dict)  # device -> per-step loss
+    seconds: dict = dataclasses.field(default_factory=dict)  # device -> median step time
+    peak_bytes: int = 0
+    fallback: dict = dataclasses.field(default_factory=dict)  # operator -> calls
+    checks: dict = dataclasses.field(default_factory=dict)  # name -> (value, passed)
+    samples: int = 0  # per batch
+    cpu_threads: int = 1  # the CPU's faster setting, which its throughput is from
+
+    @property
+    def passed(self):
+        return not self.skipped and all(ok for _, ok in self.checks.values())
+
+    def throughput(self, device):
+        return self.samples / self.seconds[device] if self.seconds.get(device) else 0.0
+
+
+def to_device(batch, device):
+    if torch.is_tensor(batch):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch
+
+
+def batch_size(batch):
+    """Samples in a batch: the first dimension of its first tensor, or its first list's length."""
+    if torch.is_tensor(batch):
+        return batch.shape[0]
+    first = next(iter(batch.values())) if isinstance(batch, dict) else batch[0]
+    return len(first) if isinstance(first, list) else batch_size(first)
+
+
+def loss_difference(cpu, mlu):
+    """The largest relative difference between two loss curves."""
+    return max(abs(m - c) / max(abs(c), 1e-6) for c, m in zip(cpu, mlu))
+
+
+def train(app, model, optimizer, batches, device, on_step):
+    losses, seconds = [], []  # per step
+    for batch in batches:
+        batch = to_device(batch, device)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = app.loss(model, batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())  # waits for the device
+        seconds.append(time.perf_counter() - start)
+        on_step()
+    # The first step pays for warm-up (allocations, kernel plans), unless it is the only one.
+    return losses, statistics.median(seconds[1:] or seconds)
+
+
+def cpu_seconds_at_one_thread(app, quick, batches):
+    """The CPU's median step on one thread: on small models PyTorch CPU is often faster so
+    (its OpenMP threads spin), and the comparison is with the CPU at its best."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = app.build(quick)
+        return train(app, model, app.optimizer(model.parameters()), batches, "cpu", lambda: None)[1]
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_app(app, steps, quick=False, on_step=lambda: None):
+    missing = [m for m in app.requires if importlib.util.find_spec(m) is None]
+    if missing:
+        return Result(app, skipped=f"{', '.join(missing)} not installed")
+    torch.manual_seed(0)
+    cpu_model = app.build(quick)
+    mlu_model = copy.deepcopy(cpu_model).to("mlu")
+    generator = torch.Generator().manual_seed(1)
+    batches = [app.batch(generator, quick) for _ in range(steps)]
+    result = Result(app, samples=batch_size(batches[0]))
+    cpu_losses, result.seconds["cpu"] = train(app, cpu_model, app.optimizer(cpu_model.parameters()),
+                                              batches, "cpu", on_step)
+    if torch.get_num_threads() > 1:
+        result.cpu_threads = min((torch.get_num_threads(), result.seconds["cpu"]),
+                                 (1, cpu_seconds_at_one_thread(app, quick, batches)),
+                                 key=lambda pair: pair[1])
+        result.seconds["cpu"] = result.cpu_threads[1]
+        result.cpu_threads = result.cpu_threads[0]
+    torch.mlu.synchronize()
+    torch.mlu.reset_peak_memory_stats()
+    torch.mlu.reset_fallback_stats()
+    mlu_losses, result.seconds["mlu"] = train(app, mlu_model, app.optimizer(mlu_model.parameters()),
+                                              batches, "mlu", on_step)
+    result.peak_bytes = torch.mlu.max_memory_allocated()
+    result.losses = {"cpu": cpu_losses, "mlu": mlu_losses}
+    finite = all(map(lambda x: x == x and abs(x) != float("inf"), mlu_losses))
+    result.checks["finite losses"] = (finite, finite)
+    if app.losses_agree:
+        first = loss_difference(cpu_losses[:1], mlu_losses[:1])
+        result.checks["first loss vs CPU"] = (first, first <= app.first_tolerance)
+        difference = loss_difference(cpu_losses, mlu_losses)
+        result.checks["losses vs CPU"] = (difference, difference <= app.tolerance)
+    if app.check is not None:
+        result.checks.update(app.check(cpu_model, mlu_model, batches[0], quick))
+    result.fallback = {name: stats["calls"] for name, stats in torch.mlu.fallback_stats().items()}
+    result.checks["fallback calls"] = (sum(result.fallback.values()), not result.fallback)
+    return result
