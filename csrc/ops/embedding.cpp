@@ -165,12 +165,16 @@ at::Tensor embedding_bag_dense_backward(const at::Tensor& grad, const at::Tensor
 }
 
 at::Tensor embedding_bag_backward(const at::Tensor& grad, const at::Tensor& indices,
-                                  const at::Tensor& /*offsets*/, const at::Tensor& offset2bag,
+                                  const at::Tensor& offsets, const at::Tensor& offset2bag,
                                   const at::Tensor& bag_size, const at::Tensor& maximum_indices,
                                   int64_t num_weights, bool scale_grad_by_freq, int64_t mode,
                                   bool sparse, const std::optional<at::Tensor>& per_sample_weights,
                                   int64_t padding_idx) {
-  TORCH_CHECK(!sparse, "embedding_bag with sparse=True: sparse gradients are not supported on mlu");
+  if (sparse) {  // PyTorch's composite: the per-index gradients as a sparse COO tensor
+    return at::_embedding_bag_sparse_backward(grad, indices, offsets, offset2bag, bag_size,
+                                              num_weights, scale_grad_by_freq, mode,
+                                              per_sample_weights, padding_idx);
+  }
   return embedding_bag_dense_backward(grad, indices, offset2bag, bag_size, maximum_indices,
                                       num_weights, scale_grad_by_freq, mode, per_sample_weights,
                                       padding_idx);

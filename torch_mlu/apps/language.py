@@ -131,8 +131,8 @@ def gpt_check(cpu_model, mlu_model, batch, quick):
             "KV cache vs full recompute (tokens differing)": (differ_cache, differ_cache == 0)}
 
 
-def adamw(parameters):
-    return torch.optim.AdamW(parameters, lr=1e-3)
+def adamw(model):
+    return torch.optim.AdamW(model.parameters(), lr=1e-3)
 
 
 APPS = [

@@ -10,8 +10,8 @@ from typing import Any, Callable, Optional
 import torch
 
 
-def sgd(parameters):
-    return torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
+def sgd(model):
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
 
 @dataclasses.dataclass
@@ -22,7 +22,7 @@ class App:
     build: Callable[[bool], torch.nn.Module]  # quick -> the model, on the CPU
     batch: Callable[[torch.Generator, bool], Any]  # (generator, quick) -> one batch, on the CPU
     loss: Callable[[torch.nn.Module, Any], torch.Tensor]
-    optimizer: Callable = sgd
+    optimizer: Callable = sgd  # model -> optimizer
     # Extra agreement checks after training: (cpu model, mlu model, first batch, quick) ->
     # {name: (value, passed)}; inference paths, generation.
     check: Optional[Callable] = None
@@ -103,7 +103,7 @@ def cpu_seconds_at_one_thread(app, quick, batches):
     try:
         torch.manual_seed(0)
         model = app.build(quick)
-        return train(app, model, app.optimizer(model.parameters()), batches, "cpu", lambda: None)[1]
+        return train(app, model, app.optimizer(model), batches, "cpu", lambda: None)[1]
     finally:
         torch.set_num_threads(threads)
 
@@ -118,7 +118,7 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
     generator = torch.Generator().manual_seed(1)
     batches = [app.batch(generator, quick) for _ in range(steps)]
     result = Result(app, samples=batch_size(batches[0]))
-    cpu_losses, result.seconds["cpu"] = train(app, cpu_model, app.optimizer(cpu_model.parameters()),
+    cpu_losses, result.seconds["cpu"] = train(app, cpu_model, app.optimizer(cpu_model),
                                               batches, "cpu", on_step)
     if torch.get_num_threads() > 1:
         result.cpu_threads = min((torch.get_num_threads(), result.seconds["cpu"]),
@@ -129,7 +129,7 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
     torch.mlu.synchronize()
     torch.mlu.reset_peak_memory_stats()
     torch.mlu.reset_fallback_stats()
-    mlu_losses, result.seconds["mlu"] = train(app, mlu_model, app.optimizer(mlu_model.parameters()),
+    mlu_losses, result.seconds["mlu"] = train(app, mlu_model, app.optimizer(mlu_model),
                                               batches, "mlu", on_step)
     result.peak_bytes = torch.mlu.max_memory_allocated()
     result.losses = {"cpu": cpu_losses, "mlu": mlu_losses}
