@@ -30,6 +30,30 @@ at::Tensor blas_operand(const at::Tensor& t, c10::ScalarType dtype) {
   return blas_layout(x) ? x : x.contiguous();
 }
 
+// A complex product from four real ones: (ar + i ai)(br + i bi) = ar br - ai bi + i (ar bi + ai br),
+// on the real views of the (conjugation-resolved) operands.
+at::Tensor complex_product(const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor x = a.resolve_conj(), y = b.resolve_conj();
+  const at::Tensor xr = at::real(x), xi = at::imag(x), yr = at::real(y), yi = at::imag(y);
+  return at::complex(at::matmul(xr, yr) - at::matmul(xi, yi),
+                     at::matmul(xr, yi) + at::matmul(xi, yr));
+}
+
+at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
+                         double beta, double alpha, at::Tensor& out);
+
+// product_into for complex operands: composed of real products and complex elementwise
+// operators (the kernel library's GEMM is real).
+at::Tensor& complex_product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
+                                 double beta, double alpha, std::vector<int64_t> shape,
+                                 at::Tensor& out) {
+  at::Tensor result = complex_product(a, b);
+  if (alpha != 1) result = result * alpha;
+  if (bias != nullptr && beta != 0) result = result + (beta == 1 ? *bias : *bias * beta);
+  at::native::resize_output(out, shape);
+  return out.copy_(result);
+}
+
 // out = beta * bias + alpha * a @ b, with bias broadcast to out (none when beta is 0).
 at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
                          double beta, double alpha, at::Tensor& out) {
@@ -50,6 +74,7 @@ at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Ten
   TORCH_CHECK(a.scalar_type() == b.scalar_type(),
               "expected m1 and m2 to have the same dtype, but got: ", a.scalar_type(),
               " != ", b.scalar_type());
+  if (at::isComplexType(dtype)) return complex_product_into(a, b, bias, beta, alpha, shape, out);
   at::native::resize_output(out, shape);
   const bool direct =
       out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
@@ -133,7 +158,7 @@ at::Tensor& addmv_(at::Tensor& self, const at::Tensor& mat, const at::Tensor& ve
   return addmv_out(self, mat, vec, beta, alpha, self);
 }
 
-// The dot product of two vectors, a 1 x n by n x 1 product (real dtypes: vdot is dot).
+// The dot product of two vectors, a 1 x n by n x 1 product.
 at::Tensor dot(const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(a.dim() == 1 && b.dim() == 1, "1D tensors expected, but got ", a.dim(), "D and ",
               b.dim(), "D tensors");
@@ -146,6 +171,11 @@ at::Tensor dot(const at::Tensor& a, const at::Tensor& b) {
   at::Tensor out = at::empty({1, 1}, a.options());
   product_into(a.unsqueeze(0), b.unsqueeze(1), nullptr, 0, 1, out);
   return out.view(c10::IntArrayRef{});  // 0-d (a braced {} would pick view(dtype))
+}
+
+// conj(a) . b: dot for real dtypes.
+at::Tensor vdot(const at::Tensor& a, const at::Tensor& b) {
+  return ops::dot(a.is_complex() ? a.conj() : a, b);
 }
 
 // torch_mlu::linear_act (csrc/ops/fused.cpp): activation(input @ weight.T + bias) in one GEMM,
@@ -209,7 +239,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("addmv.out", addmv_out);
   m.impl("addmv_", addmv_);
   m.impl("dot", dot);
-  m.impl("vdot", dot);
+  m.impl("vdot", vdot);
 }
 
 }  // namespace
