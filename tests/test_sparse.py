@@ -82,6 +82,8 @@ def test_sparse_mask_and_to_sparse_round_trips():
     assert masked.is_sparse
     torch.testing.assert_close(dense(masked), d.sparse_mask(s).to_dense())
     d[d.abs() < 0.8] = 0
+    flags = d != 0
+    assert torch.equal(dense(flags.to("mlu").to_sparse()), flags)  # bool values stay bool
     for sparse_dim in (2, 1):
         converted = d.to("mlu").to_sparse(sparse_dim)
         assert converted.is_sparse and converted.sparse_dim() == sparse_dim

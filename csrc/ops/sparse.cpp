@@ -85,6 +85,14 @@ at::Tensor coalesce(const at::Tensor& self) {
   return result;
 }
 
+// alpha * values in dtype (no multiplication for 1, which would promote bool to int64).
+at::Tensor scaled(const at::Tensor& values, const at::Scalar& alpha, at::ScalarType dtype) {
+  const bool one = alpha.isBoolean()         ? alpha.toBool()
+                   : alpha.isIntegral(false) ? alpha.toLong() == 1
+                                             : alpha.toDouble() == 1.0;
+  return (one ? values : values.mul(alpha)).to(dtype);
+}
+
 // out = self + alpha * other, self dense and other sparse.
 void add_sparse_into_dense(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha,
                            at::Tensor& out) {
@@ -97,7 +105,7 @@ void add_sparse_into_dense(const at::Tensor& self, const at::Tensor& other, cons
   if (other._nnz() == 0) return;
   at::Tensor target = out.is_contiguous() ? out : out.contiguous();
   const int64_t sparse_dim = other.sparse_dim();
-  const at::Tensor values = other._values().to(out.scalar_type()).mul(alpha);
+  const at::Tensor values = scaled(other._values(), alpha, out.scalar_type());
   rows_view(target, sparse_dim)
       .index_add_(0, linear_index(other._indices(), other.sizes().slice(0, sparse_dim)), values);
   if (!target.is_same(out)) out.copy_(target);
@@ -122,7 +130,7 @@ at::Tensor& add_out(const at::Tensor& self, const at::Tensor& other, const at::S
   const at::ScalarType type = out.scalar_type();
   const at::Tensor indices = at::cat({self._indices(), other._indices()}, 1);
   const at::Tensor values =
-      at::cat({self._values().to(type), other._values().to(type).mul(alpha)}, 0);
+      at::cat({self._values().to(type), scaled(other._values(), alpha, type)}, 0);
   at::copy_sparse_to_sparse_(
       out, at::_sparse_coo_tensor_unsafe(indices, values, self.sizes()).coalesce());
   return out;
