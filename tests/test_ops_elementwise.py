@@ -276,3 +276,22 @@ def test_parameterised_activation_and_lerp_errors():
     with pytest.raises(RuntimeError, match="expected a floating-point tensor"):
         torch.lerp(torch.ones(2, dtype=torch.long, device="mlu"), torch.ones(2, dtype=torch.long, device="mlu"), 1)
     assert torch.lerp(torch.zeros(2, device="mlu"), torch.ones(2, device="mlu"), 0.25).cpu().tolist() == [0.25] * 2
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_prelu_and_its_weight_gradient_match_cpu(channels):
+    torch.manual_seed(0)
+    x = torch.randn(3, 4, 5)
+    x[0, 0, :2] = torch.tensor([0.0, -0.0])
+    results = []
+    for device in ("cpu", "mlu"):
+        layer = torch.nn.PReLU(channels, init=0.3).to(device)
+        leaf = x.to(device).detach().requires_grad_()
+        torch.mlu.reset_fallback_stats()
+        y = layer(leaf)
+        (y * torch.linspace(-1, 1, 5, device=device)).sum().backward()
+        if device == "mlu":
+            assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+        results.append((y.detach().cpu(), leaf.grad.cpu(), layer.weight.grad.cpu()))
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(got, want)

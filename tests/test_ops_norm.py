@@ -205,3 +205,23 @@ def test_group_norm_channels_last_and_dtypes():
 def test_group_norm_errors():
     with pytest.raises(RuntimeError, match="divisible by num_groups"):
         F.group_norm(torch.randn(2, 6, 4, device="mlu"), 4)
+
+
+@pytest.mark.parametrize("dim", [0, 2, None])
+def test_weight_norm_forward_and_gradients_match_cpu(dim):
+    # dim 0 and the last dim take the fused _weight_norm_interface, None the composite.
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 10)
+    results = []
+    for device in ("cpu", "mlu"):
+        torch.manual_seed(1)
+        conv = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(3, 4, 3), dim=dim).to(device)
+        torch.mlu.reset_fallback_stats()
+        out = conv(x.to(device))
+        out.square().sum().backward()
+        if device == "mlu":
+            assert not torch.mlu.fallback_stats(), torch.mlu.fallback_stats()
+        p = conv.parametrizations.weight
+        results.append((out.detach().cpu(), p.original0.grad.cpu(), p.original1.grad.cpu()))
+    for got, want in zip(results[1], results[0]):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

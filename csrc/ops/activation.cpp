@@ -1,5 +1,5 @@
 // Activations with several parameters and their gradients: elu (so celu and selu), softplus,
-// hardtanh (so relu6), and glu (composed of native operators). The kernels are in
+// hardtanh (so relu6), and glu and prelu (composed of native operators). The kernels are in
 // mlu_kernels/elementwise.h.
 #include <ATen/ATen.h>
 #include <ATen/WrapDimUtils.h>
@@ -187,7 +187,25 @@ at::Tensor& glu_backward_out(const at::Tensor& grad_out, const at::Tensor& self,
   return at::cat_out(grad_in, {grads[0], grads[1]}, dim);
 }
 
+// prelu's kernel: weight arrives shaped to broadcast over self (prelu reshapes it).
+at::Tensor prelu_kernel(const at::Tensor& self, const at::Tensor& weight) {
+  c10::DeviceGuard guard(self.device());
+  return at::where(self > 0, self, weight * self);
+}
+
+// The gradients at self's (broadcast) shape; autograd sums weight's to its shape, as on the CPU.
+std::tuple<at::Tensor, at::Tensor> prelu_kernel_backward(const at::Tensor& grad_out,
+                                                         const at::Tensor& self,
+                                                         const at::Tensor& weight) {
+  c10::DeviceGuard guard(self.device());
+  const at::Tensor positive = self > 0;
+  return {at::where(positive, grad_out, weight * grad_out),
+          at::where(positive, at::zeros({}, grad_out.options()), self * grad_out)};
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("_prelu_kernel", prelu_kernel);
+  m.impl("_prelu_kernel_backward", prelu_kernel_backward);
   m.impl("glu", glu);
   m.impl("glu.out", glu_out);
   m.impl("glu_backward", glu_backward);
