@@ -237,3 +237,42 @@ def test_matrix_product_gradients_match_cpu():
         grads.append((x.grad.cpu(), y.grad.cpu()))
     for actual, expected in zip(grads[1], grads[0]):
         torch.testing.assert_close(actual, expected)
+
+
+def test_gathering_operators_move_complex_numbers():
+    x = crandn(4, 5, seed=6)
+    m = x.to("mlu")
+    index = torch.tensor([3, 0, 0, 2])
+    torch.testing.assert_close(m.index_select(0, index.to("mlu")).cpu(), x.index_select(0, index))
+    torch.testing.assert_close(m.conj().index_select(1, index.to("mlu")).cpu(), x.conj().index_select(1, index))
+    g = torch.tensor([[0, 4, 1], [2, 2, 3], [4, 0, 0], [1, 1, 1]])
+    torch.testing.assert_close(torch.gather(m, 1, g.to("mlu")).cpu(), torch.gather(x, 1, g))
+    torch.testing.assert_close(m[index.to("mlu"), 1:].cpu(), x[index, 1:])
+    mask = x.real > 0
+    torch.testing.assert_close(m[mask.to("mlu")].cpu(), x[mask])
+
+
+def test_phase_vocoder_time_stretch():
+    torchaudio = pytest.importorskip("torchaudio", reason="torchaudio is not installed")
+    wave = torch.randn(2, 4000, generator=torch.Generator().manual_seed(7))
+    window = torch.hann_window(256)
+    spec = torch.stft(wave, 256, 64, window=window, return_complex=True)
+    stretch = torchaudio.transforms.TimeStretch(hop_length=64, n_freq=129, fixed_rate=1.3)
+    expected = stretch(spec)
+    torch.mlu.reset_fallback_stats()
+    actual = stretch.to("mlu")(spec.to("mlu"))
+    assert not torch.mlu.fallback_stats()
+    # Phases accumulate over frames (a cumsum of angles), so float32 ulp differences in atan2
+    # grow along time: a few of 12642 values differ by ~5e-3 (of magnitudes up to ~10).
+    torch.testing.assert_close(actual.cpu(), expected, atol=1e-2, rtol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", COMPLEX + [torch.float32, torch.int64])
+def test_angle_matches_cpu(dtype):
+    x = crandn(3, 4, seed=8, dtype=torch.complex128).to(dtype) if dtype.is_complex else \
+        torch.tensor([-2.0, -0.0, 0.0, 3.0, float("nan")]).to(dtype) if dtype.is_floating_point else \
+        torch.tensor([-2, 0, 5])
+    torch.mlu.reset_fallback_stats()
+    actual = torch.angle(x.to("mlu")).cpu()
+    assert not torch.mlu.fallback_stats()
+    torch.testing.assert_close(actual, torch.angle(x), equal_nan=True)

@@ -4,10 +4,13 @@
 
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
+#include <ATen/native/Resize.h>
 #include <ATen/ops/view_as_complex_native.h>
 #include <ATen/ops/view_as_real_native.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
+
+#include <cmath>
 
 #include "common.h"
 #include "mlu_kernels/complex.h"
@@ -158,7 +161,28 @@ at::Tensor& polar_out(const at::Tensor& abs, const at::Tensor& angle, at::Tensor
   return from_parts_out(true, abs, angle, out);
 }
 
+// The argument of a complex number, atan2(imag, real); of a real one, pi for negatives, 0
+// otherwise and NaN for NaN, as on the CPU. Composed of native operators.
+at::Tensor angle(const at::Tensor& self) {
+  c10::DeviceGuard guard(self.device());
+  if (self.is_complex()) {
+    const at::Tensor z = self.resolve_conj();
+    return at::atan2(at::imag(z), at::real(z));
+  }
+  const at::Tensor x = self.to(floating_type(self.scalar_type()));
+  const at::Tensor half_turns =
+      at::where(x < 0, at::scalar_tensor(M_PI, x.options()), at::scalar_tensor(0.0, x.options()));
+  return at::where(x.isnan(), x, half_turns);
+}
+at::Tensor& angle_out(const at::Tensor& self, at::Tensor& out) {
+  const at::Tensor result = ops::angle(self);
+  at::native::resize_output(out, result.sizes());
+  return out.copy_(result);
+}
+
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("angle", angle);
+  m.impl("angle.out", angle_out);
   m.impl("view_as_real", at::native::view_as_real);
   m.impl("view_as_complex", at::native::view_as_complex);
   m.impl("conj_physical.out", conj_physical_out);

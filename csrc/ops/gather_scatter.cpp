@@ -31,6 +31,12 @@ at::Tensor& index_select_out(const at::Tensor& self, int64_t dim, const at::Tens
   const c10::Device device = common_device({&self, &index, &out});
   c10::DeviceGuard guard(device);
   dim = at::maybe_wrap_dim(dim, self.dim());
+  if (self.is_complex()) {
+    return gather_complex(self, out, [&](const at::Tensor& parts) {
+      at::Tensor result = at::empty({0}, parts.options());
+      return index_select_out(parts, dim, index, result);
+    });
+  }
   TORCH_CHECK_INDEX(index.dim() <= 1, "index_select(): Index is supposed to be a vector");
   TORCH_CHECK(index.scalar_type() == at::kLong || index.scalar_type() == at::kInt,
               "index_select(): Expected dtype int32 or int64 for index");
@@ -71,6 +77,14 @@ at::Tensor& gather_out(const at::Tensor& self, int64_t dim, const at::Tensor& in
   const c10::Device device = common_device({&self, &index, &out});
   c10::DeviceGuard guard(device);
   dim = at::maybe_wrap_dim(dim, self.dim());
+  if (self.is_complex()) {
+    return gather_complex(self, out, [&](const at::Tensor& parts) {
+      at::Tensor result = at::empty({0}, parts.options());
+      std::vector<int64_t> both = index.sizes().vec();
+      both.push_back(2);  // the same index for both parts
+      return gather_out(parts, dim, index.unsqueeze(-1).expand(both), false, result);
+    });
+  }
   at::native::scatter_gather_dtype_check("gather", self, index);
   TORCH_CHECK(out.scalar_type() == self.scalar_type(),
               "gather(): Expected out tensor to have dtype ", self.scalar_type(), ", but got ",

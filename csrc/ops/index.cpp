@@ -101,6 +101,12 @@ AdvancedIndex plan_index(const at::Tensor& self, const IndexList& index_list) {
 at::Tensor& index_into(const at::Tensor& self, const IndexList& indices, at::Tensor& out) {
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
+  if (self.is_complex()) {
+    return gather_complex(self, out, [&](const at::Tensor& parts) {
+      at::Tensor result = at::empty({0}, parts.options());
+      return index_into(parts, indices, result);
+    });
+  }
   const AdvancedIndex plan = plan_index(self, indices);
   TORCH_CHECK(out.scalar_type() == self.scalar_type(), "index_out: self (", self.scalar_type(),
               ") and result (", out.scalar_type(), ") must have the same scalar type");

@@ -2,12 +2,25 @@
 // iteration shape, and int64 index tensors broadcast to it.
 #pragma once
 
-#include <ATen/core/Tensor.h>
+#include <ATen/ATen.h>
+#include <ATen/native/Resize.h>
 
 #include "common.h"
 #include "mlu_kernels/index.h"
 
 namespace torch_mlu::ops {
+
+// Complex tensors in the gathering operators: the operator runs on the interleaved real view
+// (a trailing dim of 2 that no index touches) and its result, made complex again, is copied into
+// out. gather(real view) -> its result.
+template <typename Gather>
+at::Tensor& gather_complex(const at::Tensor& self, at::Tensor& out, Gather gather) {
+  TORCH_CHECK(out.scalar_type() == self.scalar_type(), "expected out of dtype ", self.scalar_type(),
+              ", got ", out.scalar_type());
+  const at::Tensor result = at::view_as_complex(gather(at::view_as_real(self.resolve_conj())));
+  at::native::resize_output(out, result.sizes());
+  return out.copy_(result);
+}
 
 // desc seen with other sizes and strides from the same first element: a data tensor with the
 // iteration shape, its indexed dims of stride 0. Unlike as_strided this checks no storage
