@@ -30,8 +30,8 @@ at::Tensor blas_operand(const at::Tensor& t, c10::ScalarType dtype) {
   return blas_layout(x) ? x : x.contiguous();
 }
 
-// A complex product from four real ones: (ar + i ai)(br + i bi) = ar br - ai bi + i (ar bi + ai br),
-// on the real views of the (conjugation-resolved) operands.
+// A complex product from four real ones on the real views of the (conjugation-resolved)
+// operands: (ar + i ai)(br + i bi) = ar br - ai bi + i (ar bi + ai br).
 at::Tensor complex_product(const at::Tensor& a, const at::Tensor& b) {
   const at::Tensor x = a.resolve_conj(), y = b.resolve_conj();
   const at::Tensor xr = at::real(x), xi = at::imag(x), yr = at::real(y), yi = at::imag(y);
