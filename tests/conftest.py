@@ -30,6 +30,16 @@ def _restore_mlu_state():
     torch.mlu.set_device(0)
 
 
+@pytest.fixture
+def no_cpu_fallback():
+    """Fails the test if any operator ran on the CPU fallback during it. Use with
+    `pytestmark = pytest.mark.usefixtures("no_cpu_fallback")`."""
+    torch.mlu.reset_fallback_stats()
+    yield
+    used = list(torch.mlu.fallback_stats())
+    assert not used, f"operators ran on the CPU fallback: {used}"
+
+
 class Result:
     def __init__(self, proc):
         self.returncode = proc.returncode

@@ -16,12 +16,7 @@ TOLERANCE = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback():
-    torch.mlu.reset_fallback_stats()
-    yield
-    used = list(torch.mlu.fallback_stats())
-    assert not used, f"operators ran on the CPU fallback: {used}"
+pytestmark = pytest.mark.usefixtures("no_cpu_fallback")
 
 
 def generator(seed):

@@ -7,12 +7,7 @@ import torch
 from torch import nn
 
 
-@pytest.fixture(autouse=True)
-def _no_fallback():
-    torch.mlu.reset_fallback_stats()
-    yield
-    used = list(torch.mlu.fallback_stats())
-    assert not used, f"operators ran on the CPU fallback: {used}"
+pytestmark = pytest.mark.usefixtures("no_cpu_fallback")
 
 
 def uncoalesced(dense_dims=()):

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "float_operands.h"
 #include "mlu_kernels/parallel.h"
 
 namespace mlu::kernels {
@@ -81,19 +82,9 @@ struct Sampler {
   }
 };
 
-void require_contiguous(const TensorDesc& d, const char* what) {
-  std::int64_t stride = 1;
-  for (int i = d.ndim - 1; i >= 0; --i) {
-    if (d.sizes[i] != 1 && d.strides[i] != stride) {
-      throw KernelError(std::string("deform_conv2d: ") + what + " must be contiguous");
-    }
-    stride *= d.sizes[i];
-  }
-}
-
 // A gradient operand: contiguous, with the dtype and size of what it is the gradient of.
 void require_like(const TensorDesc& d, const TensorDesc& like, const char* what) {
-  require_contiguous(d, what);
+  require_contiguous(d, "deform_conv2d", what);
   if (d.dtype != like.dtype || d.numel() != like.numel()) {
     throw KernelError(std::string("deform_conv2d: ") + what + " does not match its operand");
   }
@@ -103,10 +94,10 @@ template <typename T>
 Sampler<T> sampler(const DeformConv& c, const TensorDesc& columns) {
   const TensorDesc& in = c.input;
   const std::int64_t taps = c.kernel_h * c.kernel_w, groups = c.offset_groups;
-  require_contiguous(in, "input");
-  require_contiguous(c.offset, "offset");
-  require_contiguous(columns, "columns");
-  if (c.use_mask) require_contiguous(c.mask, "mask");
+  require_contiguous(in, "deform_conv2d", "input");
+  require_contiguous(c.offset, "deform_conv2d", "offset");
+  require_contiguous(columns, "deform_conv2d", "columns");
+  if (c.use_mask) require_contiguous(c.mask, "deform_conv2d", "mask");
   if (in.ndim != 4 || c.offset.ndim != 4 || c.offset.dtype != in.dtype ||
       columns.dtype != in.dtype || (c.use_mask && c.mask.dtype != in.dtype) || groups <= 0 ||
       in.sizes[1] % groups != 0 || c.offset.sizes[0] != in.sizes[0] ||
@@ -224,32 +215,24 @@ void col2im_coord(const DeformConv& conv, const TensorDesc& grad_columns,
   });
 }
 
-template <typename F>
-void by_dtype(DType dtype, F&& run) {
-  if (dtype == DType::Float32) {
-    run(float{});
-  } else if (dtype == DType::Float64) {
-    run(double{});
-  } else {
-    throw KernelError(std::string("deform_conv2d: unsupported dtype ") + dtype_name(dtype));
-  }
-}
-
 }  // namespace
 
 void deform_im2col(const DeformConv& conv, const TensorDesc& columns) {
-  by_dtype(conv.input.dtype, [&]<typename T>(T) { im2col<T>(conv, columns); });
+  by_float_type(conv.input.dtype, "deform_conv2d",
+                [&]<typename T>(T) { im2col<T>(conv, columns); });
 }
 
 void deform_col2im(const DeformConv& conv, const TensorDesc& grad_columns,
                    const TensorDesc& grad_input) {
-  by_dtype(conv.input.dtype, [&]<typename T>(T) { col2im<T>(conv, grad_columns, grad_input); });
+  by_float_type(conv.input.dtype, "deform_conv2d",
+                [&]<typename T>(T) { col2im<T>(conv, grad_columns, grad_input); });
 }
 
 void deform_col2im_coord(const DeformConv& conv, const TensorDesc& grad_columns,
                          const TensorDesc& grad_offset, const TensorDesc& grad_mask) {
-  by_dtype(conv.input.dtype,
-           [&]<typename T>(T) { col2im_coord<T>(conv, grad_columns, grad_offset, grad_mask); });
+  by_float_type(conv.input.dtype, "deform_conv2d", [&]<typename T>(T) {
+    col2im_coord<T>(conv, grad_columns, grad_offset, grad_mask);
+  });
 }
 
 }  // namespace mlu::kernels

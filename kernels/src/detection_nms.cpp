@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "float_operands.h"
 #include "mlu_kernels/detection.h"
 
 namespace mlu::kernels {
@@ -54,13 +55,9 @@ void nms(const TensorDesc& boxes, const TensorDesc& order, double iou_threshold,
   const auto* ranked = static_cast<const std::int64_t*>(order.data);
   auto* kept_indices = static_cast<std::int64_t*>(keep.data);
   std::int64_t count = 0;
-  if (boxes.dtype == DType::Float32) {
-    count = suppress<float>(boxes, ranked, iou_threshold, kept_indices);
-  } else if (boxes.dtype == DType::Float64) {
-    count = suppress<double>(boxes, ranked, iou_threshold, kept_indices);
-  } else {
-    throw KernelError(std::string("nms: unsupported dtype ") + dtype_name(boxes.dtype));
-  }
+  by_float_type(boxes.dtype, "nms", [&]<typename T>(T) {
+    count = suppress<T>(boxes, ranked, iou_threshold, kept_indices);
+  });
   *static_cast<std::int64_t*>(kept.data) = count;
 }
 

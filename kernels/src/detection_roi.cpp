@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "float_operands.h"
 #include "mlu_kernels/detection.h"
 #include "mlu_kernels/parallel.h"
 
@@ -194,23 +195,13 @@ struct Shape {
   }
 };
 
-void require_contiguous(const TensorDesc& d, const char* what) {
-  std::int64_t stride = 1;
-  for (int i = d.ndim - 1; i >= 0; --i) {
-    if (d.sizes[i] != 1 && d.strides[i] != stride) {
-      throw KernelError(std::string("roi pooling: ") + what + " must be contiguous");
-    }
-    stride *= d.sizes[i];
-  }
-}
-
 Shape check_operands(const RoiPooling& p, const TensorDesc& features, const TensorDesc& pooled,
                      const TensorDesc& index) {
   for (const auto& [d, what] : {std::pair{&features, "features"},
                                 {&pooled, "pooled output"},
                                 {&p.rois, "rois"},
                                 {&index, "index"}}) {
-    require_contiguous(*d, what);
+    require_contiguous(*d, "roi pooling", what);
   }
   if (features.ndim != 4 || pooled.ndim != 4 || p.rois.ndim != 2 || p.rois.sizes[1] != 5 ||
       features.dtype != pooled.dtype || features.dtype != p.rois.dtype ||
@@ -347,15 +338,9 @@ void roi_pool_forward(const RoiPooling& pooling, const TensorDesc& features,
                       const TensorDesc& output, const TensorDesc& index) {
   const Shape s = check_operands(pooling, features, output, index);
   auto* argmax = static_cast<std::int32_t*>(index.data);
-  if (features.dtype == DType::Float32) {
-    forward(pooling, s, static_cast<const float*>(features.data), static_cast<float*>(output.data),
-            argmax);
-  } else if (features.dtype == DType::Float64) {
-    forward(pooling, s, static_cast<const double*>(features.data),
-            static_cast<double*>(output.data), argmax);
-  } else {
-    throw KernelError(std::string("roi pooling: unsupported dtype ") + dtype_name(features.dtype));
-  }
+  by_float_type(features.dtype, "roi pooling", [&]<typename T>(T) {
+    forward(pooling, s, static_cast<const T*>(features.data), static_cast<T*>(output.data), argmax);
+  });
 }
 
 void roi_pool_backward(const RoiPooling& pooling, const TensorDesc& grad_output,
@@ -363,20 +348,13 @@ void roi_pool_backward(const RoiPooling& pooling, const TensorDesc& grad_output,
   const Shape s = check_operands(pooling, grad_features, grad_output, index);
   const std::int64_t channels = s.channels_out;
   const std::int64_t grain = std::max<std::int64_t>(1, channels / kernel_threads());
-  const auto run = [&]<typename T>(const T* grad_out, T* grad) {
+  by_float_type(grad_features.dtype, "roi pooling", [&]<typename T>(T) {
     parallel_for(channels, grain, [&](std::int64_t first, std::int64_t last) {
-      backward_channels(pooling, s, grad_out, static_cast<const std::int32_t*>(index.data), grad,
-                        first, last);
+      backward_channels(pooling, s, static_cast<const T*>(grad_output.data),
+                        static_cast<const std::int32_t*>(index.data),
+                        static_cast<T*>(grad_features.data), first, last);
     });
-  };
-  if (grad_features.dtype == DType::Float32) {
-    run(static_cast<const float*>(grad_output.data), static_cast<float*>(grad_features.data));
-  } else if (grad_features.dtype == DType::Float64) {
-    run(static_cast<const double*>(grad_output.data), static_cast<double*>(grad_features.data));
-  } else {
-    throw KernelError(std::string("roi pooling: unsupported dtype ") +
-                      dtype_name(grad_features.dtype));
-  }
+  });
 }
 
 }  // namespace mlu::kernels

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "float_operands.h"
 #include "mlu_kernels/parallel.h"
 
 namespace mlu::kernels {
@@ -194,29 +195,18 @@ void check(const GridSample& g) {
   }
 }
 
-template <typename F>
-void by_dtype(DType dtype, F&& run) {
-  if (dtype == DType::Float32) {
-    run(float{});
-  } else if (dtype == DType::Float64) {
-    run(double{});
-  } else {
-    throw KernelError(std::string("grid_sample: unsupported dtype ") + dtype_name(dtype));
-  }
-}
-
 }  // namespace
 
 void grid_sample(const GridSample& g, const TensorDesc& output) {
   check(g);
-  by_dtype(g.input.dtype, [&]<typename T>(T) { forward<T>(g, output); });
+  by_float_type(g.input.dtype, "grid_sample", [&]<typename T>(T) { forward<T>(g, output); });
 }
 
 void grid_sample_backward(const GridSample& g, const TensorDesc& grad_output,
                           const TensorDesc& grad_input, const TensorDesc& grad_grid) {
   check(g);
-  by_dtype(g.input.dtype,
-           [&]<typename T>(T) { backward<T>(g, grad_output, grad_input, grad_grid); });
+  by_float_type(g.input.dtype, "grid_sample",
+                [&]<typename T>(T) { backward<T>(g, grad_output, grad_input, grad_grid); });
 }
 
 }  // namespace mlu::kernels
