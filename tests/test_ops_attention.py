@@ -78,6 +78,7 @@ def test_transposed_head_layout_and_what_takes_the_math_path():
     assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, dropout_p=0.1) == math
     assert torch.ops.aten._fused_sdp_choice(qm.double(), qm.double(), qm.double()) == math
     assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, torch.ones(3, 9, dtype=torch.bool, device="mlu")) == math
+    assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, mask) == math  # a mask on another device
     for kwargs in ({"is_causal": True}, {"attn_mask": mask}):
         got = F.scaled_dot_product_attention(q.to("mlu"), k.to("mlu"), v.to("mlu"),
                                              **{n: t.to("mlu") if torch.is_tensor(t) else t for n, t in kwargs.items()})

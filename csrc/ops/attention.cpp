@@ -26,9 +26,9 @@ bool attention_dtype(c10::ScalarType t) {
   return t == at::kFloat || t == at::kHalf || t == at::kBFloat16;
 }
 
-// Whether mask broadcasts to [B, H, Lq, Lk] and the kernel can read it.
+// Whether mask broadcasts to [B, H, Lq, Lk] and the kernel can read it (on q's device).
 bool mask_fits_kernel(const at::Tensor& mask, const at::Tensor& q, const at::Tensor& k) {
-  if (mask.requires_grad() || mask.dim() > 4 ||
+  if (mask.device() != q.device() || mask.requires_grad() || mask.dim() > 4 ||
       !(mask.scalar_type() == at::kBool || attention_dtype(mask.scalar_type()))) {
     return false;
   }
