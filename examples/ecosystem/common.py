@@ -1,6 +1,7 @@
 """What the ecosystem examples share: a character-level corpus made here (no downloads), the
 report every example prints, and the fallback count that proves the device did all the work."""
 
+import gc
 import json
 import random
 import time
@@ -56,6 +57,16 @@ def report(name, device, losses, seconds, samples, extra=None):
     record.update(extra or {})
     print("RESULT " + json.dumps(record), flush=True)
     return record
+
+
+def release_process_group():
+    """Destroys the default process group while the interpreter is whole, once the caller has
+    dropped what holds it (a DDP model). With PyTorch 2.15's gloo, a group alive at exit can abort
+    the process: a gloo thread frees finished work during interpreter shutdown (see
+    tests/test_distributed.py)."""
+    gc.collect()
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 class Timer:

@@ -121,6 +121,8 @@ def main():
                        "backend": trainer.args.ddp_backend or (
                            torch.distributed.get_backend() if torch.distributed.is_initialized()
                            else None)})
+    del trainer, model  # the DDP wrapper holds the process group
+    common.release_process_group()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import importlib.util
+import math
 import statistics
 import time
 from typing import Any, Callable, Optional
@@ -46,7 +47,7 @@ class Result:
     fallback: dict = dataclasses.field(default_factory=dict)  # operator -> calls
     checks: dict = dataclasses.field(default_factory=dict)  # name -> (value, passed)
     samples: int = 0  # per batch
-    cpu_threads: int = 1  # the CPU's faster setting, which its throughput is from
+    cpu_threads: int = 1  # the CPU's faster thread count, which its throughput is from
 
     @property
     def passed(self):
@@ -120,12 +121,11 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
     result = Result(app, samples=batch_size(batches[0]))
     cpu_losses, result.seconds["cpu"] = train(app, cpu_model, app.optimizer(cpu_model),
                                               batches, "cpu", on_step)
-    if torch.get_num_threads() > 1:
-        result.cpu_threads = min((torch.get_num_threads(), result.seconds["cpu"]),
-                                 (1, cpu_seconds_at_one_thread(app, quick, batches)),
-                                 key=lambda pair: pair[1])
-        result.seconds["cpu"] = result.cpu_threads[1]
-        result.cpu_threads = result.cpu_threads[0]
+    result.cpu_threads = torch.get_num_threads()
+    if result.cpu_threads > 1:
+        one_thread = cpu_seconds_at_one_thread(app, quick, batches)
+        if one_thread < result.seconds["cpu"]:
+            result.seconds["cpu"], result.cpu_threads = one_thread, 1
     torch.mlu.synchronize()
     torch.mlu.reset_peak_memory_stats()
     torch.mlu.reset_fallback_stats()
@@ -133,7 +133,7 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
                                               batches, "mlu", on_step)
     result.peak_bytes = torch.mlu.max_memory_allocated()
     result.losses = {"cpu": cpu_losses, "mlu": mlu_losses}
-    finite = all(map(lambda x: x == x and abs(x) != float("inf"), mlu_losses))
+    finite = all(math.isfinite(loss) for loss in mlu_losses)
     result.checks["finite losses"] = (finite, finite)
     if app.losses_agree:
         first = loss_difference(cpu_losses[:1], mlu_losses[:1])
