@@ -133,3 +133,12 @@ def test_sparse_optimizers_train_as_on_the_cpu(optimizer):
         weights.append((emb.weight.detach().cpu(), bag.weight.detach().cpu()))
     for actual, expected in zip(weights[1], weights[0]):
         torch.testing.assert_close(actual, expected)
+
+
+def test_to_sparse_refuses_what_mlu_does_not_make():
+    x = torch.ones(2, 3, device="mlu")
+    with pytest.raises(RuntimeError, match=r"sparse_dim 3 is not in \[1, 2\]"):
+        x.to_sparse(3)
+    with pytest.raises(RuntimeError, match="only the sparse COO layout"):
+        x.to_sparse(layout=torch.sparse_csr)
+    assert torch.equal(dense(x.to_sparse()), torch.ones(2, 3))
