@@ -166,6 +166,8 @@ std::string silent_ranks(const c10::intrusive_ptr<c10d::Store>& store, uint64_t 
   }
 }
 
+GilReleaser gil_releaser = nullptr;
+
 }  // namespace
 
 CnclBackend::CnclBackend(c10::intrusive_ptr<c10d::Backend> transport,
@@ -174,9 +176,24 @@ CnclBackend::CnclBackend(c10::intrusive_ptr<c10d::Backend> transport,
   TORCH_CHECK(transport_, "cncl: a transport backend is required");
 }
 
+void set_gil_releaser(GilReleaser releaser) { gil_releaser = releaser; }
+
 CnclBackend::~CnclBackend() {
   // The transport and the operands' views must outlive the enqueued collectives.
   if (stream_) without_throwing("cncl backend", [&] { driver().drain(stream_->device_index()); });
+  // The transport's destructor joins its worker threads, and a worker freeing a finished CPU
+  // collective's tensors takes the GIL for their Python objects. The last reference to this
+  // backend goes with its Python object or its process group, with the GIL held: release it.
+  auto release = [](void* self) {
+    auto* backend = static_cast<CnclBackend*>(self);
+    backend->started_p2p_.reset();
+    backend->transport_.reset();
+  };
+  if (gil_releaser != nullptr) {
+    gil_releaser(release, this);
+  } else {
+    release(this);
+  }
 }
 
 c10::Stream CnclBackend::communication_stream(c10::DeviceIndex device) {

@@ -23,6 +23,11 @@
 
 namespace torch_mlu {
 
+// Runs fn(arg) with the GIL released when the calling thread holds it. The Python module installs
+// one (this library links no Python); without one fn runs as it is.
+using GilReleaser = void (*)(void (*fn)(void*), void* arg) noexcept;
+void set_gil_releaser(GilReleaser releaser);
+
 class CnclBackend final : public c10d::Backend {
  public:
   using WorkPtr = c10::intrusive_ptr<c10d::Work>;

@@ -410,6 +410,14 @@ PYBIND11_MODULE(_C, m) {
   // once torch.distributed is imported: torch_mlu._cncl defines it then.
   m.def("_define_cncl_backend", [m]() mutable {
     if (py::hasattr(m, "CnclBackend")) return;
+    set_gil_releaser([](void (*fn)(void*), void* arg) noexcept {
+      if (Py_IsInitialized() && PyGILState_Check()) {
+        py::gil_scoped_release released;
+        fn(arg);
+      } else {
+        fn(arg);
+      }
+    });
     py::class_<CnclBackend, c10d::Backend, c10::intrusive_ptr<CnclBackend>>(m, "CnclBackend")
         .def(py::init<c10::intrusive_ptr<c10d::Backend>, c10::intrusive_ptr<c10d::Store>, int,
                       int>(),

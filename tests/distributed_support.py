@@ -4,12 +4,16 @@ Each rank is a fresh interpreter on its own device (mlu:<rank>), joined through 
 The script fills a dict `checks` with plain values; the ranks' dicts are returned in rank order.
 """
 
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 PRELUDE = textwrap.dedent("""
+    import faulthandler
     import os
+    import signal
     import sys
     import time
     from datetime import timedelta
@@ -18,6 +22,7 @@ PRELUDE = textwrap.dedent("""
     import torch.distributed as dist
     import torch_mlu
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # finish() asks for stacks on a hang
     rank, world_size, store_path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     mlu = torch.device("mlu", rank % torch.mlu.device_count())
     torch.mlu.set_device(mlu)
@@ -48,6 +53,8 @@ def finish(procs, timeout=180):
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # the rank's Python stacks, to show where it hung
+            time.sleep(2)
             proc.kill()
             out, err = proc.communicate()
             err += "\n(killed: timed out)"
@@ -60,6 +67,7 @@ def finish(procs, timeout=180):
 def run_ranks(tmp_path, body, world_size=2, timeout=180, env=None):
     """Every rank's checks; fails the test with the rank's stderr when one does not exit 0."""
     results = finish(launch(tmp_path, body, world_size, env), timeout)
-    for rank, (code, checks, err) in enumerate(results):
-        assert code == 0, f"rank {rank} exited {code}:\n{err[-4000:]}"
+    failed = [f"rank {rank} exited {code}:\n{err[-4000:]}"
+              for rank, (code, _, err) in enumerate(results) if code != 0]
+    assert not failed, "\n".join(failed)
     return [checks for _, checks, _ in results]

@@ -354,3 +354,24 @@ def test_a_gloo_group_answers_barriers_with_mlu_device_ids(tmp_path):
     for rank, r in enumerate(run_ranks(tmp_path, GLOO_GROUP_ON_MLU)):
         assert r["cpu sum"] == [3.0, 3.0]
         assert "unsupported device type mlu" in r["mlu refused"], r
+
+
+# A group destroyed right after CPU collectives: a gloo worker may still be releasing a finished
+# collective's tensors, which needs the GIL, while the backend's destructor joins that worker.
+# Destroying it with the GIL held deadlocked (every run on PyTorch 2.6; on 2.15 1 run in 10 of
+# the collectives test above, under load).
+DESTROYED_AFTER_CPU_COLLECTIVES = """
+    for round in range(40):
+        dist.init_process_group("cncl", init_method=f"file://{store_path}-{round}", rank=rank,
+                                world_size=world_size, device_id=mlu,
+                                timeout=timedelta(seconds=60))
+        for _ in range(3):
+            dist.all_reduce(torch.full((64,), rank + 1.0))
+        dist.destroy_process_group()
+    checks["rounds"] = round + 1
+"""
+
+
+def test_destroying_a_group_right_after_cpu_collectives_does_not_deadlock(tmp_path):
+    for r in run_ranks(tmp_path, DESTROYED_AFTER_CPU_COLLECTIVES, timeout=150):
+        assert r["rounds"] == 40
