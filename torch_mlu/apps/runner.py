@@ -35,6 +35,17 @@ class App:
     first_tolerance: float = 1e-4
     tolerance: float = 2e-2
     requires: tuple = ()
+    # Training on mlu other than in this process (several ranks): (app, the model with its
+    # initial weights on the CPU, batches, quick) -> MluRun.
+    train_on_mlu: Optional[Callable] = None
+
+
+@dataclasses.dataclass
+class MluRun:
+    losses: list  # per step
+    seconds: float  # the median step
+    peak_bytes: int
+    fallback: dict  # operator -> calls
 
 
 @dataclasses.dataclass
@@ -109,13 +120,29 @@ def cpu_seconds_at_one_thread(app, quick, batches):
         torch.set_num_threads(threads)
 
 
+def train_on_mlu(app, model, batches, quick, on_step):
+    if app.train_on_mlu is not None:
+        run = app.train_on_mlu(app, model, batches, quick)
+        for _ in batches:
+            on_step()
+        return run
+    torch.mlu.synchronize()
+    torch.mlu.reset_peak_memory_stats()
+    torch.mlu.reset_fallback_stats()
+    losses, seconds = train(app, model, app.optimizer(model), batches, "mlu", on_step)
+    fallback = {name: stats["calls"] for name, stats in torch.mlu.fallback_stats().items()}
+    return MluRun(losses, seconds, torch.mlu.max_memory_allocated(), fallback)
+
+
 def run_app(app, steps, quick=False, on_step=lambda: None):
     missing = [m for m in app.requires if importlib.util.find_spec(m) is None]
     if missing:
         return Result(app, skipped=f"{', '.join(missing)} not installed")
     torch.manual_seed(0)
     cpu_model = app.build(quick)
-    mlu_model = copy.deepcopy(cpu_model).to("mlu")
+    mlu_model = copy.deepcopy(cpu_model)
+    if app.train_on_mlu is None:
+        mlu_model.to("mlu")
     generator = torch.Generator().manual_seed(1)
     batches = [app.batch(generator, quick) for _ in range(steps)]
     result = Result(app, samples=batch_size(batches[0]))
@@ -126,22 +153,18 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
         one_thread = cpu_seconds_at_one_thread(app, quick, batches)
         if one_thread < result.seconds["cpu"]:
             result.seconds["cpu"], result.cpu_threads = one_thread, 1
-    torch.mlu.synchronize()
-    torch.mlu.reset_peak_memory_stats()
-    torch.mlu.reset_fallback_stats()
-    mlu_losses, result.seconds["mlu"] = train(app, mlu_model, app.optimizer(mlu_model),
-                                              batches, "mlu", on_step)
-    result.peak_bytes = torch.mlu.max_memory_allocated()
-    result.losses = {"cpu": cpu_losses, "mlu": mlu_losses}
-    finite = all(math.isfinite(loss) for loss in mlu_losses)
+    mlu = train_on_mlu(app, mlu_model, batches, quick, on_step)
+    result.seconds["mlu"], result.peak_bytes = mlu.seconds, mlu.peak_bytes
+    result.losses = {"cpu": cpu_losses, "mlu": mlu.losses}
+    finite = all(math.isfinite(loss) for loss in mlu.losses)
     result.checks["finite losses"] = (finite, finite)
     if app.losses_agree:
-        first = loss_difference(cpu_losses[:1], mlu_losses[:1])
+        first = loss_difference(cpu_losses[:1], mlu.losses[:1])
         result.checks["first loss vs CPU"] = (first, first <= app.first_tolerance)
-        difference = loss_difference(cpu_losses, mlu_losses)
+        difference = loss_difference(cpu_losses, mlu.losses)
         result.checks["losses vs CPU"] = (difference, difference <= app.tolerance)
     if app.check is not None:
         result.checks.update(app.check(cpu_model, mlu_model, batches[0], quick))
-    result.fallback = {name: stats["calls"] for name, stats in torch.mlu.fallback_stats().items()}
+    result.fallback = mlu.fallback
     result.checks["fallback calls"] = (sum(result.fallback.values()), not result.fallback)
     return result
