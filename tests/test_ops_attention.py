@@ -75,7 +75,7 @@ def test_transposed_head_layout_and_what_takes_the_math_path():
     qm = q.to("mlu")
     learned = torch.zeros(9, 9, device="mlu", requires_grad=True)  # its gradient needs the math path
     assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, learned) == math
-    assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, dropout_p=0.1) == math
+    assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, dropout_p=1.0) == math  # drops everything
     assert torch.ops.aten._fused_sdp_choice(qm.double(), qm.double(), qm.double()) == math
     assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, torch.ones(3, 9, dtype=torch.bool, device="mlu")) == math
     assert torch.ops.aten._fused_sdp_choice(qm, qm, qm, mask) == math  # a mask on another device
@@ -93,10 +93,10 @@ def test_transposed_head_layout_and_what_takes_the_math_path():
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-5)
 
 
-def test_direct_call_with_dropout_or_float64_names_the_limit():
+def test_direct_call_with_dropout_one_or_float64_names_the_limit():
     q = torch.randn(1, 1, 4, 8, device="mlu")
-    with pytest.raises(RuntimeError, match="no dropout"):
-        torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q, dropout_p=0.1)
+    with pytest.raises(RuntimeError, match=r"dropout probability in \[0, 1\), got 1"):
+        torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q, dropout_p=1.0)
     q64 = q.double()
     with pytest.raises(RuntimeError, match="float32, float16 or bfloat16"):
         torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q64, q64, q64)
@@ -115,8 +115,7 @@ class OperatorLog(TorchDispatchMode):
 @pytest.mark.parametrize("case", ["causal", "bool_mask", "additive_mask", "dropout"])
 def test_functional_attention_takes_the_tiled_kernel_when_it_can(case):
     # F.scaled_dot_product_attention picks its implementation through a dispatch stub, separate
-    # from the _fused_sdp_choice operator: without dropout it must reach the tiled kernel in both
-    # directions; dropout takes the math path.
+    # from the _fused_sdp_choice operator: it must reach the tiled kernel in both directions.
     q = torch.randn(2, 4, 16, 8, device="mlu", requires_grad=True)
     kwargs = {"causal": {"is_causal": True},
               "bool_mask": {"attn_mask": torch.ones(16, 16, dtype=torch.bool, device="mlu").tril()},
@@ -127,7 +126,99 @@ def test_functional_attention_takes_the_tiled_kernel_when_it_can(case):
     tiled = {"_scaled_dot_product_fused_attention_overrideable.default",
              "_scaled_dot_product_fused_attention_overrideable_backward.default"}
     math = "bmm.default"  # the math composition multiplies with bmm; the tiled kernel does not
-    if case == "dropout":
-        assert not tiled & log.names and math in log.names
-    else:
-        assert tiled <= log.names and math not in log.names
+    assert tiled <= log.names and math not in log.names
+
+
+DROPOUT = 0.3
+
+
+def dropout_mask(shape, seed, dtype=torch.float32):
+    """The kept (True) attention weights of SDPA's dropout on mlu after manual_seed(seed), for
+    [B, H, Lq, Lk]: with zero queries and keys every weight is 1 / Lk, and with the identity as
+    values the output is the weights after dropout."""
+    b, h, lq, lk = shape
+    q = torch.zeros(b, h, lq, 8, device="mlu", dtype=dtype)
+    k = torch.zeros(b, h, lk, 8, device="mlu", dtype=dtype)
+    v = torch.eye(lk, device="mlu", dtype=dtype).expand(b, h, lk, lk)
+    torch.mlu.manual_seed(seed)
+    scaled = F.scaled_dot_product_attention(q, k, v, dropout_p=DROPOUT).float().cpu()
+    scaled *= lk * (1 - DROPOUT)
+    kept = scaled > 0.5
+    assert torch.allclose(scaled[kept], torch.ones(()), atol=1e-2)  # kept weights are rescaled
+    return kept
+
+
+def test_dropout_keeps_its_share_of_the_weights_and_a_seed_repeats_it():
+    shape = (2, 3, 70, 67)
+    kept = dropout_mask(shape, seed=5)
+    assert abs(kept.float().mean().item() - (1 - DROPOUT)) < 0.02  # 28140 draws
+    assert torch.equal(dropout_mask(shape, seed=5), kept)
+    assert not torch.equal(dropout_mask(shape, seed=6), kept)
+    # The mask depends on the position only, not on the dtype.
+    assert torch.equal(dropout_mask(shape, seed=5, dtype=torch.bfloat16), kept)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("case", ["plain", "causal", "bool_mask"])
+def test_dropout_in_the_tiled_kernel_matches_the_math_with_the_same_mask(case, dtype):
+    b, h, lq, lk, e = 2, 3, 70, 67, 16
+    torch.manual_seed(0)
+    q, k, v = torch.randn(b, h, lq, e), torch.randn(b, h, lk, e), torch.randn(b, h, lk, e)
+    grad = torch.randn(b, h, lq, e)
+    allowed = torch.ones(lq, lk, dtype=torch.bool)
+    if case == "causal":
+        allowed = allowed.tril()
+    elif case == "bool_mask":
+        allowed = torch.rand(lq, lk) > 0.3
+        allowed[:, 0] = True
+    kwargs = {"causal": {"is_causal": True}, "bool_mask": {"attn_mask": allowed.to("mlu")},
+              "plain": {}}[case]
+    mlu = [t.to("mlu", dtype).requires_grad_() for t in (q, k, v)]
+    torch.mlu.manual_seed(11)
+    with OperatorLog() as log:
+        out = F.scaled_dot_product_attention(*mlu, dropout_p=DROPOUT, **kwargs)
+        out.backward(grad.to("mlu", dtype))
+    assert "_scaled_dot_product_fused_attention_overrideable_backward.default" in log.names
+    kept = dropout_mask((b, h, lq, lk), seed=11)
+    # The reference in float64 on the CPU: softmax over the allowed keys, then the same dropout.
+    cpu = [t.double().requires_grad_() for t in (q, k, v)]
+    scores = (cpu[0] @ cpu[1].transpose(-1, -2)) / e ** 0.5
+    weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), -1)
+    expected = (weights * kept / (1 - DROPOUT)) @ cpu[2]
+    expected.backward(grad.double())
+    tolerance = {torch.float32: 1e-4, torch.float16: 5e-3, torch.bfloat16: 3e-2}[dtype]
+    torch.testing.assert_close(out.detach().cpu().double(), expected.detach(), rtol=tolerance,
+                               atol=tolerance)
+    for got, ref in zip(mlu, cpu):
+        torch.testing.assert_close(got.grad.cpu().double(), ref.grad, rtol=tolerance,
+                                   atol=tolerance)
+
+
+def test_a_captured_attention_with_dropout_draws_anew_at_each_replay():
+    # Zero queries and keys, the identity as values: the output is the weights after dropout.
+    q = torch.zeros(1, 2, 32, 8, device="mlu")
+    v = torch.eye(32, device="mlu").expand(1, 2, 32, 32)
+    F.scaled_dot_product_attention(q, q, v, dropout_p=DROPOUT)  # warm-up outside the capture
+    graph = torch.mlu.MLUGraph()
+    with torch.mlu.graph(graph):
+        out = F.scaled_dot_product_attention(q, q, v, dropout_p=DROPOUT)
+    masks = []
+    for _ in range(2):
+        graph.replay()
+        masks.append(out.cpu() > 0)
+    assert not torch.equal(masks[0], masks[1])
+    for kept in masks:
+        assert abs(kept.float().mean().item() - (1 - DROPOUT)) < 0.05  # 2048 draws
+
+
+def test_sdpa_kernel_chooses_between_the_tiled_kernel_and_the_math_path():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    q = torch.randn(1, 2, 8, 4, device="mlu", requires_grad=True)
+    expected = {SDPBackend.MATH: "bmm.default",
+                SDPBackend.OVERRIDEABLE: "_scaled_dot_product_fused_attention_overrideable.default"}
+    for backend, operator in expected.items():
+        with sdpa_kernel(backend), OperatorLog() as log:
+            F.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+        assert operator in log.names
+    with sdpa_kernel(SDPBackend.OVERRIDEABLE), pytest.raises(RuntimeError, match="the math path is disabled"):
+        F.scaled_dot_product_attention(q.double(), q.double(), q.double())

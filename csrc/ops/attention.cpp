@@ -1,7 +1,9 @@
 // scaled_dot_product_attention on mlu: PyTorch asks the backend which implementation to use
-// (_fused_sdp_choice); attention without dropout, with or without a boolean or additive mask
-// that needs no gradient, takes the tiled kernel through the "overrideable" entry points (16-bit
+// (_fused_sdp_choice); attention with or without dropout, a boolean or an additive mask that
+// needs no gradient, takes the tiled kernel through the "overrideable" entry points (16-bit
 // operands computing in float32); everything else PyTorch's math composition of native ops.
+// Dropout draws from the device generator; the Philox seed and offset go to backward in device
+// tensors the forward's work writes, so that a captured graph's replays each draw anew.
 #include "mlu_kernels/attention.h"
 
 #include <ATen/ATen.h>
@@ -13,6 +15,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "random.h"
 
 namespace torch_mlu::ops {
 
@@ -54,8 +57,20 @@ int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Ten
   const bool masked = attn_mask.has_value() && attn_mask->defined();
   // A mask together with is_causal is an error PyTorch's math path reports.
   const bool mask_ok = !masked || (!is_causal && shapes && mask_fits_kernel(*attn_mask, q, k));
-  const bool plain = dropout_p == 0.0 && !enable_gqa;
-  return shapes && dtypes && plain && mask_ok ? kOverrideableBackend : kMathBackend;
+  const bool plain = dropout_p >= 0.0 && dropout_p < 1.0 && !enable_gqa;
+  // The tiled kernel is mlu's flash attention. torch.nn.attention.sdpa_kernel leaves the
+  // overrideable implementation enabled whatever it is given, so the math path alone enabled
+  // (sdpa_kernel(SDPBackend.MATH)) is how a user asks for it.
+  const auto& context = at::globalContext();
+  const bool math_only = context.userEnabledMathSDP() && !context.userEnabledFlashSDP() &&
+                         !context.userEnabledMemEfficientSDP() && !context.userEnabledCuDNNSDP();
+  const bool tiled_enabled = context.userEnabledOverrideableSDP() && !math_only;
+  if (shapes && dtypes && plain && mask_ok && tiled_enabled) return kOverrideableBackend;
+  TORCH_CHECK(context.userEnabledMathSDP(),
+              "scaled_dot_product_attention on mlu: no enabled implementation takes these inputs "
+              "(the tiled kernel ",
+              tiled_enabled ? "does not take them" : "is disabled", ", the math path is disabled)");
+  return kMathBackend;
 }
 
 namespace {
@@ -77,12 +92,19 @@ at::Tensor kernel_mask(const std::optional<at::Tensor>& mask, const at::Tensor& 
 kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                       const at::Tensor& out, const at::Tensor& lse,
                                       const at::Tensor& mask, bool causal,
-                                      std::optional<double> scale) {
+                                      std::optional<double> scale, double dropout) {
   kernels::Attention a{describe(q), describe(k), describe(v), describe(out), describe(lse)};
   if (mask.defined()) a.mask = describe(mask);
   a.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(3)))));
   a.causal = causal;
+  a.dropout = static_cast<float>(dropout);
   return a;
+}
+
+// The Philox state a dropout's seed and offset tensors hold, read where the kernel runs.
+kernels::PhiloxState read_rng(const kernels::TensorDesc& seed, const kernels::TensorDesc& offset) {
+  return {static_cast<std::uint64_t>(*static_cast<const int64_t*>(seed.data)),
+          static_cast<std::uint64_t>(*static_cast<const int64_t*>(offset.data))};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor,
@@ -92,9 +114,9 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
                   bool, std::optional<double> scale) {
   const c10::Device device = common_device({&query, &key, &value});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(dropout_p == 0.0,
-              "the mlu attention kernel takes no dropout; PyTorch's math path handles it");
-  TORCH_CHECK(fused_sdp_choice(query, key, value, attn_bias, 0.0, is_causal, scale, false) ==
+  TORCH_CHECK(dropout_p >= 0.0 && dropout_p < 1.0,
+              "the mlu attention kernel takes a dropout probability in [0, 1), got ", dropout_p);
+  TORCH_CHECK(fused_sdp_choice(query, key, value, attn_bias, dropout_p, is_causal, scale, false) ==
                   kOverrideableBackend,
               "the mlu attention kernel needs float32, float16 or bfloat16 [batch, heads, length, "
               "features] inputs of matching shapes, and a mask that broadcasts to [batch, heads, "
@@ -105,15 +127,26 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
   // [B, L, H, E] storage seen as [B, H, L, E]: transposing back for the output projection is free.
   at::Tensor out = at::empty({batch, queries, heads, v.size(3)}, q.options()).transpose(1, 2);
   at::Tensor lse = at::empty({batch, heads, queries}, q.options());
-  launch(out, "attention", [a = describe_attention(q, k, v, out, lse, mask, is_causal, scale)] {
-    kernels::attention_forward(a);
-  });
-  const at::Tensor none = at::empty({0}, query.options());
-  // No dropout, so no random state; the seed and offset have the dtype and shape of PyTorch's
-  // meta function, which compiled graphs check.
+  // The seed and offset have the dtype and shape of PyTorch's meta function, which compiled
+  // graphs check; without dropout they hold nothing.
   const at::Tensor seed = at::empty({}, q.options().dtype(at::kLong));
-  return {out.to(query.scalar_type()), lse,  none, none, c10::SymInt(queries),
-          c10::SymInt(k.size(2)),      seed, seed, none};
+  const at::Tensor offset = dropout_p > 0 ? at::empty({}, q.options().dtype(at::kLong)) : seed;
+  auto a = describe_attention(q, k, v, out, lse, mask, is_causal, scale, dropout_p);
+  if (dropout_p > 0) {
+    const RandomRange range = reserve(std::nullopt, q, q.size(0) * q.size(1) * queries * k.size(2));
+    launch(out, "attention",
+           [a, range, seed = describe(seed), offset = describe(offset)]() mutable {
+             a.rng = range.resolve();
+             *static_cast<int64_t*>(seed.data) = static_cast<int64_t>(a.rng.seed);
+             *static_cast<int64_t*>(offset.data) = static_cast<int64_t>(a.rng.offset);
+             kernels::attention_forward(a);
+           });
+  } else {
+    launch(out, "attention", [a] { kernels::attention_forward(a); });
+  }
+  const at::Tensor none = at::empty({0}, query.options());
+  return {out.to(query.scalar_type()), lse,  none,   none, c10::SymInt(queries),
+          c10::SymInt(k.size(2)),      seed, offset, none};
 }
 
 // grad in the layout empty_like(input) has (the input's strides when it is dense, else
@@ -128,8 +161,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
     const at::Tensor& grad_out, const at::Tensor& query, const at::Tensor& key,
     const at::Tensor& value, const at::Tensor& attn_bias, std::array<bool, 4> grad_input_mask,
     const at::Tensor& out, const at::Tensor& logsumexp, const at::Tensor&, const at::Tensor&,
-    c10::SymInt, c10::SymInt, double, bool is_causal, const at::Tensor&, const at::Tensor&,
-    std::optional<double> scale) {
+    c10::SymInt, c10::SymInt, double dropout_p, bool is_causal, const at::Tensor& philox_seed,
+    const at::Tensor& philox_offset, std::optional<double> scale) {
   const c10::Device device = common_device({&grad_out, &query, &key, &value, &out, &logsumexp});
   c10::DeviceGuard guard(device);
   TORCH_CHECK(!grad_input_mask[3] || !attn_bias.defined(),
@@ -141,10 +174,26 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
   // Gradients in their inputs' layouts (PyTorch's meta function: empty_like, which compiled graphs
   // check); the kernel writes any layout whose features are unit-stride.
   at::Tensor grad_q = at::empty_like(q), grad_k = at::empty_like(k), grad_v = at::empty_like(v);
+  TORCH_CHECK(dropout_p >= 0.0 && dropout_p < 1.0,
+              "the mlu attention kernel takes a dropout probability in [0, 1), got ", dropout_p);
+  const bool dropout = dropout_p > 0;
+  if (dropout) {
+    TORCH_CHECK(philox_seed.device() == device && philox_offset.device() == device &&
+                    philox_seed.scalar_type() == at::kLong &&
+                    philox_offset.scalar_type() == at::kLong && philox_seed.numel() == 1 &&
+                    philox_offset.numel() == 1,
+                "the mlu attention backward with dropout needs the forward's philox_seed and "
+                "philox_offset (int64 scalars on ",
+                device, ")");
+  }
   launch(grad_q, "attention_backward",
-         [a = describe_attention(q, k, v, o, lse, mask, is_causal, scale), g = describe(g),
-          gq = describe(grad_q), gk = describe(grad_k),
-          gv = describe(grad_v)] { kernels::attention_backward(a, g, gq, gk, gv); });
+         [a = describe_attention(q, k, v, o, lse, mask, is_causal, scale, dropout_p),
+          g = describe(g), gq = describe(grad_q), gk = describe(grad_k), gv = describe(grad_v),
+          seed = dropout ? describe(philox_seed) : kernels::TensorDesc{},
+          offset = dropout ? describe(philox_offset) : kernels::TensorDesc{}]() mutable {
+           if (a.dropout > 0) a.rng = read_rng(seed, offset);
+           kernels::attention_backward(a, g, gq, gk, gv);
+         });
   return {in_layout_of(grad_q.to(query.scalar_type()), query),
           in_layout_of(grad_k.to(key.scalar_type()), key),
           in_layout_of(grad_v.to(value.scalar_type()), value), at::Tensor()};

@@ -11,27 +11,13 @@
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
-#include "../generator.h"
 #include "common.h"
+#include "random.h"
 
 namespace torch_mlu::ops {
-namespace {
 
-using Generator = std::optional<at::Generator>;
-
-// A random operation's counter range: absolute, or, in a captured graph, relative to the base
-// the running replay set (resolve() inside the launched work).
-struct RandomRange {
-  kernels::PhiloxState state;
-  std::shared_ptr<const ReplayRandomBase> replay;
-
-  kernels::PhiloxState resolve() const {
-    if (!replay) return state;
-    return {replay->seed, replay->offset + state.offset};
-  }
-};
-
-RandomRange reserve(const Generator& generator, const at::TensorBase& self, std::uint64_t n) {
+RandomRange reserve(const std::optional<at::Generator>& generator, const at::TensorBase& self,
+                    std::uint64_t n) {
   auto* gen = at::get_generator_or_default<MLUGeneratorImpl>(
       generator, default_generator(self.device().index()));
   hal::Queue* queue = current_queue(self.device().index());
@@ -42,6 +28,10 @@ RandomRange reserve(const Generator& generator, const at::TensorBase& self, std:
               "cannot be captured in an mlu graph: every replay would repeat them");
   return {{gen->current_seed(), gen->take(n)}, nullptr};
 }
+
+namespace {
+
+using Generator = std::optional<at::Generator>;
 
 // Reserves self's numbers and enqueues fn(desc of self, state).
 template <typename F>

@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -56,6 +57,9 @@ void check(const Attention& a) {
           "attention: operands must be float32 [B, H, L, E] with unit feature stride");
     }
   }
+  if (!(a.dropout >= 0 && a.dropout < 1)) {
+    throw KernelError("attention: the dropout probability must be in [0, 1)");
+  }
   const TensorDesc& m = a.mask;
   if (m.ndim != 0 && (m.ndim != 4 || (m.dtype != DType::Float32 && m.dtype != DType::Bool) ||
                       m.sizes[0] != a.q.sizes[0] || m.sizes[1] != a.q.sizes[1] ||
@@ -89,6 +93,35 @@ void scores(const Attention& a, const Slice& q, const Slice& k, const MaskSlice&
   }
 }
 
+// The dropout factors of a query block against a key block: 1 / (1 - dropout) where a weight is
+// kept, 0 where it is dropped.
+void dropout_factors(const Attention& a, std::int64_t b, std::int64_t h, std::int64_t q0,
+                     std::int64_t nq, std::int64_t k0, std::int64_t nk, float* z) {
+  const auto seed = std::array<std::uint32_t, 2>{static_cast<std::uint32_t>(a.rng.seed),
+                                                 static_cast<std::uint32_t>(a.rng.seed >> 32)};
+  const double threshold = (1.0 - a.dropout) * 4294967296.0;
+  const float kept = 1.f / (1.f - a.dropout);
+  const std::int64_t keys = a.k.sizes[2];
+  const std::uint64_t first_row =
+      (static_cast<std::uint64_t>(b) * a.q.sizes[1] + h) * static_cast<std::uint64_t>(a.q.sizes[2]);
+  for (std::int64_t r = 0; r < nq; ++r) {
+    const std::uint64_t row = (first_row + q0 + r) * static_cast<std::uint64_t>(keys) + k0;
+    std::uint64_t block = ~std::uint64_t{0};
+    std::array<std::uint32_t, 4> words{};
+    for (std::int64_t c = 0; c < nk; ++c) {
+      const std::uint64_t word = row + c;
+      if (word / 4 != block) {
+        block = word / 4;
+        const std::uint64_t counter = a.rng.offset + block;
+        words = philox4x32(
+            {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
+            seed);
+      }
+      z[r * nk + c] = static_cast<double>(words[word % 4]) < threshold ? kept : 0.f;
+    }
+  }
+}
+
 // The last key a query block can see, exclusive.
 std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
   const std::int64_t keys = a.k.sizes[2];
@@ -102,6 +135,7 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
   float* lse = static_cast<float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], ev = a.v.sizes[3];
   std::vector<float> s(kBlockQ * kBlockK), acc(kBlockQ * ev), row_max(kBlockQ), row_sum(kBlockQ);
+  std::vector<float> z(a.dropout > 0 ? kBlockQ * kBlockK : 0);
   for (std::int64_t q0 = 0; q0 < queries; q0 += kBlockQ) {
     const std::int64_t nq = std::min(kBlockQ, queries - q0), kend = key_end(a, q0, nq);
     std::fill(row_max.begin(), row_max.end(), kNegInf);
@@ -124,6 +158,10 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
         row_sum[r] = row_sum[r] * rescale + sum;
         for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
         row_max[r] = new_max;
+      }
+      if (a.dropout > 0) {  // the sums normalise the weights before dropout, as PyTorch's do
+        dropout_factors(a, b, h, q0, nq, k0, nk, z.data());
+        for (std::int64_t i = 0; i < nq * nk; ++i) s[i] *= z[i];
       }
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, ev, nk, 1.f, s.data(), nk,
                   v.row(k0), v.row_stride, 1.f, acc.data(), ev);
@@ -159,6 +197,8 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
   }
   for (std::int64_t i = 0; i < queries; ++i) std::fill(dq.row(i), dq.row(i) + e, 0.f);
   std::vector<float> p(kBlockQ * kBlockK), dp(kBlockQ * kBlockK);
+  // With dropout: the factors, and the weights after dropout (what multiplied v).
+  std::vector<float> z(a.dropout > 0 ? kBlockQ * kBlockK : 0), dropped(z.size());
   for (std::int64_t k0 = 0; k0 < keys; k0 += kBlockK) {
     const std::int64_t nk = std::min(kBlockK, keys - k0);
     for (std::int64_t r = 0; r < nk; ++r) {
@@ -175,10 +215,21 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
           x = lse[q0 + r] == kNegInf ? 0.f : exp_float(x - lse[q0 + r]);
         }
       }
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, ev, nq, 1.f, p.data(), nk,
+      const float* weights = p.data();
+      if (a.dropout > 0) {
+        dropout_factors(a, b, h, q0, nq, k0, nk, z.data());
+        for (std::int64_t i = 0; i < nq * nk; ++i) dropped[i] = p[i] * z[i];
+        weights = dropped.data();
+      }
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, ev, nq, 1.f, weights, nk,
                   dout.row(q0), dout.row_stride, 1.f, dv.row(k0), dv.row_stride);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, ev, 1.f, dout.row(q0),
                   dout.row_stride, v.row(k0), v.row_stride, 0.f, dp.data(), nk);
+      if (a.dropout > 0) {
+        for (std::int64_t i = 0; i < nq * nk; ++i) dp[i] *= z[i];
+      }
+      // delta is the row sum of dO * O over the output after dropout, which is what the dropped
+      // weights' softmax gradient subtracts.
       for (std::int64_t r = 0; r < nq; ++r) {
         for (std::int64_t c = 0; c < nk; ++c)
           dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[q0 + r]);

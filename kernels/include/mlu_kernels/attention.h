@@ -2,6 +2,7 @@
 // whole; forward keeps a running max and sum per query row and saves logsumexp for backward.
 #pragma once
 
+#include "mlu_kernels/random.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
@@ -18,6 +19,11 @@ struct Attention {
   TensorDesc mask;
   float scale = 1;
   bool causal = false;
+  // Dropout of the attention weights: weight (b, h, i, j) is kept, scaled by 1 / (1 - dropout),
+  // when Philox word ((b * H + h) * Lq + i) * Lk + j of `rng` (four words per counter value) is
+  // below (1 - dropout) * 2^32, as the library's dropout draws; backward draws the same.
+  float dropout = 0;
+  PhiloxState rng;
 };
 
 void attention_forward(const Attention& a);
