@@ -5,6 +5,7 @@
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 #include <torch/csrc/distributed/c10d/Store.hpp>
@@ -166,7 +167,7 @@ std::string silent_ranks(const c10::intrusive_ptr<c10d::Store>& store, uint64_t 
   }
 }
 
-GilReleaser gil_releaser = nullptr;
+std::atomic<GilReleaser> gil_releaser{nullptr};
 
 }  // namespace
 
@@ -189,8 +190,8 @@ CnclBackend::~CnclBackend() {
     backend->started_p2p_.reset();
     backend->transport_.reset();
   };
-  if (gil_releaser != nullptr) {
-    gil_releaser(release, this);
+  if (const GilReleaser releaser = gil_releaser.load()) {
+    releaser(release, this);
   } else {
     release(this);
   }

@@ -36,6 +36,19 @@ namespace {
 namespace py = pybind11;
 using torch::wrap_pybind_function;
 
+// The autograd engine runs mlu backward passes on a thread per device, which frees a pass's
+// tensors after the caller's backward() has returned. Freeing a tensor Python knows takes the
+// GIL, and taking it while the interpreter finalizes ends the thread (pthread_exit) through a
+// noexcept frame: std::terminate, an abort at exit (seen with PyTorch 2.15 on Python 3.13). A
+// backward pass of tensors Python never saw, on each device, returns only after that thread has
+// finished with every earlier pass; its own tensors free without the GIL.
+void settle_autograd_threads(c10::DeviceIndex device) {
+  py::gil_scoped_release released;
+  const at::AutoGradMode grad(true);
+  const at::Tensor x = at::ones({1}, at::TensorOptions().device(kMLU, device)).requires_grad_();
+  (x * 2).sum().backward();
+}
+
 py::dict stats_dict(const DeviceStats& stats) {
   py::dict out;
   const char* pools[] = {"all", "small_pool", "large_pool"};
@@ -264,6 +277,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("_in_bad_fork", &hal::forked_after_init);
   m.def("_device_count", [] { return static_cast<int>(device_count()); });
   m.def("_current_device", wrap_pybind_function([] { return static_cast<int>(current_device()); }));
+  m.def("_settle_autograd_threads",
+        wrap_pybind_function([](int64_t d) { settle_autograd_threads(checked_device_index(d)); }));
   m.def("_set_device",
         wrap_pybind_function([](int64_t d) { set_device(checked_device_index(d)); }));
   // Blocking calls release the GIL: work finishing on a queue may need it (a tensor's last

@@ -24,12 +24,15 @@ def _lazy_init():
 
 def _synchronize_at_exit():
     """Registered with atexit: queued work finishes before the interpreter and the libraries its
-    kernels use shut down, and a failure that no one synchronized is reported, not lost."""
+    kernels use shut down, and a failure that no one synchronized is reported, not lost. The
+    autograd engine's mlu threads finish freeing earlier backward passes' tensors too, which
+    they could not do once the interpreter finalizes (csrc/module.cpp)."""
     if not _C._is_initialized():
         return
     for index in range(_C._device_count()):
         try:
             _C._synchronize(index)
+            _C._settle_autograd_threads(index)
         except RuntimeError as error:
             print(f"torch_mlu: at exit: {error}", file=sys.stderr)
 
