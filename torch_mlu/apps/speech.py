@@ -101,13 +101,12 @@ def dropout_masks_from(seed):
 
 def tacotron(quick):
     import torchaudio
-    model = torchaudio.models.Tacotron2(
+    return torchaudio.models.Tacotron2(
         n_symbol=SYMBOLS, n_mels=TACOTRON_MELS, symbol_embedding_dim=64, encoder_embedding_dim=64,
         encoder_n_convolution=2, encoder_kernel_size=5, decoder_rnn_dim=128, decoder_max_step=40,
         attention_rnn_dim=128, attention_hidden_dim=64, attention_location_n_filter=8,
         attention_location_kernel_size=15, prenet_dim=64, postnet_n_convolution=2,
         postnet_kernel_size=5, postnet_embedding_dim=64)
-    return model
 
 
 def tacotron_batch(generator, quick):
@@ -140,7 +139,7 @@ def tacotron_loss(model, batch):
 
 def tacotron_inference(cpu_model, mlu_model, batch, quick):
     """Autoregressive synthesis (Tacotron2.infer) with the trained mlu weights on both devices and
-    the same prenet masks: the mel frames the mlu produces against the CPU's."""
+    the same dropout masks: the mel frames the mlu produces against the CPU's."""
     tokens, token_lengths, _, _, seed = batch
     reference = copy.deepcopy(mlu_model).cpu().eval()
     outputs = []
