@@ -222,3 +222,18 @@ def test_sdpa_kernel_chooses_between_the_tiled_kernel_and_the_math_path():
         assert operator in log.names
     with sdpa_kernel(SDPBackend.OVERRIDEABLE), pytest.raises(RuntimeError, match="the math path is disabled"):
         F.scaled_dot_product_attention(q.double(), q.double(), q.double())
+
+
+def test_backward_with_dropout_names_a_missing_or_misplaced_random_state():
+    q = torch.randn(1, 1, 4, 8, device="mlu")
+    out, lse, *_ = torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q)
+    backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
+    args = (out, q, q, q, None, [True, True, True, False], out, lse, torch.empty(0), torch.empty(0),
+            4, 4)
+    cpu_state = torch.zeros((), dtype=torch.long)
+    with pytest.raises(RuntimeError, match="needs the forward's philox_seed and philox_offset"):
+        backward(*args, 0.1, False, cpu_state, cpu_state)
+    with pytest.raises(RuntimeError, match=r"dropout probability in \[0, 1\), got 1.5"):
+        backward(*args, 1.5, False, cpu_state, cpu_state)
+    grads = backward(*args, 0.0, False, cpu_state, cpu_state)  # no dropout: no state needed
+    assert grads[0].shape == q.shape

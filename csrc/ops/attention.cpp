@@ -101,6 +101,11 @@ kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, 
   return a;
 }
 
+void check_dropout(double p) {
+  TORCH_CHECK(p >= 0.0 && p < 1.0,
+              "the mlu attention kernel takes a dropout probability in [0, 1), got ", p);
+}
+
 // The Philox state a dropout's seed and offset tensors hold, read where the kernel runs.
 kernels::PhiloxState read_rng(const kernels::TensorDesc& seed, const kernels::TensorDesc& offset) {
   return {static_cast<std::uint64_t>(*static_cast<const int64_t*>(seed.data)),
@@ -114,8 +119,7 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
                   bool, std::optional<double> scale) {
   const c10::Device device = common_device({&query, &key, &value});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK(dropout_p >= 0.0 && dropout_p < 1.0,
-              "the mlu attention kernel takes a dropout probability in [0, 1), got ", dropout_p);
+  check_dropout(dropout_p);
   TORCH_CHECK(fused_sdp_choice(query, key, value, attn_bias, dropout_p, is_causal, scale, false) ==
                   kOverrideableBackend,
               "the mlu attention kernel needs float32, float16 or bfloat16 [batch, heads, length, "
@@ -174,8 +178,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
   // Gradients in their inputs' layouts (PyTorch's meta function: empty_like, which compiled graphs
   // check); the kernel writes any layout whose features are unit-stride.
   at::Tensor grad_q = at::empty_like(q), grad_k = at::empty_like(k), grad_v = at::empty_like(v);
-  TORCH_CHECK(dropout_p >= 0.0 && dropout_p < 1.0,
-              "the mlu attention kernel takes a dropout probability in [0, 1), got ", dropout_p);
+  check_dropout(dropout_p);
   const bool dropout = dropout_p > 0;
   if (dropout) {
     TORCH_CHECK(philox_seed.device() == device && philox_offset.device() == device &&

@@ -120,7 +120,7 @@ def cpu_seconds_at_one_thread(app, quick, batches):
         torch.set_num_threads(threads)
 
 
-def train_on_mlu(app, model, batches, quick, on_step):
+def run_on_mlu(app, model, batches, quick, on_step):
     if app.train_on_mlu is not None:
         run = app.train_on_mlu(app, model, batches, quick)
         for _ in batches:
@@ -153,7 +153,7 @@ def run_app(app, steps, quick=False, on_step=lambda: None):
         one_thread = cpu_seconds_at_one_thread(app, quick, batches)
         if one_thread < result.seconds["cpu"]:
             result.seconds["cpu"], result.cpu_threads = one_thread, 1
-    mlu = train_on_mlu(app, mlu_model, batches, quick, on_step)
+    mlu = run_on_mlu(app, mlu_model, batches, quick, on_step)
     result.seconds["mlu"], result.peak_bytes = mlu.seconds, mlu.peak_bytes
     result.losses = {"cpu": cpu_losses, "mlu": mlu.losses}
     finite = all(math.isfinite(loss) for loss in mlu.losses)
