@@ -59,6 +59,22 @@ def test_a_failure_nobody_synchronized_is_reported_at_exit():
     assert "at exit" in result.stderr and "index_select" in result.stderr, result
 
 
+def test_exit_settles_the_autograd_threads_only_once_a_backward_pass_started_them():
+    # Settling at exit runs a backward pass on each device; before any backward pass that would
+    # start the engine's threads just to end them.
+    result = run_python("""
+        import torch
+        from torch_mlu.mlu.device import _autograd_device_threads_started
+        x = torch.ones(4, device="mlu", requires_grad=True)
+        y = (x * 3).sum()
+        print("before:", _autograd_device_threads_started())
+        y.backward()
+        print("after:", _autograd_device_threads_started(), x.grad.sum().item())
+    """)
+    assert_clean(result)
+    assert "before: False" in result.stdout and "after: True 12.0" in result.stdout, result
+
+
 def test_keyboard_interrupt_while_work_is_queued():
     result = run_python(QUEUED_WORK + """
 import os, signal

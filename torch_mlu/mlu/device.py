@@ -1,6 +1,7 @@
 """Devices: availability, selection, properties and lazy initialisation."""
 
 import dataclasses
+import os
 import sys
 import threading
 
@@ -29,12 +30,32 @@ def _synchronize_at_exit():
     they could not do once the interpreter finalizes (csrc/module.cpp)."""
     if not _C._is_initialized():
         return
+    settle = _autograd_device_threads_started()
     for index in range(_C._device_count()):
         try:
             _C._synchronize(index)
-            _C._settle_autograd_threads(index)
+            if settle:
+                _C._settle_autograd_threads(index)
         except RuntimeError as error:
             print(f"torch_mlu: at exit: {error}", file=sys.stderr)
+
+
+def _autograd_device_threads_started():
+    """Whether a backward pass has started the autograd engine's device threads (it names them
+    pt_autograd_<index>). Without them there is nothing to settle at exit, and settling would
+    start them."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:  # no procfs: settle, as if they ran
+        return True
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                if comm.read().startswith("pt_autograd_"):
+                    return True
+        except OSError:  # the thread has ended
+            continue
+    return False
 
 
 def _is_in_bad_fork():
