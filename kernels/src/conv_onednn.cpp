@@ -287,6 +287,19 @@ void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorD
   }
 }
 
+// make_plan in x's 16-bit type; null also where oneDNN has no implementation for that type on
+// this CPU (float16 without AVX512-FP16 or AMX, as on AMD Zen 4).
+std::shared_ptr<Plan> plan_in_16_bits(ConvPass pass, const DirectConv& c, const TensorDesc& x,
+                                      const TensorDesc& w, const TensorDesc& y,
+                                      const TensorDesc* bias) {
+  try {
+    return make_plan(pass, c, x, w, y, bias, onednn_type(x.dtype));
+  } catch (const dnnl::error& e) {
+    if (e.status != dnnl_unimplemented) throw;
+    return nullptr;
+  }
+}
+
 }  // namespace
 
 std::string conv16_policy_from_environment() {
@@ -306,9 +319,7 @@ void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc&
       // bfloat16 is converted by oneDNN's reorders into float32 and float16 is widened by
       // convolution_in_float32 (a plan without a primitive).
       if (x.dtype != DType::Float32) {
-        if (auto in_16_bits = make_plan(pass, conv, x, w, y, bias, onednn_type(x.dtype))) {
-          return in_16_bits;
-        }
+        if (auto in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias)) return in_16_bits;
         if (x.dtype == DType::Float16) return std::make_shared<Plan>();
       }
       return make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
