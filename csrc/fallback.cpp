@@ -122,6 +122,10 @@ at::Tensor host_alias(const at::Tensor& t) {
   auto alias = at::detail::make_tensor<c10::TensorImpl>(
       std::move(storage), c10::DispatchKeySet(c10::DispatchKey::CPU), t.dtype());
   alias.unsafeGetTensorImpl()->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
+  // A conjugate or negative view (x.mH in backward formulas) stays one: its bytes hold the
+  // unconjugated values.
+  alias._set_conj(t.is_conj());
+  alias._set_neg(t.is_neg());
   return alias;
 }
 
@@ -153,6 +157,8 @@ at::Tensor to_device_output(const at::Tensor& out, const std::vector<Alias>& ali
                                                            a.device.key_set(), out.dtype());
       view.unsafeGetTensorImpl()->set_sizes_and_strides(out.sizes(), out.strides(),
                                                         out.storage_offset());
+      view._set_conj(out.is_conj());
+      view._set_neg(out.is_neg());
       return view;
     }
   }
@@ -166,6 +172,9 @@ at::Tensor to_device_output(const at::Tensor& out, const std::vector<Alias>& ali
 
 // Mirrors what the CPU kernel did to an argument's metadata or storage onto the device tensor.
 void write_back(const Alias& a) {
+  // linalg_lu_solve(left=False) returns its out= argument as a conjugate view, for one.
+  a.device._set_conj(a.host.is_conj());
+  a.device._set_neg(a.host.is_neg());
   const bool same_storage = a.host.storage().data() == a.host_data;
   const bool same_shape = a.host.sizes() == a.device.sizes() &&
                           a.host.strides() == a.device.strides() &&
@@ -188,7 +197,8 @@ void record(const std::string& name, double seconds, std::uint64_t bytes) {
   r.bytes += bytes;
   if (g_warned.insert(name).second) {
     TORCH_WARN("The operator '", name,
-               "' has no native mlu kernel and ran on the CPU fallback, "
+               "' has no native mlu kernel for its arguments (complex tensors have fewer) and ran "
+               "on the CPU fallback, "
                "which synchronises the device. See torch.mlu.fallback_stats().");
   }
 }
@@ -200,7 +210,7 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   const std::string name =
       schema.overload_name().empty() ? schema.name() : schema.name() + "." + schema.overload_name();
   TORCH_CHECK(g_enabled.load(), "The operator '", name,
-              "' has no native mlu kernel, and "
+              "' has no native mlu kernel for its arguments, and "
               "ENABLE_FALLBACK_TO_CPU=0 forbids running it on the CPU.");
   const auto start = std::chrono::steady_clock::now();
   const std::size_t num_args = schema.arguments().size();

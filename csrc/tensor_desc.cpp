@@ -24,8 +24,8 @@ kernels::DType kernel_dtype(c10::ScalarType type) {
       // NotImplementedError for complex tensors: they are supported, by fewer operators. (A
       // TypeError would also be turned into "unsupported operand type(s)" by Tensor.__matmul__.)
       TORCH_CHECK_NOT_IMPLEMENTED(!c10::isComplexType(type), "dtype ", type,
-                                  " is not supported by this mlu kernel (complex tensors on mlu "
-                                  "have copies, arithmetic, sums, abs and the FFT)");
+                                  " is not supported by this mlu kernel, which has no complex "
+                                  "form");
       TORCH_CHECK_TYPE(false, "dtype ", type, " is not supported by mlu kernels");
   }
 }

@@ -10,8 +10,9 @@ import sys
 
 FLOAT_WIDE = ("float32", "float64")
 FLOAT_16 = ("float16", "bfloat16")
-DTYPE_ORDER = ("float32", "float64", "float16", "bfloat16", "int8", "int16", "int32", "int64",
-               "uint8", "bool")
+COMPLEX = ("complex64", "complex128")
+DTYPE_ORDER = ("float32", "float64", "float16", "bfloat16", "complex64", "complex128", "int8",
+               "int16", "int32", "int64", "uint8", "bool")
 
 
 def load(path):
@@ -46,10 +47,17 @@ def status(row, phase):
     return p["failed"] == 0
 
 
+def fallbacks(by_dtype, dtypes):
+    """The operators that ran on the CPU fallback in samples of these dtypes."""
+    return sorted({name for d, row in by_dtype.items() if d in dtypes for name in row["fallback"]})
+
+
 def describe(by_dtype):
     """(execution, passing dtypes, differing dtypes, forward, backward) cells of one operator."""
-    fallback = sorted({name for row in by_dtype.values() for name in row["fallback"]})
-    execution = "native" if not fallback else "fallback: " + ", ".join(f"`{n}`" for n in fallback)
+    real = fallbacks(by_dtype, set(DTYPE_ORDER) - set(COMPLEX))
+    complex_only = [n for n in fallbacks(by_dtype, COMPLEX) if n not in real]
+    cells = [f"`{n}`" for n in real] + [f"`{n}` (complex)" for n in complex_only]
+    execution = "native" if not cells else "fallback: " + ", ".join(cells)
     ordered = sorted(by_dtype, key=lambda d: DTYPE_ORDER.index(d) if d in DTYPE_ORDER else 99)
     good = [d for d in ordered if all(status(by_dtype[d], p) is not False for p in ("forward", "backward"))]
     bad = [d + (" (expected)" if by_dtype[d]["expected_failure"] else "") for d in ordered if d not in good]
@@ -69,7 +77,11 @@ def main(report_path, output_path):
     every = samples(rows, DTYPE_ORDER)
     ops_all_pass = sum(1 for by_dtype in rows.values()
                        if all(r[p]["failed"] == 0 for r in by_dtype.values() for p in ("forward", "backward")))
-    native = sum(1 for by_dtype in rows.values() if not any(r["fallback"] for r in by_dtype.values()))
+    real_dtypes = set(DTYPE_ORDER) - set(COMPLEX)
+    native = sum(1 for by_dtype in rows.values() if not fallbacks(by_dtype, real_dtypes))
+    with_complex = [by_dtype for by_dtype in rows.values() if set(by_dtype) & set(COMPLEX)]
+    complex_native = sum(1 for by_dtype in with_complex if not fallbacks(by_dtype, COMPLEX))
+    complex_samples = samples(rows, COMPLEX)
     tests = sum(len(by_dtype) for by_dtype in rows.values())
     lines = [
         "# Operator coverage",
@@ -79,16 +91,18 @@ def main(report_path, output_path):
         "mlu and on CPU, forward and input gradients. A sample matches when it is within PyTorch's",
         "tolerance of CPU's result or of CPU's result one precision higher (see",
         "`tests/opinfo/test_opinfo.py`); known differences and their reasons are in",
-        "`tests/opinfo/expected_failures.txt`. Samples are made in the real dtypes: complex tensors",
-        "(supported by fewer operators, tests/test_complex.py) appear as results, of torch.fft for",
-        "one. Operators OpInfo itself skips for this device do not appear.",
+        "`tests/opinfo/expected_failures.txt`. Samples are made in every dtype mlu has, complex",
+        "included; \"(complex)\" marks a fallback taken for complex samples only. Operators OpInfo",
+        "itself skips for this device do not appear.",
         "",
         "## Totals",
         "",
         f"- Operators run: {len(rows)} ({tests} operator/dtype tests); every sample matching: {ops_all_pass}",
-        f"- Running natively (no CPU fallback in any sample): {native}; using the fallback: {len(rows) - native}",
+        f"- Running natively (no CPU fallback in any sample of a real dtype): {native}; using the fallback: {len(rows) - native}",
+        f"- Running natively for complex samples: {complex_native} of the {len(with_complex)} operators taking them",
         f"- Samples matching CPU in float32 and float64: {percent(*wide)}",
         f"- Samples matching CPU in float16 and bfloat16: {percent(*narrow)}",
+        f"- Samples matching CPU in complex64 and complex128: {percent(*complex_samples)}",
         f"- Samples matching CPU, all dtypes: {percent(*every)}",
         "",
         "## Per operator",
@@ -105,7 +119,7 @@ def main(report_path, output_path):
     with open(output_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"{output_path}: {len(rows)} operators, float32/float64 {percent(*wide)}, "
-          f"float16/bfloat16 {percent(*narrow)}")
+          f"float16/bfloat16 {percent(*narrow)}, complex {percent(*complex_samples)}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
+#include <ATen/Operators.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -12,6 +13,7 @@
 
 #include "common.h"
 #include "complex.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -469,28 +471,41 @@ at::Tensor rsub(const at::Tensor& self, const at::Tensor& other, const at::Scala
   return binary_new(BinaryOp::Sub, other, self, alpha.toDouble());
 }
 
-#define MLU_UNARY(name, op)                      \
+// Operators whose kernels have a complex form (complex.h) register as they are; the others
+// through RealOnly, which hands complex operands to the CPU fallback.
+#define MLU_UNARY(name, op)                                                        \
+  m.impl(#name, RealOnly<ATEN_OP(name), unary_fn<UnaryOp::op>>::call);             \
+  m.impl(#name "_", RealOnly<ATEN_OP(name##_), unary_inplace<UnaryOp::op>>::call); \
+  m.impl(#name ".out", RealOnly<ATEN_OP2(name, out), unary_out<UnaryOp::op>>::call)
+
+#define MLU_COMPLEX_UNARY(name, op)              \
   m.impl(#name, unary_fn<UnaryOp::op>);          \
   m.impl(#name "_", unary_inplace<UnaryOp::op>); \
   m.impl(#name ".out", unary_out<UnaryOp::op>)
 
-#define MLU_BINARY(name, op)                                 \
-  m.impl(#name ".Tensor", binary_fn<BinaryOp::op>);          \
-  m.impl(#name "_.Tensor", binary_inplace_fn<BinaryOp::op>); \
-  m.impl(#name ".Tensor_out", binary_out<BinaryOp::op>)
+#define MLU_BINARY(name, op)                                                                \
+  m.impl(#name ".Tensor", RealOnly<ATEN_OP2(name, Tensor), binary_fn<BinaryOp::op>>::call); \
+  m.impl(#name "_.Tensor",                                                                  \
+         RealOnly<ATEN_OP2(name##_, Tensor), binary_inplace_fn<BinaryOp::op>>::call);       \
+  m.impl(#name ".Tensor_out", RealOnly<ATEN_OP2(name, Tensor_out), binary_out<BinaryOp::op>>::call)
 
-#define MLU_COMPARE(name, op)                                     \
-  m.impl(#name ".Tensor", compare_fn<CompareOp::op>);             \
-  m.impl(#name ".Tensor_out", compare_out<CompareOp::op>);        \
-  m.impl(#name "_.Tensor", compare_inplace<CompareOp::op>);       \
-  m.impl(#name ".Scalar", compare_scalar_fn<CompareOp::op>);      \
-  m.impl(#name ".Scalar_out", compare_scalar_out<CompareOp::op>); \
-  m.impl(#name "_.Scalar", compare_scalar_inplace<CompareOp::op>)
+#define MLU_COMPARE(name, op)                                                                 \
+  m.impl(#name ".Tensor", RealOnly<ATEN_OP2(name, Tensor), compare_fn<CompareOp::op>>::call); \
+  m.impl(#name ".Tensor_out",                                                                 \
+         RealOnly<ATEN_OP2(name, Tensor_out), compare_out<CompareOp::op>>::call);             \
+  m.impl(#name "_.Tensor",                                                                    \
+         RealOnly<ATEN_OP2(name##_, Tensor), compare_inplace<CompareOp::op>>::call);          \
+  m.impl(#name ".Scalar",                                                                     \
+         RealOnly<ATEN_OP2(name, Scalar), compare_scalar_fn<CompareOp::op>>::call);           \
+  m.impl(#name ".Scalar_out",                                                                 \
+         RealOnly<ATEN_OP2(name, Scalar_out), compare_scalar_out<CompareOp::op>>::call);      \
+  m.impl(#name "_.Scalar",                                                                    \
+         RealOnly<ATEN_OP2(name##_, Scalar), compare_scalar_inplace<CompareOp::op>>::call)
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  MLU_UNARY(neg, Neg);
-  MLU_UNARY(abs, Abs);
-  MLU_UNARY(exp, Exp);
+  MLU_COMPLEX_UNARY(neg, Neg);
+  MLU_COMPLEX_UNARY(abs, Abs);
+  MLU_COMPLEX_UNARY(exp, Exp);
   MLU_UNARY(log, Log);
   MLU_UNARY(log1p, Log1p);
   MLU_UNARY(log2, Log2);
@@ -498,7 +513,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_UNARY(expm1, Expm1);
   MLU_UNARY(sqrt, Sqrt);
   MLU_UNARY(rsqrt, Rsqrt);
-  MLU_UNARY(reciprocal, Reciprocal);
+  MLU_COMPLEX_UNARY(reciprocal, Reciprocal);
   MLU_UNARY(sin, Sin);
   MLU_UNARY(cos, Cos);
   MLU_UNARY(tanh, Tanh);
@@ -549,12 +564,13 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("clamp_max.Tensor_out", binary_out<BinaryOp::Minimum>);
   m.impl("minimum", binary_fn<BinaryOp::Minimum>);
   m.impl("minimum.out", binary_out<BinaryOp::Minimum>);
-  m.impl("pow.Tensor_Tensor", binary_fn<BinaryOp::Pow>);
-  m.impl("pow.Tensor_Scalar", pow_scalar);
-  m.impl("pow.Tensor_Scalar_out", pow_scalar_out);
-  m.impl("pow_.Scalar", pow_scalar_);
-  m.impl("pow.Scalar", pow_scalar_base);
-  m.impl("pow.Scalar_out", pow_scalar_base_out);
+  m.impl("pow.Tensor_Tensor",
+         RealOnly<ATEN_OP2(pow, Tensor_Tensor), binary_fn<BinaryOp::Pow>>::call);
+  m.impl("pow.Tensor_Scalar", RealOnly<ATEN_OP2(pow, Tensor_Scalar), pow_scalar>::call);
+  m.impl("pow.Tensor_Scalar_out", RealOnly<ATEN_OP2(pow, Tensor_Scalar_out), pow_scalar_out>::call);
+  m.impl("pow_.Scalar", RealOnly<ATEN_OP2(pow_, Scalar), pow_scalar_>::call);
+  m.impl("pow.Scalar", RealOnly<ATEN_OP2(pow, Scalar), pow_scalar_base>::call);
+  m.impl("pow.Scalar_out", RealOnly<ATEN_OP2(pow, Scalar_out), pow_scalar_base_out>::call);
   MLU_BINARY(remainder, Remainder);
   MLU_BINARY(fmod, Fmod);
   // Every integer division is native: PyTorch CPU's kernels trap on MIN / -1 (SIGFPE), so the
@@ -578,7 +594,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("logical_xor.out", logical_out<BinaryOp::BitwiseXor>);
   m.impl("rsub.Tensor", rsub);
 
-  m.impl("equal", equal);
+  m.impl("equal", RealOnly<ATEN_OP(equal), equal>::call);
   MLU_COMPARE(eq, Eq);
   MLU_COMPARE(ne, Ne);
   MLU_COMPARE(lt, Lt);
@@ -590,15 +606,17 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("isneginf.out", isneginf_out);
   m.impl("isposinf", isposinf);
   m.impl("isposinf.out", isposinf_out);
-  m.impl("isnan", isnan);
+  m.impl("isnan", RealOnly<ATEN_OP(isnan), isnan>::call);
 
   m.impl("gelu", gelu);
   m.impl("gelu_", gelu_);
   m.impl("gelu.out", gelu_out);
   m.impl("gelu_backward", gelu_backward);
   m.impl("threshold_backward", threshold_backward);
-  m.impl("sigmoid_backward", binary_fn<BinaryOp::SigmoidBackward>);
-  m.impl("tanh_backward", binary_fn<BinaryOp::TanhBackward>);
+  m.impl("sigmoid_backward",
+         RealOnly<ATEN_OP(sigmoid_backward), binary_fn<BinaryOp::SigmoidBackward>>::call);
+  m.impl("tanh_backward",
+         RealOnly<ATEN_OP(tanh_backward), binary_fn<BinaryOp::TanhBackward>>::call);
   m.impl("silu_backward", binary_fn<BinaryOp::SiluBackward>);
   m.impl("mish_backward", binary_fn<BinaryOp::MishBackward>);
   m.impl("hardswish_backward", binary_fn<BinaryOp::HardswishBackward>);
@@ -606,7 +624,7 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("leaky_relu", leaky_relu);
   m.impl("leaky_relu_", leaky_relu_);
   m.impl("leaky_relu_backward", leaky_relu_backward);
-  m.impl("where.self", where);
+  m.impl("where.self", RealOnly<ATEN_OP2(where, self), where>::call);
   m.impl("clamp", clamp);
   m.impl("clamp_", clamp_);
   m.impl("clamp.out", clamp_out);

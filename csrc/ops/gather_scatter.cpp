@@ -3,6 +3,7 @@
 // PyTorch's generated functional and in-place variants run the shape checks and call them.
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/Operators.h>
 #include <ATen/WrapDimUtils.h>
 #include <ATen/native/ReductionType.h>
 #include <ATen/native/Resize.h>
@@ -14,6 +15,7 @@
 
 #include "indexing.h"
 #include "mlu_kernels/elementwise.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -32,10 +34,16 @@ at::Tensor& index_select_out(const at::Tensor& self, int64_t dim, const at::Tens
   c10::DeviceGuard guard(device);
   dim = at::maybe_wrap_dim(dim, self.dim());
   if (self.is_complex()) {
-    return gather_complex(self, out, [&](const at::Tensor& parts) {
-      at::Tensor result = at::empty({0}, parts.options());
-      return index_select_out(parts, dim, index, result);
-    });
+    // A 0-d self's selection is 0-d.
+    const std::optional<c10::IntArrayRef> shape =
+        self.dim() == 0 ? std::optional(c10::IntArrayRef{}) : std::nullopt;
+    return gather_complex(
+        self, out,
+        [&](const at::Tensor& parts) {
+          at::Tensor result = at::empty({0}, parts.options());
+          return index_select_out(parts, dim, index, result);
+        },
+        shape);
   }
   TORCH_CHECK_INDEX(index.dim() <= 1, "index_select(): Index is supposed to be a vector");
   TORCH_CHECK(index.scalar_type() == at::kLong || index.scalar_type() == at::kInt,
@@ -78,12 +86,17 @@ at::Tensor& gather_out(const at::Tensor& self, int64_t dim, const at::Tensor& in
   c10::DeviceGuard guard(device);
   dim = at::maybe_wrap_dim(dim, self.dim());
   if (self.is_complex()) {
-    return gather_complex(self, out, [&](const at::Tensor& parts) {
-      at::Tensor result = at::empty({0}, parts.options());
-      std::vector<int64_t> both = index.sizes().vec();
-      both.push_back(2);  // the same index for both parts
-      return gather_out(parts, dim, index.unsqueeze(-1).expand(both), false, result);
-    });
+    // A 0-d self gathers as a 1-element vector, with a 1-d index; the result has index's shape.
+    const at::Tensor vector_index = self.dim() == 0 ? index.reshape({-1}) : index;
+    return gather_complex(
+        self, out,
+        [&](const at::Tensor& parts) {
+          at::Tensor result = at::empty({0}, parts.options());
+          std::vector<int64_t> both = vector_index.sizes().vec();
+          both.push_back(2);  // the same index for both parts
+          return gather_out(parts, dim, vector_index.unsqueeze(-1).expand(both), false, result);
+        },
+        index.sizes());
   }
   at::native::scatter_gather_dtype_check("gather", self, index);
   TORCH_CHECK(out.scalar_type() == self.scalar_type(),
@@ -412,18 +425,22 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("index_select", index_select);
   m.impl("index_select.out", index_select_out);
   m.impl("gather.out", gather_out);
-  m.impl("take", take);
-  m.impl("take.out", take_out);
-  m.impl("scatter.src_out", scatter_src_out);
-  m.impl("scatter.value_out", scatter_value_out);
-  m.impl("scatter.reduce_out", scatter_reduce_out);
-  m.impl("scatter.value_reduce_out", scatter_value_reduce_out);
-  m.impl("scatter_add.out", scatter_add_out);
-  m.impl("scatter_reduce.two_out", scatter_reduce_two_out);
-  m.impl("index_add.out", index_add_out);
-  m.impl("index_copy.out", index_copy_out);
-  m.impl("index_fill_.int_Scalar", index_fill_scalar);
-  m.impl("index_fill_.int_Tensor", index_fill_tensor);
+  m.impl("take", RealOnly<ATEN_OP(take), take>::call);
+  m.impl("take.out", RealOnly<ATEN_OP2(take, out), take_out>::call);
+  m.impl("scatter.src_out", RealOnly<ATEN_OP2(scatter, src_out), scatter_src_out>::call);
+  m.impl("scatter.value_out", RealOnly<ATEN_OP2(scatter, value_out), scatter_value_out>::call);
+  m.impl("scatter.reduce_out", RealOnly<ATEN_OP2(scatter, reduce_out), scatter_reduce_out>::call);
+  m.impl("scatter.value_reduce_out",
+         RealOnly<ATEN_OP2(scatter, value_reduce_out), scatter_value_reduce_out>::call);
+  m.impl("scatter_add.out", RealOnly<ATEN_OP2(scatter_add, out), scatter_add_out>::call);
+  m.impl("scatter_reduce.two_out",
+         RealOnly<ATEN_OP2(scatter_reduce, two_out), scatter_reduce_two_out>::call);
+  m.impl("index_add.out", RealOnly<ATEN_OP2(index_add, out), index_add_out>::call);
+  m.impl("index_copy.out", RealOnly<ATEN_OP2(index_copy, out), index_copy_out>::call);
+  m.impl("index_fill_.int_Scalar",
+         RealOnly<ATEN_OP2(index_fill_, int_Scalar), index_fill_scalar>::call);
+  m.impl("index_fill_.int_Tensor",
+         RealOnly<ATEN_OP2(index_fill_, int_Tensor), index_fill_tensor>::call);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/Operators.h>
 #include <ATen/native/Resize.h>
 #include <ATen/native/TensorAdvancedIndexingUtils.h>
 #include <c10/core/DeviceGuard.h>
@@ -14,6 +15,7 @@
 
 #include "indexing.h"
 #include "mlu_kernels/elementwise.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -301,14 +303,14 @@ at::Tensor& index_put_impl_(at::Tensor& self, const IndexList& indices, const at
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("index.Tensor", index);
   m.impl("index.Tensor_out", index_out);
-  m.impl("_index_put_impl_", index_put_impl_);
-  m.impl("masked_fill_.Scalar", masked_fill_scalar);
-  m.impl("masked_fill_.Tensor", masked_fill_tensor);
-  m.impl("masked_scatter_", masked_scatter_);
-  m.impl("nonzero", nonzero);
-  m.impl("nonzero.out", nonzero_out);
-  m.impl("masked_select", masked_select);
-  m.impl("masked_select.out", masked_select_out);
+  m.impl("_index_put_impl_", RealOnly<ATEN_OP(_index_put_impl_), index_put_impl_>::call);
+  m.impl("masked_fill_.Scalar", RealOnly<ATEN_OP2(masked_fill_, Scalar), masked_fill_scalar>::call);
+  m.impl("masked_fill_.Tensor", RealOnly<ATEN_OP2(masked_fill_, Tensor), masked_fill_tensor>::call);
+  m.impl("masked_scatter_", RealOnly<ATEN_OP(masked_scatter_), masked_scatter_>::call);
+  m.impl("nonzero", RealOnly<ATEN_OP(nonzero), nonzero>::call);
+  m.impl("nonzero.out", RealOnly<ATEN_OP2(nonzero, out), nonzero_out>::call);
+  m.impl("masked_select", RealOnly<ATEN_OP(masked_select), masked_select>::call);
+  m.impl("masked_select.out", RealOnly<ATEN_OP2(masked_select, out), masked_select_out>::call);
 }
 
 }  // namespace

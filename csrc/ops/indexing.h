@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/native/Resize.h>
 
+#include <optional>
+
 #include "common.h"
 #include "mlu_kernels/index.h"
 
@@ -12,12 +14,16 @@ namespace torch_mlu::ops {
 
 // Complex tensors in the gathering operators: the operator runs on the interleaved real view
 // (a trailing dim of 2 that no index touches) and its result, made complex again, is copied into
-// out. gather(real view) -> its result.
+// out. gather(real view) -> its result. A 0-d self is a 1-element vector here (the only dim of
+// its real view would be the parts'), and the caller gives the result's shape.
 template <typename Gather>
-at::Tensor& gather_complex(const at::Tensor& self, at::Tensor& out, Gather gather) {
+at::Tensor& gather_complex(const at::Tensor& self, at::Tensor& out, Gather gather,
+                           std::optional<c10::IntArrayRef> result_shape = std::nullopt) {
   TORCH_CHECK(out.scalar_type() == self.scalar_type(), "expected out of dtype ", self.scalar_type(),
               ", got ", out.scalar_type());
-  const at::Tensor result = at::view_as_complex(gather(at::view_as_real(self.resolve_conj())));
+  const at::Tensor source = self.dim() == 0 ? self.view({1}) : self;
+  at::Tensor result = at::view_as_complex(gather(at::view_as_real(source.resolve_conj())));
+  if (result_shape) result = result.view(*result_shape);
   at::native::resize_output(out, result.sizes());
   return out.copy_(result);
 }

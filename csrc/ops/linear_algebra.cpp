@@ -27,7 +27,10 @@ bool blas_layout(const at::Tensor& t) {
 
 at::Tensor blas_operand(const at::Tensor& t, c10::ScalarType dtype) {
   at::Tensor x = t.scalar_type() == dtype ? t : t.to(dtype);
-  return blas_layout(x) ? x : x.contiguous();
+  if (blas_layout(x)) return x;
+  // An empty tensor counts as contiguous whatever its strides (the real view of a complex one
+  // has stride 2): new strides, nothing to copy.
+  return x.numel() == 0 ? at::empty(x.sizes(), x.options()) : x.contiguous();
 }
 
 // A complex product from four real ones on the real views of the (conjugation-resolved)
@@ -40,23 +43,25 @@ at::Tensor complex_product(const at::Tensor& a, const at::Tensor& b) {
 }
 
 at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
-                         double beta, double alpha, at::Tensor& out);
+                         const at::Scalar& beta, const at::Scalar& alpha, at::Tensor& out);
 
 // product_into for complex operands: composed of real products and complex elementwise
 // operators (the kernel library's GEMM is real).
 at::Tensor& complex_product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
-                                 double beta, double alpha, std::vector<int64_t> shape,
-                                 at::Tensor& out) {
+                                 const at::Scalar& beta, const at::Scalar& alpha,
+                                 std::vector<int64_t> shape, at::Tensor& out) {
   at::Tensor result = complex_product(a, b);
-  if (alpha != 1) result = result * alpha;
-  if (bias != nullptr && beta != 0) result = result + (beta == 1 ? *bias : *bias * beta);
+  if (!alpha.equal(1)) result = result * alpha;
+  if (bias != nullptr && !beta.equal(0)) result = result + (beta.equal(1) ? *bias : *bias * beta);
   at::native::resize_output(out, shape);
   return out.copy_(result);
 }
 
-// out = beta * bias + alpha * a @ b, with bias broadcast to out (none when beta is 0).
+// out = beta * bias + alpha * a @ b, with bias broadcast to out (none when beta is 0). beta and
+// alpha may be complex numbers when the operands are complex.
 at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Tensor* bias,
-                         double beta, double alpha, at::Tensor& out) {
+                         const at::Scalar& beta_number, const at::Scalar& alpha_number,
+                         at::Tensor& out) {
   const at::Tensor none;
   const c10::Device device = common_device({&a, &b, bias ? bias : &none, &out});
   c10::DeviceGuard guard(device);
@@ -74,7 +79,11 @@ at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Ten
   TORCH_CHECK(a.scalar_type() == b.scalar_type(),
               "expected m1 and m2 to have the same dtype, but got: ", a.scalar_type(),
               " != ", b.scalar_type());
-  if (at::isComplexType(dtype)) return complex_product_into(a, b, bias, beta, alpha, shape, out);
+  if (at::isComplexType(dtype)) {
+    return complex_product_into(a, b, bias, beta_number, alpha_number, shape, out);
+  }
+  double beta = beta_number.toDouble();
+  const double alpha = alpha_number.toDouble();
   at::native::resize_output(out, shape);
   const bool direct =
       out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
@@ -120,15 +129,15 @@ at::Tensor& mm_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
 at::Tensor addmm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
                  const at::Scalar& beta, const at::Scalar& alpha) {
   at::Tensor out = new_product(a, b);
-  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), out);
+  return product_into(a, b, &self, beta, alpha, out);
 }
 at::Tensor& addmm_out(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
                       const at::Scalar& beta, const at::Scalar& alpha, at::Tensor& out) {
-  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), out);
+  return product_into(a, b, &self, beta, alpha, out);
 }
 at::Tensor& addmm_(at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
                    const at::Scalar& beta, const at::Scalar& alpha) {
-  return product_into(a, b, &self, beta.toDouble(), alpha.toDouble(), self);
+  return product_into(a, b, &self, beta, alpha, self);
 }
 
 // out = beta * self + alpha * mat @ vec, as a product with one column.
@@ -143,7 +152,7 @@ at::Tensor& addmv_out(const at::Tensor& self, const at::Tensor& mat, const at::T
   at::native::resize_output(out, {mat.size(0)});
   at::Tensor column = out.unsqueeze(1);
   const at::Tensor bias = self.dim() == 1 ? self.unsqueeze(1) : self;
-  product_into(mat, vec.unsqueeze(1), &bias, beta.toDouble(), alpha.toDouble(), column);
+  product_into(mat, vec.unsqueeze(1), &bias, beta, alpha, column);
   return out;
 }
 at::Tensor addmv(const at::Tensor& self, const at::Tensor& mat, const at::Tensor& vec,

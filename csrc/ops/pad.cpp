@@ -3,11 +3,13 @@
 #include "mlu_kernels/pad.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Operators.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -56,8 +58,6 @@ template <int spatial_dims, PadMode mode>
 at::Tensor& pad_out(const at::Tensor& input, c10::IntArrayRef padding, at::Tensor& out) {
   const c10::Device device = common_device({&input, &out});
   c10::DeviceGuard guard(device);
-  TORCH_CHECK_NOT_IMPLEMENTED(!c10::isComplexType(input.scalar_type()),
-                              "padding is not implemented for '", input.scalar_type(), "'");
   const Padding p = padding_of(mode, input, padding, spatial_dims);
   TORCH_CHECK(out.scalar_type() == input.scalar_type(), "expected out tensor of dtype ",
               input.scalar_type(), " but got ", out.scalar_type());
@@ -99,11 +99,13 @@ at::Tensor pad_backward(const at::Tensor& grad_out, const at::Tensor& input,
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-#define MLU_PAD(name, dims, mode)                      \
-  m.impl(#name, pad<dims, mode>);                      \
-  m.impl(#name ".out", pad_out<dims, mode>);           \
-  m.impl(#name "_backward", pad_backward<dims, mode>); \
-  m.impl(#name "_backward.grad_input", pad_backward_out<dims, mode>)
+  // Complex tensors pad on the CPU fallback.
+#define MLU_PAD(name, dims, mode)                                                                \
+  m.impl(#name, RealOnly<ATEN_OP(name), pad<dims, mode>>::call);                                 \
+  m.impl(#name ".out", RealOnly<ATEN_OP2(name, out), pad_out<dims, mode>>::call);                \
+  m.impl(#name "_backward", RealOnly<ATEN_OP(name##_backward), pad_backward<dims, mode>>::call); \
+  m.impl(#name "_backward.grad_input",                                                           \
+         RealOnly<ATEN_OP2(name##_backward, grad_input), pad_backward_out<dims, mode>>::call)
   MLU_PAD(reflection_pad1d, 1, PadMode::Reflect);
   MLU_PAD(reflection_pad2d, 2, PadMode::Reflect);
   MLU_PAD(reflection_pad3d, 3, PadMode::Reflect);

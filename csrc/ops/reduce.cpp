@@ -4,6 +4,7 @@
 #include "mlu_kernels/reduce.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Operators.h>
 #include <ATen/WrapDimUtilsMulti.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -11,6 +12,7 @@
 #include <cmath>
 
 #include "common.h"
+#include "real_only.h"
 #include "reduction.h"
 
 namespace torch_mlu::ops {
@@ -343,6 +345,15 @@ std::tuple<at::Tensor, at::Tensor> var_mean(const at::Tensor& self, at::Optional
 at::Tensor& vector_norm_out(const at::Tensor& self, const at::Scalar& ord,
                             at::OptionalIntArrayRef dims, bool keepdim,
                             std::optional<c10::ScalarType> dtype, at::Tensor& out) {
+  if (self.is_complex()) {
+    // The norm of |z| by mlu's abs: the inf norms' backward finds the maximal elements by
+    // comparing self.abs() with the norm, so both must round alike.
+    TORCH_CHECK(!dtype || c10::isComplexType(*dtype),
+                "linalg.vector_norm: dtype should be complex for a complex input, but got ",
+                *dtype);
+    const at::Tensor magnitude = at::abs(dtype ? self.to(*dtype) : self);
+    return vector_norm_out(magnitude, ord, dims, keepdim, std::nullopt, out);
+  }
   TORCH_CHECK(c10::isFloatingType(self.scalar_type()),
               "linalg.vector_norm: Expected a floating point or complex tensor as input. Got ",
               self.scalar_type());
@@ -362,7 +373,7 @@ at::Tensor& vector_norm_out(const at::Tensor& self, const at::Scalar& ord,
 }
 at::Tensor vector_norm(const at::Tensor& self, const at::Scalar& ord, at::OptionalIntArrayRef dims,
                        bool keepdim, std::optional<c10::ScalarType> dtype) {
-  at::Tensor out = new_result(self, dtype.value_or(self.scalar_type()));
+  at::Tensor out = new_result(self, c10::toRealValueType(dtype.value_or(self.scalar_type())));
   return vector_norm_out(self, ord, dims, keepdim, dtype, out);
 }
 at::Tensor& norm_dtype_out(const at::Tensor& self, const std::optional<at::Scalar>& p,
@@ -388,48 +399,49 @@ at::Tensor logsumexp(const at::Tensor& self, at::IntArrayRef dims, bool keepdim)
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("sum.dim_IntList", sum);
   m.impl("sum.IntList_out", sum_out);
-  m.impl("nansum", nansum);
-  m.impl("nansum.out", nansum_out);
+  m.impl("nansum", RealOnly<ATEN_OP(nansum), nansum>::call);
+  m.impl("nansum.out", RealOnly<ATEN_OP2(nansum, out), nansum_out>::call);
   m.impl("mean.dim", mean);
   m.impl("mean.out", mean_out);
-  m.impl("prod", prod);
-  m.impl("prod.dim_int", prod_dim);
-  m.impl("prod.int_out", prod_dim_out);
-  m.impl("amax", amax<ReduceOp::Max>);
-  m.impl("amax.out", amax_out<ReduceOp::Max>);
-  m.impl("amin", amax<ReduceOp::Min>);
-  m.impl("amin.out", amax_out<ReduceOp::Min>);
-  m.impl("max", max_all<ReduceOp::Max>);
-  m.impl("max.unary_out", max_all_out<ReduceOp::Max>);
-  m.impl("min", max_all<ReduceOp::Min>);
-  m.impl("min.unary_out", max_all_out<ReduceOp::Min>);
-  m.impl("aminmax", aminmax);
-  m.impl("aminmax.out", aminmax_out);
-  m.impl("count_nonzero.dim_IntList", count_nonzero);
-  m.impl("any", any_all<ReduceOp::Any>);
-  m.impl("any.all_out", any_all_out<ReduceOp::Any>);
-  m.impl("any.dim", any_dim<ReduceOp::Any>);
-  m.impl("any.out", any_dim_out<ReduceOp::Any>);
-  m.impl("any.dims", any_dims<ReduceOp::Any>);
-  m.impl("any.dims_out", any_dims_out<ReduceOp::Any>);
-  m.impl("all", any_all<ReduceOp::All>);
-  m.impl("all.all_out", any_all_out<ReduceOp::All>);
-  m.impl("all.dim", any_dim<ReduceOp::All>);
-  m.impl("all.out", any_dim_out<ReduceOp::All>);
-  m.impl("all.dims", any_dims<ReduceOp::All>);
-  m.impl("all.dims_out", any_dims_out<ReduceOp::All>);
-  m.impl("var.correction", var<false>);
-  m.impl("var.correction_out", var_out<false>);
-  m.impl("std.correction", var<true>);
-  m.impl("std.correction_out", var_out<true>);
-  m.impl("var_mean.correction", var_mean<false>);
-  m.impl("std_mean.correction", var_mean<true>);
+  m.impl("prod", RealOnly<ATEN_OP(prod), prod>::call);
+  m.impl("prod.dim_int", RealOnly<ATEN_OP2(prod, dim_int), prod_dim>::call);
+  m.impl("prod.int_out", RealOnly<ATEN_OP2(prod, int_out), prod_dim_out>::call);
+  m.impl("amax", RealOnly<ATEN_OP(amax), amax<ReduceOp::Max>>::call);
+  m.impl("amax.out", RealOnly<ATEN_OP2(amax, out), amax_out<ReduceOp::Max>>::call);
+  m.impl("amin", RealOnly<ATEN_OP(amin), amax<ReduceOp::Min>>::call);
+  m.impl("amin.out", RealOnly<ATEN_OP2(amin, out), amax_out<ReduceOp::Min>>::call);
+  m.impl("max", RealOnly<ATEN_OP(max), max_all<ReduceOp::Max>>::call);
+  m.impl("max.unary_out", RealOnly<ATEN_OP2(max, unary_out), max_all_out<ReduceOp::Max>>::call);
+  m.impl("min", RealOnly<ATEN_OP(min), max_all<ReduceOp::Min>>::call);
+  m.impl("min.unary_out", RealOnly<ATEN_OP2(min, unary_out), max_all_out<ReduceOp::Min>>::call);
+  m.impl("aminmax", RealOnly<ATEN_OP(aminmax), aminmax>::call);
+  m.impl("aminmax.out", RealOnly<ATEN_OP2(aminmax, out), aminmax_out>::call);
+  m.impl("count_nonzero.dim_IntList",
+         RealOnly<ATEN_OP2(count_nonzero, dim_IntList), count_nonzero>::call);
+  m.impl("any", RealOnly<ATEN_OP(any), any_all<ReduceOp::Any>>::call);
+  m.impl("any.all_out", RealOnly<ATEN_OP2(any, all_out), any_all_out<ReduceOp::Any>>::call);
+  m.impl("any.dim", RealOnly<ATEN_OP2(any, dim), any_dim<ReduceOp::Any>>::call);
+  m.impl("any.out", RealOnly<ATEN_OP2(any, out), any_dim_out<ReduceOp::Any>>::call);
+  m.impl("any.dims", RealOnly<ATEN_OP2(any, dims), any_dims<ReduceOp::Any>>::call);
+  m.impl("any.dims_out", RealOnly<ATEN_OP2(any, dims_out), any_dims_out<ReduceOp::Any>>::call);
+  m.impl("all", RealOnly<ATEN_OP(all), any_all<ReduceOp::All>>::call);
+  m.impl("all.all_out", RealOnly<ATEN_OP2(all, all_out), any_all_out<ReduceOp::All>>::call);
+  m.impl("all.dim", RealOnly<ATEN_OP2(all, dim), any_dim<ReduceOp::All>>::call);
+  m.impl("all.out", RealOnly<ATEN_OP2(all, out), any_dim_out<ReduceOp::All>>::call);
+  m.impl("all.dims", RealOnly<ATEN_OP2(all, dims), any_dims<ReduceOp::All>>::call);
+  m.impl("all.dims_out", RealOnly<ATEN_OP2(all, dims_out), any_dims_out<ReduceOp::All>>::call);
+  m.impl("var.correction", RealOnly<ATEN_OP2(var, correction), var<false>>::call);
+  m.impl("var.correction_out", RealOnly<ATEN_OP2(var, correction_out), var_out<false>>::call);
+  m.impl("std.correction", RealOnly<ATEN_OP2(std, correction), var<true>>::call);
+  m.impl("std.correction_out", RealOnly<ATEN_OP2(std, correction_out), var_out<true>>::call);
+  m.impl("var_mean.correction", RealOnly<ATEN_OP2(var_mean, correction), var_mean<false>>::call);
+  m.impl("std_mean.correction", RealOnly<ATEN_OP2(std_mean, correction), var_mean<true>>::call);
   m.impl("linalg_vector_norm", vector_norm);
   m.impl("linalg_vector_norm.out", vector_norm_out);
   m.impl("norm.out", norm_out);
   m.impl("norm.dtype_out", norm_dtype_out);
-  m.impl("logsumexp", logsumexp);
-  m.impl("logsumexp.out", logsumexp_out);
+  m.impl("logsumexp", RealOnly<ATEN_OP(logsumexp), logsumexp>::call);
+  m.impl("logsumexp.out", RealOnly<ATEN_OP2(logsumexp, out), logsumexp_out>::call);
 }
 
 }  // namespace

@@ -3,11 +3,13 @@
 #include "mlu_kernels/reduce_index.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Operators.h>
 #include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
+#include "real_only.h"
 #include "reduction.h"
 
 namespace torch_mlu::ops {
@@ -175,24 +177,24 @@ std::tuple<at::Tensor, at::Tensor> topk(const at::Tensor& self, int64_t k, int64
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  m.impl("max.dim", max_dim<true>);
-  m.impl("max.dim_max", max_dim_out<true>);
-  m.impl("min.dim", max_dim<false>);
-  m.impl("min.dim_min", max_dim_out<false>);
-  m.impl("argmax", argmax<true>);
-  m.impl("argmax.out", argmax_out<true>);
-  m.impl("argmin", argmax<false>);
-  m.impl("argmin.out", argmax_out<false>);
-  m.impl("cumsum", cumulative<false>);
-  m.impl("cumsum.out", cumulative_out<false>);
-  m.impl("cumsum_", cumulative_<false>);
-  m.impl("cumprod", cumulative<true>);
-  m.impl("cumprod.out", cumulative_out<true>);
-  m.impl("cumprod_", cumulative_<true>);
-  m.impl("sort.stable", sort);
-  m.impl("sort.values_stable", sort_out);
-  m.impl("topk", topk);
-  m.impl("topk.values", topk_out);
+  m.impl("max.dim", RealOnly<ATEN_OP2(max, dim), max_dim<true>>::call);
+  m.impl("max.dim_max", RealOnly<ATEN_OP2(max, dim_max), max_dim_out<true>>::call);
+  m.impl("min.dim", RealOnly<ATEN_OP2(min, dim), max_dim<false>>::call);
+  m.impl("min.dim_min", RealOnly<ATEN_OP2(min, dim_min), max_dim_out<false>>::call);
+  m.impl("argmax", RealOnly<ATEN_OP(argmax), argmax<true>>::call);
+  m.impl("argmax.out", RealOnly<ATEN_OP2(argmax, out), argmax_out<true>>::call);
+  m.impl("argmin", RealOnly<ATEN_OP(argmin), argmax<false>>::call);
+  m.impl("argmin.out", RealOnly<ATEN_OP2(argmin, out), argmax_out<false>>::call);
+  m.impl("cumsum", RealOnly<ATEN_OP(cumsum), cumulative<false>>::call);
+  m.impl("cumsum.out", RealOnly<ATEN_OP2(cumsum, out), cumulative_out<false>>::call);
+  m.impl("cumsum_", RealOnly<ATEN_OP(cumsum_), cumulative_<false>>::call);
+  m.impl("cumprod", RealOnly<ATEN_OP(cumprod), cumulative<true>>::call);
+  m.impl("cumprod.out", RealOnly<ATEN_OP2(cumprod, out), cumulative_out<true>>::call);
+  m.impl("cumprod_", RealOnly<ATEN_OP(cumprod_), cumulative_<true>>::call);
+  m.impl("sort.stable", RealOnly<ATEN_OP2(sort, stable), sort>::call);
+  m.impl("sort.values_stable", RealOnly<ATEN_OP2(sort, values_stable), sort_out>::call);
+  m.impl("topk", RealOnly<ATEN_OP(topk), topk>::call);
+  m.impl("topk.values", RealOnly<ATEN_OP2(topk, values), topk_out>::call);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
+#include <ATen/Operators.h>
 #include <ATen/WrapDimUtils.h>
 #include <ATen/WrapDimUtilsMulti.h>
 #include <ATen/native/Resize.h>
@@ -14,6 +15,7 @@
 
 #include "common.h"
 #include "mlu_kernels/copy.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -235,9 +237,9 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("cat.out", cat_out);
   m.impl("flip", flip_dims);
   m.impl("roll", roll_dims);
-  m.impl("unfold_backward", unfold_backward);
-  m.impl("tril.out", tril_out);
-  m.impl("triu.out", triu_out);
+  m.impl("unfold_backward", RealOnly<ATEN_OP(unfold_backward), unfold_backward>::call);
+  m.impl("tril.out", RealOnly<ATEN_OP2(tril, out), tril_out>::call);
+  m.impl("triu.out", RealOnly<ATEN_OP2(triu, out), triu_out>::call);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // arithmetic), plus where's out= form and log_sigmoid.
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
+#include <ATen/Operators.h>
 #include <ATen/native/Resize.h>
 #include <ATen/native/TypeProperties.h>
 #include <c10/core/DeviceGuard.h>
@@ -9,6 +10,7 @@
 
 #include "common.h"
 #include "mlu_kernels/elementwise.h"
+#include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -154,21 +156,22 @@ at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, 
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  m.impl("addcmul", addc<TernaryOp::AddCMul>);
-  m.impl("addcmul_", addc_<TernaryOp::AddCMul>);
-  m.impl("addcmul.out", addc_out<TernaryOp::AddCMul>);
-  m.impl("addcdiv", addc<TernaryOp::AddCDiv>);
-  m.impl("addcdiv_", addc_<TernaryOp::AddCDiv>);
-  m.impl("addcdiv.out", addc_out<TernaryOp::AddCDiv>);
-  m.impl("lerp.Scalar", lerp_scalar);
-  m.impl("lerp_.Scalar", lerp_scalar_);
-  m.impl("lerp.Scalar_out", lerp_scalar_out);
-  m.impl("lerp.Tensor", lerp_tensor);
-  m.impl("lerp_.Tensor", lerp_tensor_);
-  m.impl("lerp.Tensor_out", lerp_tensor_out);
-  m.impl("where.self_out", where_out);
-  m.impl("log_sigmoid_forward", log_sigmoid_forward);
-  m.impl("log_sigmoid_backward", log_sigmoid_backward);
+  m.impl("addcmul", RealOnly<ATEN_OP(addcmul), addc<TernaryOp::AddCMul>>::call);
+  m.impl("addcmul_", RealOnly<ATEN_OP(addcmul_), addc_<TernaryOp::AddCMul>>::call);
+  m.impl("addcmul.out", RealOnly<ATEN_OP2(addcmul, out), addc_out<TernaryOp::AddCMul>>::call);
+  m.impl("addcdiv", RealOnly<ATEN_OP(addcdiv), addc<TernaryOp::AddCDiv>>::call);
+  m.impl("addcdiv_", RealOnly<ATEN_OP(addcdiv_), addc_<TernaryOp::AddCDiv>>::call);
+  m.impl("addcdiv.out", RealOnly<ATEN_OP2(addcdiv, out), addc_out<TernaryOp::AddCDiv>>::call);
+  m.impl("lerp.Scalar", RealOnly<ATEN_OP2(lerp, Scalar), lerp_scalar>::call);
+  m.impl("lerp_.Scalar", RealOnly<ATEN_OP2(lerp_, Scalar), lerp_scalar_>::call);
+  m.impl("lerp.Scalar_out", RealOnly<ATEN_OP2(lerp, Scalar_out), lerp_scalar_out>::call);
+  m.impl("lerp.Tensor", RealOnly<ATEN_OP2(lerp, Tensor), lerp_tensor>::call);
+  m.impl("lerp_.Tensor", RealOnly<ATEN_OP2(lerp_, Tensor), lerp_tensor_>::call);
+  m.impl("lerp.Tensor_out", RealOnly<ATEN_OP2(lerp, Tensor_out), lerp_tensor_out>::call);
+  m.impl("where.self_out", RealOnly<ATEN_OP2(where, self_out), where_out>::call);
+  m.impl("log_sigmoid_forward", RealOnly<ATEN_OP(log_sigmoid_forward), log_sigmoid_forward>::call);
+  m.impl("log_sigmoid_backward",
+         RealOnly<ATEN_OP(log_sigmoid_backward), log_sigmoid_backward>::call);
 }
 
 }  // namespace

@@ -7,10 +7,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-# The input dtypes samples are made in: the real ones. Complex tensors are supported by a subset of
-# the operators (tests/test_complex.py, test_fft.py); here they appear as results (torch.fft).
-DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.int8, torch.int16,
-          torch.int32, torch.int64, torch.uint8, torch.bool)
+# The input dtypes samples are made in: every dtype mlu tensors have.
+DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.complex64,
+          torch.complex128, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
+          torch.bool)
 
 # (rtol, atol) by the dtype of the compared result: PyTorch's (torch.testing.assert_close's
 # defaults), except that the 16-bit types' atol is their machine epsilon rather than 1e-5: their
@@ -103,10 +103,23 @@ def draws_random_numbers(op, cpu_sample):
     return recorder.seeded
 
 
+def _cpu_complex_dot_is_wrong():
+    """Debian's PyTorch 2.6 returns 0 from torch.dot and torch.vdot of complex CPU vectors: the
+    reference itself is wrong there."""
+    a = torch.tensor([1 + 2j, 3 - 1j])
+    return torch.dot(a, a).item() != (a * a).sum().item()
+
+
+# Conditions an expected failure may be limited to (a fifth field): the PyTorch under test has
+# the defect named.
+CONDITIONS = {"cpu-complex-dot-is-wrong": _cpu_complex_dot_is_wrong}
+
+
 class ExpectedFailures:
-    """Lines of `operator | dtypes | phases | reason`: operator is a name or an fnmatch pattern
-    (fft.*), dtypes is * or a comma list (float32, int64...), phases is forward, backward or *;
-    # starts a comment. An exact name takes precedence over patterns."""
+    """Lines of `operator | dtypes | phases | reason [| condition]`: operator is a name or an
+    fnmatch pattern (fft.*), dtypes is * or a comma list (float32, int64...), phases is forward,
+    backward or *, condition one of CONDITIONS (the line applies only where it holds); # starts
+    a comment. An exact name takes precedence over patterns."""
 
     PHASES = ("forward", "backward")
 
@@ -122,9 +135,15 @@ class ExpectedFailures:
                 if not line:
                     continue
                 fields = [field.strip() for field in line.split("|")]
-                if len(fields) != 4 or not fields[3]:
-                    raise ValueError(f"{path}:{number}: expected 'operator | dtypes | phases | reason'")
-                op, dtypes, phases, reason = fields
+                if len(fields) not in (4, 5) or not fields[3]:
+                    raise ValueError(f"{path}:{number}: expected "
+                                     "'operator | dtypes | phases | reason [| condition]'")
+                op, dtypes, phases, reason = fields[:4]
+                if len(fields) == 5:
+                    if fields[4] not in CONDITIONS:
+                        raise ValueError(f"{path}:{number}: unknown condition {fields[4]!r}")
+                    if not CONDITIONS[fields[4]]():
+                        continue
                 phase_set = set(cls.PHASES) if phases == "*" else {phases}
                 if not phase_set <= set(cls.PHASES):
                     raise ValueError(f"{path}:{number}: unknown phase {phases!r}")
