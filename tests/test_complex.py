@@ -196,6 +196,9 @@ def test_operators_without_complex_kernels_run_on_the_cpu_fallback():
         "sin of a conjugate": lambda t: torch.sin(t.conj()),
         "solve with an adjoint": lambda t: torch.linalg.solve_triangular(
             (t + 4 * torch.eye(3, device=t.device)).triu().mH, t, upper=False),
+        # the CPU kernel returns its out= argument as a conjugate view
+        "lu_solve from the right": lambda t: torch.linalg.lu_solve(
+            *torch.linalg.lu_factor(t + 4 * torch.eye(3, device=t.device)), t, left=False),
     }
     torch.mlu.reset_fallback_stats()
     with warnings.catch_warnings():  # "ran on the CPU fallback", once per operator

@@ -19,10 +19,12 @@ def test_unsupported_dtype_in_device_kernels_names_it(dtype):
     assert device_still_works()
 
 
-def test_complex_operators_without_a_kernel_name_the_dtype():
+def test_complex_operands_of_an_operator_without_complex_numbers_raise_as_on_the_cpu():
     z = torch.ones(2, 2, dtype=torch.complex64).to("mlu")  # complex storage and copies work
-    with pytest.raises(NotImplementedError, match="ComplexFloat is not supported by this mlu kernel"):
-        torch.cumsum(z, 0)
+    with pytest.raises(RuntimeError, match="clamp is not supported for complex types"):
+        torch.clamp(z, 0, 1)
+    with pytest.raises(RuntimeError, match="clamp is not supported for complex types"):
+        torch.relu(z)
     assert device_still_works()
 
 

@@ -471,8 +471,10 @@ at::Tensor rsub(const at::Tensor& self, const at::Tensor& other, const at::Scala
   return binary_new(BinaryOp::Sub, other, self, alpha.toDouble());
 }
 
-// Operators whose kernels have a complex form (complex.h) register as they are; the others
-// through RealOnly, which hands complex operands to the CPU fallback.
+// Operators whose kernels have a complex form (complex.h: add, sub, mul, div, neg, abs, sgn, exp,
+// reciprocal) or see only truth values (logical_and, _or, _xor) register as they are; the others
+// through RealOnly, which hands complex operands to the CPU fallback (and so to CPU's answer, or
+// its error).
 #define MLU_UNARY(name, op)                                                        \
   m.impl(#name, RealOnly<ATEN_OP(name), unary_fn<UnaryOp::op>>::call);             \
   m.impl(#name "_", RealOnly<ATEN_OP(name##_), unary_inplace<UnaryOp::op>>::call); \
@@ -532,11 +534,11 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_UNARY(hardsigmoid, Hardsigmoid);
   MLU_UNARY(logical_not, LogicalNot);
   MLU_UNARY(bitwise_not, BitwiseNot);
-  m.impl("round", unary_fn<UnaryOp::Round>);
-  m.impl("round_", unary_inplace<UnaryOp::Round>);
-  m.impl("round.out", unary_out<UnaryOp::Round>);
-  m.impl("relu", unary_fn<UnaryOp::Relu>);
-  m.impl("relu_", unary_inplace<UnaryOp::Relu>);
+  m.impl("round", RealOnly<ATEN_OP(round), unary_fn<UnaryOp::Round>>::call);
+  m.impl("round_", RealOnly<ATEN_OP(round_), unary_inplace<UnaryOp::Round>>::call);
+  m.impl("round.out", RealOnly<ATEN_OP2(round, out), unary_out<UnaryOp::Round>>::call);
+  m.impl("relu", RealOnly<ATEN_OP(relu), unary_fn<UnaryOp::Relu>>::call);
+  m.impl("relu_", RealOnly<ATEN_OP(relu_), unary_inplace<UnaryOp::Relu>>::call);
 
   m.impl("add.Tensor", alpha_fn<BinaryOp::Add>);
   m.impl("add_.Tensor", alpha_inplace<BinaryOp::Add>);
@@ -550,20 +552,26 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("div.Tensor", div);
   m.impl("div_.Tensor", div_);
   m.impl("div.out", div_out);
-  m.impl("div.Tensor_mode", div_mode);
-  m.impl("div_.Tensor_mode", div_mode_);
-  m.impl("div.out_mode", div_mode_out);
-  m.impl("maximum", binary_fn<BinaryOp::Maximum>);
-  m.impl("maximum.out", binary_out<BinaryOp::Maximum>);
+  m.impl("div.Tensor_mode", RealOnly<ATEN_OP2(div, Tensor_mode), div_mode>::call);
+  m.impl("div_.Tensor_mode", RealOnly<ATEN_OP2(div_, Tensor_mode), div_mode_>::call);
+  m.impl("div.out_mode", RealOnly<ATEN_OP2(div, out_mode), div_mode_out>::call);
+  m.impl("maximum", RealOnly<ATEN_OP(maximum), binary_fn<BinaryOp::Maximum>>::call);
+  m.impl("maximum.out", RealOnly<ATEN_OP2(maximum, out), binary_out<BinaryOp::Maximum>>::call);
   // With a tensor bound clamp_min is maximum and clamp_max minimum (NaN from either side wins).
-  m.impl("clamp_min.Tensor", binary_fn<BinaryOp::Maximum>);
-  m.impl("clamp_min_.Tensor", binary_inplace_fn<BinaryOp::Maximum>);
-  m.impl("clamp_min.Tensor_out", binary_out<BinaryOp::Maximum>);
-  m.impl("clamp_max.Tensor", binary_fn<BinaryOp::Minimum>);
-  m.impl("clamp_max_.Tensor", binary_inplace_fn<BinaryOp::Minimum>);
-  m.impl("clamp_max.Tensor_out", binary_out<BinaryOp::Minimum>);
-  m.impl("minimum", binary_fn<BinaryOp::Minimum>);
-  m.impl("minimum.out", binary_out<BinaryOp::Minimum>);
+  m.impl("clamp_min.Tensor",
+         RealOnly<ATEN_OP2(clamp_min, Tensor), binary_fn<BinaryOp::Maximum>>::call);
+  m.impl("clamp_min_.Tensor",
+         RealOnly<ATEN_OP2(clamp_min_, Tensor), binary_inplace_fn<BinaryOp::Maximum>>::call);
+  m.impl("clamp_min.Tensor_out",
+         RealOnly<ATEN_OP2(clamp_min, Tensor_out), binary_out<BinaryOp::Maximum>>::call);
+  m.impl("clamp_max.Tensor",
+         RealOnly<ATEN_OP2(clamp_max, Tensor), binary_fn<BinaryOp::Minimum>>::call);
+  m.impl("clamp_max_.Tensor",
+         RealOnly<ATEN_OP2(clamp_max_, Tensor), binary_inplace_fn<BinaryOp::Minimum>>::call);
+  m.impl("clamp_max.Tensor_out",
+         RealOnly<ATEN_OP2(clamp_max, Tensor_out), binary_out<BinaryOp::Minimum>>::call);
+  m.impl("minimum", RealOnly<ATEN_OP(minimum), binary_fn<BinaryOp::Minimum>>::call);
+  m.impl("minimum.out", RealOnly<ATEN_OP2(minimum, out), binary_out<BinaryOp::Minimum>>::call);
   m.impl("pow.Tensor_Tensor",
          RealOnly<ATEN_OP2(pow, Tensor_Tensor), binary_fn<BinaryOp::Pow>>::call);
   m.impl("pow.Tensor_Scalar", RealOnly<ATEN_OP2(pow, Tensor_Scalar), pow_scalar>::call);
@@ -575,11 +583,14 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_BINARY(fmod, Fmod);
   // Every integer division is native: PyTorch CPU's kernels trap on MIN / -1 (SIGFPE), so the
   // fallback must never run them.
-  m.impl("floor_divide", binary_fn<BinaryOp::FloorDivide>);
-  m.impl("floor_divide_.Tensor", binary_inplace_fn<BinaryOp::FloorDivide>);
-  m.impl("floor_divide.out", binary_out<BinaryOp::FloorDivide>);
-  m.impl("remainder.Scalar_Tensor", remainder_scalar_tensor);
-  m.impl("atan2", atan2);
+  m.impl("floor_divide", RealOnly<ATEN_OP(floor_divide), binary_fn<BinaryOp::FloorDivide>>::call);
+  m.impl("floor_divide_.Tensor",
+         RealOnly<ATEN_OP2(floor_divide_, Tensor), binary_inplace_fn<BinaryOp::FloorDivide>>::call);
+  m.impl("floor_divide.out",
+         RealOnly<ATEN_OP2(floor_divide, out), binary_out<BinaryOp::FloorDivide>>::call);
+  m.impl("remainder.Scalar_Tensor",
+         RealOnly<ATEN_OP2(remainder, Scalar_Tensor), remainder_scalar_tensor>::call);
+  m.impl("atan2", RealOnly<ATEN_OP(atan2), atan2>::call);
   MLU_BINARY(bitwise_and, BitwiseAnd);
   MLU_BINARY(bitwise_or, BitwiseOr);
   MLU_BINARY(bitwise_xor, BitwiseXor);
@@ -589,7 +600,8 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("logical_or", logical_fn<BinaryOp::LogicalOr>);
   m.impl("logical_or_", logical_inplace<BinaryOp::LogicalOr>);
   m.impl("logical_or.out", logical_out<BinaryOp::LogicalOr>);
-  m.impl("logical_xor", logical_fn<BinaryOp::BitwiseXor>);  // on bools
+  m.impl("logical_xor",
+         logical_fn<BinaryOp::BitwiseXor>);  // on bools
   m.impl("logical_xor_", logical_inplace<BinaryOp::BitwiseXor>);
   m.impl("logical_xor.out", logical_out<BinaryOp::BitwiseXor>);
   m.impl("rsub.Tensor", rsub);
@@ -602,38 +614,42 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   MLU_COMPARE(gt, Gt);
   MLU_COMPARE(ge, Ge);
 
-  m.impl("isneginf", isneginf);
-  m.impl("isneginf.out", isneginf_out);
-  m.impl("isposinf", isposinf);
-  m.impl("isposinf.out", isposinf_out);
+  m.impl("isneginf", RealOnly<ATEN_OP(isneginf), isneginf>::call);
+  m.impl("isneginf.out", RealOnly<ATEN_OP2(isneginf, out), isneginf_out>::call);
+  m.impl("isposinf", RealOnly<ATEN_OP(isposinf), isposinf>::call);
+  m.impl("isposinf.out", RealOnly<ATEN_OP2(isposinf, out), isposinf_out>::call);
   m.impl("isnan", RealOnly<ATEN_OP(isnan), isnan>::call);
 
-  m.impl("gelu", gelu);
-  m.impl("gelu_", gelu_);
-  m.impl("gelu.out", gelu_out);
-  m.impl("gelu_backward", gelu_backward);
-  m.impl("threshold_backward", threshold_backward);
+  m.impl("gelu", RealOnly<ATEN_OP(gelu), gelu>::call);
+  m.impl("gelu_", RealOnly<ATEN_OP(gelu_), gelu_>::call);
+  m.impl("gelu.out", RealOnly<ATEN_OP2(gelu, out), gelu_out>::call);
+  m.impl("gelu_backward", RealOnly<ATEN_OP(gelu_backward), gelu_backward>::call);
+  m.impl("threshold_backward", RealOnly<ATEN_OP(threshold_backward), threshold_backward>::call);
   m.impl("sigmoid_backward",
          RealOnly<ATEN_OP(sigmoid_backward), binary_fn<BinaryOp::SigmoidBackward>>::call);
   m.impl("tanh_backward",
          RealOnly<ATEN_OP(tanh_backward), binary_fn<BinaryOp::TanhBackward>>::call);
-  m.impl("silu_backward", binary_fn<BinaryOp::SiluBackward>);
-  m.impl("mish_backward", binary_fn<BinaryOp::MishBackward>);
-  m.impl("hardswish_backward", binary_fn<BinaryOp::HardswishBackward>);
-  m.impl("hardsigmoid_backward", binary_fn<BinaryOp::HardsigmoidBackward>);
-  m.impl("leaky_relu", leaky_relu);
-  m.impl("leaky_relu_", leaky_relu_);
-  m.impl("leaky_relu_backward", leaky_relu_backward);
+  m.impl("silu_backward",
+         RealOnly<ATEN_OP(silu_backward), binary_fn<BinaryOp::SiluBackward>>::call);
+  m.impl("mish_backward",
+         RealOnly<ATEN_OP(mish_backward), binary_fn<BinaryOp::MishBackward>>::call);
+  m.impl("hardswish_backward",
+         RealOnly<ATEN_OP(hardswish_backward), binary_fn<BinaryOp::HardswishBackward>>::call);
+  m.impl("hardsigmoid_backward",
+         RealOnly<ATEN_OP(hardsigmoid_backward), binary_fn<BinaryOp::HardsigmoidBackward>>::call);
+  m.impl("leaky_relu", RealOnly<ATEN_OP(leaky_relu), leaky_relu>::call);
+  m.impl("leaky_relu_", RealOnly<ATEN_OP(leaky_relu_), leaky_relu_>::call);
+  m.impl("leaky_relu_backward", RealOnly<ATEN_OP(leaky_relu_backward), leaky_relu_backward>::call);
   m.impl("where.self", RealOnly<ATEN_OP2(where, self), where>::call);
-  m.impl("clamp", clamp);
-  m.impl("clamp_", clamp_);
-  m.impl("clamp.out", clamp_out);
-  m.impl("clamp_min", clamp_bound<false>);
-  m.impl("clamp_min_", clamp_bound_<false>);
-  m.impl("clamp_min.out", clamp_bound_out<false>);
-  m.impl("clamp_max", clamp_bound<true>);
-  m.impl("clamp_max_", clamp_bound_<true>);
-  m.impl("clamp_max.out", clamp_bound_out<true>);
+  m.impl("clamp", RealOnly<ATEN_OP(clamp), clamp>::call);
+  m.impl("clamp_", RealOnly<ATEN_OP(clamp_), clamp_>::call);
+  m.impl("clamp.out", RealOnly<ATEN_OP2(clamp, out), clamp_out>::call);
+  m.impl("clamp_min", RealOnly<ATEN_OP(clamp_min), clamp_bound<false>>::call);
+  m.impl("clamp_min_", RealOnly<ATEN_OP(clamp_min_), clamp_bound_<false>>::call);
+  m.impl("clamp_min.out", RealOnly<ATEN_OP2(clamp_min, out), clamp_bound_out<false>>::call);
+  m.impl("clamp_max", RealOnly<ATEN_OP(clamp_max), clamp_bound<true>>::call);
+  m.impl("clamp_max_", RealOnly<ATEN_OP(clamp_max_), clamp_bound_<true>>::call);
+  m.impl("clamp_max.out", RealOnly<ATEN_OP2(clamp_max, out), clamp_bound_out<true>>::call);
 }
 
 }  // namespace
