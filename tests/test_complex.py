@@ -211,6 +211,22 @@ def test_operators_without_complex_kernels_run_on_the_cpu_fallback():
         torch.testing.assert_close((d * 2 + d.conj()).cpu(), z * 2 + z.conj())
 
 
+def test_vector_norms_of_complex_tensors_are_real_and_native():
+    z = crandn(4, 5, dtype=torch.complex64)
+    z[0] = 0
+    d = z.to("mlu")
+    with native():
+        for ord in (2, 1, float("inf"), float("-inf")):
+            got = torch.linalg.vector_norm(d, ord, dim=1)
+            assert got.dtype == torch.float32
+            torch.testing.assert_close(got.cpu(), torch.linalg.vector_norm(z, ord, dim=1))
+        wide = torch.linalg.vector_norm(d, dtype=torch.complex128)
+    assert wide.dtype == torch.float64
+    torch.testing.assert_close(wide.cpu(), torch.linalg.vector_norm(z, dtype=torch.complex128))
+    with pytest.raises(RuntimeError, match="dtype should be complex for a complex input, but got Float"):
+        torch.linalg.vector_norm(d, dtype=torch.float32)
+
+
 def test_operators_without_complex_kernels_raise_when_the_fallback_is_disabled(run_py):
     result = run_py("""
         import torch
