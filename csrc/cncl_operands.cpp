@@ -21,7 +21,9 @@ Tensors each(const Tensors& tensors, F f) {
 
 at::Tensor host_view(const at::Tensor& t) {
   if (t.device().type() != kMLU) return t;
-  return at::from_blob(t.data_ptr(), t.sizes(), t.strides(), t.options().device(at::kCPU));
+  // The collective runs as device work: it reaches the data as kernels do.
+  return at::from_blob(hal::kernel_address(t.data_ptr()), t.sizes(), t.strides(),
+                       t.options().device(at::kCPU));
 }
 
 Tensors host_views(const Tensors& tensors) { return each(tensors, host_view); }

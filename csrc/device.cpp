@@ -2,10 +2,12 @@
 
 #include <c10/util/Exception.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 
 #include "fallback.h"
+#include "host_access.h"
 #include "mlu_kernels/conv.h"
 #include "mlu_kernels/parallel.h"
 
@@ -14,6 +16,8 @@ namespace {
 
 std::atomic<bool> g_initialized{false};
 thread_local c10::DeviceIndex t_current_device = 0;
+// Per device: 0 not yet asked, 1 host-accessible, 2 not.
+std::array<std::atomic<std::int8_t>, hal::kMaxDevices> g_host_accessible{};
 
 }  // namespace
 
@@ -45,6 +49,7 @@ hal::Driver& driver() {
   try {
     validate_environment();
     hal::Driver& d = get();
+    if (d.device_count() > 0 && !d.properties(0).host_accessible) report_host_access_faults();
     g_initialized.store(true, std::memory_order_release);
     return d;
   } catch (const std::invalid_argument& e) {
@@ -75,6 +80,15 @@ void check_device(std::int64_t index) {
   TORCH_CHECK(index >= 0 && index < count, "Invalid MLU device index ", index, ": there ",
               count == 1 ? "is " : "are ", count, " MLU device", count == 1 ? "" : "s",
               " (valid indices are 0 to ", count - 1, ")");
+}
+
+bool host_accessible(c10::DeviceIndex device) {
+  std::atomic<std::int8_t>& known = g_host_accessible.at(device);
+  if (known.load(std::memory_order_relaxed) == 0) {
+    const bool accessible = hal_call([&] { return driver().properties(device).host_accessible; });
+    known.store(accessible ? 1 : 2, std::memory_order_relaxed);
+  }
+  return known.load(std::memory_order_relaxed) == 1;
 }
 
 c10::DeviceIndex current_device() {

@@ -21,6 +21,10 @@ hal::Driver& driver();
 c10::DeviceIndex device_count() noexcept;
 bool is_initialized() noexcept;
 
+// Whether the host may read and write the device's memory directly (hal::DeviceProperties). When
+// not, host code reaches device data only through the driver's copies.
+bool host_accessible(c10::DeviceIndex device);
+
 c10::DeviceIndex current_device();
 void set_device(c10::DeviceIndex index);
 // Raises a clear error naming the index and the number of devices. Wide, so that an index from

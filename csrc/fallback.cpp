@@ -11,6 +11,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -19,6 +20,7 @@
 #include "allocator.h"
 #include "generator.h"
 #include "stream.h"
+#include "tensor_desc.h"
 
 namespace torch_mlu {
 
@@ -113,21 +115,79 @@ c10::Device operator_device(const c10::FunctionSchema& schema, c10::ArrayRef<c10
   return c10::Device(kMLU, device->has_index() ? device->index() : current_device());
 }
 
-// A CPU tensor over the same bytes. Its storage may be resized by an out= kernel; that moves it
-// to fresh host memory, which the caller notices and copies back.
-at::Tensor host_alias(const at::Tensor& t) {
-  c10::Storage storage(c10::Storage::use_byte_size_t(), t.storage().nbytes(),
-                       c10::DataPtr(t.storage().mutable_data(), c10::Device(c10::kCPU)),
-                       at::getCPUAllocator(), /*resizable=*/true);
-  auto alias = at::detail::make_tensor<c10::TensorImpl>(
+// A CPU tensor with t's metadata over host bytes. A conjugate or negative view (x.mH in backward
+// formulas) stays one: its bytes hold the unconjugated values.
+at::Tensor host_tensor(const at::Tensor& t, c10::Storage storage) {
+  auto host = at::detail::make_tensor<c10::TensorImpl>(
       std::move(storage), c10::DispatchKeySet(c10::DispatchKey::CPU), t.dtype());
-  alias.unsafeGetTensorImpl()->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
-  // A conjugate or negative view (x.mH in backward formulas) stays one: its bytes hold the
-  // unconjugated values.
-  alias._set_conj(t.is_conj());
-  alias._set_neg(t.is_neg());
-  return alias;
+  host.unsafeGetTensorImpl()->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
+  host._set_conj(t.is_conj());
+  host._set_neg(t.is_neg());
+  return host;
 }
+
+// The host side of the device tensors an operator takes. Where the host can read device memory,
+// CPU tensors over the same bytes. Elsewhere (hal::DeviceProperties::host_accessible false, as on
+// hardware) each device storage is staged: copied to host memory once, so that views of one
+// storage stay views of one host storage, and copied back if the operator writes it.
+// Either storage may be resized by an out= kernel; that moves it to fresh host memory, which the
+// caller notices and copies back.
+class HostSide {
+ public:
+  explicit HostSide(c10::Device device)
+      : device_(device), staged_(!host_accessible(device.index())) {}
+
+  at::Tensor of(const at::Tensor& t, bool written) {
+    const c10::StorageImpl* key = t.storage().unsafeGetStorageImpl();
+    auto it = storages_.find(key);
+    if (it == storages_.end()) {
+      c10::Storage host = host_storage(t.storage());
+      const void* data = host.data();
+      it = storages_.emplace(key, Staged{t.storage(), std::move(host), data}).first;
+    }
+    it->second.written = it->second.written || written;
+    return host_tensor(t, it->second.host);
+  }
+
+  // Copies what the operator wrote back to the device (staged storages only). A host storage an
+  // out= kernel resized has moved: its tensors are copied back one by one (write_back below).
+  void write_back() {
+    if (!staged_) return;
+    for (auto& [key, s] : storages_) {
+      if (!s.written || s.device.nbytes() == 0 || s.host.data() != s.host_data) continue;
+      enqueue_copy(device_.index(), s.device.mutable_data(), s.host.data(), s.device.nbytes(),
+                   hal::CopyKind::HostToDevice);  // pageable: returns once copied
+    }
+  }
+
+ private:
+  struct Staged {
+    c10::Storage device;
+    c10::Storage host;
+    const void* host_data;  // where the host bytes started
+    bool written = false;
+  };
+
+  c10::Storage host_storage(const c10::Storage& device) const {
+    const std::size_t bytes = device.nbytes();
+    if (!staged_) {
+      return c10::Storage(c10::Storage::use_byte_size_t(), bytes,
+                          c10::DataPtr(device.mutable_data(), c10::Device(c10::kCPU)),
+                          at::getCPUAllocator(), /*resizable=*/true);
+    }
+    c10::Storage host(c10::Storage::use_byte_size_t(), bytes, at::getCPUAllocator(),
+                      /*resizable=*/true);
+    if (bytes > 0) {
+      enqueue_copy(device_.index(), host.mutable_data(), device.data(), bytes,
+                   hal::CopyKind::DeviceToHost);  // pageable: returns once copied
+    }
+    return host;
+  }
+
+  c10::Device device_;
+  bool staged_;
+  std::map<const c10::StorageImpl*, Staged> storages_;
+};
 
 // A CPU generator drawn from the mlu generator's counter, so that random operators running on
 // the fallback are reproducible under torch.mlu.manual_seed.
@@ -222,6 +282,7 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
   hal_call([&] { driver().synchronize(current_queue(device.index())); });
 
   std::vector<Alias> aliases;
+  HostSide host_side(device);
   std::uint64_t bytes = 0;
   const std::size_t first = stack->size() - num_args;
   for (std::size_t i = 0; i < num_args; ++i) {
@@ -240,10 +301,11 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
       arg = c10::Device(c10::kCPU);
       continue;
     }
+    const bool written = spec.alias_info() != nullptr && spec.alias_info()->isWrite();
     arg = map_tensors(arg, [&](const at::Tensor& t) -> at::Tensor {
       if (!is_mlu(t)) return t;
       bytes += t.nbytes();
-      at::Tensor host = host_alias(t);
+      at::Tensor host = host_side.of(t, written);
       aliases.push_back(Alias{t, host, host.storage().data()});
       return host;
     });
@@ -251,6 +313,7 @@ void cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
 
   op.callBoxed(stack);
 
+  host_side.write_back();
   for (const Alias& a : aliases) write_back(a);
   const std::size_t num_returns = schema.returns().size();
   for (std::size_t i = stack->size() - num_returns; i < stack->size(); ++i) {

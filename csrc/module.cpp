@@ -254,7 +254,7 @@ c10::DeviceIndex pack_arguments(const KernelCall& call, const py::args& args,
       TORCH_CHECK_VALUE(!device || *device == t.device().index(), "generated kernel ", name,
                         ": tensors on mlu:", static_cast<int>(*device), " and ", t.device());
       device = t.device().index();
-      out.words.push_back(reinterpret_cast<std::uintptr_t>(t.data_ptr()));
+      out.words.push_back(reinterpret_cast<std::uintptr_t>(hal::kernel_address(t.data_ptr())));
     } else {
       TORCH_CHECK_TYPE(kind == 'c' && t.is_cpu(), "generated kernel ", name, ": argument ", i,
                        " must be an mlu tensor", kind == 'c' ? "" : " (the kernel writes it)",
@@ -291,7 +291,8 @@ PYBIND11_MODULE(_C, m) {
   m.def("_device_properties", wrap_pybind_function([](int64_t d) {
           check_device(checked_device_index(d));
           const hal::DeviceProperties p = driver().properties(d);
-          return py::make_tuple(p.name, p.total_memory, p.compute_units, p.major, p.minor);
+          return py::make_tuple(p.name, p.total_memory, p.compute_units, p.major, p.minor,
+                                p.host_accessible);
         }));
 
   m.def("_current_stream", wrap_pybind_function([](int64_t d) {

@@ -40,7 +40,7 @@ kernels::TensorDesc describe(const at::Tensor& tensor) {
     desc.sizes[d] = tensor.size(d);
     desc.strides[d] = tensor.stride(d);
   }
-  desc.data = tensor.data_ptr();
+  desc.data = hal::kernel_address(tensor.data_ptr());
   return desc;
 }
 

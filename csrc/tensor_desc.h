@@ -18,6 +18,12 @@ kernels::TensorDesc describe(const at::Tensor& tensor);
 // A complex tensor as the kernel library takes it: its interleaved real view (view_as_real; a
 // pending conjugation must have been resolved).
 kernels::TensorDesc describe_interleaved(const at::Tensor& complex);
+// Where a kernel reaches a device tensor's data (its data_ptr unless device memory is protected
+// from the host: hal::kernel_address). Only for work launched on a queue.
+template <typename T>
+T* kernel_data(const at::Tensor& tensor) {
+  return hal::kernel_address(tensor.data_ptr<T>());
+}
 // Nothing for an undefined tensor (an absent optional operand).
 std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 

@@ -50,7 +50,8 @@ def report():
     print(f"devices: {count}")
     for d in range(count):
         props = torch.mlu.get_device_properties(d)
-        print(f"  mlu:{d} {props.name}, {props.total_memory / 2**30:.2f} GiB")
+        access = "" if props.host_accessible else ", not host-accessible (strict device memory)"
+        print(f"  mlu:{d} {props.name}, {props.total_memory / 2**30:.2f} GiB{access}")
     print(f"kernel threads: {_C._kernel_threads()}")
     for label, names in (("BLAS", ("openblas",)), ("oneDNN", ("dnnl",))):
         paths = _loaded(*names)

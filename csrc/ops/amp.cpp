@@ -32,8 +32,8 @@ void unscale(at::TensorList grads, at::Tensor& found_inf, const at::Tensor& inv_
     if (g.numel() > 0) descs.push_back(describe(g));
   }
   launch(found_inf, "amp_unscale",
-         [descs = std::move(descs), found = found_inf.data_ptr<float>(),
-          inv = inv_scale.data_ptr<float>()] { kernels::unscale_and_check(descs, found, inv); });
+         [descs = std::move(descs), found = kernel_data<float>(found_inf),
+          inv = kernel_data<float>(inv_scale)] { kernels::unscale_and_check(descs, found, inv); });
 }
 
 at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at::Tensor& found_inf,
@@ -44,8 +44,8 @@ at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at
   check_scalar(found_inf, at::kFloat, "found_inf");
   c10::DeviceGuard guard(device);
   launch(scale, "amp_update_scale",
-         [s = scale.data_ptr<float>(), tracker = growth_tracker.data_ptr<int32_t>(),
-          found = found_inf.data_ptr<float>(), growth = static_cast<float>(growth_factor),
+         [s = kernel_data<float>(scale), tracker = kernel_data<int32_t>(growth_tracker),
+          found = kernel_data<float>(found_inf), growth = static_cast<float>(growth_factor),
           backoff = static_cast<float>(backoff_factor),
           interval = static_cast<int32_t>(growth_interval)] {
            kernels::update_scale(s, tracker, found, growth, backoff, interval);

@@ -14,7 +14,7 @@ const float* scalar_on_device(const std::optional<at::Tensor>& t, const char* na
   if (!t || !t->defined()) return nullptr;
   TORCH_CHECK(t->device().type() == kMLU && t->numel() == 1 && t->scalar_type() == at::kFloat, name,
               " must be a one-element float32 mlu tensor");
-  return t->data_ptr<float>();
+  return kernel_data<float>(*t);
 }
 
 kernels::DeviceScalars device_scalars(const at::Tensor* lr,
@@ -74,7 +74,7 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                            describe(exp_avgs[i]),
                            describe(exp_avg_sqs[i]),
                            amsgrad ? describe(max_exp_avg_sqs[i]) : kernels::TensorDesc{},
-                           steps[i].data_ptr<float>()};
+                           kernel_data<float>(steps[i])};
     slots.push_back(slot);
   }
   kernels::AdamConfig config;

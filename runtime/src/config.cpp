@@ -109,6 +109,13 @@ Config config_from_environment() {
           "'");
     }
   }
+  if (const char* strict = std::getenv("MLU_STRICT_DEVICE_MEMORY")) {
+    const std::string value = strict;
+    if (value != "0" && value != "1") {
+      throw std::invalid_argument("MLU_STRICT_DEVICE_MEMORY must be 0 or 1, got '" + value + "'");
+    }
+    config.strict_device_memory = value == "1";
+  }
   return config;
 }
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "device_state.h"
+#include "double_mapping.h"
 #include "mlu/hal.h"
 #include "notifier.h"
 #include "queue.h"
@@ -40,6 +41,9 @@ std::atomic<bool> g_forked{false};
 std::atomic<bool> g_threads_started{false};
 
 constexpr std::size_t kHostAlignment = 4096;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+// The virtual address space strict device memory may take (twice: two mappings).
+constexpr std::size_t kMaxMapping = std::size_t{16} << 40;
 
 hal::Error invalid(const std::string& message) {
   return hal::Error(hal::ErrorKind::InvalidValue, message);
@@ -48,10 +52,32 @@ hal::Error invalid(const std::string& message) {
 class SoftDriver final : public hal::Driver {
  public:
   explicit SoftDriver(const Config& config) : queue_spin_(config.queue_spin) {
+    // Each device's part of a double mapping starts on a huge-page boundary.
+    const std::size_t span = (config.memory_per_device + kHugePage - 1) / kHugePage * kHugePage;
+    if (config.strict_device_memory && !config.visible.empty()) {
+      if (span < config.memory_per_device || span > kMaxMapping / config.visible.size()) {
+        throw hal::Error(hal::ErrorKind::Unavailable,
+                         "MLU_STRICT_DEVICE_MEMORY=1 maps at most " +
+                             std::to_string(kMaxMapping >> 40) +
+                             " TiB of device memory in all; lower MLU_DEVICE_MEMORY");
+      }
+      mapping_ = std::make_unique<DoubleMapping>(span * config.visible.size());
+    }
     for (std::size_t i = 0; i < config.visible.size(); ++i) {
       devices_.push_back(std::make_unique<DeviceState>(static_cast<int>(i), config.visible[i],
-                                                       config.memory_per_device));
+                                                       config.memory_per_device, mapping_.get(),
+                                                       span * i));
     }
+  }
+
+  // In a child process right after fork: device memory the parent allocated stays the parent's.
+  // Returns false when the child must not use the devices (the parent's allocations are not
+  // there, or new pages could not be mapped).
+  bool renew_memory_in_child() {
+    if (!mapping_) return true;
+    bool parent_allocated = false;
+    for (const auto& d : devices_) parent_allocated = parent_allocated || d->has_allocations();
+    return mapping_->renew() && !parent_allocated;
   }
 
   int device_count() const override { return static_cast<int>(devices_.size()); }
@@ -140,7 +166,8 @@ class SoftDriver final : public hal::Driver {
     if (pageable && queue->capturing()) {
       throw queue->refuse_in_capture("a copy with pageable host memory (it synchronizes)");
     }
-    queue->launch("memcpy", [dst, src, bytes] { std::memcpy(dst, src, bytes); });
+    queue->launch("memcpy", [dst = hal::kernel_address(dst), src = hal::kernel_address(src),
+                             bytes] { std::memcpy(dst, src, bytes); });
     if (pageable) synchronize(queue);
   }
 
@@ -338,6 +365,7 @@ class SoftDriver final : public hal::Driver {
   }
 
   std::chrono::microseconds queue_spin_;
+  std::unique_ptr<DoubleMapping> mapping_;  // strict device memory only
   std::vector<std::unique_ptr<DeviceState>> devices_;
   mutable std::mutex pinned_mutex_;
   std::map<char*, std::size_t> pinned_;
@@ -354,7 +382,8 @@ void drain_at_exit() {
 }
 
 void mark_forked_child() {
-  if (g_threads_started.load()) g_forked.store(true);
+  const bool memory_usable = g_instance == nullptr || g_instance->renew_memory_in_child();
+  if (g_threads_started.load() || !memory_usable) g_forked.store(true);
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ TEST(ParseSize, RejectsValuesThatDoNotFit) {
 class ConfigFromEnvironment : public ::testing::Test {
  protected:
   static constexpr const char* kVariables[] = {"MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES",
-                                               "MLU_DEVICE_MEMORY", "MLU_QUEUE_SPIN_US"};
+                                               "MLU_DEVICE_MEMORY", "MLU_QUEUE_SPIN_US",
+                                               "MLU_STRICT_DEVICE_MEMORY"};
 
   void SetUp() override {
     for (const char* name : kVariables) {
@@ -135,6 +136,15 @@ TEST_F(ConfigFromEnvironment, QueueSpin) {
   set("MLU_QUEUE_SPIN_US", "0");
   EXPECT_EQ(config_from_environment().queue_spin.count(), 0);
   expect_rejected("MLU_QUEUE_SPIN_US", {"", "fast", "-5", "10us", "1000001"});
+}
+
+TEST_F(ConfigFromEnvironment, StrictDeviceMemory) {
+  EXPECT_FALSE(config_from_environment().strict_device_memory);
+  set("MLU_STRICT_DEVICE_MEMORY", "1");
+  EXPECT_TRUE(config_from_environment().strict_device_memory);
+  set("MLU_STRICT_DEVICE_MEMORY", "0");
+  EXPECT_FALSE(config_from_environment().strict_device_memory);
+  expect_rejected("MLU_STRICT_DEVICE_MEMORY", {"", "yes", "2", "true"});
 }
 
 TEST_F(ConfigFromEnvironment, VisibleDevicesSelectAndReorder) {

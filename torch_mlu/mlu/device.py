@@ -115,12 +115,13 @@ class DeviceProperties:
     multi_processor_count: int
     major: int
     minor: int
+    # False where the host cannot dereference device memory (hardware, MLU_STRICT_DEVICE_MEMORY=1)
+    host_accessible: bool
 
 
 def get_device_properties(device=None):
     _lazy_init()
-    name, total, units, major, minor = _C._device_properties(_index(device))
-    return DeviceProperties(name, total, units, major, minor)
+    return DeviceProperties(*_C._device_properties(_index(device)))
 
 
 def get_device_name(device=None):

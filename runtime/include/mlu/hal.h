@@ -122,6 +122,31 @@ class Driver {
   virtual void destroy_graph(Graph* graph) = 0;  // launches already enqueued still run
 };
 
+// The address through which the embedded kernel library (and the software MLU's copies) reach
+// device memory. A hardware driver's kernels take device addresses as they are. The software MLU
+// in strict device-memory mode (MLU_STRICT_DEVICE_MEMORY=1, host_accessible false) hands out
+// addresses of a mapping the host cannot touch, and its kernels reach the same pages through a
+// second mapping. Every other address is returned unchanged.
+struct KernelAddressMap {
+  std::uintptr_t begin = 0;  // the protected device addresses: [begin, begin + size)
+  std::uintptr_t size = 0;
+  std::ptrdiff_t offset = 0;  // from a protected address to its accessible twin
+};
+namespace detail {
+extern KernelAddressMap kernel_addresses;  // written once, by the driver's construction
+}  // namespace detail
+
+inline bool is_protected_device_address(const void* address) {
+  return reinterpret_cast<std::uintptr_t>(address) - detail::kernel_addresses.begin <
+         detail::kernel_addresses.size;
+}
+template <typename T>
+T* kernel_address(T* device_address) {
+  if (!is_protected_device_address(device_address)) return device_address;
+  return reinterpret_cast<T*>(reinterpret_cast<std::uintptr_t>(device_address) +
+                              detail::kernel_addresses.offset);
+}
+
 // The process-wide driver, created on first use.
 Driver& driver();
 
