@@ -19,6 +19,7 @@
 #include "mlu_kernels/build_info.h"
 #include "mlu_kernels/conv.h"
 #include "mlu_kernels/parallel.h"
+#include "ops/fused.h"
 #include "profiler.h"
 #include "stream.h"
 #include "tensor_desc.h"
@@ -288,6 +289,11 @@ PYBIND11_MODULE(_C, m) {
           py::gil_scoped_release no_gil;
           hal_call([&] { driver().synchronize_device(d); });
         }));
+  m.def("_fused_activations", [] {
+    std::vector<std::string> names;
+    for (const auto& a : ops::kActivations) names.emplace_back(a.name);
+    return names;
+  });
   m.def("_device_properties", wrap_pybind_function([](int64_t d) {
           check_device(checked_device_index(d));
           const hal::DeviceProperties p = driver().properties(d);

@@ -32,8 +32,6 @@ torch.utils.generate_methods_for_privateuse1_backend(
     for_tensor=True, for_module=True, for_packed_sequence=True, for_storage=True
 )
 
-from torch_mlu import _fused  # noqa: E402,F401  (shapes of the fused operators for tracing)
-from torch_mlu import _lstm  # noqa: E402,F401  (nn.LSTM as whole-sequence layers)
 from torch_mlu import _inductor  # noqa: E402
 _inductor.install()  # torch.compile's default backend, Inductor, for mlu
 if torch.distributed.is_available():  # torch.distributed's "cncl" backend for mlu tensors

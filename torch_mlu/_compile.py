@@ -20,11 +20,14 @@ import torch.nn.functional as F
 from torch import fx
 from torch.utils.weak import WeakIdKeyDictionary
 
+from torch_mlu import _C
+
 _LINEAR = {torch._C._nn.linear, F.linear}
 _CONV = {torch.conv1d, torch.conv2d, torch.conv3d, F.conv1d, F.conv2d, F.conv3d}
 _RELU = {F.relu, torch.relu, torch.relu_, F.relu_, "relu", "relu_"}
 _GELU = {F.gelu, torch._C._nn.gelu}
 _SILU = {F.silu}
+_FUSED_ACTIVATIONS = frozenset(_C._fused_activations())  # the kernels' list (csrc/ops/fused.cpp)
 
 
 def _activation(node):
@@ -32,14 +35,14 @@ def _activation(node):
     if node.op not in ("call_function", "call_method") or len(node.args) != 1:
         return None
     target = node.target
+    name = None
     if target in _RELU:
-        return "relu"
-    if target in _SILU:
-        return "silu"
-    if target in _GELU:
-        approximate = node.kwargs.get("approximate", "none")
-        return {"none": "gelu", "tanh": "gelu_tanh"}.get(approximate)
-    return None
+        name = "relu"
+    elif target in _SILU:
+        name = "silu"
+    elif target in _GELU:
+        name = {"none": "gelu", "tanh": "gelu_tanh"}.get(node.kwargs.get("approximate", "none"))
+    return name if name in _FUSED_ACTIVATIONS else None
 
 
 def _on_mlu_floating(node):

@@ -260,7 +260,7 @@ def _tag_compile_caches():
 
     package = pathlib.Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("_inductor.py", "_compile.py", "_fused.py", "_reduce_overhead.py"):
+    for name in ("_inductor.py", "_compile.py", "_reduce_overhead.py"):
         digest.update((package / name).read_bytes())
     extension = pathlib.Path(_C.__file__).stat()
     digest.update(f"{extension.st_size}:{extension.st_mtime_ns}".encode())

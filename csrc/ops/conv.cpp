@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "common.h"
+#include "fused.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -168,16 +169,6 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
                           transposed, output_padding, groups);
 }
 
-// torch_mlu::conv_relu (csrc/ops/fused.cpp): relu(conv(input) + bias), the relu as oneDNN's
-// post-op.
-at::Tensor conv_relu(const at::Tensor& input, const at::Tensor& weight,
-                     const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
-                     c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
-  const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
-  return convolution_then(kernels::Activation::Relu, input, weight, bias, stride, padding, dilation,
-                          false, no_output_padding, groups);
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
     at::OptionalIntArrayRef /*bias_sizes: grad_bias is [C_out]*/, c10::IntArrayRef stride,
@@ -224,7 +215,26 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("convolution_backward", convolution_backward);
 }
 
-TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("conv_relu", conv_relu); }
-
 }  // namespace
+
+// torch_mlu::conv_relu (fused.cpp): relu(conv(input) + bias), the relu as oneDNN's post-op.
+at::Tensor conv_relu_on_device(const at::Tensor& input, const at::Tensor& weight,
+                               const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
+                               c10::IntArrayRef padding, c10::IntArrayRef dilation,
+                               int64_t groups) {
+  const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
+  return convolution_then(kernels::Activation::Relu, input, weight, bias, stride, padding, dilation,
+                          false, no_output_padding, groups);
+}
+
+at::Tensor empty_conv_output(const at::Tensor& input, const at::Tensor& weight,
+                             c10::IntArrayRef stride, c10::IntArrayRef padding,
+                             c10::IntArrayRef dilation, int64_t groups) {
+  const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
+  const kernels::ConvParams p =
+      conv_params(input, weight, stride, padding, dilation, false, no_output_padding, groups);
+  return at::empty(output_shape(p, input, weight), input.options(),
+                   conv_memory_format(input, weight));
+}
+
 }  // namespace torch_mlu::ops

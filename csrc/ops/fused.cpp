@@ -1,8 +1,9 @@
-// The fused operators torch.compile's "mlu" backend places (torch_mlu/_compile.py): their
-// schemas, derivatives and autocast rule. Their kernels: linear_act in linear_algebra.cpp (a GEMM
-// whose epilogue adds the bias and applies the activation), conv_relu in conv.cpp (a convolution
-// with oneDNN's relu post-op). The derivatives are C++ autograd functions: the same functions in
-// Python made a small fused layer five times slower than the unfused pair.
+// The fused operators torch.compile places (torch_mlu/_compile.py), whole: schemas, device and
+// meta (fake tensor) kernels, derivatives and autocast rule. The device kernels' bodies: linear_act
+// in linear_algebra.cpp (a GEMM whose epilogue adds the bias and applies the activation),
+// conv_relu in conv.cpp (a convolution with oneDNN's relu post-op). The derivatives are C++
+// autograd functions: the same functions in Python made a small fused layer five times slower
+// than the unfused pair.
 #include "fused.h"
 
 #include <ATen/ATen.h>
@@ -18,12 +19,16 @@ namespace torch_mlu::ops {
 
 using mlu::kernels::Activation;
 
-Activation activation_named(c10::string_view name) {
-  if (name == "none") return Activation::None;
-  if (name == "relu") return Activation::Relu;
-  if (name == "gelu") return Activation::Gelu;
-  if (name == "gelu_tanh") return Activation::GeluTanh;
-  if (name == "silu") return Activation::Silu;
+const NamedActivation kActivations[5] = {{"none", Activation::None, false},
+                                         {"relu", Activation::Relu, false},
+                                         {"gelu", Activation::Gelu, true},
+                                         {"gelu_tanh", Activation::GeluTanh, true},
+                                         {"silu", Activation::Silu, true}};
+
+const NamedActivation& activation_named(c10::string_view name) {
+  for (const NamedActivation& a : kActivations) {
+    if (name == a.name) return a;
+  }
   TORCH_CHECK_VALUE(false, "linear_act: unknown activation '", name,
                     "' (expected none, relu, gelu, gelu_tanh or silu)");
 }
@@ -64,12 +69,6 @@ bool any_requires_grad(const at::Tensor& a, const at::Tensor& b,
          (a.requires_grad() || b.requires_grad() || (has_tensor(c) && c->requires_grad()));
 }
 
-// relu's gradient follows from its result; these need the value before the activation.
-bool gradient_needs_pre_activation(Activation activation) {
-  return activation == Activation::Gelu || activation == Activation::GeluTanh ||
-         activation == Activation::Silu;
-}
-
 // The gradient before the activation from the gradient after it.
 at::Tensor activation_gradient(Activation activation, const at::Tensor& grad, const at::Tensor& out,
                                const at::Tensor& pre) {
@@ -90,7 +89,7 @@ struct LinearAct : torch::autograd::Function<LinearAct> {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [out, pre] = linear_act_op().call(input, weight, bias, activation, keep_pre_activation);
     ctx->save_for_backward({input, weight, out, pre});
-    ctx->saved_data["activation"] = static_cast<int64_t>(activation_named(activation));
+    ctx->saved_data["activation"] = static_cast<int64_t>(activation_named(activation).activation);
     ctx->saved_data["has_bias"] = has_tensor(bias);
     ctx->set_materialize_grads(false);
     return {out, pre};
@@ -126,7 +125,7 @@ std::tuple<at::Tensor, at::Tensor> linear_act_autograd(const at::Tensor& input,
                                                        c10::string_view activation,
                                                        bool keep_pre_activation) {
   const bool keep =
-      keep_pre_activation || (gradient_needs_pre_activation(activation_named(activation)) &&
+      keep_pre_activation || (activation_named(activation).gradient_needs_pre_activation &&
                               any_requires_grad(input, weight, bias));
   const variable_list outputs = LinearAct::apply(input, weight, bias, activation, keep);
   return {outputs[0], outputs[1]};
@@ -172,6 +171,29 @@ at::Tensor conv_relu_autograd(const at::Tensor& input, const at::Tensor& weight,
   return ConvRelu::apply(input, weight, bias, stride, padding, dilation, groups);
 }
 
+// Shapes for fake tensors (torch.compile): what the device kernels return.
+std::tuple<at::Tensor, at::Tensor> linear_act_meta(const at::Tensor& input,
+                                                   const at::Tensor& weight,
+                                                   const std::optional<at::Tensor>& /*bias*/,
+                                                   c10::string_view activation,
+                                                   bool keep_pre_activation) {
+  activation_named(activation);
+  TORCH_CHECK(input.dim() >= 1 && weight.dim() == 2 && input.size(-1) == weight.size(1),
+              "linear_act: input of shape ", input.sizes(), " and weight of shape ", weight.sizes(),
+              " cannot be multiplied");
+  std::vector<int64_t> shape = input.sizes().vec();
+  shape.back() = weight.size(0);
+  at::Tensor out = at::empty(shape, input.options());
+  return {out, keep_pre_activation ? at::empty(shape, input.options())
+                                   : at::empty({0, weight.size(0)}, input.options())};
+}
+
+at::Tensor conv_relu_meta(const at::Tensor& input, const at::Tensor& weight,
+                          const std::optional<at::Tensor>& /*bias*/, c10::IntArrayRef stride,
+                          c10::IntArrayRef padding, c10::IntArrayRef dilation, int64_t groups) {
+  return empty_conv_output(input, weight, stride, padding, dilation, groups);
+}
+
 // Under autocast both run in the lower-precision type, as linear and conv*d do.
 std::optional<at::Tensor> lower_precision(const std::optional<at::Tensor>& t) {
   return at::autocast::cached_cast(at::autocast::get_autocast_dtype(kDevice), t, kDevice);
@@ -206,6 +228,16 @@ TORCH_LIBRARY_FRAGMENT(torch_mlu, m) {
   m.def(
       "conv_relu(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, "
       "int[] dilation, int groups) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) {
+  m.impl("linear_act", linear_act_on_device);
+  m.impl("conv_relu", conv_relu_on_device);
+}
+
+TORCH_LIBRARY_IMPL(torch_mlu, Meta, m) {
+  m.impl("linear_act", linear_act_meta);
+  m.impl("conv_relu", conv_relu_meta);
 }
 
 TORCH_LIBRARY_IMPL(torch_mlu, AutogradPrivateUse1, m) {

@@ -187,14 +187,35 @@ at::Tensor vdot(const at::Tensor& a, const at::Tensor& b) {
   return ops::dot(a.is_complex() ? a.conj() : a, b);
 }
 
-// torch_mlu::linear_act (csrc/ops/fused.cpp): activation(input @ weight.T + bias) in one GEMM,
-// the bias and the activation applied to each block of the product while it is in cache.
-std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at::Tensor& weight,
-                                              const std::optional<at::Tensor>& bias_opt,
-                                              c10::string_view activation,
-                                              bool keep_pre_activation) {
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
+  m.impl("mm", mm);
+  m.impl("mm.out", mm_out);
+  m.impl("bmm", mm);
+  m.impl("bmm.out", mm_out);
+  m.impl("addmm", addmm);
+  m.impl("addmm.out", addmm_out);
+  m.impl("addmm_", addmm_);
+  m.impl("baddbmm", addmm);
+  m.impl("baddbmm.out", addmm_out);
+  m.impl("baddbmm_", addmm_);
+  m.impl("addmv", addmv);
+  m.impl("addmv.out", addmv_out);
+  m.impl("addmv_", addmv_);
+  m.impl("dot", dot);
+  m.impl("vdot", vdot);
+}
+
+}  // namespace
+
+// torch_mlu::linear_act (fused.cpp): activation(input @ weight.T + bias) in one GEMM, the bias and
+// the activation applied to each block of the product while it is in cache.
+std::tuple<at::Tensor, at::Tensor> linear_act_on_device(const at::Tensor& input,
+                                                        const at::Tensor& weight,
+                                                        const std::optional<at::Tensor>& bias_opt,
+                                                        c10::string_view activation,
+                                                        bool keep_pre_activation) {
   const at::Tensor bias = bias_opt.value_or(at::Tensor());
-  const kernels::Activation act = activation_named(activation);
+  const kernels::Activation act = activation_named(activation).activation;
   const c10::Device device = common_device({&input, &weight, &bias});
   c10::DeviceGuard guard(device);
   const c10::ScalarType dtype = input.scalar_type();
@@ -231,25 +252,4 @@ std::tuple<at::Tensor, at::Tensor> linear_act(const at::Tensor& input, const at:
   return {out.view(shape), keep_pre_activation ? pre.view(shape) : pre};
 }
 
-TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) { m.impl("linear_act", linear_act); }
-
-TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
-  m.impl("mm", mm);
-  m.impl("mm.out", mm_out);
-  m.impl("bmm", mm);
-  m.impl("bmm.out", mm_out);
-  m.impl("addmm", addmm);
-  m.impl("addmm.out", addmm_out);
-  m.impl("addmm_", addmm_);
-  m.impl("baddbmm", addmm);
-  m.impl("baddbmm.out", addmm_out);
-  m.impl("baddbmm_", addmm_);
-  m.impl("addmv", addmv);
-  m.impl("addmv.out", addmv_out);
-  m.impl("addmv_", addmv_);
-  m.impl("dot", dot);
-  m.impl("vdot", vdot);
-}
-
-}  // namespace
 }  // namespace torch_mlu::ops

@@ -1,11 +1,19 @@
-// torch_mlu::lstm_layer: one LSTM layer and direction over a whole sequence in one kernel, and its
-// backward. torch_mlu/_lstm.py builds nn.LSTM (aten::lstm) from these and registers the autograd
-// formula; PyTorch's own lstm would launch a cell and two matrix products per time step.
+// nn.LSTM on mlu as whole-sequence layers. torch_mlu::lstm_layer runs one layer and direction over
+// a whole sequence in one kernel (schema, device and meta kernels, derivative here), and
+// aten::lstm for mlu is built from it. PyTorch's own aten::lstm is a composite that launches a
+// cell and two matrix products per time step and direction, each recorded by autograd.
+// Configurations the layer kernel does not cover (projections, 16-bit weights, mixed dtypes
+// outside autocast, empty sequences) take that composite unchanged. Under autocast a 16-bit input
+// (from a convolutional front end, say) is widened once and the LSTM runs in float32: per-step
+// casts made the composite slower in float16 than in float32.
 #include "mlu_kernels/lstm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/ops/lstm_native.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
 
 #include "common.h"
@@ -120,6 +128,170 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
   return {grad_input, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_bias};
 }
 
+// Shapes for fake tensors (torch.compile): what the device kernels return.
+Outputs5 lstm_layer_meta(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
+                         const at::Tensor& /*w_ih*/, const at::Tensor& /*w_hh*/,
+                         const std::optional<at::Tensor>& /*b_ih*/,
+                         const std::optional<at::Tensor>& /*b_hh*/, bool /*reverse*/) {
+  const int64_t steps = input.size(0), batch = input.size(1), hidden = h0.size(1);
+  return {at::empty({steps, batch, hidden}, input.options()), at::empty_like(h0),
+          at::empty_like(c0), at::empty({steps, batch, 4 * hidden}, input.options()),
+          at::empty({steps, batch, hidden}, input.options())};
+}
+
+Grads6 lstm_layer_backward_meta(const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
+                                const std::optional<at::Tensor>&, const at::Tensor& input,
+                                const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& w_ih,
+                                const at::Tensor& w_hh, bool, const at::Tensor&, const at::Tensor&,
+                                const at::Tensor&) {
+  return {at::empty_like(input), at::empty_like(h0),   at::empty_like(c0),
+          at::empty_like(w_ih),  at::empty_like(w_hh), at::empty({w_ih.size(0)}, w_ih.options())};
+}
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+using LayerSignature = Outputs5(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                const at::Tensor&, const at::Tensor&,
+                                const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
+                                bool);
+using LayerBackwardSignature = Grads6(const std::optional<at::Tensor>&,
+                                      const std::optional<at::Tensor>&,
+                                      const std::optional<at::Tensor>&, const at::Tensor&,
+                                      const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, bool, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&);
+
+const c10::TypedOperatorHandle<LayerSignature>& layer_op() {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_mlu::lstm_layer", "")
+                             .typed<LayerSignature>();
+  return op;
+}
+
+const c10::TypedOperatorHandle<LayerBackwardSignature>& layer_backward_op() {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("torch_mlu::lstm_layer_backward", "")
+                             .typed<LayerBackwardSignature>();
+  return op;
+}
+
+struct LstmLayer : torch::autograd::Function<LstmLayer> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& h0,
+                               const at::Tensor& c0, const at::Tensor& w_ih, const at::Tensor& w_hh,
+                               const std::optional<at::Tensor>& b_ih,
+                               const std::optional<at::Tensor>& b_hh, bool reverse) {
+    at::AutoDispatchBelowADInplaceOrView below_autograd;
+    auto [out, hy, cy, gates, cells] =
+        layer_op().call(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+    ctx->save_for_backward({input, h0, c0, w_ih, w_hh, out, gates, cells});
+    ctx->saved_data["reverse"] = reverse;
+    ctx->saved_data["has_ih"] = b_ih.has_value() && b_ih->defined();
+    ctx->saved_data["has_hh"] = b_hh.has_value() && b_hh->defined();
+    ctx->mark_non_differentiable({gates, cells});
+    ctx->set_materialize_grads(false);  // unused outputs pass undefined gradients, not zeros
+    return {out, hy, cy, gates, cells};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list s = ctx->get_saved_variables();
+    auto optional = [](const at::Tensor& g) {
+      return g.defined() ? std::optional<at::Tensor>(g) : std::nullopt;
+    };
+    auto [grad_input, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_bias] = layer_backward_op().call(
+        optional(grads[0]), optional(grads[1]), optional(grads[2]), s[0], s[1], s[2], s[3], s[4],
+        ctx->saved_data["reverse"].toBool(), s[5], s[6], s[7]);
+    // Both biases get the same gradient; each its own tensor, as .grad accumulates in place.
+    const bool has_ih = ctx->saved_data["has_ih"].toBool(),
+               has_hh = ctx->saved_data["has_hh"].toBool();
+    return {grad_input,
+            grad_h0,
+            grad_c0,
+            grad_w_ih,
+            grad_w_hh,
+            has_ih ? grad_bias : at::Tensor(),
+            has_hh ? (has_ih ? grad_bias.clone() : grad_bias) : at::Tensor(),
+            at::Tensor()};
+  }
+};
+
+Outputs5 lstm_layer_autograd(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
+                             const at::Tensor& w_ih, const at::Tensor& w_hh,
+                             const std::optional<at::Tensor>& b_ih,
+                             const std::optional<at::Tensor>& b_hh, bool reverse) {
+  const variable_list out = LstmLayer::apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  return {out[0], out[1], out[2], out[3], out[4]};
+}
+
+// Under autocast the layer runs in float32 (its kernel computes in float32; see the top).
+Outputs5 lstm_layer_autocast(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
+                             const at::Tensor& w_ih, const at::Tensor& w_hh,
+                             const std::optional<at::Tensor>& b_ih,
+                             const std::optional<at::Tensor>& b_hh, bool reverse) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastPrivateUse1);
+  auto wide = [](const auto& t) { return at::autocast::cached_cast(at::kFloat, t, kMLU); };
+  return layer_op().call(wide(input), wide(h0), wide(c0), wide(w_ih), wide(w_hh), wide(b_ih),
+                         wide(b_hh), reverse);
+}
+
+// The dtype the layer kernel runs in, or nothing when it does not apply.
+std::optional<c10::ScalarType> layer_dtype(const at::Tensor& input, at::TensorList hx,
+                                           at::TensorList params) {
+  const c10::ScalarType dtype = params[0].scalar_type();
+  if (dtype != at::kFloat && dtype != at::kDouble) return std::nullopt;
+  for (const at::Tensor& t : params) {
+    if (t.scalar_type() != dtype || t.device().type() != kMLU) return std::nullopt;
+  }
+  // Under autocast a 16-bit input (and the zero state nn.LSTM makes in its dtype) is widened.
+  const bool widen = at::autocast::is_autocast_enabled(kMLU) && dtype == at::kFloat &&
+                     (input.scalar_type() == at::kHalf || input.scalar_type() == at::kBFloat16);
+  auto allowed = [&](const at::Tensor& t) {
+    return t.scalar_type() == dtype || (widen && t.scalar_type() == input.scalar_type());
+  };
+  if (!allowed(input)) return std::nullopt;
+  for (const at::Tensor& t : hx) {
+    if (!allowed(t) || t.device().type() != kMLU) return std::nullopt;
+  }
+  return dtype;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at::TensorList hx,
+                                                    at::TensorList params, bool has_biases,
+                                                    int64_t num_layers, double dropout, bool train,
+                                                    bool bidirectional, bool batch_first) {
+  const int64_t directions = bidirectional ? 2 : 1, per_layer = has_biases ? 4 : 2;
+  std::optional<c10::ScalarType> dtype;
+  if (input.dim() == 3 && input.device().type() == kMLU && input.numel() > 0 && hx.size() == 2 &&
+      static_cast<int64_t>(params.size()) == num_layers * directions * per_layer) {
+    dtype = layer_dtype(input, hx, params);  // projections add weights: not covered
+  }
+  if (!dtype) {
+    return at::native::lstm(input, hx, params, has_biases, num_layers, dropout, train,
+                            bidirectional, batch_first);
+  }
+  at::Tensor x = (batch_first ? input.transpose(0, 1) : input).to(*dtype).contiguous();
+  const at::Tensor h0 = hx[0].to(*dtype), c0 = hx[1].to(*dtype);
+  std::vector<at::Tensor> hy, cy;
+  for (int64_t layer = 0; layer < num_layers; ++layer) {
+    std::vector<at::Tensor> outputs;
+    for (int64_t direction = 0; direction < directions; ++direction) {
+      const int64_t index = layer * directions + direction;
+      const at::Tensor* w = &params[index * per_layer];
+      std::optional<at::Tensor> b_ih, b_hh;
+      if (has_biases) b_ih = w[2], b_hh = w[3];
+      auto [out, h, c, gates, cells] =
+          lstm_layer_autograd(x, h0[index].contiguous(), c0[index].contiguous(), w[0].contiguous(),
+                              w[1].contiguous(), b_ih, b_hh, direction == 1);
+      outputs.push_back(out);
+      hy.push_back(h);
+      cy.push_back(c);
+    }
+    x = directions == 1 ? outputs[0] : at::cat(outputs, 2);
+    if (dropout > 0 && train && layer < num_layers - 1) x = at::dropout(x, dropout, true);
+  }
+  return {batch_first ? x.transpose(0, 1) : x, at::stack(hy), at::stack(cy)};
+}
+
 TORCH_LIBRARY(torch_mlu, m) {
   m.def(
       "lstm_layer(Tensor input, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, "
@@ -139,11 +311,25 @@ TORCH_LIBRARY_IMPL(torch_mlu, PrivateUse1, m) {
   m.impl("lstm_layer_backward", lstm_layer_backward);
 }
 
-// lstm_layer's derivative is registered from Python (torch_mlu/_lstm.py); its backward has none
-// (no double backward): a clear error if one is asked for.
+TORCH_LIBRARY_IMPL(torch_mlu, Meta, m) {
+  m.impl("lstm_layer", lstm_layer_meta);
+  m.impl("lstm_layer_backward", lstm_layer_backward_meta);
+}
+
+// lstm_layer_backward has no derivative (no double backward): a clear error if one is asked for.
 TORCH_LIBRARY_IMPL(torch_mlu, AutogradPrivateUse1, m) {
+  m.impl("lstm_layer", lstm_layer_autograd);
   m.impl("lstm_layer_backward", torch::autograd::autogradNotImplementedFallback());
 }
+
+TORCH_LIBRARY_IMPL(torch_mlu, AutocastPrivateUse1, m) {
+  m.impl("lstm_layer", lstm_layer_autocast);
+  m.impl("lstm_layer_backward", torch::CppFunction::makeFallthrough());
+}
+
+// The backend key too: in inference mode the autograd key is skipped.
+TORCH_LIBRARY_IMPL(aten, AutogradPrivateUse1, m) { m.impl("lstm.input", lstm); }
+TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) { m.impl("lstm.input", lstm); }
 
 }  // namespace
 }  // namespace torch_mlu::ops
