@@ -110,6 +110,15 @@ def test_cpu_fallback_stages_storages_and_writes_back_what_it_wrote(run_py):
         on_fallback(lambda: mz[1:3].sqrt_())
         z[1:3].sqrt_()
         torch.testing.assert_close(mz.cpu(), z)
+        # a list the operator writes (Tensor(a!)[]): an operator with only a CPU kernel
+        torch.library.define("strictcheck::fill_list_", "(Tensor(a!)[] xs, float value) -> ()")
+        @torch.library.impl("strictcheck::fill_list_", "CPU")
+        def fill_list_(xs, value):
+            for x in xs:
+                x.fill_(value)
+        parts = [torch.zeros(3, device="mlu"), torch.zeros(2, 4, device="mlu")[:, 1]]
+        on_fallback(lambda: torch.ops.strictcheck.fill_list_(parts, 2.5))
+        assert [p.cpu().tolist() for p in parts] == [[2.5] * 3, [2.5] * 2]
         # an input and the out= argument in one storage: one row read, another written
         w = torch.rand(3, 5) + 0.5
         mw = w.to("mlu")
