@@ -69,20 +69,22 @@ TEST(PinnedMemory, AllocationEdgeCases) {
 }
 
 // With the queue held, a copy between pinned and device memory must return at once and must not
-// have happened yet; once released and synchronised, dst holds src.
+// have happened yet; once released and synchronised, dst holds src. The test reads and writes
+// device memory as kernels do (hal::kernel_address: MLU_STRICT_DEVICE_MEMORY=1 protects it).
 void expect_asynchronous_copy(hal::Queue* q, unsigned char* dst, unsigned char* src,
                               hal::CopyKind kind) {
-  fill_pattern(src, kBytes);
-  std::memset(dst, 0, kBytes);
+  unsigned char *d = hal::kernel_address(dst), *s = hal::kernel_address(src);
+  fill_pattern(s, kBytes);
+  std::memset(d, 0, kBytes);
   Gate gate;
   drv().launch(q, "hold", gate.hold());
   drv().copy_async(q, dst, src, kBytes, kind);
 
   EXPECT_FALSE(drv().query(q));
-  EXPECT_TRUE(all_zero(dst, kBytes)) << "copied before the queue reached the copy";
+  EXPECT_TRUE(all_zero(d, kBytes)) << "copied before the queue reached the copy";
   gate.open();
   drv().synchronize(q);
-  EXPECT_EQ(std::memcmp(dst, src, kBytes), 0);
+  EXPECT_EQ(std::memcmp(d, s, kBytes), 0);
 }
 
 TEST(AsyncCopy, HostToDeviceFromPinnedIsAsynchronous) {
@@ -128,11 +130,12 @@ TEST(AsyncCopy, PinnedHostToPinnedHostIsAsynchronous) {
 // A copy touching pageable host memory returns only when done, after the work before it.
 void expect_synchronous_copy(hal::Queue* q, unsigned char* dst, unsigned char* src,
                              hal::CopyKind kind) {
-  fill_pattern(src, kBytes);
-  drv().launch(q, "scribble", [dst] { std::memset(dst, 0xAB, kBytes); });
+  unsigned char *d = hal::kernel_address(dst), *s = hal::kernel_address(src);
+  fill_pattern(s, kBytes);
+  drv().launch(q, "scribble", [d] { std::memset(d, 0xAB, kBytes); });
   drv().copy_async(q, dst, src, kBytes, kind);
   EXPECT_TRUE(drv().query(q));
-  EXPECT_EQ(std::memcmp(dst, src, kBytes), 0);
+  EXPECT_EQ(std::memcmp(d, s, kBytes), 0);
 }
 
 TEST(AsyncCopy, HostToDeviceFromPageableIsSynchronous) {

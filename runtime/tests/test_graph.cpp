@@ -43,7 +43,7 @@ TEST(Graph, CapturedWorkRunsOnlyWhenLaunched) {
 TEST(Graph, LaunchIsAsynchronousAndOrderedWithTheQueue) {
   ScopedQueue q(0);
   DeviceBuffer buffer(0, sizeof(int));
-  int* value = reinterpret_cast<int*>(buffer.get());
+  int* value = reinterpret_cast<int*>(hal::kernel_address(buffer.get()));
   *value = 0;
   drv().begin_capture(q.get());
   drv().launch(q.get(), "double", [value] { *value *= 2; });
@@ -71,7 +71,7 @@ TEST(Graph, PinnedCopiesAreRecorded) {
     drv().launch_graph(graph.get(), q.get(), nullptr);
     drv().synchronize(q.get());
     int copied = 0;
-    std::memcpy(&copied, device.get(), sizeof copied);
+    std::memcpy(&copied, hal::kernel_address(device.get()), sizeof copied);
     EXPECT_EQ(copied, v);
   }
 }
