@@ -2,6 +2,8 @@
 (fake tensors for torch.compile), derivative and autocast rule registered from csrc/ops, and the
 meta kernels give exactly the shapes, strides and dtypes the device kernels return."""
 
+import contextlib
+
 import pytest
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -82,6 +84,19 @@ def test_lstm_layer_and_its_backward_meta_kernels_agree_with_the_device():
     out, _, _, gates, cells = torch.ops.torch_mlu.lstm_layer(x, h0, c0, w_ih, w_hh, b, b, False)
     fake_matches_real(torch.ops.torch_mlu.lstm_layer_backward, torch.ones_like(out), None, None,
                       x, h0, c0, w_ih, w_hh, False, out, gates, cells)
+
+
+def test_lstm_layer_meta_kernel_checks_as_the_device_does():
+    x = torch.randn(5, 3, 4, device="mlu")
+    h0 = torch.zeros(3, 6, device="mlu")
+    bad_w_ih = torch.randn(24, 7, device="mlu")  # input_size 7, not 4
+    w_hh = torch.randn(24, 6, device="mlu")
+    mode = FakeTensorMode()
+    fakes = [mode.from_tensor(t) for t in (x, h0, h0, bad_w_ih, w_hh)]
+    for args in ((x, h0, h0, bad_w_ih, w_hh), fakes):
+        with mode if args is fakes else contextlib.nullcontext():
+            with pytest.raises(RuntimeError, match=r"lstm_layer: expected weights \[4 \* hidden"):
+                torch.ops.torch_mlu.lstm_layer(*args, None, None, False)
 
 
 def test_lstm_layer_under_autocast_runs_in_float32():

@@ -24,11 +24,10 @@ namespace {
 using Outputs5 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 using Grads6 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
-// Checks the operands as PyTorch's lstm would and describes them.
-kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
-                                  const at::Tensor& c0, const at::Tensor& w_ih,
-                                  const at::Tensor& w_hh, const std::optional<at::Tensor>& b_ih,
-                                  const std::optional<at::Tensor>& b_hh, bool reverse) {
+// Checks the operands as PyTorch's lstm would (for the device and the meta kernels).
+void check_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
+                 const at::Tensor& w_ih, const at::Tensor& w_hh,
+                 const std::optional<at::Tensor>& b_ih, const std::optional<at::Tensor>& b_hh) {
   const auto dtype = input.scalar_type();
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble,
               "lstm_layer: expected float32 or float64, got ", dtype);
@@ -52,6 +51,13 @@ kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
     TORCH_CHECK(t->is_contiguous(), "lstm_layer: operands must be contiguous");
   }
   TORCH_CHECK(input.is_contiguous(), "lstm_layer: operands must be contiguous");
+}
+
+kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
+                                  const at::Tensor& c0, const at::Tensor& w_ih,
+                                  const at::Tensor& w_hh, const std::optional<at::Tensor>& b_ih,
+                                  const std::optional<at::Tensor>& b_hh, bool reverse) {
+  check_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh);
   return {describe(input),
           describe(w_ih),
           describe(w_hh),
@@ -130,9 +136,10 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
 
 // Shapes for fake tensors (torch.compile): what the device kernels return.
 Outputs5 lstm_layer_meta(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
-                         const at::Tensor& /*w_ih*/, const at::Tensor& /*w_hh*/,
-                         const std::optional<at::Tensor>& /*b_ih*/,
-                         const std::optional<at::Tensor>& /*b_hh*/, bool /*reverse*/) {
+                         const at::Tensor& w_ih, const at::Tensor& w_hh,
+                         const std::optional<at::Tensor>& b_ih,
+                         const std::optional<at::Tensor>& b_hh, bool /*reverse*/) {
+  check_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh);
   const int64_t steps = input.size(0), batch = input.size(1), hidden = h0.size(1);
   return {at::empty({steps, batch, hidden}, input.options()), at::empty_like(h0),
           at::empty_like(c0), at::empty({steps, batch, 4 * hidden}, input.options()),
@@ -144,6 +151,7 @@ Grads6 lstm_layer_backward_meta(const std::optional<at::Tensor>&, const std::opt
                                 const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& w_ih,
                                 const at::Tensor& w_hh, bool, const at::Tensor&, const at::Tensor&,
                                 const at::Tensor&) {
+  check_layer(input, h0, c0, w_ih, w_hh, std::nullopt, std::nullopt);
   return {at::empty_like(input), at::empty_like(h0),   at::empty_like(c0),
           at::empty_like(w_ih),  at::empty_like(w_hh), at::empty({w_ih.size(0)}, w_ih.options())};
 }
