@@ -150,7 +150,7 @@ def test_a_stray_host_access_dies_naming_the_operator(run_py):
     assert "torch_mlu: the host touched mlu device memory at 0x" in r.stderr
     assert " in strictcheck::peek." in r.stderr
     assert "Fatal Python error: Segmentation fault" in r.stderr  # faulthandler still reports
-    assert "line 7 in peek" in r.stderr or "in peek" in r.stderr
+    assert "in peek" in r.stderr  # faulthandler's Python stack
 
 
 def test_a_stray_host_access_outside_operators_is_reported_too(run_py):
@@ -167,7 +167,8 @@ def test_without_strict_mode_device_memory_is_host_memory(run_py):
 
 @pytest.mark.parametrize("allocate_first", [False, True])
 def test_forked_child_never_shares_device_memory_with_its_parent(run_py, allocate_first):
-    # Before any device work a forked child may use the devices, with memory of its own; after
+    # Before any device work a forked child may use the devices, with memory of its own (the
+    # parent's next block, at the address the child wrote, does not see the child's values); after
     # the parent allocated, it may not (as after the parent started its queues).
     r = run_py(f"""
         import os, torch, torch_mlu
@@ -178,13 +179,14 @@ def test_forked_child_never_shares_device_memory_with_its_parent(run_py, allocat
         if pid == 0:
             try:
                 t = torch.full((1024,), 3.0, device="mlu")
+                torch.mlu.synchronize()
                 os._exit(0 if t.sum().item() == 3072 else 3)
             except RuntimeError as e:
                 os._exit(2 if "forked" in str(e) else 4)
         _, status = os.waitpid(pid, 0)
-        parent = torch.full((1024,), 5.0, device="mlu").sum().item()
-        print(os.waitstatus_to_exitcode(status), parent)
+        seen = torch.empty(1024, device="mlu").cpu()
+        print(os.waitstatus_to_exitcode(status), int((seen == 3.0).sum()))
     """, **STRICT)
-    code, parent = stdout_of(r).split()
+    code, shared = stdout_of(r).split()
     assert code == ("2" if allocate_first else "0")
-    assert parent == "5120.0"
+    assert shared == "0"
