@@ -26,10 +26,10 @@ inline bool recording() noexcept { return detail::recording.load(std::memory_ord
 // work, timed when it runs and reported as a kernel of the trace.
 hal::Work traced(const char* name, c10::DeviceIndex device, c10::StreamId stream, hal::Work work);
 
-// What a queue runs besides kernels.
-enum class Span { Copy, GraphReplay };
+// What a span of a queue's work is: a kernel (a device operation), a copy or a graph replay.
+enum class Span { Kernel, Copy, GraphReplay };
 
-// Calls enqueue (which puts a copy or a graph replay on queue) between two marks on the same queue
+// Calls enqueue (which puts an operation, a copy or a graph replay on queue) between two marks on the same queue
 // that time what it enqueued as one activity of the trace. The marks are work of the queue, so a
 // failing enqueue leaves at most an unreported start mark behind.
 void traced_span(Span kind, const char* name, c10::DeviceIndex device, c10::StreamId stream,

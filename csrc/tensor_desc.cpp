@@ -68,6 +68,22 @@ void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
   launches.fetch_add(1, std::memory_order_relaxed);
 }
 
+void enqueue_kernel(c10::DeviceIndex device, const char* name,
+                    c10::function_ref<void(hal::Queue*)> enqueue) {
+  const c10::Stream stream = current_stream(device);
+  hal::Queue* queue = queue_of(stream);
+  hal_call([&] {
+    // Captured work is not traced: its replays are (one activity each).
+    if (profiler::recording() && !driver().capturing(queue)) {
+      profiler::traced_span(profiler::Span::Kernel, name, device, stream.id(), queue,
+                            [&] { enqueue(queue); });
+    } else {
+      enqueue(queue);
+    }
+  });
+  launches.fetch_add(1, std::memory_order_relaxed);
+}
+
 void launch(const at::Tensor& on, const char* name, hal::Work work) {
   launch(on.device().index(), name, std::move(work));
 }

@@ -1,10 +1,12 @@
-// Bridges ATen tensors to the kernel library's raw descriptors and enqueues kernels.
+// Bridges ATen tensors to the device contract's raw descriptors and enqueues its operations.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/FunctionRef.h>
 
 #include <optional>
 
+#include "mlu/ops.h"
 #include "mlu_kernels/tensor_desc.h"
 #include "stream.h"
 
@@ -27,7 +29,24 @@ T* kernel_data(const at::Tensor& tensor) {
 // Nothing for an undefined tensor (an absent optional operand).
 std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
 
-// Enqueues a kernel on the current stream of the tensor's device.
+// Calls enqueue with the current queue of device: work the profiler traces and kernel_launches
+// counts as one kernel named name.
+void enqueue_kernel(c10::DeviceIndex device, const char* name,
+                    c10::function_ref<void(hal::Queue*)> enqueue);
+
+// Enqueues a device operation (mlu/ops.h) on the current stream of the tensor's device.
+template <typename Operation>
+void launch(c10::DeviceIndex device, const Operation& operation) {
+  enqueue_kernel(device, Operation::name,
+                 [&operation](hal::Queue* queue) { hal::enqueue(queue, operation); });
+}
+template <typename Operation>
+void launch(const at::Tensor& on, const Operation& operation) {
+  launch(on.device().index(), operation);
+}
+
+// Enqueues host work on the current stream of device (the software MLU runs it on the queue's
+// thread): what is not an operation of the contract, such as generated kernels and collectives.
 void launch(const at::Tensor& on, const char* name, hal::Work work);
 void launch(c10::DeviceIndex device, const char* name, hal::Work work);
 

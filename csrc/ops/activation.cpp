@@ -1,21 +1,20 @@
 // Activations with several parameters and their gradients: elu (so celu and selu), softplus,
-// hardtanh (so relu6), and glu and prelu (composed of native operators). The kernels are in
-// mlu_kernels/elementwise.h.
+// hardtanh (so relu6), and glu and prelu (composed of native operators). The operations are in
+// mlu/ops/elementwise.h.
 #include <ATen/ATen.h>
 #include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/elementwise.h"
 
 namespace torch_mlu::ops {
 namespace {
 
-// out = kernel(self), out of self's shape and a floating dtype.
-template <typename Kernel>
+// out = operation(self), out of self's shape and a floating dtype.
+template <typename Operation>
 at::Tensor& activation_into(const at::Tensor& self, at::Tensor& out, const char* name,
-                            Kernel kernel) {
+                            Operation operation) {
   const c10::Device device = common_device({&self, &out});
   c10::DeviceGuard guard(device);
   TORCH_CHECK_NOT_IMPLEMENTED(c10::isFloatingType(self.scalar_type()), "\"", name,
@@ -23,14 +22,16 @@ at::Tensor& activation_into(const at::Tensor& self, at::Tensor& out, const char*
   prepare_out(out, self.sizes(), self.scalar_type(), device);
   check_overlap(out, {&self});
   const at::Tensor in = operand(self, out.scalar_type(), out.sizes(), device);
-  launch(out, name, [kernel, o = describe(out), i = describe(in)] { kernel(o, i); });
+  operation.out = describe(out);
+  operation.in = describe(in);
+  launch(out, operation);
   return out;
 }
 
-// grad_in = kernel(grad_out, x), all of x's shape.
-template <typename Kernel>
+// grad_in = operation(grad_out, x), all of x's shape.
+template <typename Operation>
 at::Tensor& gradient_into(const at::Tensor& grad_out, const at::Tensor& x, at::Tensor& grad_in,
-                          const char* name, Kernel kernel) {
+                          const char* name, Operation operation) {
   const c10::Device device = common_device({&grad_out, &x, &grad_in});
   c10::DeviceGuard guard(device);
   TORCH_CHECK(grad_out.sizes() == x.sizes(), name, ": grad_output of shape ", grad_out.sizes(),
@@ -42,8 +43,10 @@ at::Tensor& gradient_into(const at::Tensor& grad_out, const at::Tensor& x, at::T
   const c10::ScalarType dtype = grad_in.scalar_type();
   const at::Tensor g = operand(grad_out, dtype, x.sizes(), device),
                    v = operand(x, dtype, x.sizes(), device);
-  launch(grad_in, name,
-         [kernel, gi = describe(grad_in), g = describe(g), v = describe(v)] { kernel(gi, g, v); });
+  operation.grad_in = describe(grad_in);
+  operation.grad_out = describe(g);
+  operation.x = describe(v);
+  launch(grad_in, operation);
   return grad_in;
 }
 
@@ -57,8 +60,9 @@ at::Tensor new_like(const at::Tensor& self) {
 at::Tensor& elu_out(const at::Tensor& self, const at::Scalar& alpha, const at::Scalar& scale,
                     const at::Scalar& input_scale, at::Tensor& out) {
   return activation_into(self, out, "elu",
-                         [a = alpha.toDouble(), s = scale.toDouble(), i = input_scale.toDouble()](
-                             const auto& o, const auto& x) { kernels::elu(o, x, a, s, i); });
+                         hal::Elu{.alpha = alpha.toDouble(),
+                                  .scale = scale.toDouble(),
+                                  .input_scale = input_scale.toDouble()});
 }
 at::Tensor elu(const at::Tensor& self, const at::Scalar& alpha, const at::Scalar& scale,
                const at::Scalar& input_scale) {
@@ -79,10 +83,10 @@ at::Tensor& elu_backward_out(const at::Tensor& grad_out, const at::Scalar& alpha
       "This is caused by calling in-place forward function with a negative slope, please call "
       "out-of-place version instead.");
   return gradient_into(grad_out, self_or_result, grad_in, "elu_backward",
-                       [a = alpha.toDouble(), s = scale.toDouble(), i = input_scale.toDouble(),
-                        is_result](const auto& gi, const auto& g, const auto& x) {
-                         kernels::elu_backward(gi, g, x, a, s, i, is_result);
-                       });
+                       hal::EluBackward{.alpha = alpha.toDouble(),
+                                        .scale = scale.toDouble(),
+                                        .input_scale = input_scale.toDouble(),
+                                        .x_is_result = is_result});
 }
 at::Tensor elu_backward(const at::Tensor& grad_out, const at::Scalar& alpha,
                         const at::Scalar& scale, const at::Scalar& input_scale, bool is_result,
@@ -95,9 +99,9 @@ at::Tensor elu_backward(const at::Tensor& grad_out, const at::Scalar& alpha,
 
 at::Tensor& softplus_out(const at::Tensor& self, const at::Scalar& beta,
                          const at::Scalar& threshold, at::Tensor& out) {
-  return activation_into(self, out, "softplus",
-                         [b = beta.toDouble(), t = threshold.toDouble()](
-                             const auto& o, const auto& x) { kernels::softplus(o, x, b, t); });
+  return activation_into(
+      self, out, "softplus",
+      hal::Softplus{.beta = beta.toDouble(), .threshold = threshold.toDouble()});
 }
 at::Tensor softplus(const at::Tensor& self, const at::Scalar& beta, const at::Scalar& threshold) {
   at::Tensor out = new_like(self);
@@ -106,11 +110,9 @@ at::Tensor softplus(const at::Tensor& self, const at::Scalar& beta, const at::Sc
 at::Tensor& softplus_backward_out(const at::Tensor& grad_out, const at::Tensor& self,
                                   const at::Scalar& beta, const at::Scalar& threshold,
                                   at::Tensor& grad_in) {
-  return gradient_into(grad_out, self, grad_in, "softplus_backward",
-                       [b = beta.toDouble(), t = threshold.toDouble()](
-                           const auto& gi, const auto& g, const auto& x) {
-                         kernels::softplus_backward(gi, g, x, b, t);
-                       });
+  return gradient_into(
+      grad_out, self, grad_in, "softplus_backward",
+      hal::SoftplusBackward{.beta = beta.toDouble(), .threshold = threshold.toDouble()});
 }
 at::Tensor softplus_backward(const at::Tensor& grad_out, const at::Tensor& self,
                              const at::Scalar& beta, const at::Scalar& threshold) {
@@ -135,11 +137,8 @@ at::Tensor& hardtanh_(at::Tensor& self, const at::Scalar& low, const at::Scalar&
 at::Tensor& hardtanh_backward_out(const at::Tensor& grad_out, const at::Tensor& self,
                                   const at::Scalar& low, const at::Scalar& high,
                                   at::Tensor& grad_in) {
-  return gradient_into(
-      grad_out, self, grad_in, "hardtanh_backward",
-      [l = low.toDouble(), h = high.toDouble()](const auto& gi, const auto& g, const auto& x) {
-        kernels::hardtanh_backward(gi, g, x, l, h);
-      });
+  return gradient_into(grad_out, self, grad_in, "hardtanh_backward",
+                       hal::HardtanhBackward{.min = low.toDouble(), .max = high.toDouble()});
 }
 at::Tensor hardtanh_backward(const at::Tensor& grad_out, const at::Tensor& self,
                              const at::Scalar& low, const at::Scalar& high) {

@@ -30,21 +30,10 @@ void prepare_out(const at::Tensor& out, c10::IntArrayRef shape, c10::ScalarType 
 // shifted view of itself) is an error; the output being exactly an input (in place) is not.
 void check_overlap(const at::Tensor& out, std::initializer_list<const at::Tensor*> inputs);
 
-// What a launched kernel captures of an operand: its descriptor and, for a CPU scalar, the value
-// itself, broadcast with zero strides (no device allocation, no extra kernel for `x * 0.5`).
-// Never an at::Tensor: work may outlive the Python object, and releasing a tensor that still has
-// one would need the GIL on the queue's thread.
-struct CapturedOperand {
-  kernels::TensorDesc desc;
-  bool host_value = false;
-  alignas(8) unsigned char bytes[8] = {};
-
-  // Call inside the launched work: points a host value's descriptor at the carried bytes.
-  const kernels::TensorDesc& bind() {
-    if (host_value) desc.data = bytes;
-    return desc;
-  }
-};
+// What an operation carries of an operand: its descriptor and, for a CPU scalar, the value
+// itself (hal::Operand). Never an at::Tensor: work may outlive the Python object, and releasing a
+// tensor that still has one would need the GIL on the queue's thread.
+using CapturedOperand = hal::Operand;
 
 // An operand ready for a kernel: the device tensor it needs (kept alive until launch) and what
 // the work captures.

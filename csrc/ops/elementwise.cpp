@@ -1,7 +1,5 @@
-// Native elementwise operators: broadcasting and type promotion here, the arithmetic in
-// mlu_kernels/elementwise.h, enqueued on the current stream.
-#include "mlu_kernels/elementwise.h"
-
+// Native elementwise operators: broadcasting and type promotion here, the arithmetic the device's
+// elementwise operations (mlu/ops/elementwise.h), enqueued on the current stream.
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
 #include <ATen/Operators.h>
@@ -18,9 +16,9 @@
 namespace torch_mlu::ops {
 namespace {
 
-using kernels::BinaryOp;
-using kernels::CompareOp;
-using kernels::UnaryOp;
+using hal::BinaryOp;
+using hal::CompareOp;
+using hal::UnaryOp;
 
 // ---- unary -----------------------------------------------------------------------------------
 
@@ -44,8 +42,7 @@ bool promotes_to_float(UnaryOp op) {
 }
 
 void launch_unary(UnaryOp op, const at::Tensor& out, const at::Tensor& in, double param) {
-  launch(out, "unary",
-         [op, o = describe(out), i = describe(in), param] { kernels::unary(op, o, i, param); });
+  launch(out, hal::Unary{op, describe(out), describe(in), param});
 }
 
 c10::ScalarType unary_result_type(UnaryOp op, const at::Tensor& self) {
@@ -127,17 +124,12 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
     // A Python number multiplies or divides in the compute type, not rounded to a 16-bit out
     // dtype first: what PyTorch CPU does for these two (its add, sub and pow round it).
     KernelOperand x = kernel_operand(a, dtype, shape, device);
-    launch(out, "binary",
-           [op, o = describe(out), x = x.captured, y = b.item<double>(), alpha]() mutable {
-             kernels::binary_scalar(op, o, x.bind(), y, alpha);
-           });
+    launch(out, hal::BinaryScalar{op, describe(out), x.captured, b.item<double>(), alpha});
     return out;
   }
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device);
-  launch(out, "binary", [op, o = describe(out), x = x.captured, y = y.captured, alpha]() mutable {
-    kernels::binary(op, o, x.bind(), y.bind(), alpha);
-  });
+  launch(out, hal::Binary{op, describe(out), x.captured, y.captured, alpha});
   return out;
 }
 
@@ -228,12 +220,11 @@ at::Tensor& div_mode_out(const at::Tensor& a, const at::Tensor& b,
 
 // ---- comparisons -----------------------------------------------------------------------------
 
-// out = kernel(a, b) for a bool result: the operands broadcast and converted to operand_dtype;
-// the kernel writes bool, and another out dtype takes a converted copy.
-template <typename Kernel>
+// out = operation(a, b) for a bool result: the operands broadcast and converted to
+// operand_dtype; the operation writes bool, and another out dtype takes a converted copy.
+template <typename Operation>
 at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b,
-                             c10::ScalarType operand_dtype, at::Tensor& out, const char* name,
-                             Kernel kernel) {
+                             c10::ScalarType operand_dtype, at::Tensor& out, Operation operation) {
   const c10::Device device = common_device({&a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
@@ -243,17 +234,16 @@ at::Tensor& bool_result_into(const at::Tensor& a, const at::Tensor& b,
                 y = kernel_operand(b, operand_dtype, shape, device);
   at::Tensor result =
       out.scalar_type() == c10::kBool ? out : at::empty(shape, out.options().dtype(c10::kBool));
-  launch(out, name, [kernel, o = describe(result), x = x.captured, y = y.captured]() mutable {
-    kernel(o, x.bind(), y.bind());
-  });
+  operation.out = describe(result);
+  operation.a = x.captured;
+  operation.b = y.captured;
+  launch(out, operation);
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }
 
 at::Tensor& compare_into(CompareOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  return bool_result_into(
-      a, b, at::result_type(a, b), out, "compare",
-      [op](const auto& o, const auto& x, const auto& y) { kernels::compare(op, o, x, y); });
+  return bool_result_into(a, b, at::result_type(a, b), out, hal::Compare{.op = op});
 }
 
 template <CompareOp op>
@@ -330,9 +320,7 @@ at::Tensor isnan(const at::Tensor& self) {
 // ---- logical operators: operands as bool (x != 0), a bool result ---------------------------
 
 at::Tensor& logical_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  return bool_result_into(
-      a, b, c10::kBool, out, "binary",
-      [op](const auto& o, const auto& x, const auto& y) { kernels::binary(op, o, x, y); });
+  return bool_result_into(a, b, c10::kBool, out, hal::Binary{.op = op});
 }
 
 template <BinaryOp op>
@@ -417,9 +405,7 @@ at::Tensor where(const at::Tensor& cond, const at::Tensor& a, const at::Tensor& 
   at::Tensor out = new_output(shape, dtype, a, device);
   const at::Tensor c = operand(cond, c10::kBool, shape, device);
   const at::Tensor x = operand(a, dtype, shape, device), y = operand(b, dtype, shape, device);
-  launch(out, "where", [o = describe(out), c = describe(c), x = describe(x), y = describe(y)] {
-    kernels::where(o, c, x, y);
-  });
+  launch(out, hal::Where{describe(out), describe(c), describe(x), describe(y)});
   return out;
 }
 at::Tensor& clamp_into(const at::Tensor& self, const std::optional<at::Scalar>& lo,
@@ -433,9 +419,7 @@ at::Tensor& clamp_into(const at::Tensor& self, const std::optional<at::Scalar>& 
   std::optional<double> low, high;
   if (lo) low = lo->toDouble();
   if (hi) high = hi->toDouble();
-  launch(out, "clamp", [o = describe(out), i = describe(in), low, high] {
-    kernels::clamp(o, i, low ? &*low : nullptr, high ? &*high : nullptr);
-  });
+  launch(out, hal::Clamp{describe(out), describe(in), low, high});
   return out;
 }
 at::Tensor clamp(const at::Tensor& self, const std::optional<at::Scalar>& lo,

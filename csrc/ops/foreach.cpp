@@ -11,13 +11,12 @@
 #include <vector>
 
 #include "common.h"
-#include "mlu_kernels/elementwise.h"
 
 namespace torch_mlu::ops {
 namespace {
 
-using kernels::BinaryOp;
-using Descs = std::vector<kernels::TensorDesc>;
+using hal::BinaryOp;
+using Descs = std::vector<hal::TensorDesc>;
 
 // Whether one launch can serve the lists: equal lengths, every tensor a contiguous floating
 // tensor on the first one's mlu device, tensors at one index of one dtype and shape.
@@ -92,9 +91,7 @@ std::vector<at::Tensor> with_numbers(BinaryOp op, at::TensorList self,
                                           : scalar(i).toDouble());
   std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
-  launch(out[0], "foreach_binary", [op, o = describe_all(out), a = describe_all(self), numbers] {
-    for (std::size_t i = 0; i < o.size(); ++i) kernels::binary_scalar(op, o[i], a[i], numbers[i]);
-  });
+  launch(out[0], hal::ForeachBinaryScalar{op, describe_all(out), describe_all(self), numbers});
   return out;
 }
 
@@ -143,11 +140,8 @@ std::vector<at::Tensor> with_list(BinaryOp op, at::TensorList self, at::TensorLi
   }
   std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
-  launch(out[0], "foreach_binary",
-         [op, o = describe_all(out), a = describe_all(self), b = describe_all(other),
-          alpha = alpha.toDouble()] {
-           for (std::size_t i = 0; i < o.size(); ++i) kernels::binary(op, o[i], a[i], b[i], alpha);
-         });
+  launch(out[0], hal::ForeachBinary{op, describe_all(out), describe_all(self), describe_all(other),
+                                    alpha.toDouble()});
   return out;
 }
 
@@ -174,14 +168,7 @@ void mul_tensor_(at::TensorList self, const at::Tensor& other) {
     return;
   }
   c10::DeviceGuard guard(self[0].device());
-  launch(self[0], "foreach_binary", [a = describe_all(self), factor = describe(other)] {
-    for (const kernels::TensorDesc& d : a) {
-      kernels::TensorDesc broadcast = factor;
-      broadcast.ndim = d.ndim;
-      for (int k = 0; k < d.ndim; ++k) broadcast.sizes[k] = d.sizes[k], broadcast.strides[k] = 0;
-      kernels::binary(BinaryOp::Mul, d, d, broadcast);
-    }
-  });
+  launch(self[0], hal::ForeachMulTensor{describe_all(self), describe(other)});
 }
 
 std::vector<at::Tensor> with_sqrt(at::TensorList self, bool in_place) {
@@ -192,9 +179,7 @@ std::vector<at::Tensor> with_sqrt(at::TensorList self, bool in_place) {
   }
   std::vector<at::Tensor> out = outputs(self, in_place);
   c10::DeviceGuard guard(self[0].device());
-  launch(out[0], "foreach_unary", [o = describe_all(out), a = describe_all(self)] {
-    for (std::size_t i = 0; i < o.size(); ++i) kernels::unary(kernels::UnaryOp::Sqrt, o[i], a[i]);
-  });
+  launch(out[0], hal::ForeachUnary{hal::UnaryOp::Sqrt, describe_all(out), describe_all(self)});
   return out;
 }
 std::vector<at::Tensor> sqrt(at::TensorList self) { return with_sqrt(self, false); }
@@ -206,14 +191,11 @@ void lerp_scalar_(at::TensorList self, at::TensorList end, const at::Scalar& wei
     return;
   }
   c10::DeviceGuard guard(self[0].device());
-  launch(self[0], "foreach_lerp",
-         [a = describe_all(self), b = describe_all(end), w = weight.toDouble()] {
-           for (std::size_t i = 0; i < a.size(); ++i) kernels::lerp_scalar(a[i], a[i], b[i], w);
-         });
+  launch(self[0], hal::ForeachLerpScalar{describe_all(self), describe_all(end), weight.toDouble()});
 }
 
 // self[i] += values[i] * t1[i] op t2[i] for addcmul and addcdiv.
-template <kernels::TernaryOp op>
+template <hal::TernaryOp op>
 void addc_(at::TensorList self, at::TensorList t1, at::TensorList t2,
            const std::vector<at::Scalar>& values) {
   TORCH_CHECK(self.size() == t1.size() && self.size() == t2.size(),
@@ -222,7 +204,7 @@ void addc_(at::TensorList self, at::TensorList t1, at::TensorList t2,
   if (!multi_tensor({self, t1, t2})) {
     for (std::size_t i = 0; i < self.size(); ++i) {
       const at::Scalar& v = values.size() == 1 ? values[0] : values[i];
-      op == kernels::TernaryOp::AddCMul ? self[i].addcmul_(t1[i], t2[i], v)
+      op == hal::TernaryOp::AddCMul ? self[i].addcmul_(t1[i], t2[i], v)
                                         : self[i].addcdiv_(t1[i], t2[i], v);
     }
     return;
@@ -231,20 +213,17 @@ void addc_(at::TensorList self, at::TensorList t1, at::TensorList t2,
   for (std::size_t i = 0; i < self.size(); ++i)
     numbers.push_back((values.size() == 1 ? values[0] : values[i]).toDouble());
   c10::DeviceGuard guard(self[0].device());
-  launch(self[0], "foreach_ternary",
-         [a = describe_all(self), b = describe_all(t1), c = describe_all(t2), numbers] {
-           for (std::size_t i = 0; i < a.size(); ++i)
-             kernels::ternary(op, a[i], a[i], b[i], c[i], numbers[i]);
-         });
+  launch(self[0], hal::ForeachTernary{op, describe_all(self), describe_all(t1), describe_all(t2),
+                                      numbers});
 }
 
-template <kernels::TernaryOp op>
+template <hal::TernaryOp op>
 void addc_scalar_(at::TensorList self, at::TensorList t1, at::TensorList t2,
                   const at::Scalar& value) {
   addc_<op>(self, t1, t2, {value});
 }
 
-template <kernels::TernaryOp op>
+template <hal::TernaryOp op>
 void addc_scalar_list_(at::TensorList self, at::TensorList t1, at::TensorList t2,
                        at::ArrayRef<at::Scalar> values) {
   check_scalar_list(self, values);
@@ -267,10 +246,10 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_foreach_sqrt", sqrt);
   m.impl("_foreach_sqrt_", sqrt_);
   m.impl("_foreach_lerp_.Scalar", lerp_scalar_);
-  m.impl("_foreach_addcmul_.Scalar", addc_scalar_<kernels::TernaryOp::AddCMul>);
-  m.impl("_foreach_addcmul_.ScalarList", addc_scalar_list_<kernels::TernaryOp::AddCMul>);
-  m.impl("_foreach_addcdiv_.Scalar", addc_scalar_<kernels::TernaryOp::AddCDiv>);
-  m.impl("_foreach_addcdiv_.ScalarList", addc_scalar_list_<kernels::TernaryOp::AddCDiv>);
+  m.impl("_foreach_addcmul_.Scalar", addc_scalar_<hal::TernaryOp::AddCMul>);
+  m.impl("_foreach_addcmul_.ScalarList", addc_scalar_list_<hal::TernaryOp::AddCMul>);
+  m.impl("_foreach_addcdiv_.Scalar", addc_scalar_<hal::TernaryOp::AddCDiv>);
+  m.impl("_foreach_addcdiv_.ScalarList", addc_scalar_list_<hal::TernaryOp::AddCDiv>);
 }
 
 }  // namespace

@@ -9,13 +9,12 @@
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/elementwise.h"
 #include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
 
-using kernels::TernaryOp;
+using hal::TernaryOp;
 
 c10::ScalarType promoted(const at::Tensor& a, const at::Tensor& b, const at::Tensor& c) {
   return at::native::result_type({a, b, c});
@@ -33,10 +32,7 @@ at::Tensor& ternary_into(TernaryOp op, const at::Tensor& a, const at::Tensor& b,
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device),
                 z = kernel_operand(c, dtype, shape, device);
-  launch(out, "ternary",
-         [op, o = describe(out), x = x.captured, y = y.captured, z = z.captured, value]() mutable {
-           kernels::ternary(op, o, x.bind(), y.bind(), z.bind(), value);
-         });
+  launch(out, hal::Ternary{op, describe(out), x.captured, y.captured, z.captured, value});
   return out;
 }
 
@@ -79,10 +75,7 @@ at::Tensor& lerp_scalar_into(const at::Tensor& a, const at::Tensor& b, const at:
   const c10::ScalarType dtype = out.scalar_type();
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device);
-  launch(out, "lerp",
-         [o = describe(out), x = x.captured, y = y.captured, w = weight.toDouble()]() mutable {
-           kernels::lerp_scalar(o, x.bind(), y.bind(), w);
-         });
+  launch(out, hal::LerpScalar{describe(out), x.captured, y.captured, weight.toDouble()});
   return out;
 }
 at::Tensor lerp_scalar(const at::Tensor& self, const at::Tensor& end, const at::Scalar& weight) {
@@ -120,10 +113,7 @@ at::Tensor& where_out(const at::Tensor& cond, const at::Tensor& a, const at::Ten
   KernelOperand c = kernel_operand(cond, c10::kBool, shape, device);
   KernelOperand x = kernel_operand(a, dtype, shape, device),
                 y = kernel_operand(b, dtype, shape, device);
-  launch(out, "where",
-         [o = describe(out), c = c.captured, x = x.captured, y = y.captured]() mutable {
-           kernels::where(o, c.bind(), x.bind(), y.bind());
-         });
+  launch(out, hal::Where{describe(out), c.captured, x.captured, y.captured});
   return out;
 }
 
@@ -134,9 +124,7 @@ std::tuple<at::Tensor, at::Tensor> log_sigmoid_forward(const at::Tensor& self) {
   TORCH_CHECK(c10::isFloatingType(self.scalar_type()),
               "log_sigmoid expects a floating-point input, got ", self.scalar_type());
   at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, device);
-  launch(out, "log_sigmoid", [o = describe(out), x = describe(self)] {
-    kernels::unary(kernels::UnaryOp::LogSigmoid, o, x);
-  });
+  launch(out, hal::Unary{hal::UnaryOp::LogSigmoid, describe(out), describe(self)});
   return {out, at::empty({0}, self.options())};
 }
 
@@ -148,10 +136,7 @@ at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, 
   at::Tensor out = new_output(shape, dtype, self, device);
   KernelOperand g = kernel_operand(grad, dtype, shape, device),
                 x = kernel_operand(self, dtype, shape, device);
-  launch(out, "log_sigmoid_backward",
-         [o = describe(out), g = g.captured, x = x.captured]() mutable {
-           kernels::binary(kernels::BinaryOp::LogSigmoidBackward, o, g.bind(), x.bind());
-         });
+  launch(out, hal::Binary{hal::BinaryOp::LogSigmoidBackward, describe(out), g.captured, x.captured});
   return out;
 }
 

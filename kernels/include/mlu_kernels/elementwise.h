@@ -2,88 +2,10 @@
 // stated, out's dtype; float16 and bfloat16 compute in float32.
 #pragma once
 
+#include "mlu/ops/elementwise.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-enum class UnaryOp {
-  Neg,
-  Abs,
-  Exp,
-  Log,
-  Log1p,
-  Log2,
-  Log10,
-  Expm1,
-  Sqrt,
-  Rsqrt,
-  Reciprocal,
-  Sin,
-  Cos,
-  Tanh,
-  Sigmoid,
-  Erf,
-  Relu,
-  Gelu,
-  GeluTanh,
-  Silu,
-  Mish,
-  Hardswish,
-  Hardsigmoid,
-  Sign,
-  Floor,
-  Ceil,
-  Round,
-  Trunc,
-  LogicalNot,
-  BitwiseNot,
-  LogSigmoid,
-  // With a parameter:
-  LeakyRelu,  // param: negative slope
-  PowScalar,  // x ** param
-  ClampMin,   // max(x, param)
-  ClampMax,   // min(x, param)
-};
-
-enum class BinaryOp {
-  Add,  // a + alpha * b
-  Sub,  // a - alpha * b
-  Mul,
-  Div,
-  Maximum,
-  Minimum,
-  Pow,
-  Remainder,
-  Fmod,         // truncated remainder: the sign of the dividend
-  FloorDivide,  // rounded towards -inf (floats as PyTorch CPU: through fmod, exact)
-  TruncDivide,  // rounded towards zero
-  Atan2,
-  BitwiseAnd,
-  BitwiseOr,
-  BitwiseXor,
-  LogicalAnd,
-  LogicalOr,
-  // Gradients: a is the incoming gradient, b the saved tensor.
-  ThresholdBackward,  // b <= alpha ? 0 : a   (relu backward, b = input or result)
-  SigmoidBackward,    // a * b * (1 - b)      (b = sigmoid output)
-  TanhBackward,       // a * (1 - b * b)      (b = tanh output)
-  GeluBackward,
-  GeluTanhBackward,
-  SiluBackward,
-  MishBackward,
-  HardswishBackward,
-  HardsigmoidBackward,
-  LeakyReluBackward,   // alpha: negative slope; b = input
-  LogSigmoidBackward,  // b = input
-};
-
-enum class CompareOp { Eq, Ne, Lt, Le, Gt, Ge };
-
-enum class TernaryOp {
-  AddCMul,  // a + value * b * c
-  AddCDiv,  // a + value * b / c
-  Lerp,     // a + c * (b - a)
-};
 
 void unary(UnaryOp op, const TensorDesc& out, const TensorDesc& in, double param = 0);
 void binary(BinaryOp op, const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,

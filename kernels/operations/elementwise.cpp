@@ -1,0 +1,100 @@
+#include "mlu_kernels/elementwise.h"
+
+#include "launch.h"
+
+namespace mlu::hal {
+
+namespace k = mlu::kernels;
+using software::launch;
+
+void enqueue(Queue* queue, const Unary& op) {
+  launch(queue, op, [](Unary& o) { k::unary(o.op, o.out, o.in, o.param); });
+}
+void enqueue(Queue* queue, const Binary& op) {
+  launch(queue, op, [](Binary& o) { k::binary(o.op, o.out, o.a.bind(), o.b.bind(), o.alpha); });
+}
+void enqueue(Queue* queue, const BinaryScalar& op) {
+  launch(queue, op,
+         [](BinaryScalar& o) { k::binary_scalar(o.op, o.out, o.a.bind(), o.b, o.alpha); });
+}
+void enqueue(Queue* queue, const Ternary& op) {
+  launch(queue, op, [](Ternary& o) {
+    k::ternary(o.op, o.out, o.a.bind(), o.b.bind(), o.c.bind(), o.value);
+  });
+}
+void enqueue(Queue* queue, const LerpScalar& op) {
+  launch(queue, op,
+         [](LerpScalar& o) { k::lerp_scalar(o.out, o.a.bind(), o.b.bind(), o.weight); });
+}
+void enqueue(Queue* queue, const Compare& op) {
+  launch(queue, op, [](Compare& o) { k::compare(o.op, o.out, o.a.bind(), o.b.bind()); });
+}
+void enqueue(Queue* queue, const Where& op) {
+  launch(queue, op, [](Where& o) { k::where(o.out, o.cond.bind(), o.a.bind(), o.b.bind()); });
+}
+void enqueue(Queue* queue, const Clamp& op) {
+  launch(queue, op, [](Clamp& o) {
+    k::clamp(o.out, o.in, o.lo ? &*o.lo : nullptr, o.hi ? &*o.hi : nullptr);
+  });
+}
+void enqueue(Queue* queue, const Elu& op) {
+  launch(queue, op, [](Elu& o) { k::elu(o.out, o.in, o.alpha, o.scale, o.input_scale); });
+}
+void enqueue(Queue* queue, const EluBackward& op) {
+  launch(queue, op, [](EluBackward& o) {
+    k::elu_backward(o.grad_in, o.grad_out, o.x, o.alpha, o.scale, o.input_scale, o.x_is_result);
+  });
+}
+void enqueue(Queue* queue, const Softplus& op) {
+  launch(queue, op, [](Softplus& o) { k::softplus(o.out, o.in, o.beta, o.threshold); });
+}
+void enqueue(Queue* queue, const SoftplusBackward& op) {
+  launch(queue, op, [](SoftplusBackward& o) {
+    k::softplus_backward(o.grad_in, o.grad_out, o.x, o.beta, o.threshold);
+  });
+}
+void enqueue(Queue* queue, const HardtanhBackward& op) {
+  launch(queue, op, [](HardtanhBackward& o) {
+    k::hardtanh_backward(o.grad_in, o.grad_out, o.x, o.min, o.max);
+  });
+}
+
+void enqueue(Queue* queue, const ForeachBinaryScalar& op) {
+  launch(queue, op, [](ForeachBinaryScalar& o) {
+    for (std::size_t i = 0; i < o.out.size(); ++i)
+      k::binary_scalar(o.op, o.out[i], o.a[i], o.numbers[i]);
+  });
+}
+void enqueue(Queue* queue, const ForeachBinary& op) {
+  launch(queue, op, [](ForeachBinary& o) {
+    for (std::size_t i = 0; i < o.out.size(); ++i) k::binary(o.op, o.out[i], o.a[i], o.b[i], o.alpha);
+  });
+}
+void enqueue(Queue* queue, const ForeachMulTensor& op) {
+  launch(queue, op, [](ForeachMulTensor& o) {
+    for (const TensorDesc& d : o.self) {
+      TensorDesc broadcast = o.factor;
+      broadcast.ndim = d.ndim;
+      for (int i = 0; i < d.ndim; ++i) broadcast.sizes[i] = d.sizes[i], broadcast.strides[i] = 0;
+      k::binary(BinaryOp::Mul, d, d, broadcast);
+    }
+  });
+}
+void enqueue(Queue* queue, const ForeachUnary& op) {
+  launch(queue, op, [](ForeachUnary& o) {
+    for (std::size_t i = 0; i < o.out.size(); ++i) k::unary(o.op, o.out[i], o.in[i]);
+  });
+}
+void enqueue(Queue* queue, const ForeachLerpScalar& op) {
+  launch(queue, op, [](ForeachLerpScalar& o) {
+    for (std::size_t i = 0; i < o.a.size(); ++i) k::lerp_scalar(o.a[i], o.a[i], o.b[i], o.weight);
+  });
+}
+void enqueue(Queue* queue, const ForeachTernary& op) {
+  launch(queue, op, [](ForeachTernary& o) {
+    for (std::size_t i = 0; i < o.a.size(); ++i)
+      k::ternary(o.op, o.a[i], o.a[i], o.b[i], o.c[i], o.values[i]);
+  });
+}
+
+}  // namespace mlu::hal
