@@ -5,6 +5,7 @@
 // the same functions with its own kernels.
 #pragma once
 
+#include "mlu/ops/copy.h"
 #include "mlu/ops/elementwise.h"
 #include "mlu/ops/operand.h"
 #include "mlu/ops/tensor_desc.h"
