@@ -1,6 +1,5 @@
 // Copies between host and mlu use the driver's copies (staged through pinned memory as a DMA
 // engine needs); copies within mlu run the kernel library's copy on the device.
-#include "mlu_kernels/copy.h"
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
@@ -41,9 +40,7 @@ void device_copy(const at::Tensor& dst, const at::Tensor& src) {
   if (dst.is_complex() || src.is_complex()) return complex_device_copy(dst, src);
   // Two contiguous tensors are one flat run each, whatever their rank (the kernels cap it).
   const bool flat = plain(dst) && plain(src);
-  const kernels::TensorDesc d = describe(flat ? dst.view(-1) : dst);
-  const kernels::TensorDesc s = describe(flat ? src.view(-1) : src);
-  launch(dst, "copy", [d, s] { kernels::copy(d, s); });
+  launch(dst, hal::Copy{describe(flat ? dst.view(-1) : dst), describe(flat ? src.view(-1) : src)});
 }
 
 void host_to_device(const at::Tensor& dst, const at::Tensor& src, bool non_blocking) {

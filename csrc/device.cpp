@@ -8,8 +8,7 @@
 
 #include "fallback.h"
 #include "host_access.h"
-#include "mlu_kernels/conv.h"
-#include "mlu_kernels/parallel.h"
+#include "mlu/ops/capabilities.h"
 
 namespace torch_mlu {
 namespace {
@@ -36,8 +35,7 @@ void raise_hal_error(const hal::Error& error) {
 // Settings read outside the runtime are checked where the runtime checks its own: at first use,
 // as a ValueError naming the variable (the readers themselves fall back to defaults silently).
 void validate_environment() {
-  mlu::kernels::kernel_threads_from_environment();
-  mlu::kernels::conv16_policy_from_environment();
+  hal::check_operation_settings();
   fallback_enabled_from_environment();
 }
 

@@ -8,15 +8,14 @@
 #include <memory>
 
 #include "device.h"
+#include "mlu/ops/random.h"
 
 namespace torch_mlu {
 
 // Where a captured graph's random operations find, when they run, the seed and the first offset
-// of the replay running them: each replay takes a fresh range of the counter.
-struct ReplayRandomBase {
-  std::uint64_t seed = 0;
-  std::uint64_t offset = 0;
-};
+// of the replay running them: each replay takes a fresh range of the counter. The operations
+// carry it (hal::RandomRange::replay_base) and read it where they run.
+using ReplayRandomBase = hal::PhiloxState;
 
 class MLUGeneratorImpl final : public c10::GeneratorImpl {
  public:

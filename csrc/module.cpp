@@ -16,9 +16,6 @@
 #include "generated_kernel.h"
 #include "generator.h"
 #include "graph.h"
-#include "mlu_kernels/build_info.h"
-#include "mlu_kernels/conv.h"
-#include "mlu_kernels/parallel.h"
 #include "ops/fused.h"
 #include "profiler.h"
 #include "stream.h"
@@ -411,11 +408,23 @@ PYBIND11_MODULE(_C, m) {
             std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
           });
         }));
-  m.def("_kernel_threads", &mlu::kernels::kernel_threads);
-  m.def("_kernel_target", &mlu::kernels::compiled_target);
-  m.def("_kernel_instruction_sets", &mlu::kernels::compiled_instruction_sets);
-  m.def("_gemm16_path", &mlu::kernels::gemm16_path);
-  m.def("_conv16_policy", &mlu::kernels::conv16_policy_from_environment);
+  m.def("_kernel_threads", [] { return hal::operations_info().threads; });
+  m.def("_kernel_target", [] { return hal::operations_info().implementation; });
+  m.def("_kernel_instruction_sets", [] { return hal::operations_info().instruction_sets; });
+  m.def("_gemm16_path", [](bool bfloat16) {
+    const hal::OperationsInfo info = hal::operations_info();
+    return bfloat16 ? info.matmul_bfloat16 : info.matmul_float16;
+  });
+  m.def("_conv16_policy", [] { return hal::operations_info().conv16_policy; });
+  m.def("_supported_dtypes", [] {
+    std::vector<std::string> names;
+    for (int d = 0; d <= static_cast<int>(hal::DType::Bool); ++d) {
+      if (hal::supports(static_cast<hal::DType>(d))) {
+        names.emplace_back(hal::dtype_name(static_cast<hal::DType>(d)));
+      }
+    }
+    return names;
+  });
 
   m.def("_fallback_stats", [] {
     py::dict out;

@@ -29,9 +29,9 @@ hal::Work traced(const char* name, c10::DeviceIndex device, c10::StreamId stream
 // What a span of a queue's work is: a kernel (a device operation), a copy or a graph replay.
 enum class Span { Kernel, Copy, GraphReplay };
 
-// Calls enqueue (which puts an operation, a copy or a graph replay on queue) between two marks on the same queue
-// that time what it enqueued as one activity of the trace. The marks are work of the queue, so a
-// failing enqueue leaves at most an unreported start mark behind.
+// Calls enqueue (which puts an operation, a copy or a graph replay on queue) between two marks on
+// the same queue that time what it enqueued as one activity of the trace. The marks are work of the
+// queue, so a failing enqueue leaves at most an unreported start mark behind.
 void traced_span(Span kind, const char* name, c10::DeviceIndex device, c10::StreamId stream,
                  hal::Queue* queue, const std::function<void()>& enqueue);
 

@@ -8,18 +8,19 @@
 
 namespace torch_mlu {
 
-kernels::DType kernel_dtype(c10::ScalarType type) {
+namespace {
+hal::DType device_dtype(c10::ScalarType type) {
   switch (type) {
-    case c10::kFloat: return kernels::DType::Float32;
-    case c10::kDouble: return kernels::DType::Float64;
-    case c10::kHalf: return kernels::DType::Float16;
-    case c10::kBFloat16: return kernels::DType::BFloat16;
-    case c10::kChar: return kernels::DType::Int8;
-    case c10::kShort: return kernels::DType::Int16;
-    case c10::kInt: return kernels::DType::Int32;
-    case c10::kLong: return kernels::DType::Int64;
-    case c10::kByte: return kernels::DType::UInt8;
-    case c10::kBool: return kernels::DType::Bool;
+    case c10::kFloat: return hal::DType::Float32;
+    case c10::kDouble: return hal::DType::Float64;
+    case c10::kHalf: return hal::DType::Float16;
+    case c10::kBFloat16: return hal::DType::BFloat16;
+    case c10::kChar: return hal::DType::Int8;
+    case c10::kShort: return hal::DType::Int16;
+    case c10::kInt: return hal::DType::Int32;
+    case c10::kLong: return hal::DType::Int64;
+    case c10::kByte: return hal::DType::UInt8;
+    case c10::kBool: return hal::DType::Bool;
     default:
       // NotImplementedError for complex tensors: they are supported, by fewer operators. (A
       // TypeError would also be turned into "unsupported operand type(s)" by Tensor.__matmul__.)
@@ -29,11 +30,21 @@ kernels::DType kernel_dtype(c10::ScalarType type) {
       TORCH_CHECK_TYPE(false, "dtype ", type, " is not supported by mlu kernels");
   }
 }
+}  // namespace
 
-kernels::TensorDesc describe(const at::Tensor& tensor) {
-  TORCH_CHECK(tensor.dim() <= kernels::kMaxDims, "mlu kernels support at most ", kernels::kMaxDims,
+hal::DType kernel_dtype(c10::ScalarType type) {
+  const hal::DType dtype = device_dtype(type);
+  // The device says what it takes (a hardware driver may lack float64, for one).
+  static const std::uint32_t supported = hal::supported_dtypes();
+  TORCH_CHECK_TYPE((supported >> static_cast<unsigned>(dtype)) & 1u, "dtype ", type,
+                   " is not supported by this mlu device");
+  return dtype;
+}
+
+hal::TensorDesc describe(const at::Tensor& tensor) {
+  TORCH_CHECK(tensor.dim() <= hal::kMaxDims, "mlu kernels support at most ", hal::kMaxDims,
               " dimensions, got ", tensor.dim());
-  kernels::TensorDesc desc;
+  hal::TensorDesc desc;
   desc.dtype = kernel_dtype(tensor.scalar_type());
   desc.ndim = static_cast<int>(tensor.dim());
   for (int d = 0; d < desc.ndim; ++d) {
@@ -44,11 +55,11 @@ kernels::TensorDesc describe(const at::Tensor& tensor) {
   return desc;
 }
 
-kernels::TensorDesc describe_interleaved(const at::Tensor& complex) {
+hal::TensorDesc describe_interleaved(const at::Tensor& complex) {
   return describe(at::view_as_real(complex));
 }
 
-std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor) {
+std::optional<hal::TensorDesc> maybe_describe(const at::Tensor& tensor) {
   if (!tensor.defined()) return std::nullopt;
   return describe(tensor);
 }
@@ -66,6 +77,11 @@ void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
   }
   hal_call([&] { driver().launch(queue, name, std::move(work)); });
   launches.fetch_add(1, std::memory_order_relaxed);
+}
+
+void unsupported_operation(const char* name) {
+  TORCH_CHECK_NOT_IMPLEMENTED(false, "this mlu device does not support the operation '", name,
+                              "'");
 }
 
 void enqueue_kernel(c10::DeviceIndex device, const char* name,

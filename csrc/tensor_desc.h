@@ -7,19 +7,16 @@
 #include <optional>
 
 #include "mlu/ops.h"
-#include "mlu_kernels/tensor_desc.h"
 #include "stream.h"
 
 namespace torch_mlu {
 
-namespace kernels = mlu::kernels;
-
-// Throws a TypeError naming the dtype when the kernel library has no such dtype.
-kernels::DType kernel_dtype(c10::ScalarType type);
-kernels::TensorDesc describe(const at::Tensor& tensor);
-// A complex tensor as the kernel library takes it: its interleaved real view (view_as_real; a
+// Throws a TypeError naming the dtype when the device takes no such dtype (hal::supports).
+hal::DType kernel_dtype(c10::ScalarType type);
+hal::TensorDesc describe(const at::Tensor& tensor);
+// A complex tensor as the device's operations take it: its interleaved real view (view_as_real; a
 // pending conjugation must have been resolved).
-kernels::TensorDesc describe_interleaved(const at::Tensor& complex);
+hal::TensorDesc describe_interleaved(const at::Tensor& complex);
 // Where a kernel reaches a device tensor's data (its data_ptr unless device memory is protected
 // from the host: hal::kernel_address). Only for work launched on a queue.
 template <typename T>
@@ -27,16 +24,21 @@ T* kernel_data(const at::Tensor& tensor) {
   return hal::kernel_address(tensor.data_ptr<T>());
 }
 // Nothing for an undefined tensor (an absent optional operand).
-std::optional<kernels::TensorDesc> maybe_describe(const at::Tensor& tensor);
+std::optional<hal::TensorDesc> maybe_describe(const at::Tensor& tensor);
 
 // Calls enqueue with the current queue of device: work the profiler traces and kernel_launches
 // counts as one kernel named name.
 void enqueue_kernel(c10::DeviceIndex device, const char* name,
                     c10::function_ref<void(hal::Queue*)> enqueue);
 
+// Raises NotImplementedError: the device does not run operations of this name.
+[[noreturn]] void unsupported_operation(const char* name);
+
 // Enqueues a device operation (mlu/ops.h) on the current stream of the tensor's device.
 template <typename Operation>
 void launch(c10::DeviceIndex device, const Operation& operation) {
+  static const bool supported = hal::supports_operation(Operation::name);  // asked once per type
+  if (!supported) unsupported_operation(Operation::name);
   enqueue_kernel(device, Operation::name,
                  [&operation](hal::Queue* queue) { hal::enqueue(queue, operation); });
 }

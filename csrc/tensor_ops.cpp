@@ -11,8 +11,9 @@
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
+#include <cstring>
+
 #include "allocator.h"
-#include "mlu_kernels/copy.h"
 #include "tensor_desc.h"
 
 namespace torch_mlu {
@@ -114,31 +115,25 @@ at::Tensor& fill_(at::Tensor& self, const at::Scalar& value) {
     torch_mlu::fill_(imag, self.is_conj() ? -z.imag() : z.imag());
     return self;
   }
-  // The value travels inside the kernel as a 0-stride source of the widest matching type.
-  kernels::TensorDesc dst = describe(self.is_contiguous() ? self.view(-1) : self);  // any rank
-  kernels::TensorDesc src = dst;
-  src.strides.fill(0);
+  // The value travels inside the operation as a 0-stride source of the widest matching type.
+  hal::Fill fill{describe(self.is_contiguous() ? self.view(-1) : self)};  // any rank
+  fill.value.desc = fill.dst;
+  fill.value.desc.strides.fill(0);
+  fill.value.host_value = true;
+  const auto carry = [&fill](hal::DType dtype, auto v) {
+    fill.value.desc.dtype = dtype;
+    std::memcpy(fill.value.bytes, &v, sizeof v);
+  };
   if (value.isBoolean()) {
-    src.dtype = kernels::DType::Bool;
-    launch(self, "fill", [dst, src, v = value.toBool()]() mutable {
-      src.data = &v;
-      kernels::copy(dst, src);
-    });
+    carry(hal::DType::Bool, value.toBool());
   } else if (value.isIntegral(false)) {
-    src.dtype = kernels::DType::Int64;
-    launch(self, "fill", [dst, src, v = value.toLong()]() mutable {
-      src.data = &v;
-      kernels::copy(dst, src);
-    });
+    carry(hal::DType::Int64, value.toLong());
   } else {
     TORCH_CHECK(!value.isComplex(), "fill_: a complex value cannot fill a ", self.scalar_type(),
                 " tensor");
-    src.dtype = kernels::DType::Float64;
-    launch(self, "fill", [dst, src, v = value.toDouble()]() mutable {
-      src.data = &v;
-      kernels::copy(dst, src);
-    });
+    carry(hal::DType::Float64, value.toDouble());
   }
+  launch(self, fill);
   return self;
 }
 

@@ -99,9 +99,8 @@ at::Tensor elu_backward(const at::Tensor& grad_out, const at::Scalar& alpha,
 
 at::Tensor& softplus_out(const at::Tensor& self, const at::Scalar& beta,
                          const at::Scalar& threshold, at::Tensor& out) {
-  return activation_into(
-      self, out, "softplus",
-      hal::Softplus{.beta = beta.toDouble(), .threshold = threshold.toDouble()});
+  return activation_into(self, out, "softplus",
+                         hal::Softplus{.beta = beta.toDouble(), .threshold = threshold.toDouble()});
 }
 at::Tensor softplus(const at::Tensor& self, const at::Scalar& beta, const at::Scalar& threshold) {
   at::Tensor out = new_like(self);

@@ -1,6 +1,4 @@
 // GradScaler's device operations: unscaling with inf/nan detection, and the scale update.
-#include "mlu_kernels/amp.h"
-
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -27,13 +25,12 @@ void unscale(at::TensorList grads, at::Tensor& found_inf, const at::Tensor& inv_
   check_scalar(found_inf, at::kFloat, "found_inf");
   check_scalar(inv_scale, at::kFloat, "inv_scale");
   c10::DeviceGuard guard(device);
-  std::vector<kernels::TensorDesc> descs;
+  std::vector<hal::TensorDesc> descs;
   for (const at::Tensor& g : grads) {
     if (g.numel() > 0) descs.push_back(describe(g));
   }
-  launch(found_inf, "amp_unscale",
-         [descs = std::move(descs), found = kernel_data<float>(found_inf),
-          inv = kernel_data<float>(inv_scale)] { kernels::unscale_and_check(descs, found, inv); });
+  launch(found_inf, hal::AmpUnscale{std::move(descs), kernel_data<float>(found_inf),
+                                    kernel_data<float>(inv_scale)});
 }
 
 at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at::Tensor& found_inf,
@@ -43,13 +40,10 @@ at::Tensor& update_scale(at::Tensor& scale, at::Tensor& growth_tracker, const at
   check_scalar(growth_tracker, at::kInt, "growth_tracker");
   check_scalar(found_inf, at::kFloat, "found_inf");
   c10::DeviceGuard guard(device);
-  launch(scale, "amp_update_scale",
-         [s = kernel_data<float>(scale), tracker = kernel_data<int32_t>(growth_tracker),
-          found = kernel_data<float>(found_inf), growth = static_cast<float>(growth_factor),
-          backoff = static_cast<float>(backoff_factor),
-          interval = static_cast<int32_t>(growth_interval)] {
-           kernels::update_scale(s, tracker, found, growth, backoff, interval);
-         });
+  launch(scale, hal::AmpUpdateScale{
+                    kernel_data<float>(scale), kernel_data<int32_t>(growth_tracker),
+                    kernel_data<float>(found_inf), static_cast<float>(growth_factor),
+                    static_cast<float>(backoff_factor), static_cast<int32_t>(growth_interval)});
   return scale;
 }
 

@@ -4,8 +4,6 @@
 // operands computing in float32); everything else PyTorch's math composition of native ops.
 // Dropout draws from the device generator; the Philox seed and offset go to backward in device
 // tensors the forward's work writes, so that a captured graph's replays each draw anew.
-#include "mlu_kernels/attention.h"
-
 #include <ATen/ATen.h>
 #include <ATen/native/DispatchStub.h>
 #include <ATen/native/transformers/attention.h>
@@ -89,11 +87,11 @@ at::Tensor kernel_mask(const std::optional<at::Tensor>& mask, const at::Tensor& 
   return m.expand({q.size(0), q.size(1), q.size(2), k.size(2)});
 }
 
-kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                      const at::Tensor& out, const at::Tensor& lse,
-                                      const at::Tensor& mask, bool causal,
-                                      std::optional<double> scale, double dropout) {
-  kernels::Attention a{describe(q), describe(k), describe(v), describe(out), describe(lse)};
+hal::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const at::Tensor& out, const at::Tensor& lse,
+                                  const at::Tensor& mask, bool causal, std::optional<double> scale,
+                                  double dropout) {
+  hal::Attention a{describe(q), describe(k), describe(v), describe(out), describe(lse)};
   if (mask.defined()) a.mask = describe(mask);
   a.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(3)))));
   a.causal = causal;
@@ -104,12 +102,6 @@ kernels::Attention describe_attention(const at::Tensor& q, const at::Tensor& k, 
 void check_dropout(double p) {
   TORCH_CHECK(p >= 0.0 && p < 1.0,
               "the mlu attention kernel takes a dropout probability in [0, 1), got ", p);
-}
-
-// The Philox state a dropout's seed and offset tensors hold, read where the kernel runs.
-kernels::PhiloxState read_rng(const kernels::TensorDesc& seed, const kernels::TensorDesc& offset) {
-  return {static_cast<std::uint64_t>(*static_cast<const int64_t*>(seed.data)),
-          static_cast<std::uint64_t>(*static_cast<const int64_t*>(offset.data))};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, c10::SymInt, c10::SymInt, at::Tensor,
@@ -135,19 +127,14 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
   // graphs check; without dropout they hold nothing.
   const at::Tensor seed = at::empty({}, q.options().dtype(at::kLong));
   const at::Tensor offset = dropout_p > 0 ? at::empty({}, q.options().dtype(at::kLong)) : seed;
-  auto a = describe_attention(q, k, v, out, lse, mask, is_causal, scale, dropout_p);
+  hal::AttentionForward forward{
+      .attention = describe_attention(q, k, v, out, lse, mask, is_causal, scale, dropout_p)};
   if (dropout_p > 0) {
-    const RandomRange range = reserve(std::nullopt, q, q.size(0) * q.size(1) * queries * k.size(2));
-    launch(out, "attention",
-           [a, range, seed = describe(seed), offset = describe(offset)]() mutable {
-             a.rng = range.resolve();
-             *static_cast<int64_t*>(seed.data) = static_cast<int64_t>(a.rng.seed);
-             *static_cast<int64_t*>(offset.data) = static_cast<int64_t>(a.rng.offset);
-             kernels::attention_forward(a);
-           });
-  } else {
-    launch(out, "attention", [a] { kernels::attention_forward(a); });
+    forward.philox = reserve(std::nullopt, q, q.size(0) * q.size(1) * queries * k.size(2));
+    forward.seed = describe(seed);
+    forward.offset = describe(offset);
   }
+  launch(out, forward);
   const at::Tensor none = at::empty({0}, query.options());
   return {out.to(query.scalar_type()), lse,  none,   none, c10::SymInt(queries),
           c10::SymInt(k.size(2)),      seed, offset, none};
@@ -189,14 +176,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
                 "philox_offset (int64 scalars on ",
                 device, ")");
   }
-  launch(grad_q, "attention_backward",
-         [a = describe_attention(q, k, v, o, lse, mask, is_causal, scale, dropout_p),
-          g = describe(g), gq = describe(grad_q), gk = describe(grad_k), gv = describe(grad_v),
-          seed = dropout ? describe(philox_seed) : kernels::TensorDesc{},
-          offset = dropout ? describe(philox_offset) : kernels::TensorDesc{}]() mutable {
-           if (a.dropout > 0) a.rng = read_rng(seed, offset);
-           kernels::attention_backward(a, g, gq, gk, gv);
-         });
+  launch(grad_q,
+         hal::AttentionBackward{
+             .attention = describe_attention(q, k, v, o, lse, mask, is_causal, scale, dropout_p),
+             .grad_out = describe(g),
+             .grad_q = describe(grad_q),
+             .grad_k = describe(grad_k),
+             .grad_v = describe(grad_v),
+             .seed = dropout ? std::make_optional(describe(philox_seed)) : std::nullopt,
+             .offset = dropout ? std::make_optional(describe(philox_offset)) : std::nullopt});
   return {in_layout_of(grad_q.to(query.scalar_type()), query),
           in_layout_of(grad_k.to(key.scalar_type()), key),
           in_layout_of(grad_v.to(value.scalar_type()), value), at::Tensor()};

@@ -13,21 +13,20 @@
 #include <cmath>
 
 #include "common.h"
-#include "mlu_kernels/complex.h"
 
 namespace torch_mlu::ops {
 
-using kernels::BinaryOp;
-using kernels::UnaryOp;
+using hal::BinaryOp;
+using hal::UnaryOp;
 
 at::Tensor& complex_binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b,
                                 at::Tensor& out, double alpha) {
-  kernels::ComplexBinaryOp complex_op{};
+  hal::ComplexBinaryOp complex_op{};
   switch (op) {
-    case BinaryOp::Add: complex_op = kernels::ComplexBinaryOp::Add; break;
-    case BinaryOp::Sub: complex_op = kernels::ComplexBinaryOp::Sub; break;
-    case BinaryOp::Mul: complex_op = kernels::ComplexBinaryOp::Mul; break;
-    case BinaryOp::Div: complex_op = kernels::ComplexBinaryOp::Div; break;
+    case BinaryOp::Add: complex_op = hal::ComplexBinaryOp::Add; break;
+    case BinaryOp::Sub: complex_op = hal::ComplexBinaryOp::Sub; break;
+    case BinaryOp::Mul: complex_op = hal::ComplexBinaryOp::Mul; break;
+    case BinaryOp::Div: complex_op = hal::ComplexBinaryOp::Div; break;
     default:
       TORCH_CHECK_NOT_IMPLEMENTED(false,
                                   "complex tensors on mlu support add, sub, mul and div among "
@@ -45,17 +44,15 @@ at::Tensor& complex_binary_into(BinaryOp op, const at::Tensor& a, const at::Tens
               " can't be cast to the desired output type ", dtype);
   const at::Tensor x = operand(a, dtype, shape, device).resolve_conj();
   const at::Tensor y = operand(b, dtype, shape, device).resolve_conj();
-  launch(out, "complex_binary",
-         [complex_op, o = describe_interleaved(out), x = describe_interleaved(x),
-          y = describe_interleaved(y),
-          alpha] { kernels::complex_binary(complex_op, o, x, y, alpha); });
+  launch(out, hal::ComplexBinary{complex_op, describe_interleaved(out), describe_interleaved(x),
+                                 describe_interleaved(y), alpha});
   return out;
 }
 
 namespace {
 
 // op(self) (to_real: |self|, op unused) into given_out, or a new result when it is undefined.
-at::Tensor complex_unary_into(kernels::ComplexUnaryOp op, bool to_real, const at::Tensor& self,
+at::Tensor complex_unary_into(hal::ComplexUnaryOp op, bool to_real, const at::Tensor& self,
                               const at::Tensor& given_out) {
   const c10::Device device = common_device({&self, &given_out});
   c10::DeviceGuard guard(device);
@@ -74,13 +71,9 @@ at::Tensor complex_unary_into(kernels::ComplexUnaryOp op, bool to_real, const at
   }
   const at::Tensor in = self.resolve_conj();
   if (to_real) {
-    launch(out, "complex_abs", [o = describe(out), i = describe_interleaved(in)] {
-      kernels::complex_to_real(kernels::ComplexToRealOp::Abs, o, i);
-    });
+    launch(out, hal::ComplexAbs{describe(out), describe_interleaved(in)});
   } else {
-    launch(out, "complex_unary", [op, o = describe_interleaved(out), i = describe_interleaved(in)] {
-      kernels::complex_unary(op, o, i);
-    });
+    launch(out, hal::ComplexUnary{op, describe_interleaved(out), describe_interleaved(in)});
   }
   return out;
 }
@@ -90,10 +83,10 @@ at::Tensor complex_unary_into(kernels::ComplexUnaryOp op, bool to_real, const at
 at::Tensor complex_unary(UnaryOp op, const at::Tensor& self, const at::Tensor& out) {
   switch (op) {
     case UnaryOp::Abs: return complex_unary_into({}, true, self, out);
-    case UnaryOp::Neg: return complex_unary_into(kernels::ComplexUnaryOp::Neg, false, self, out);
+    case UnaryOp::Neg: return complex_unary_into(hal::ComplexUnaryOp::Neg, false, self, out);
     case UnaryOp::Reciprocal:
-      return complex_unary_into(kernels::ComplexUnaryOp::Reciprocal, false, self, out);
-    case UnaryOp::Exp: return complex_unary_into(kernels::ComplexUnaryOp::Exp, false, self, out);
+      return complex_unary_into(hal::ComplexUnaryOp::Reciprocal, false, self, out);
+    case UnaryOp::Exp: return complex_unary_into(hal::ComplexUnaryOp::Exp, false, self, out);
     case UnaryOp::Sign:
       TORCH_CHECK(false,
                   "Unlike NumPy, torch.sign is not intended to support complex numbers. Please "
@@ -107,7 +100,7 @@ at::Tensor complex_unary(UnaryOp op, const at::Tensor& self, const at::Tensor& o
 }
 
 at::Tensor complex_sgn(const at::Tensor& self, const at::Tensor& out) {
-  return complex_unary_into(kernels::ComplexUnaryOp::Sgn, false, self, out);
+  return complex_unary_into(hal::ComplexUnaryOp::Sgn, false, self, out);
 }
 
 namespace {
@@ -122,9 +115,8 @@ at::Tensor& conj_physical_out(const at::Tensor& self, at::Tensor& out) {
               " for a ", self.scalar_type(), " input");
   check_overlap(out, {&self});
   const at::Tensor in = self.resolve_conj();
-  launch(out, "complex_unary", [o = describe_interleaved(out), i = describe_interleaved(in)] {
-    kernels::complex_unary(kernels::ComplexUnaryOp::Conj, o, i);
-  });
+  launch(out, hal::ComplexUnary{hal::ComplexUnaryOp::Conj, describe_interleaved(out),
+                                describe_interleaved(in)});
   return out;
 }
 
@@ -149,9 +141,11 @@ at::Tensor& from_parts_out(bool polar, const at::Tensor& first, const at::Tensor
   check_overlap(out, {&first, &second});
   const at::Tensor x = operand(first, type, shape, device);
   const at::Tensor y = operand(second, type, shape, device);
-  launch(out, name, [polar, o = describe_interleaved(out), x = describe(x), y = describe(y)] {
-    kernels::complex_from_parts(polar, o, x, y);
-  });
+  if (polar) {
+    launch(out, hal::Polar{describe_interleaved(out), describe(x), describe(y)});
+  } else {
+    launch(out, hal::ComplexFromParts{describe_interleaved(out), describe(x), describe(y)});
+  }
   return out;
 }
 at::Tensor& complex_out(const at::Tensor& real, const at::Tensor& imag, at::Tensor& out) {

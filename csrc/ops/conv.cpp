@@ -1,8 +1,6 @@
 // Native convolutions: aten::convolution and aten::convolution_backward, which every conv*d and
-// conv_transpose*d reaches, checked here as ATen checks them and computed by
-// mlu_kernels/conv.h (oneDNN).
-#include "mlu_kernels/conv.h"
-
+// conv_transpose*d reaches, checked here as ATen checks them and computed by the device's
+// convolution operations (mlu/ops/conv.h).
 #include <ATen/ATen.h>
 #include <ATen/native/ConvUtils.h>
 #include <c10/core/DeviceGuard.h>
@@ -33,10 +31,10 @@ std::array<int64_t, 3> expand_param(c10::IntArrayRef values, const char* name, i
 }
 
 // Checks the arguments as ATen's convolution does and returns the kernel's parameters.
-kernels::ConvParams conv_params(const at::Tensor& input, const at::Tensor& weight,
-                                c10::IntArrayRef stride, c10::IntArrayRef padding,
-                                c10::IntArrayRef dilation, bool transposed,
-                                c10::IntArrayRef output_padding, int64_t groups) {
+hal::ConvParams conv_params(const at::Tensor& input, const at::Tensor& weight,
+                            c10::IntArrayRef stride, c10::IntArrayRef padding,
+                            c10::IntArrayRef dilation, bool transposed,
+                            c10::IntArrayRef output_padding, int64_t groups) {
   const int64_t dim = weight.dim();
   TORCH_CHECK(dim >= 3 && dim <= 5,
               "expected a 3-D, 4-D or 5-D weight for a 1-D, 2-D or 3-D convolution, got ", dim,
@@ -44,7 +42,7 @@ kernels::ConvParams conv_params(const at::Tensor& input, const at::Tensor& weigh
   TORCH_CHECK(input.dim() == dim, "Expected ", dim, "-dimensional input for ", dim,
               "-dimensional weight ", weight.sizes(), ", but got ", input.dim(),
               "-dimensional input of size ", input.sizes(), " instead");
-  kernels::ConvParams p;
+  hal::ConvParams p;
   p.spatial_dims = static_cast<int>(dim - 2);
   p.stride = expand_param(stride, "stride", p.spatial_dims);
   p.padding = expand_param(padding, "padding", p.spatial_dims);
@@ -98,7 +96,7 @@ kernels::ConvParams conv_params(const at::Tensor& input, const at::Tensor& weigh
   return p;
 }
 
-std::vector<int64_t> output_shape(const kernels::ConvParams& p, const at::Tensor& input,
+std::vector<int64_t> output_shape(const hal::ConvParams& p, const at::Tensor& input,
                                   const at::Tensor& weight) {
   std::vector<int64_t> shape{input.size(0),
                              p.transposed ? weight.size(1) * p.groups : weight.size(0)};
@@ -127,7 +125,7 @@ at::Tensor dense(const at::Tensor& t, c10::MemoryFormat format) {
   return t.is_non_overlapping_and_dense() ? t : t.contiguous(format);
 }
 
-at::Tensor convolution_then(kernels::Activation activation, const at::Tensor& input,
+at::Tensor convolution_then(hal::Activation activation, const at::Tensor& input,
                             const at::Tensor& weight, const std::optional<at::Tensor>& bias_opt,
                             c10::IntArrayRef stride, c10::IntArrayRef padding,
                             c10::IntArrayRef dilation, bool transposed,
@@ -135,7 +133,7 @@ at::Tensor convolution_then(kernels::Activation activation, const at::Tensor& in
   const at::Tensor bias = bias_opt.value_or(at::Tensor());
   const c10::Device device = common_device({&input, &weight, &bias});
   c10::DeviceGuard guard(device);
-  kernels::ConvParams p =
+  hal::ConvParams p =
       conv_params(input, weight, stride, padding, dilation, transposed, output_padding, groups);
   p.activation = activation;
   const int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
@@ -153,11 +151,9 @@ at::Tensor convolution_then(kernels::Activation activation, const at::Tensor& in
   const c10::MemoryFormat format = conv_memory_format(input, weight);
   at::Tensor out = at::empty(output_shape(p, input, weight), input.options(), format);
   const at::Tensor x = dense(input, format), w = dense(weight, format);
-  std::optional<kernels::TensorDesc> b;
-  if (bias.defined()) b = describe(bias.contiguous());
-  launch(out, "convolution", [p, o = describe(out), x = describe(x), w = describe(w), b] {
-    kernels::convolution(p, o, x, w, b ? &*b : nullptr);
-  });
+  hal::Convolution operation{p, describe(out), describe(x), describe(w)};
+  if (bias.defined()) operation.bias = describe(bias.contiguous());
+  launch(out, operation);
   return out;
 }
 
@@ -165,7 +161,7 @@ at::Tensor convolution(const at::Tensor& input, const at::Tensor& weight,
                        const std::optional<at::Tensor>& bias, c10::IntArrayRef stride,
                        c10::IntArrayRef padding, c10::IntArrayRef dilation, bool transposed,
                        c10::IntArrayRef output_padding, int64_t groups) {
-  return convolution_then(kernels::Activation::None, input, weight, bias, stride, padding, dilation,
+  return convolution_then(hal::Activation::None, input, weight, bias, stride, padding, dilation,
                           transposed, output_padding, groups);
 }
 
@@ -176,7 +172,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward(
     c10::IntArrayRef output_padding, int64_t groups, std::array<bool, 3> output_mask) {
   const c10::Device device = common_device({&grad_output, &input, &weight});
   c10::DeviceGuard guard(device);
-  const kernels::ConvParams p =
+  const hal::ConvParams p =
       conv_params(input, weight, stride, padding, dilation, transposed, output_padding, groups);
   const std::vector<int64_t> out_shape = output_shape(p, input, weight);
   TORCH_CHECK(grad_output.sizes() == c10::IntArrayRef(out_shape), "Expected grad_output of size ",
@@ -186,27 +182,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> convolution_backward(
               ") should be the same");
   const c10::MemoryFormat format = conv_memory_format(input, weight);
   at::Tensor grad_input, grad_weight, grad_bias;
-  std::optional<kernels::TensorDesc> gi, gw, gb;
+  hal::ConvolutionBackward backward{.params = p};
   if (output_mask[0]) {
     grad_input = at::empty(input.sizes(), input.options(), format);
-    gi = describe(grad_input);
+    backward.grad_in = describe(grad_input);
   }
   if (output_mask[1]) {
     grad_weight = at::empty(weight.sizes(), weight.options(), format);
-    gw = describe(grad_weight);
+    backward.grad_weight = describe(grad_weight);
   }
   if (output_mask[2]) {
     grad_bias = at::empty({out_shape[1]}, grad_output.options());
-    gb = describe(grad_bias);
+    backward.grad_bias = describe(grad_bias);
   }
-  if (!gi && !gw && !gb) return {grad_input, grad_weight, grad_bias};
+  if (!backward.grad_in && !backward.grad_weight && !backward.grad_bias)
+    return {grad_input, grad_weight, grad_bias};
   const at::Tensor go = dense(grad_output, format), x = dense(input, format),
                    w = dense(weight, format);
-  launch(go, "convolution_backward",
-         [p, go = describe(go), x = describe(x), w = describe(w), gi, gw, gb] {
-           kernels::convolution_backward(p, go, x, w, gi ? &*gi : nullptr, gw ? &*gw : nullptr,
-                                         gb ? &*gb : nullptr);
-         });
+  backward.grad_out = describe(go);
+  backward.in = describe(x);
+  backward.weight = describe(w);
+  launch(go, backward);
   return {grad_input, grad_weight, grad_bias};
 }
 
@@ -223,7 +219,7 @@ at::Tensor conv_relu_on_device(const at::Tensor& input, const at::Tensor& weight
                                c10::IntArrayRef padding, c10::IntArrayRef dilation,
                                int64_t groups) {
   const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
-  return convolution_then(kernels::Activation::Relu, input, weight, bias, stride, padding, dilation,
+  return convolution_then(hal::Activation::Relu, input, weight, bias, stride, padding, dilation,
                           false, no_output_padding, groups);
 }
 
@@ -231,7 +227,7 @@ at::Tensor empty_conv_output(const at::Tensor& input, const at::Tensor& weight,
                              c10::IntArrayRef stride, c10::IntArrayRef padding,
                              c10::IntArrayRef dilation, int64_t groups) {
   const std::vector<int64_t> no_output_padding(std::max<int64_t>(1, weight.dim() - 2), 0);
-  const kernels::ConvParams p =
+  const hal::ConvParams p =
       conv_params(input, weight, stride, padding, dilation, false, no_output_padding, groups);
   return at::empty(output_shape(p, input, weight), input.options(),
                    conv_memory_format(input, weight));

@@ -1,7 +1,5 @@
 // Native CTC loss: _ctc_loss and its backward (nn.CTCLoss and F.ctc_loss reduce its per-sample
 // result themselves). Lengths given as tensors are read back to the host, as CPU and CUDA do.
-#include "mlu_kernels/ctc.h"
-
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -14,9 +12,8 @@ namespace {
 using Lengths = std::vector<int64_t>;
 
 // Checks the operands as PyTorch's CPU implementation does and describes them (targets: int64).
-kernels::Ctc describe_ctc(const at::Tensor& log_probs, const at::Tensor& targets,
-                          const Lengths& input_lengths, const Lengths& target_lengths,
-                          int64_t blank) {
+hal::Ctc describe_ctc(const at::Tensor& log_probs, const at::Tensor& targets,
+                      const Lengths& input_lengths, const Lengths& target_lengths, int64_t blank) {
   TORCH_CHECK(log_probs.dim() == 3, "ctc_loss: expected log_probs of shape [T, N, C], got ",
               log_probs.sizes());
   TORCH_CHECK(log_probs.scalar_type() == at::kFloat || log_probs.scalar_type() == at::kDouble,
@@ -48,7 +45,7 @@ kernels::Ctc describe_ctc(const at::Tensor& log_probs, const at::Tensor& targets
   return {describe(log_probs), describe(targets), input_lengths, target_lengths, blank};
 }
 
-// Targets as the kernel reads them; the caller keeps the tensor until the launch.
+// Targets as the operation reads them; the caller keeps the tensor until the launch.
 at::Tensor long_targets(const at::Tensor& targets) {
   TORCH_CHECK(targets.scalar_type() == at::kLong || targets.scalar_type() == at::kInt,
               "ctc_loss: expected int32 or int64 targets, got ", targets.scalar_type());
@@ -66,12 +63,11 @@ std::tuple<at::Tensor, at::Tensor> ctc_loss(const at::Tensor& log_probs, const a
   const c10::Device device = common_device({&log_probs, &targets});
   c10::DeviceGuard guard(device);
   const at::Tensor lp = log_probs.contiguous(), tg = long_targets(targets);
-  const kernels::Ctc ctc = describe_ctc(lp, tg, input_lengths.vec(), target_lengths.vec(), blank);
+  const hal::Ctc ctc = describe_ctc(lp, tg, input_lengths.vec(), target_lengths.vec(), blank);
   at::Tensor nll = at::empty({lp.size(1)}, lp.options());
   at::Tensor log_alpha =
       at::empty({lp.size(1), lp.size(0), 2 * longest(ctc.target_lengths) + 1}, lp.options());
-  launch(nll, "ctc_loss",
-         [ctc, n = describe(nll), a = describe(log_alpha)] { kernels::ctc_loss(ctc, n, a); });
+  launch(nll, hal::CtcLoss{ctc, describe(nll), describe(log_alpha)});
   return {nll, log_alpha};
 }
 
@@ -97,16 +93,19 @@ at::Tensor ctc_loss_backward(const at::Tensor& grad, const at::Tensor& log_probs
       common_device({&grad, &log_probs, &targets, &neg_log_likelihood, &log_alpha});
   c10::DeviceGuard guard(device);
   const at::Tensor lp = log_probs.contiguous(), tg = long_targets(targets);
-  const kernels::Ctc ctc = describe_ctc(lp, tg, input_lengths.vec(), target_lengths.vec(), blank);
+  const hal::Ctc ctc = describe_ctc(lp, tg, input_lengths.vec(), target_lengths.vec(), blank);
   TORCH_CHECK(grad.numel() == lp.size(1) && neg_log_likelihood.numel() == lp.size(1),
               "ctc_loss_backward: expected a gradient and a loss per sample");
   const at::Tensor g = grad.to(lp.scalar_type()).contiguous().view(-1);
   const at::Tensor alpha = log_alpha.to(lp.scalar_type()).contiguous();
   const at::Tensor nll = neg_log_likelihood.to(lp.scalar_type()).contiguous();
   at::Tensor result = at::empty_like(lp);
-  launch(result, "ctc_loss_backward",
-         [ctc, g = describe(g), n = describe(nll), a = describe(alpha), zero_infinity,
-          r = describe(result)] { kernels::ctc_loss_backward(ctc, g, n, a, zero_infinity, r); });
+  launch(result, hal::CtcLossBackward{.ctc = ctc,
+                                      .grad_out = describe(g),
+                                      .neg_log_likelihood = describe(nll),
+                                      .log_alpha = describe(alpha),
+                                      .zero_infinity = zero_infinity,
+                                      .grad = describe(result)});
   return result;
 }
 

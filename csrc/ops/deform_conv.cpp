@@ -1,8 +1,7 @@
-// torchvision's deform_conv2d on mlu: the kernel library samples the input at the offset taps
-// (im2col) and spreads gradients back; the matrix products are mlu matmuls, whole batch at once.
+// torchvision's deform_conv2d on mlu: device operations (mlu/ops/conv.h) sample the input at the
+// offset taps (im2col) and spread gradients back; the matrix products are mlu matmuls, whole batch
+// at once.
 // 16-bit operands compute in float32.
-#include "mlu_kernels/deform_conv.h"
-
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -19,7 +18,7 @@ struct DeformShape {
 // Operands in the dtype the kernels compute in (float32 or float64), contiguous.
 struct DeformOperands {
   at::Tensor input, weight, offset, mask, bias;
-  kernels::DeformConv conv;
+  hal::DeformConv conv;
   DeformShape shape;
 };
 
@@ -71,7 +70,7 @@ DeformOperands prepare(const at::Tensor& input, const at::Tensor& weight, const 
                    use_mask ? ready(mask) : at::Tensor(), ready(bias)};
   d.conv = {describe(d.input),
             describe(d.offset),
-            use_mask ? describe(d.mask) : kernels::TensorDesc{},
+            use_mask ? describe(d.mask) : hal::TensorDesc{},
             kh,
             kw,
             stride_h,
@@ -91,8 +90,7 @@ at::Tensor sampled_columns(const DeformOperands& d) {
   const int64_t taps = d.conv.kernel_h * d.conv.kernel_w;
   at::Tensor columns = at::empty(
       {d.shape.images, d.shape.channels * taps, d.shape.out_h * d.shape.out_w}, d.input.options());
-  launch(columns, "deform_conv2d im2col",
-         [conv = d.conv, c = describe(columns)] { kernels::deform_im2col(conv, c); });
+  launch(columns, hal::DeformIm2col{d.conv, describe(columns)});
   return columns;
 }
 
@@ -149,15 +147,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> deform_co
   at::Tensor grad_input = at::empty_like(d.input);
   at::Tensor grad_offset = at::empty_like(d.offset);
   at::Tensor grad_mask = use_mask ? at::empty_like(d.mask) : at::zeros_like(mask);
-  launch(grad_input, "deform_conv2d col2im",
-         [conv = d.conv, gc = describe(grad_columns), gi = describe(grad_input)] {
-           kernels::deform_col2im(conv, gc, gi);
-         });
-  launch(grad_offset, "deform_conv2d col2im_coord",
-         [conv = d.conv, gc = describe(grad_columns), go = describe(grad_offset),
-          gm = use_mask ? describe(grad_mask) : kernels::TensorDesc{}] {
-           kernels::deform_col2im_coord(conv, gc, go, gm);
-         });
+  launch(grad_input, hal::DeformCol2im{d.conv, describe(grad_columns), describe(grad_input)});
+  launch(grad_offset, hal::DeformCol2imCoord{d.conv, describe(grad_columns), describe(grad_offset),
+                                             use_mask ? describe(grad_mask) : hal::TensorDesc{}});
   const at::Tensor columns = sampled_columns(d);
   const at::Tensor grad_weight =
       at::matmul(g, grouped_columns(d, columns).transpose(2, 3)).sum(0).view(weight.sizes());

@@ -2,8 +2,6 @@
 // its CUDA kernels (its autograd kernels then call the backward operators here). The registrations
 // wait in the dispatcher until torchvision defines the operators; without torchvision they are
 // never reached. 16-bit operands are pooled in float32, as torchvision's autocast does.
-#include "mlu_kernels/detection.h"
-
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -30,9 +28,8 @@ at::Tensor nms(const at::Tensor& boxes, const at::Tensor& scores, double iou_thr
   const at::Tensor order = std::get<1>(scores.sort(/*stable=*/true, 0, /*descending=*/true));
   at::Tensor keep = at::empty({boxes.size(0)}, order.options());
   at::Tensor kept = at::empty({1}, order.options());
-  launch(keep, "nms",
-         [b = describe(b), o = describe(order), iou_threshold, k = describe(keep),
-          n = describe(kept)] { kernels::nms(b, o, iou_threshold, k, n); });
+  launch(keep,
+         hal::Nms{describe(b), describe(order), iou_threshold, describe(keep), describe(kept)});
   // The number kept decides the result's shape: read back, as CPU and CUDA do.
   return keep.narrow(0, 0, kept.item<int64_t>());
 }
@@ -49,9 +46,11 @@ at::ScalarType pooling_type(const char* name, const at::Tensor& values, const at
   return values.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
-kernels::RoiPooling describe_pooling(kernels::RoiKind kind, const at::Tensor& rois,
-                                     double spatial_scale, int64_t pooled_height,
-                                     int64_t pooled_width, int64_t sampling_ratio, bool aligned) {
+using hal::RoiKind;
+
+hal::RoiPooling describe_pooling(RoiKind kind, const at::Tensor& rois, double spatial_scale,
+                                 int64_t pooled_height, int64_t pooled_width,
+                                 int64_t sampling_ratio, bool aligned) {
   TORCH_CHECK(pooled_height > 0 && pooled_width > 0,
               "roi pooling: the output size must be positive, got ", pooled_height, "x",
               pooled_width);
@@ -59,18 +58,20 @@ kernels::RoiPooling describe_pooling(kernels::RoiKind kind, const at::Tensor& ro
           pooled_width, sampling_ratio, aligned};
 }
 
-// Forward of every pooling: output [K, C', PH, PW] and the int32 index (empty for Align).
-std::tuple<at::Tensor, at::Tensor> pool_forward(const char* name, kernels::RoiKind kind,
-                                                const at::Tensor& input, const at::Tensor& rois,
+// Forward of every pooling: output [K, C', PH, PW] and the int32 index (empty for Align). Errors
+// name the operator.
+template <RoiKind kind>
+std::tuple<at::Tensor, at::Tensor> pool_forward(const at::Tensor& input, const at::Tensor& rois,
                                                 double spatial_scale, int64_t pooled_height,
                                                 int64_t pooled_width, int64_t sampling_ratio,
                                                 bool aligned) {
+  const char* name = hal::RoiPoolForward<kind>::name;
   const at::ScalarType type = pooling_type(name, input, rois);
   TORCH_CHECK(input.dim() == 4, name, ": expected an input of shape [N, C, H, W], got ",
               input.sizes());
   c10::DeviceGuard guard(common_device({&input, &rois}));
   int64_t channels = input.size(1);
-  if (kind == kernels::RoiKind::PsAlign || kind == kernels::RoiKind::PsAvgPool) {
+  if (kind == RoiKind::PsAlign || kind == RoiKind::PsAvgPool) {
     TORCH_CHECK(
         pooled_height > 0 && pooled_width > 0 && channels % (pooled_height * pooled_width) == 0,
         name, ": the input's channels (", channels,
@@ -80,30 +81,30 @@ std::tuple<at::Tensor, at::Tensor> pool_forward(const char* name, kernels::RoiKi
   }
   const std::vector<int64_t> shape{rois.size(0), channels, pooled_height, pooled_width};
   at::Tensor output = at::empty(shape, input.options().dtype(type));
-  at::Tensor index = at::empty(kind == kernels::RoiKind::Align ? std::vector<int64_t>{0} : shape,
+  at::Tensor index = at::empty(kind == RoiKind::Align ? std::vector<int64_t>{0} : shape,
                                input.options().dtype(at::kInt));
   const at::Tensor x = input.to(type).contiguous(), r = rois.to(type).contiguous();
-  const kernels::RoiPooling pooling = describe_pooling(kind, r, spatial_scale, pooled_height,
-                                                       pooled_width, sampling_ratio, aligned);
+  const hal::RoiPooling pooling = describe_pooling(kind, r, spatial_scale, pooled_height,
+                                                   pooled_width, sampling_ratio, aligned);
   if (output.numel() > 0) {
-    launch(output, name, [pooling, x = describe(x), o = describe(output), i = describe(index)] {
-      kernels::roi_pool_forward(pooling, x, o, i);
-    });
+    launch(output,
+           hal::RoiPoolForward<kind>{pooling, describe(x), describe(output), describe(index)});
   }
   return {output.to(input.scalar_type()), index};
 }
 
-at::Tensor pool_backward(const char* name, kernels::RoiKind kind, const at::Tensor& grad,
-                         const at::Tensor& rois, const at::Tensor& index, double spatial_scale,
-                         int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
-                         bool aligned, int64_t batch_size, int64_t channels, int64_t height,
-                         int64_t width) {
+template <RoiKind kind>
+at::Tensor pool_backward(const at::Tensor& grad, const at::Tensor& rois, const at::Tensor& index,
+                         double spatial_scale, int64_t pooled_height, int64_t pooled_width,
+                         int64_t sampling_ratio, bool aligned, int64_t batch_size, int64_t channels,
+                         int64_t height, int64_t width) {
+  const char* name = hal::RoiPoolBackward<kind>::name;
   const at::ScalarType type = pooling_type(name, grad, rois);
   TORCH_CHECK(grad.dim() == 4, name, ": expected a gradient of shape [K, C, PH, PW], got ",
               grad.sizes());
   TORCH_CHECK(batch_size >= 0 && channels >= 0 && height >= 0 && width >= 0, name,
               ": negative input size");
-  const bool sensitive = kind == kernels::RoiKind::PsAlign || kind == kernels::RoiKind::PsAvgPool;
+  const bool sensitive = kind == RoiKind::PsAlign || kind == RoiKind::PsAvgPool;
   const int64_t bins = pooled_height * pooled_width;
   TORCH_CHECK(pooled_height > 0 && pooled_width > 0 && (!sensitive || channels % bins == 0) &&
                   grad.size(0) == rois.size(0) &&
@@ -119,56 +120,54 @@ at::Tensor pool_backward(const char* name, kernels::RoiKind kind, const at::Tens
   }
   at::Tensor grad_input = at::empty(input_shape, grad.options().dtype(type));
   const at::Tensor g = grad.to(type).contiguous(), r = rois.to(type).contiguous();
-  at::Tensor i = kind == kernels::RoiKind::Align ? at::empty({0}, grad.options().dtype(at::kInt))
-                                                 : index.to(grad.device(), at::kInt).contiguous();
-  TORCH_CHECK(kind == kernels::RoiKind::Align || i.sizes() == g.sizes(), name,
+  at::Tensor i = kind == RoiKind::Align ? at::empty({0}, grad.options().dtype(at::kInt))
+                                        : index.to(grad.device(), at::kInt).contiguous();
+  TORCH_CHECK(kind == RoiKind::Align || i.sizes() == g.sizes(), name,
               ": expected an index of the gradient's shape ", g.sizes(), ", got ", i.sizes());
-  const kernels::RoiPooling pooling = describe_pooling(kind, r, spatial_scale, pooled_height,
-                                                       pooled_width, sampling_ratio, aligned);
-  launch(grad_input, name, [pooling, g = describe(g), i = describe(i), gi = describe(grad_input)] {
-    kernels::roi_pool_backward(pooling, g, i, gi);
-  });
+  const hal::RoiPooling pooling = describe_pooling(kind, r, spatial_scale, pooled_height,
+                                                   pooled_width, sampling_ratio, aligned);
+  launch(grad_input,
+         hal::RoiPoolBackward<kind>{pooling, describe(g), describe(i), describe(grad_input)});
   return grad_input.to(grad.scalar_type());
 }
-
-using kernels::RoiKind;
 
 at::Tensor roi_align(const at::Tensor& input, const at::Tensor& rois, double spatial_scale,
                      int64_t pooled_height, int64_t pooled_width, int64_t sampling_ratio,
                      bool aligned) {
-  return std::get<0>(pool_forward("roi_align", RoiKind::Align, input, rois, spatial_scale,
-                                  pooled_height, pooled_width, sampling_ratio, aligned));
+  return std::get<0>(pool_forward<RoiKind::Align>(input, rois, spatial_scale, pooled_height,
+                                                  pooled_width, sampling_ratio, aligned));
 }
 
 at::Tensor roi_align_backward(const at::Tensor& grad, const at::Tensor& rois, double spatial_scale,
                               int64_t pooled_height, int64_t pooled_width, int64_t batch_size,
                               int64_t channels, int64_t height, int64_t width,
                               int64_t sampling_ratio, bool aligned) {
-  return pool_backward("roi_align backward", RoiKind::Align, grad, rois, at::Tensor(),
-                       spatial_scale, pooled_height, pooled_width, sampling_ratio, aligned,
-                       batch_size, channels, height, width);
+  return pool_backward<RoiKind::Align>(grad, rois, at::Tensor(), spatial_scale, pooled_height,
+                                       pooled_width, sampling_ratio, aligned, batch_size, channels,
+                                       height, width);
 }
 
 std::tuple<at::Tensor, at::Tensor> roi_pool(const at::Tensor& input, const at::Tensor& rois,
                                             double spatial_scale, int64_t pooled_height,
                                             int64_t pooled_width) {
-  return pool_forward("roi_pool", RoiKind::MaxPool, input, rois, spatial_scale, pooled_height,
-                      pooled_width, 0, false);
+  return pool_forward<RoiKind::MaxPool>(input, rois, spatial_scale, pooled_height, pooled_width, 0,
+                                        false);
 }
 
 at::Tensor roi_pool_backward(const at::Tensor& grad, const at::Tensor& rois,
                              const at::Tensor& argmax, double spatial_scale, int64_t pooled_height,
                              int64_t pooled_width, int64_t batch_size, int64_t channels,
                              int64_t height, int64_t width) {
-  return pool_backward("roi_pool backward", RoiKind::MaxPool, grad, rois, argmax, spatial_scale,
-                       pooled_height, pooled_width, 0, false, batch_size, channels, height, width);
+  return pool_backward<RoiKind::MaxPool>(grad, rois, argmax, spatial_scale, pooled_height,
+                                         pooled_width, 0, false, batch_size, channels, height,
+                                         width);
 }
 
 std::tuple<at::Tensor, at::Tensor> ps_roi_align(const at::Tensor& input, const at::Tensor& rois,
                                                 double spatial_scale, int64_t pooled_height,
                                                 int64_t pooled_width, int64_t sampling_ratio) {
-  return pool_forward("ps_roi_align", RoiKind::PsAlign, input, rois, spatial_scale, pooled_height,
-                      pooled_width, sampling_ratio, false);
+  return pool_forward<RoiKind::PsAlign>(input, rois, spatial_scale, pooled_height, pooled_width,
+                                        sampling_ratio, false);
 }
 
 at::Tensor ps_roi_align_backward(const at::Tensor& grad, const at::Tensor& rois,
@@ -176,25 +175,25 @@ at::Tensor ps_roi_align_backward(const at::Tensor& grad, const at::Tensor& rois,
                                  int64_t pooled_height, int64_t pooled_width,
                                  int64_t sampling_ratio, int64_t batch_size, int64_t channels,
                                  int64_t height, int64_t width) {
-  return pool_backward("ps_roi_align backward", RoiKind::PsAlign, grad, rois, channel_mapping,
-                       spatial_scale, pooled_height, pooled_width, sampling_ratio, false,
-                       batch_size, channels, height, width);
+  return pool_backward<RoiKind::PsAlign>(grad, rois, channel_mapping, spatial_scale, pooled_height,
+                                         pooled_width, sampling_ratio, false, batch_size, channels,
+                                         height, width);
 }
 
 std::tuple<at::Tensor, at::Tensor> ps_roi_pool(const at::Tensor& input, const at::Tensor& rois,
                                                double spatial_scale, int64_t pooled_height,
                                                int64_t pooled_width) {
-  return pool_forward("ps_roi_pool", RoiKind::PsAvgPool, input, rois, spatial_scale, pooled_height,
-                      pooled_width, 0, false);
+  return pool_forward<RoiKind::PsAvgPool>(input, rois, spatial_scale, pooled_height, pooled_width,
+                                          0, false);
 }
 
 at::Tensor ps_roi_pool_backward(const at::Tensor& grad, const at::Tensor& rois,
                                 const at::Tensor& channel_mapping, double spatial_scale,
                                 int64_t pooled_height, int64_t pooled_width, int64_t batch_size,
                                 int64_t channels, int64_t height, int64_t width) {
-  return pool_backward("ps_roi_pool backward", RoiKind::PsAvgPool, grad, rois, channel_mapping,
-                       spatial_scale, pooled_height, pooled_width, 0, false, batch_size, channels,
-                       height, width);
+  return pool_backward<RoiKind::PsAvgPool>(grad, rois, channel_mapping, spatial_scale,
+                                           pooled_height, pooled_width, 0, false, batch_size,
+                                           channels, height, width);
 }
 
 TORCH_LIBRARY_IMPL(torchvision, PrivateUse1, m) {

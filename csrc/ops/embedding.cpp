@@ -2,8 +2,6 @@
 // index_select). The bags' bookkeeping (offset2bag, bag_size, max_indices) has the shapes PyTorch's
 // meta function gives a non-CPU device (compiled graphs check them) and the values of PyTorch's
 // CPU kernel, computed in int64 and returned in the promoted dtype of indices and offsets.
-#include "mlu_kernels/embedding.h"
-
 #include <ATen/ATen.h>
 #include <ATen/TensorUtils.h>
 #include <c10/core/DeviceGuard.h>
@@ -40,22 +38,24 @@ at::Tensor embedding_dense_backward(const at::Tensor& grad_output, const at::Ten
   const at::Tensor idx = dense_long(indices.reshape({n}), device);
   at::Tensor grad_weight = at::zeros({num_weights, features}, grad_output.options());
   if (n == 0 || features == 0) return grad_weight;
-  launch(grad_weight, "embedding_dense_backward",
-         [gw = describe(grad_weight), g = describe(grad), i = describe(idx), padding_idx,
-          scale_grad_by_freq] {
-           kernels::embedding_dense_backward(gw, g, i, padding_idx, scale_grad_by_freq);
-         });
+  launch(grad_weight, hal::EmbeddingDenseBackward{.grad_weight = describe(grad_weight),
+                                                  .grad = describe(grad),
+                                                  .indices = describe(idx),
+                                                  .padding_idx = padding_idx,
+                                                  .scale_by_frequency = scale_grad_by_freq});
   return grad_weight;
 }
 
 // ---- embedding_bag -----------------------------------------------------------------------------
 
-kernels::EmbeddingBag bag_spec(const at::Tensor& indices, const at::Tensor& offsets, int64_t mode,
-                               int64_t padding_idx, bool include_last_offset) {
-  kernels::EmbeddingBag bag;
+hal::EmbeddingBag bag_spec(const at::Tensor& indices, const at::Tensor& offsets, int64_t mode,
+                           int64_t padding_idx, bool include_last_offset,
+                           const std::optional<at::Tensor>& per_sample_weights = std::nullopt) {
+  hal::EmbeddingBag bag;
   bag.indices = describe(indices);
   bag.offsets = describe(offsets);
-  bag.mode = static_cast<kernels::BagMode>(mode);
+  if (per_sample_weights) bag.per_sample_weights = describe(*per_sample_weights);
+  bag.mode = static_cast<hal::BagMode>(mode);
   bag.padding_idx = padding_idx;
   bag.include_last_offset = include_last_offset;
   return bag;
@@ -106,15 +106,13 @@ Bag4 embedding_bag_forward(const at::Tensor& weight, const at::Tensor& indices,
   at::Tensor bag_size = at::empty(offsets.sizes(), long_options);
   at::Tensor max_indices = mode == kModeMax ? at::empty({bags, weight.size(1)}, long_options)
                                             : at::empty({0}, long_options);
-  const std::optional<kernels::TensorDesc> weights =
-      per_sample_weights ? std::optional(describe(*per_sample_weights)) : std::nullopt;
-  launch(output, "embedding_bag",
-         [bag = bag_spec(idx, offs, mode, padding_idx, include_last_offset), weights,
-          w = describe(weight), o = describe(output), o2b = describe(offset2bag),
-          bs = describe(bag_size), mi = describe(max_indices)]() mutable {
-           bag.per_sample_weights = weights ? &*weights : nullptr;
-           kernels::embedding_bag_forward(bag, w, o, o2b, bs, mi);
-         });
+  launch(output, hal::EmbeddingBagForward{.bag = bag_spec(idx, offs, mode, padding_idx,
+                                                          include_last_offset, per_sample_weights),
+                                          .weight = describe(weight),
+                                          .output = describe(output),
+                                          .offset2bag = describe(offset2bag),
+                                          .bag_size = describe(bag_size),
+                                          .max_indices = describe(max_indices)});
   if (index_type != at::kLong) {
     offset2bag = offset2bag.to(index_type);
     bag_size = bag_size.to(index_type);
@@ -152,15 +150,14 @@ at::Tensor embedding_bag_dense_backward(const at::Tensor& grad, const at::Tensor
   const at::Tensor offsets = at::empty({0}, idx.options());
   at::Tensor grad_weight = at::zeros({num_weights, grad.size(1)}, grad.options());
   if (grad.numel() == 0) return grad_weight;
-  const std::optional<kernels::TensorDesc> weights =
-      per_sample_weights ? std::optional(describe(*per_sample_weights)) : std::nullopt;
-  launch(grad_weight, "embedding_bag_backward",
-         [bag = bag_spec(idx, offsets, mode, padding_idx, false), weights,
-          gw = describe(grad_weight), g = describe(grad), o2b = describe(o2b), bs = describe(bs),
-          mi = describe(mi), scale_grad_by_freq]() mutable {
-           bag.per_sample_weights = weights ? &*weights : nullptr;
-           kernels::embedding_bag_backward(bag, gw, g, o2b, bs, mi, scale_grad_by_freq);
-         });
+  launch(grad_weight, hal::EmbeddingBagBackward{.bag = bag_spec(idx, offsets, mode, padding_idx,
+                                                                false, per_sample_weights),
+                                                .grad_weight = describe(grad_weight),
+                                                .grad = describe(grad),
+                                                .offset2bag = describe(o2b),
+                                                .bag_size = describe(bs),
+                                                .max_indices = describe(mi),
+                                                .scale_by_frequency = scale_grad_by_freq});
   return grad_weight;
 }
 
@@ -198,11 +195,12 @@ at::Tensor embedding_bag_per_sample_weights_backward(const at::Tensor& grad,
   const at::Tensor offsets = at::empty({0}, idx.options());
   at::Tensor result = at::empty({idx.numel()}, grad.options());
   if (result.numel() == 0) return result;
-  launch(result, "embedding_bag_per_sample_weights_backward",
-         [bag = bag_spec(idx, offsets, mode, padding_idx, false), r = describe(result),
-          g = describe(grad), w = describe(weight), o2b = describe(o2b)] {
-           kernels::embedding_bag_per_sample_weights_backward(bag, r, g, w, o2b);
-         });
+  launch(result, hal::EmbeddingBagPerSampleWeightsBackward{
+                     .bag = bag_spec(idx, offsets, mode, padding_idx, false),
+                     .grad_weights = describe(result),
+                     .grad = describe(grad),
+                     .weight = describe(weight),
+                     .offset2bag = describe(o2b)});
   return result;
 }
 

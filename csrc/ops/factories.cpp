@@ -12,8 +12,6 @@
 #include <limits>
 
 #include "common.h"
-#include "mlu_kernels/range.h"
-#include "mlu_kernels/shape.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -57,14 +55,11 @@ at::Tensor& arange_out(const at::Scalar& start, const at::Scalar& end, const at:
     resize_vector(out, static_cast<int64_t>(size_d));
     if (out.numel() == 0) return;
     if constexpr (std::is_integral_v<scalar_t>) {
-      launch(out, "arange",
-             [o = describe(out), s = static_cast<int64_t>(xstart),
-              d = static_cast<int64_t>(xstep)] { kernels::arange(o, s, d); });
+      launch(out, hal::ArangeIntegral{describe(out), static_cast<int64_t>(xstart),
+                                      static_cast<int64_t>(xstep)});
     } else {
-      launch(out, "arange",
-             [o = describe(out), s = static_cast<double>(xstart), d = static_cast<double>(xstep)] {
-               kernels::arange(o, s, d);
-             });
+      launch(out,
+             hal::Arange{describe(out), static_cast<double>(xstart), static_cast<double>(xstep)});
     }
   });
   return out;
@@ -84,7 +79,7 @@ at::Tensor& linspace_out(const at::Scalar& start, const at::Scalar& end, int64_t
     first = static_cast<double>(start.to<scalar_t>());
     last = static_cast<double>(end.to<scalar_t>());
   });
-  launch(out, "linspace", [o = describe(out), first, last] { kernels::linspace(o, first, last); });
+  launch(out, hal::Linspace{describe(out), first, last});
   return out;
 }
 
@@ -103,9 +98,7 @@ at::Tensor& logspace_out(const at::Scalar& start, const at::Scalar& end, int64_t
     // PyTorch's kernel raises a float base for integral outputs.
     if constexpr (std::is_integral_v<scalar_t>) power_base = static_cast<float>(base);
   });
-  launch(out, "logspace", [o = describe(out), first, last, power_base] {
-    kernels::logspace(o, first, last, power_base);
-  });
+  launch(out, hal::Logspace{describe(out), first, last, power_base});
   return out;
 }
 
@@ -135,9 +128,7 @@ at::Tensor triangle_indices(const char* name, bool upper, int64_t row, int64_t c
   at::Tensor out =
       at::empty({2, n}, at::TensorOptions().dtype(type).device(device).pinned_memory(pin_memory));
   if (n == 0) return out;
-  launch(out, name, [o = describe(out), col, offset, upper] {
-    kernels::triangle_indices(o, col, offset, upper);
-  });
+  launch(out, hal::TriangleIndices{describe(out), col, offset, upper});
   return out;
 }
 

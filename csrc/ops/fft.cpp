@@ -1,6 +1,6 @@
 // The FFT primitives torch.fft, stft and istft are built on (_fft_r2c, _fft_c2r, _fft_c2c), on
-// the kernel library's pocketfft kernels. Shapes, normalisation and one-sided halves are decided
-// here as ATen's CPU kernels decide them.
+// the device's FFT operations (pocketfft kernels on the software MLU). Shapes, normalisation and
+// one-sided halves are decided here as ATen's CPU kernels decide them.
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "common.h"
-#include "mlu_kernels/complex.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -75,10 +74,8 @@ at::Tensor c2c(const at::Tensor& self, c10::SymIntArrayRef sym_dims, int64_t nor
   const double scale = normalization_scale(normalization, in.sizes(), dims_vec);
   const at::Tensor result = result_for(in, in.sizes(), in.scalar_type(), out);
   return run(result, [&](const at::Tensor& target) {
-    launch(target, "fft_c2c",
-           [o = describe_interleaved(target), i = describe_interleaved(in),
-            d = kernel_dims(dims_vec, in.dim()), forward,
-            scale] { kernels::fft_c2c(o, i, d, forward, scale); });
+    launch(target, hal::FftC2C{describe_interleaved(target), describe_interleaved(in),
+                               kernel_dims(dims_vec, in.dim()), forward, scale});
   });
 }
 
@@ -99,9 +96,8 @@ at::Tensor r2c(const at::Tensor& self, at::IntArrayRef dims, int64_t normalizati
   shape[last] = shape[last] / 2 + 1;
   const at::Tensor result = result_for(self, shape, complex_type, out);
   return run(result, [&](const at::Tensor& target) {
-    launch(target, "fft_r2c",
-           [o = describe_interleaved(target), i = describe(self), d = kernel_dims(dims, self.dim()),
-            scale] { kernels::fft_r2c(o, i, d, scale); });
+    launch(target, hal::FftR2C{describe_interleaved(target), describe(self),
+                               kernel_dims(dims, self.dim()), scale});
   });
 }
 
@@ -122,9 +118,8 @@ at::Tensor c2r(const at::Tensor& self, at::IntArrayRef dims, int64_t normalizati
   const double scale = normalization_scale(normalization, shape, dims);
   const at::Tensor result = result_for(self, shape, c10::toRealValueType(self.scalar_type()), out);
   return run(result, [&](const at::Tensor& target) {
-    launch(target, "fft_c2r",
-           [o = describe(target), i = describe_interleaved(in), d = kernel_dims(dims, self.dim()),
-            scale] { kernels::fft_c2r(o, i, d, scale); });
+    launch(target, hal::FftC2R{describe(target), describe_interleaved(in),
+                               kernel_dims(dims, self.dim()), scale});
   });
 }
 

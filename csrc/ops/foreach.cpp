@@ -205,7 +205,7 @@ void addc_(at::TensorList self, at::TensorList t1, at::TensorList t2,
     for (std::size_t i = 0; i < self.size(); ++i) {
       const at::Scalar& v = values.size() == 1 ? values[0] : values[i];
       op == hal::TernaryOp::AddCMul ? self[i].addcmul_(t1[i], t2[i], v)
-                                        : self[i].addcdiv_(t1[i], t2[i], v);
+                                    : self[i].addcdiv_(t1[i], t2[i], v);
     }
     return;
   }
@@ -213,8 +213,8 @@ void addc_(at::TensorList self, at::TensorList t1, at::TensorList t2,
   for (std::size_t i = 0; i < self.size(); ++i)
     numbers.push_back((values.size() == 1 ? values[0] : values[i]).toDouble());
   c10::DeviceGuard guard(self[0].device());
-  launch(self[0], hal::ForeachTernary{op, describe_all(self), describe_all(t1), describe_all(t2),
-                                      numbers});
+  launch(self[0],
+         hal::ForeachTernary{op, describe_all(self), describe_all(t1), describe_all(t2), numbers});
 }
 
 template <hal::TernaryOp op>

@@ -17,7 +17,7 @@
 
 namespace torch_mlu::ops {
 
-using mlu::kernels::Activation;
+using mlu::hal::Activation;
 
 const NamedActivation kActivations[5] = {{"none", Activation::None, false},
                                          {"relu", Activation::Relu, false},

@@ -8,14 +8,14 @@
 #include <optional>
 #include <tuple>
 
-#include "mlu_kernels/epilogue.h"
+#include "mlu/ops/gemm.h"
 
 namespace torch_mlu::ops {
 
 // The activations the fused kernels apply, by the names operator arguments use.
 struct NamedActivation {
   const char* name;
-  mlu::kernels::Activation activation;
+  mlu::hal::Activation activation;
   bool gradient_needs_pre_activation;  // relu's gradient follows from its result; these do not
 };
 extern const NamedActivation kActivations[5];

@@ -14,14 +14,13 @@
 #include <limits>
 
 #include "indexing.h"
-#include "mlu_kernels/elementwise.h"
 #include "real_only.h"
 
 namespace torch_mlu::ops {
 namespace {
 
-using kernels::NegativeIndices;
-using kernels::ScatterReduce;
+using hal::NegativeIndices;
+using hal::ScatterReduce;
 
 // 0-d operands of gather/scatter behave as one-element vectors.
 at::Tensor as_vector(const at::Tensor& t) { return t.dim() == 0 ? t.view({1}) : t; }
@@ -65,11 +64,11 @@ at::Tensor& index_select_out(const at::Tensor& self, int64_t dim, const at::Tens
   if (out.numel() == 0) return out;
   const at::Tensor idx = long_index(index, device);
   const at::Tensor src = as_vector(self), dst = as_vector(out);
-  const kernels::TensorDesc s = restrided(describe(src), dst.sizes(), strides_without(src, dim));
-  const kernels::IndexOperand op = index_along(idx, dst.sizes(), dim, src, dim);
-  launch(out, "index_select", [o = describe(dst), s, op] {
-    kernels::index_gather(o, s, {op}, NegativeIndices::Reject);
-  });
+  launch(out,
+         hal::IndexSelect{{.out = describe(dst),
+                           .src = restrided(describe(src), dst.sizes(), strides_without(src, dim)),
+                           .indices = {index_along(idx, dst.sizes(), dim, src, dim)},
+                           .negative = NegativeIndices::Reject}});
   return out;
 }
 
@@ -110,15 +109,15 @@ at::Tensor& gather_out(const at::Tensor& self, int64_t dim, const at::Tensor& in
   if (index.numel() == 0) return out;
   const at::Tensor src = as_vector(self), idx = as_vector(long_index(index, device)),
                    dst = as_vector(out);
-  kernels::IndexOperand op;
+  hal::IndexOperand op;
   op.index = describe(idx);
   op.size = src.size(dim);
   op.stride = src.stride(dim);
   op.dim = static_cast<int>(dim);
-  const kernels::TensorDesc s = restrided(describe(src), idx.sizes(), strides_without(src, dim));
-  launch(out, "gather", [o = describe(dst), s, op] {
-    kernels::index_gather(o, s, {op}, NegativeIndices::Reject);
-  });
+  launch(out, hal::Gather{{.out = describe(dst),
+                           .src = restrided(describe(src), idx.sizes(), strides_without(src, dim)),
+                           .indices = {op},
+                           .negative = NegativeIndices::Reject}});
   return out;
 }
 
@@ -141,15 +140,15 @@ at::Tensor& take_out(const at::Tensor& self, const at::Tensor& index, at::Tensor
   if (index.numel() == 0) return out;
   // Indices address self in row-major order: a flat view (a copy when self is not contiguous).
   const at::Tensor flat = self.reshape({-1}), idx = long_index(index, device);
-  kernels::IndexOperand op;
+  hal::IndexOperand op;
   op.index = describe(idx);
   op.size = flat.numel();
   op.stride = flat.stride(0);
   const std::vector<int64_t> broadcast(idx.dim(), 0);
-  const kernels::TensorDesc src = restrided(describe(flat), idx.sizes(), broadcast);
-  launch(out, "take", [o = describe(out), src, op] {
-    kernels::index_gather(o, src, {op}, NegativeIndices::Wrap);
-  });
+  launch(out, hal::Take{{.out = describe(out),
+                         .src = restrided(describe(flat), idx.sizes(), broadcast),
+                         .indices = {op},
+                         .negative = NegativeIndices::Wrap}});
   return out;
 }
 
@@ -181,7 +180,7 @@ at::Scalar reduction_identity(at::native::ReductionType op, c10::ScalarType dtyp
   return identity;
 }
 
-ScatterReduce kernel_reduce(at::native::ReductionType op) {
+ScatterReduce scatter_reduce_of(at::native::ReductionType op) {
   using at::native::ReductionType;
   switch (op) {
     case ReductionType::SUM:
@@ -193,9 +192,9 @@ ScatterReduce kernel_reduce(at::native::ReductionType op) {
   TORCH_CHECK(false, "unknown scatter reduction");
 }
 
-// A scalar as a zero-stride kernel operand of the iteration shape; its bytes travel in the work.
-CapturedOperand scalar_operand(const at::Scalar& scalar, c10::ScalarType dtype,
-                               c10::IntArrayRef shape, c10::Device device) {
+// A scalar as a zero-stride operand of the iteration shape; its bytes travel in the operation.
+hal::Operand scalar_operand(const at::Scalar& scalar, c10::ScalarType dtype, c10::IntArrayRef shape,
+                            c10::Device device) {
   return kernel_operand(at::scalar_to_tensor(scalar), dtype, shape, device).captured;
 }
 
@@ -205,12 +204,14 @@ struct ScatterValues {
   const at::Scalar* value = nullptr;
 };
 
-// out = self, then out[index] (reduce)= values along dim. include_self and mean follow
+// out = self, then out[index] (reduce)= values along dim, launched as Operation (hal::Scatter,
+// ScatterAdd or ScatterReduction), whose name is the operator's. include_self and mean follow
 // scatter_reduce: where !include_self the scattered places start at the reduction's identity.
-at::Tensor& scatter_into(const char* name, const at::Tensor& self, int64_t dim,
-                         const at::Tensor& index, ScatterValues values,
-                         std::optional<at::native::ReductionType> reduction, bool include_self,
-                         at::Tensor& out) {
+template <typename Operation>
+at::Tensor& scatter_into(const at::Tensor& self, int64_t dim, const at::Tensor& index,
+                         ScatterValues values, std::optional<at::native::ReductionType> reduction,
+                         bool include_self, at::Tensor& out) {
+  constexpr const char* name = Operation::name;
   const at::Tensor none;
   const c10::Device device = common_device({&self, &index, values.src ? values.src : &none, &out});
   c10::DeviceGuard guard(device);
@@ -229,101 +230,98 @@ at::Tensor& scatter_into(const char* name, const at::Tensor& self, int64_t dim,
   if (index.numel() == 0) return out;
 
   const at::Tensor dst = as_vector(out), idx = as_vector(long_index(index, device));
-  kernels::IndexOperand op;
+  hal::IndexOperand op;
   op.index = describe(idx);
   op.size = dst.size(dim);
   op.stride = dst.stride(dim);
   op.dim = static_cast<int>(dim);
-  const kernels::TensorDesc d = restrided(describe(dst), idx.sizes(), strides_without(dst, dim));
-  std::optional<kernels::TensorDesc> source;
-  std::optional<CapturedOperand> scalar;
+  hal::Operand source;
   if (src) {
     const at::Tensor s = as_vector(*src);
     source = restrided(describe(s), idx.sizes(), s.strides());
   } else {
-    scalar = scalar_operand(*values.value, self.scalar_type(), idx.sizes(), device);
+    source = scalar_operand(*values.value, self.scalar_type(), idx.sizes(), device);
   }
-  const ScatterReduce reduce = reduction ? kernel_reduce(*reduction) : ScatterReduce::Assign;
-  std::optional<CapturedOperand> identity;
+  std::optional<hal::Operand> identity;
   if (reduction && !include_self) {
     identity = scalar_operand(reduction_identity(*reduction, self.scalar_type()),
                               self.scalar_type(), idx.sizes(), device);
   }
-  launch(out, name, [d, op, source, scalar, identity, reduce]() mutable {
-    if (identity)
-      kernels::index_scatter(d, identity->bind(), {op}, NegativeIndices::Reject,
-                             ScatterReduce::Assign);
-    kernels::index_scatter(d, source ? *source : scalar->bind(), {op}, NegativeIndices::Reject,
-                           reduce);
-  });
+  launch(out,
+         Operation{{.dst = restrided(describe(dst), idx.sizes(), strides_without(dst, dim)),
+                    .values = source,
+                    .indices = {op},
+                    .negative = NegativeIndices::Reject,
+                    .reduce = reduction ? scatter_reduce_of(*reduction) : ScatterReduce::Assign,
+                    .initial = identity}});
   if (reduction == at::native::ReductionType::MEAN) {
     // Divide by how many values each place received (plus itself with include_self).
     at::Tensor count = at::empty_like(dst).fill_(include_self ? 1 : 0);
-    const kernels::TensorDesc c =
-        restrided(describe(count), idx.sizes(), strides_without(count, dim));
-    CapturedOperand one = scalar_operand(1, self.scalar_type(), idx.sizes(), device);
-    const bool integral = c10::isIntegralType(self.scalar_type(), true);
-    launch(out, name,
-           [c, full_count = describe(count), o = describe(dst), op, one, integral]() mutable {
-             kernels::index_scatter(c, one.bind(), {op}, NegativeIndices::Reject,
-                                    ScatterReduce::Add);
-             kernels::unary(kernels::UnaryOp::ClampMin, full_count, full_count, 1);
-             kernels::binary(integral ? kernels::BinaryOp::FloorDivide : kernels::BinaryOp::Div, o,
-                             o, full_count);
-           });
+    launch(out,
+           hal::ScatterMean{.out = describe(dst),
+                            .count = describe(count),
+                            .count_indexed = restrided(describe(count), idx.sizes(),
+                                                       strides_without(count, dim)),
+                            .index = op,
+                            .one = scalar_operand(1, self.scalar_type(), idx.sizes(), device)});
   }
   return out;
 }
 
 at::Tensor& scatter_src_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                             const at::Tensor& src, at::Tensor& out) {
-  return scatter_into("scatter", self, dim, index, {&src, nullptr}, std::nullopt, true, out);
+  return scatter_into<hal::Scatter>(self, dim, index, {&src, nullptr}, std::nullopt, true, out);
 }
 at::Tensor& scatter_value_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                               const at::Scalar& value, at::Tensor& out) {
-  return scatter_into("scatter", self, dim, index, {nullptr, &value}, std::nullopt, true, out);
+  return scatter_into<hal::Scatter>(self, dim, index, {nullptr, &value}, std::nullopt, true, out);
 }
 at::Tensor& scatter_reduce_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                                const at::Tensor& src, c10::string_view reduce, at::Tensor& out) {
   const auto op = at::native::get_operator_enum(reduce, /*use_new_options=*/false);
-  return scatter_into("scatter", self, dim, index, {&src, nullptr}, op, true, out);
+  return scatter_into<hal::Scatter>(self, dim, index, {&src, nullptr}, op, true, out);
 }
 at::Tensor& scatter_value_reduce_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                                      const at::Scalar& value, c10::string_view reduce,
                                      at::Tensor& out) {
   const auto op = at::native::get_operator_enum(reduce, /*use_new_options=*/false);
-  return scatter_into("scatter", self, dim, index, {nullptr, &value}, op, true, out);
+  return scatter_into<hal::Scatter>(self, dim, index, {nullptr, &value}, op, true, out);
 }
 at::Tensor& scatter_add_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                             const at::Tensor& src, at::Tensor& out) {
-  return scatter_into("scatter_add", self, dim, index, {&src, nullptr},
-                      at::native::ReductionType::SUM, true, out);
+  return scatter_into<hal::ScatterAdd>(self, dim, index, {&src, nullptr},
+                                       at::native::ReductionType::SUM, true, out);
 }
 at::Tensor& scatter_reduce_two_out(const at::Tensor& self, int64_t dim, const at::Tensor& index,
                                    const at::Tensor& src, c10::string_view reduce,
                                    bool include_self, at::Tensor& out) {
   const auto op = at::native::get_operator_enum(reduce, /*use_new_options=*/true);
-  return scatter_into("scatter_reduce", self, dim, index, {&src, nullptr}, op, include_self, out);
+  return scatter_into<hal::ScatterReduction>(self, dim, index, {&src, nullptr}, op, include_self,
+                                             out);
 }
 
 // ---- index_add, index_copy, index_fill -------------------------------------------------------
 
-// out[..., index[j], ...] (reduce)= values[..., j, ...] along dim: values (a tensor or a broadcast
-// scalar) has out's shape except index.numel() along dim.
-void launch_along_dim(const char* name, const at::Tensor& out, int64_t dim, const at::Tensor& index,
+// out[..., index[j], ...] (reduce)= values[..., j, ...] along dim, launched as Operation (an
+// IndexScatter named after the operator): values (a tensor or a broadcast scalar) has out's shape
+// except index.numel() along dim.
+template <typename Operation>
+void launch_along_dim(const at::Tensor& out, int64_t dim, const at::Tensor& index,
                       KernelOperand values, NegativeIndices negative, ScatterReduce reduce,
                       double alpha = 1) {
+  constexpr const char* name = Operation::name;
   const at::Tensor dst = as_vector(out), idx = long_index(index, out.device());
   std::vector<int64_t> shape = dst.sizes().vec();
   shape[dim] = idx.numel();
   TORCH_CHECK(values.captured.desc.ndim == static_cast<int>(shape.size()), name, "(): source (",
               values.captured.desc.ndim, "-D) and self (", out.dim(),
               "-D) must have the same number of dimensions");
-  const kernels::TensorDesc d = restrided(describe(dst), shape, strides_without(dst, dim));
-  const kernels::IndexOperand op = index_along(idx, shape, dim, dst, dim);
-  launch(out, name, [d, v = values.captured, op, negative, reduce, alpha]() mutable {
-    kernels::index_scatter(d, v.bind(), {op}, negative, reduce, alpha);
-  });
+  launch(out, Operation{{.dst = restrided(describe(dst), shape, strides_without(dst, dim)),
+                         .values = values.captured,
+                         .indices = {index_along(idx, shape, dim, dst, dim)},
+                         .negative = negative,
+                         .reduce = reduce,
+                         .alpha = alpha}});
 }
 
 // The checks index_add and index_copy share (PyTorch's index_func_meta_impl); out = self.
@@ -369,8 +367,8 @@ at::Tensor& index_add_out(const at::Tensor& self, int64_t dim, const at::Tensor&
   }
   prepare_index_func("index_add_", self, dim, index, source, out);
   if (index.numel() == 0 || out.numel() == 0) return out;
-  launch_along_dim(
-      "index_add", out, dim, index,
+  launch_along_dim<hal::IndexAdd>(
+      out, dim, index,
       kernel_operand(as_vector(source), source.scalar_type(), as_vector(source).sizes(), device),
       NegativeIndices::Reject, ScatterReduce::Add, alpha.toDouble());
   return out;
@@ -383,8 +381,8 @@ at::Tensor& index_copy_out(const at::Tensor& self, int64_t dim, const at::Tensor
   dim = at::maybe_wrap_dim(dim, self.dim());
   prepare_index_func("index_copy_", self, dim, index, source, out);
   if (index.numel() == 0 || out.numel() == 0) return out;
-  launch_along_dim(
-      "index_copy", out, dim, index,
+  launch_along_dim<hal::IndexCopy>(
+      out, dim, index,
       kernel_operand(as_vector(source), source.scalar_type(), as_vector(source).sizes(), device),
       NegativeIndices::Reject, ScatterReduce::Assign);
   return out;
@@ -406,9 +404,9 @@ at::Tensor& index_fill_with(at::Tensor& self, int64_t dim, const at::Tensor& ind
   if (index.numel() == 0 || self.numel() == 0) return self;
   std::vector<int64_t> shape = as_vector(self).sizes().vec();
   shape[dim] = index.numel();
-  launch_along_dim("index_fill", self, dim, index,
-                   kernel_operand(value, self.scalar_type(), shape, device), NegativeIndices::Wrap,
-                   ScatterReduce::Assign);
+  launch_along_dim<hal::IndexFill>(self, dim, index,
+                                   kernel_operand(value, self.scalar_type(), shape, device),
+                                   NegativeIndices::Wrap, ScatterReduce::Assign);
   return self;
 }
 

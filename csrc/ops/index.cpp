@@ -14,7 +14,6 @@
 #include <algorithm>
 
 #include "indexing.h"
-#include "mlu_kernels/elementwise.h"
 #include "real_only.h"
 
 namespace torch_mlu::ops {
@@ -23,12 +22,12 @@ namespace {
 using IndexList = c10::List<std::optional<at::Tensor>>;
 
 // What PyTorch's AdvancedIndex computes: the indexed dims made adjacent, the result's shape
-// (dims before, the broadcast index shape, dims after), and each index as a kernel operand.
+// (dims before, the broadcast index shape, dims after), and each index as an operation's operand.
 struct AdvancedIndex {
   at::Tensor data;  // self, transposed when the indexed dims were not adjacent
   std::vector<int64_t> shape;
-  kernels::TensorDesc data_desc;  // data seen with the result's shape, indexed dims of stride 0
-  std::vector<kernels::IndexOperand> indices;
+  hal::TensorDesc data_desc;  // data seen with the result's shape, indexed dims of stride 0
+  std::vector<hal::IndexOperand> indices;
   std::vector<at::Tensor> keep_alive;  // device copies of the indices, until launched
 };
 
@@ -89,7 +88,7 @@ AdvancedIndex plan_index(const at::Tensor& self, const IndexList& index_list) {
     std::vector<int64_t> index_strides(plan.shape.size(), 0);
     for (std::size_t j = 0; j < replacement.size(); ++j)
       index_strides[before + j] = index.stride(j);
-    kernels::IndexOperand op;
+    hal::IndexOperand op;
     op.index = restrided(describe(index), plan.shape, index_strides);
     op.size = data.size(before + k);
     op.stride = data.stride(before + k);
@@ -116,9 +115,10 @@ at::Tensor& index_into(const at::Tensor& self, const IndexList& indices, at::Ten
   at::assert_no_overlap(out, self);
   at::native::resize_output(out, plan.shape);
   if (out.numel() == 0) return out;
-  launch(out, "index", [o = describe(out), s = plan.data_desc, ops = plan.indices] {
-    kernels::index_gather(o, s, ops, kernels::NegativeIndices::Wrap);
-  });
+  launch(out, hal::Index{{.out = describe(out),
+                          .src = plan.data_desc,
+                          .indices = plan.indices,
+                          .negative = hal::NegativeIndices::Wrap}});
   return out;
 }
 
@@ -155,9 +155,7 @@ at::Tensor& masked_fill_with(at::Tensor& self, const at::Tensor& mask, const at:
   if (self.numel() == 0) return self;
   const at::Tensor m = operand(mask, at::kBool, self.sizes(), device);
   KernelOperand v = kernel_operand(value, self.scalar_type(), self.sizes(), device);
-  launch(self, "masked_fill", [s = describe(self), m = describe(m), v = v.captured]() mutable {
-    kernels::where(s, m, v.bind(), s);
-  });
+  launch(self, hal::MaskedFill{describe(self), describe(m), v.captured});
   return self;
 }
 
@@ -185,9 +183,7 @@ at::Tensor& masked_scatter_(at::Tensor& self, const at::Tensor& mask, const at::
   if (self.numel() == 0) return self;
   const at::Tensor m = operand(mask, at::kBool, self.sizes(), device);
   const at::Tensor values = source.reshape({-1});
-  launch(self, "masked_scatter", [s = describe(self), m = describe(m), v = describe(values)] {
-    kernels::masked_scatter(s, m, v);
-  });
+  launch(self, hal::MaskedScatter{describe(self), describe(m), describe(values)});
   return self;
 }
 
@@ -204,8 +200,7 @@ at::Tensor& nonzero_out(const at::Tensor& self, at::Tensor& out) {
   if (count == 0) return out;
   const at::Tensor result =
       out.is_contiguous() ? out : at::empty({count, self.dim()}, out.options());
-  launch(result, "nonzero",
-         [o = describe(result), in = describe(self)] { kernels::nonzero(o, in); });
+  launch(result, hal::Nonzero{describe(result), describe(self)});
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }
@@ -292,11 +287,12 @@ at::Tensor& index_put_impl_(at::Tensor& self, const IndexList& indices, const at
               " for the source.");
   if (c10::multiply_integers(plan.shape) == 0) return self;
   KernelOperand v = kernel_operand(values, self.scalar_type(), plan.shape, device);
-  const auto reduce = accumulate ? kernels::ScatterReduce::Add : kernels::ScatterReduce::Assign;
-  launch(self, "index_put",
-         [d = plan.data_desc, ops = plan.indices, v = v.captured, reduce]() mutable {
-           kernels::index_scatter(d, v.bind(), ops, kernels::NegativeIndices::Wrap, reduce);
-         });
+  launch(self, hal::IndexPut{
+                   {.dst = plan.data_desc,
+                    .values = v.captured,
+                    .indices = plan.indices,
+                    .negative = hal::NegativeIndices::Wrap,
+                    .reduce = accumulate ? hal::ScatterReduce::Add : hal::ScatterReduce::Assign}});
   return self;
 }
 

@@ -1,4 +1,4 @@
-// Descriptors for the indexing kernels (mlu_kernels/index.h): data tensors seen with an
+// Descriptors for the indexing operations (mlu/ops/index.h): data tensors seen with an
 // iteration shape, and int64 index tensors broadcast to it.
 #pragma once
 
@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "common.h"
-#include "mlu_kernels/index.h"
 
 namespace torch_mlu::ops {
 
@@ -30,11 +29,11 @@ at::Tensor& gather_complex(const at::Tensor& self, at::Tensor& out, Gather gathe
 
 // desc seen with other sizes and strides from the same first element: a data tensor with the
 // iteration shape, its indexed dims of stride 0. Unlike as_strided this checks no storage
-// bounds: the extents come from index tensors whose values the kernel checks.
-inline kernels::TensorDesc restrided(kernels::TensorDesc desc, c10::IntArrayRef sizes,
-                                     c10::IntArrayRef strides) {
-  TORCH_CHECK(sizes.size() <= static_cast<std::size_t>(kernels::kMaxDims),
-              "mlu kernels support at most ", kernels::kMaxDims, " dimensions, got ", sizes.size());
+// bounds: the extents come from index tensors whose values the operation checks.
+inline hal::TensorDesc restrided(hal::TensorDesc desc, c10::IntArrayRef sizes,
+                                 c10::IntArrayRef strides) {
+  TORCH_CHECK(sizes.size() <= static_cast<std::size_t>(hal::kMaxDims),
+              "mlu kernels support at most ", hal::kMaxDims, " dimensions, got ", sizes.size());
   desc.ndim = static_cast<int>(sizes.size());
   for (int d = 0; d < desc.ndim; ++d) {
     desc.sizes[d] = sizes[d];
@@ -52,11 +51,11 @@ inline std::vector<int64_t> strides_without(const at::Tensor& t, int64_t dim) {
 
 // An int64 index (0-d or 1-d, on the device) that varies along dim of the iteration shape,
 // selecting along data_dim of data (a 0-d data tensor counts as one element).
-inline kernels::IndexOperand index_along(const at::Tensor& index, c10::IntArrayRef shape,
-                                         int64_t dim, const at::Tensor& data, int64_t data_dim) {
+inline hal::IndexOperand index_along(const at::Tensor& index, c10::IntArrayRef shape, int64_t dim,
+                                     const at::Tensor& data, int64_t data_dim) {
   std::vector<int64_t> strides(shape.size(), 0);
   if (index.dim() == 1) strides[dim] = index.stride(0);
-  kernels::IndexOperand op;
+  hal::IndexOperand op;
   op.index = restrided(describe(index), shape, strides);
   op.size = data.dim() == 0 ? 1 : data.size(data_dim);
   op.stride = data.dim() == 0 ? 0 : data.stride(data_dim);
@@ -64,7 +63,7 @@ inline kernels::IndexOperand index_along(const at::Tensor& index, c10::IntArrayR
   return op;
 }
 
-// index as the kernels take it: int64 on device (a CPU scalar is moved without synchronising).
+// index as the operations take it: int64 on device (a CPU scalar is moved without synchronising).
 inline at::Tensor long_index(const at::Tensor& index, c10::Device device) {
   return operand(index, at::kLong, index.sizes(), device);
 }

@@ -10,8 +10,6 @@
 
 #include "common.h"
 #include "fused.h"
-#include "mlu_kernels/copy.h"
-#include "mlu_kernels/gemm.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -89,28 +87,24 @@ at::Tensor& product_into(const at::Tensor& a, const at::Tensor& b, const at::Ten
       out.stride(-1) == 1 && blas_layout(out) && (out.dim() == 2 || out.stride(0) != 0);
   at::Tensor target = direct ? out : at::empty(shape, out.options());
   // A bias row of the result's dtype is added by the GEMM's epilogue, without a pass of its own.
-  std::optional<kernels::TensorDesc> bias_row;
+  hal::GemmEpilogue epilogue;
   if (bias != nullptr && beta != 0) {
     if (bias->dim() == 1 && bias->size(0) == shape.back() && bias->scalar_type() == dtype &&
         bias->device() == device && at::isFloatingType(dtype)) {
-      bias_row = describe(*bias);
+      epilogue.bias = describe(*bias);
+      epilogue.bias_scale = beta;
     } else {
       target.copy_(operand(*bias, dtype, shape, device));
     }
   }
-  const double bias_scale = beta;
-  if (bias == nullptr || bias_row) beta = 0;
+  if (bias == nullptr || epilogue.bias) beta = 0;
   const at::Tensor x = blas_operand(a, dtype), y = blas_operand(b, dtype);
-  launch(
-      target, "gemm",
-      [o = describe(target), x = describe(x), y = describe(y), alpha, beta, bias_row, bias_scale] {
-        kernels::GemmEpilogue epilogue;
-        if (bias_row) {
-          epilogue.bias = &*bias_row;
-          epilogue.bias_scale = bias_scale;
-        }
-        kernels::gemm(o, x, y, alpha, beta, epilogue);
-      });
+  launch(target, hal::Gemm{.out = describe(target),
+                           .a = describe(x),
+                           .b = describe(y),
+                           .alpha = alpha,
+                           .beta = beta,
+                           .epilogue = epilogue});
   if (!target.is_same(out)) out.copy_(target);
   return out;
 }
@@ -215,7 +209,7 @@ std::tuple<at::Tensor, at::Tensor> linear_act_on_device(const at::Tensor& input,
                                                         c10::string_view activation,
                                                         bool keep_pre_activation) {
   const at::Tensor bias = bias_opt.value_or(at::Tensor());
-  const kernels::Activation act = activation_named(activation).activation;
+  const hal::Activation act = activation_named(activation).activation;
   const c10::Device device = common_device({&input, &weight, &bias});
   c10::DeviceGuard guard(device);
   const c10::ScalarType dtype = input.scalar_type();
@@ -238,17 +232,10 @@ std::tuple<at::Tensor, at::Tensor> linear_act_on_device(const at::Tensor& input,
   const at::Tensor w = blas_operand(weight, dtype).t();
   at::Tensor out = at::empty({m, n}, input.options());
   at::Tensor pre = at::empty({keep_pre_activation ? m : 0, n}, input.options());
-  std::optional<kernels::TensorDesc> bias_desc, pre_desc;
-  if (bias.defined()) bias_desc = describe(bias);
-  if (keep_pre_activation) pre_desc = describe(pre);
-  launch(out, "linear_act",
-         [o = describe(out), x = describe(x), w = describe(w), bias_desc, pre_desc, act] {
-           kernels::GemmEpilogue epilogue;
-           epilogue.bias = bias_desc ? &*bias_desc : nullptr;
-           epilogue.pre_activation = pre_desc ? &*pre_desc : nullptr;
-           epilogue.activation = act;
-           kernels::gemm(o, x, w, 1, 0, epilogue);
-         });
+  hal::GemmEpilogue epilogue{.activation = act};
+  if (bias.defined()) epilogue.bias = describe(bias);
+  if (keep_pre_activation) epilogue.pre_activation = describe(pre);
+  launch(out, hal::LinearAct{describe(out), describe(x), describe(w), epilogue});
   return {out.view(shape), keep_pre_activation ? pre.view(shape) : pre};
 }
 

@@ -1,7 +1,5 @@
 // Native losses: nll_loss (1-D, 2-D and spatial, which cross_entropy decomposes into), mse,
 // smooth L1, Huber, binary cross-entropy with and without logits, and their gradients.
-#include "mlu_kernels/loss.h"
-
 #include <ATen/ATen.h>
 #include <ATen/ExpandUtils.h>
 #include <c10/core/DeviceGuard.h>
@@ -12,22 +10,12 @@
 namespace torch_mlu::ops {
 namespace {
 
-using kernels::PointwiseLoss;
-using kernels::Reduction;
+using hal::Reduction;
 
 Reduction reduction_of(int64_t reduction) {
   TORCH_CHECK(reduction >= 0 && reduction <= 2, "invalid reduction ", reduction,
               ": expected 0 (none), 1 (mean) or 2 (sum)");
   return static_cast<Reduction>(reduction);
-}
-
-std::optional<kernels::TensorDesc> describe_optional(const at::Tensor& t) {
-  if (!t.defined()) return std::nullopt;
-  return describe(t);
-}
-
-const kernels::TensorDesc* pointer(const std::optional<kernels::TensorDesc>& desc) {
-  return desc ? &*desc : nullptr;
 }
 
 const at::Tensor& defined_or_none(const std::optional<at::Tensor>& t) {
@@ -101,10 +89,13 @@ std::tuple<at::Tensor&, at::Tensor&> nll_forward_into(const at::Tensor& self,
   TORCH_CHECK(output.scalar_type() == self.scalar_type() &&
                   total_weight.scalar_type() == self.scalar_type(),
               "nll_loss: expected output and total_weight of dtype ", self.scalar_type());
-  launch(output, "nll_loss",
-         [o = describe(output), tw = describe(total_weight), x = describe(self),
-          t = describe(ops.target), w = describe_optional(ops.weight), reduction,
-          ignore_index] { kernels::nll_loss(o, tw, x, t, pointer(w), reduction, ignore_index); });
+  launch(output, hal::NllLoss{.out = describe(output),
+                              .total_weight = describe(total_weight),
+                              .input = describe(self),
+                              .target = describe(ops.target),
+                              .weight = maybe_describe(ops.weight),
+                              .reduction = reduction,
+                              .ignore_index = ignore_index});
   return {output, total_weight};
 }
 
@@ -154,11 +145,13 @@ at::Tensor& nll_backward_out(const at::Tensor& grad_output, const at::Tensor& se
   prepare_out(grad_input, self.sizes(), self.scalar_type(), ops.device);
   TORCH_CHECK(grad_input.scalar_type() == self.scalar_type(),
               "nll_loss_backward: expected grad_input of dtype ", self.scalar_type());
-  launch(grad_input, "nll_loss_backward",
-         [gi = describe(grad_input), g = describe(grad), t = describe(ops.target),
-          w = describe_optional(ops.weight), reduction, ignore_index, tw = describe(tw)] {
-           kernels::nll_loss_backward(gi, g, t, pointer(w), reduction, ignore_index, tw);
-         });
+  launch(grad_input, hal::NllLossBackward{.grad_input = describe(grad_input),
+                                          .grad_output = describe(grad),
+                                          .target = describe(ops.target),
+                                          .weight = maybe_describe(ops.weight),
+                                          .reduction = reduction,
+                                          .ignore_index = ignore_index,
+                                          .total_weight = describe(tw)});
   return grad_input;
 }
 template <bool spatial>
@@ -203,10 +196,12 @@ PointwiseOperands pointwise_operands(const char* name, const at::Tensor& input,
           convert(grad)};
 }
 
-at::Tensor& pointwise_loss_into(PointwiseLoss loss, const char* name, const at::Tensor& input,
-                                const at::Tensor& target, const at::Tensor& weight,
-                                const at::Tensor& pos_weight, int64_t reduction_value, double param,
-                                at::Tensor& out) {
+// out = the loss Operation (an ElementwiseLoss named after the operator) of input and target.
+template <typename Operation>
+at::Tensor& pointwise_loss_into(const at::Tensor& input, const at::Tensor& target,
+                                const at::Tensor& weight, const at::Tensor& pos_weight,
+                                int64_t reduction_value, double param, at::Tensor& out) {
+  constexpr const char* name = Operation::name;
   const Reduction reduction = reduction_of(reduction_value);
   const PointwiseOperands ops =
       pointwise_operands(name, input, target, weight, pos_weight, at::Tensor());
@@ -215,21 +210,24 @@ at::Tensor& pointwise_loss_into(PointwiseLoss loss, const char* name, const at::
               ops.dtype, ops.device);
   at::Tensor result =
       out.scalar_type() == ops.dtype ? out : at::empty(out.sizes(), out.options().dtype(ops.dtype));
-  launch(result, name,
-         [loss, o = describe(result), x = describe(ops.input), y = describe(ops.target),
-          w = describe_optional(ops.weight), pw = describe_optional(ops.pos_weight), reduction,
-          param] {
-           kernels::pointwise_loss(loss, o, x, y, pointer(w), pointer(pw), reduction, param);
-         });
+  launch(result, Operation{{.out = describe(result),
+                            .input = describe(ops.input),
+                            .target = describe(ops.target),
+                            .weight = maybe_describe(ops.weight),
+                            .pos_weight = maybe_describe(ops.pos_weight),
+                            .reduction = reduction,
+                            .param = param}});
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }
 
-at::Tensor& pointwise_loss_backward_into(PointwiseLoss loss, const char* name,
-                                         const at::Tensor& grad_output, const at::Tensor& input,
+// grad_input = the gradient Operation (an ElementwiseLossBackward named after the operator).
+template <typename Operation>
+at::Tensor& pointwise_loss_backward_into(const at::Tensor& grad_output, const at::Tensor& input,
                                          const at::Tensor& target, const at::Tensor& weight,
                                          int64_t reduction_value, double param,
                                          at::Tensor& grad_input) {
+  constexpr const char* name = Operation::name;
   const Reduction reduction = reduction_of(reduction_value);
   const PointwiseOperands ops =
       pointwise_operands(name, input, target, weight, at::Tensor(), grad_output);
@@ -241,11 +239,13 @@ at::Tensor& pointwise_loss_backward_into(PointwiseLoss loss, const char* name,
   at::Tensor result = grad_input.scalar_type() == ops.dtype
                           ? grad_input
                           : at::empty(ops.shape, grad_input.options().dtype(ops.dtype));
-  launch(result, name,
-         [loss, gi = describe(result), g = describe(ops.grad), x = describe(ops.input),
-          y = describe(ops.target), w = describe_optional(ops.weight), scale, param] {
-           kernels::pointwise_loss_backward(loss, gi, g, x, y, pointer(w), scale, param);
-         });
+  launch(result, Operation{{.grad_input = describe(result),
+                            .grad_output = describe(ops.grad),
+                            .input = describe(ops.input),
+                            .target = describe(ops.target),
+                            .weight = maybe_describe(ops.weight),
+                            .scale = scale,
+                            .param = param}});
   if (!result.is_same(grad_input)) grad_input.copy_(result);
   return grad_input;
 }
@@ -254,8 +254,7 @@ at::Tensor new_loss(const at::Tensor& input) { return at::empty({0}, input.optio
 
 at::Tensor& mse_loss_out(const at::Tensor& input, const at::Tensor& target, int64_t reduction,
                          at::Tensor& out) {
-  return pointwise_loss_into(PointwiseLoss::Mse, "mse_loss", input, target, {}, {}, reduction, 0,
-                             out);
+  return pointwise_loss_into<hal::MseLoss>(input, target, {}, {}, reduction, 0, out);
 }
 at::Tensor mse_loss(const at::Tensor& input, const at::Tensor& target, int64_t reduction) {
   at::Tensor out = new_loss(input);
@@ -264,8 +263,8 @@ at::Tensor mse_loss(const at::Tensor& input, const at::Tensor& target, int64_t r
 at::Tensor& mse_loss_backward_out(const at::Tensor& grad, const at::Tensor& input,
                                   const at::Tensor& target, int64_t reduction,
                                   at::Tensor& grad_input) {
-  return pointwise_loss_backward_into(PointwiseLoss::Mse, "mse_loss_backward", grad, input, target,
-                                      {}, reduction, 0, grad_input);
+  return pointwise_loss_backward_into<hal::MseLossBackward>(grad, input, target, {}, reduction, 0,
+                                                            grad_input);
 }
 at::Tensor mse_loss_backward(const at::Tensor& grad, const at::Tensor& input,
                              const at::Tensor& target, int64_t reduction) {
@@ -276,8 +275,7 @@ at::Tensor mse_loss_backward(const at::Tensor& grad, const at::Tensor& input,
 at::Tensor& smooth_l1_loss_out(const at::Tensor& input, const at::Tensor& target, int64_t reduction,
                                double beta, at::Tensor& out) {
   TORCH_CHECK(beta >= 0, "smooth_l1_loss does not support negative values for beta.");
-  return pointwise_loss_into(PointwiseLoss::SmoothL1, "smooth_l1_loss", input, target, {}, {},
-                             reduction, beta, out);
+  return pointwise_loss_into<hal::SmoothL1Loss>(input, target, {}, {}, reduction, beta, out);
 }
 at::Tensor smooth_l1_loss(const at::Tensor& input, const at::Tensor& target, int64_t reduction,
                           double beta) {
@@ -287,8 +285,8 @@ at::Tensor smooth_l1_loss(const at::Tensor& input, const at::Tensor& target, int
 at::Tensor& smooth_l1_loss_backward_out(const at::Tensor& grad, const at::Tensor& input,
                                         const at::Tensor& target, int64_t reduction, double beta,
                                         at::Tensor& grad_input) {
-  return pointwise_loss_backward_into(PointwiseLoss::SmoothL1, "smooth_l1_loss_backward", grad,
-                                      input, target, {}, reduction, beta, grad_input);
+  return pointwise_loss_backward_into<hal::SmoothL1LossBackward>(grad, input, target, {}, reduction,
+                                                                 beta, grad_input);
 }
 at::Tensor smooth_l1_loss_backward(const at::Tensor& grad, const at::Tensor& input,
                                    const at::Tensor& target, int64_t reduction, double beta) {
@@ -299,8 +297,7 @@ at::Tensor smooth_l1_loss_backward(const at::Tensor& grad, const at::Tensor& inp
 at::Tensor& huber_loss_out(const at::Tensor& input, const at::Tensor& target, int64_t reduction,
                            double delta, at::Tensor& out) {
   TORCH_CHECK(delta > 0, "huber_loss does not support non-positive values for delta.");
-  return pointwise_loss_into(PointwiseLoss::Huber, "huber_loss", input, target, {}, {}, reduction,
-                             delta, out);
+  return pointwise_loss_into<hal::HuberLoss>(input, target, {}, {}, reduction, delta, out);
 }
 at::Tensor huber_loss(const at::Tensor& input, const at::Tensor& target, int64_t reduction,
                       double delta) {
@@ -310,8 +307,8 @@ at::Tensor huber_loss(const at::Tensor& input, const at::Tensor& target, int64_t
 at::Tensor& huber_loss_backward_out(const at::Tensor& grad, const at::Tensor& input,
                                     const at::Tensor& target, int64_t reduction, double delta,
                                     at::Tensor& grad_input) {
-  return pointwise_loss_backward_into(PointwiseLoss::Huber, "huber_loss_backward", grad, input,
-                                      target, {}, reduction, delta, grad_input);
+  return pointwise_loss_backward_into<hal::HuberLossBackward>(grad, input, target, {}, reduction,
+                                                              delta, grad_input);
 }
 at::Tensor huber_loss_backward(const at::Tensor& grad, const at::Tensor& input,
                                const at::Tensor& target, int64_t reduction, double delta) {
@@ -321,8 +318,8 @@ at::Tensor huber_loss_backward(const at::Tensor& grad, const at::Tensor& input,
 
 at::Tensor& bce_out(const at::Tensor& input, const at::Tensor& target,
                     const std::optional<at::Tensor>& weight, int64_t reduction, at::Tensor& out) {
-  return pointwise_loss_into(PointwiseLoss::BinaryCrossEntropy, "binary_cross_entropy", input,
-                             target, defined_or_none(weight), {}, reduction, 0, out);
+  return pointwise_loss_into<hal::BinaryCrossEntropy>(input, target, defined_or_none(weight), {},
+                                                      reduction, 0, out);
 }
 at::Tensor bce(const at::Tensor& input, const at::Tensor& target,
                const std::optional<at::Tensor>& weight, int64_t reduction) {
@@ -332,9 +329,8 @@ at::Tensor bce(const at::Tensor& input, const at::Tensor& target,
 at::Tensor& bce_backward_out(const at::Tensor& grad, const at::Tensor& input,
                              const at::Tensor& target, const std::optional<at::Tensor>& weight,
                              int64_t reduction, at::Tensor& grad_input) {
-  return pointwise_loss_backward_into(PointwiseLoss::BinaryCrossEntropy,
-                                      "binary_cross_entropy_backward", grad, input, target,
-                                      defined_or_none(weight), reduction, 0, grad_input);
+  return pointwise_loss_backward_into<hal::BinaryCrossEntropyBackward>(
+      grad, input, target, defined_or_none(weight), reduction, 0, grad_input);
 }
 at::Tensor bce_backward(const at::Tensor& grad, const at::Tensor& input, const at::Tensor& target,
                         const std::optional<at::Tensor>& weight, int64_t reduction) {
@@ -346,9 +342,8 @@ at::Tensor bce_with_logits(const at::Tensor& input, const at::Tensor& target,
                            const std::optional<at::Tensor>& weight,
                            const std::optional<at::Tensor>& pos_weight, int64_t reduction) {
   at::Tensor out = new_loss(input);
-  return pointwise_loss_into(
-      PointwiseLoss::BinaryCrossEntropyWithLogits, "binary_cross_entropy_with_logits", input,
-      target, defined_or_none(weight), defined_or_none(pos_weight), reduction, 0, out);
+  return pointwise_loss_into<hal::BinaryCrossEntropyWithLogits>(
+      input, target, defined_or_none(weight), defined_or_none(pos_weight), reduction, 0, out);
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {

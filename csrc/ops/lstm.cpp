@@ -6,8 +6,6 @@
 // outside autocast, empty sequences) take that composite unchanged. Under autocast a 16-bit input
 // (from a convolutional front end, say) is widened once and the LSTM runs in float32: per-step
 // casts made the composite slower in float16 than in float32.
-#include "mlu_kernels/lstm.h"
-
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/lstm_native.h>
@@ -53,10 +51,10 @@ void check_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor
   TORCH_CHECK(input.is_contiguous(), "lstm_layer: operands must be contiguous");
 }
 
-kernels::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0,
-                                  const at::Tensor& c0, const at::Tensor& w_ih,
-                                  const at::Tensor& w_hh, const std::optional<at::Tensor>& b_ih,
-                                  const std::optional<at::Tensor>& b_hh, bool reverse) {
+hal::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
+                              const at::Tensor& w_ih, const at::Tensor& w_hh,
+                              const std::optional<at::Tensor>& b_ih,
+                              const std::optional<at::Tensor>& b_hh, bool reverse) {
   check_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh);
   return {describe(input),
           describe(w_ih),
@@ -74,17 +72,15 @@ Outputs5 lstm_layer(const at::Tensor& input, const at::Tensor& h0, const at::Ten
                     bool reverse) {
   const c10::Device device = common_device({&input, &h0, &c0, &w_ih, &w_hh});
   c10::DeviceGuard guard(device);
-  const kernels::LstmLayer layer = describe_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  const hal::LstmLayer layer = describe_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
   const int64_t steps = input.size(0), batch = input.size(1), hidden = h0.size(1);
   at::Tensor output = at::empty({steps, batch, hidden}, input.options());
   at::Tensor hy = at::empty_like(h0), cy = at::empty_like(c0);
   at::Tensor gates = at::empty({steps, batch, 4 * hidden}, input.options());
   at::Tensor cells = at::empty_like(output);
-  launch(output, "lstm_layer",
-         [layer, seq = kernels::LstmSequence{describe(output), describe(hy), describe(cy),
-                                             describe(gates), describe(cells)}] {
-           kernels::lstm_layer_forward(layer, seq);
-         });
+  launch(output, hal::LstmLayerForward{layer,
+                                       {describe(output), describe(hy), describe(cy),
+                                        describe(gates), describe(cells)}});
   return {output, hy, cy, gates, cells};
 }
 
@@ -97,7 +93,7 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
   const c10::Device device =
       common_device({&input, &h0, &c0, &w_ih, &w_hh, &output, &gates, &cells});
   c10::DeviceGuard guard(device);
-  const kernels::LstmLayer layer =
+  const hal::LstmLayer layer =
       describe_layer(input, h0, c0, w_ih, w_hh, std::nullopt, std::nullopt, reverse);
   auto dense = [&](const std::optional<at::Tensor>& g, const at::Tensor& like) {
     if (!g || !g->defined()) return at::Tensor();
@@ -112,25 +108,20 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
   at::Tensor grad_w_ih = at::empty_like(w_ih), grad_w_hh = at::empty_like(w_hh);
   at::Tensor grad_bias = at::empty({w_ih.size(0)}, w_ih.options()),
              grad_gates = at::empty_like(gates);
-  launch(grad_input, "lstm_layer_backward",
-         [layer,
-          seq = kernels::LstmSequence{describe(output), {}, {}, describe(gates), describe(cells)},
-          g_out = maybe_describe(g_out), g_hy = maybe_describe(g_hy), g_cy = maybe_describe(g_cy),
-          gg = describe(grad_gates), gi = describe(grad_input), gh = describe(grad_h0),
-          gc = describe(grad_c0), gwi = describe(grad_w_ih), gwh = describe(grad_w_hh),
-          gb = describe(grad_bias)] {
-           const kernels::LstmLayerGrads grads{g_out ? &*g_out : nullptr,
-                                               g_hy ? &*g_hy : nullptr,
-                                               g_cy ? &*g_cy : nullptr,
-                                               gg,
-                                               gi,
-                                               gh,
-                                               gc,
-                                               gwi,
-                                               gwh,
-                                               gb};
-           kernels::lstm_layer_backward(layer, seq, grads);
-         });
+  launch(grad_input, hal::LstmLayerBackward{.layer = layer,
+                                            .sequence = {.output = describe(output),
+                                                         .gates = describe(gates),
+                                                         .cells = describe(cells)},
+                                            .grads = {.grad_output = maybe_describe(g_out),
+                                                      .grad_hy = maybe_describe(g_hy),
+                                                      .grad_cy = maybe_describe(g_cy),
+                                                      .grad_gates = describe(grad_gates),
+                                                      .grad_input = describe(grad_input),
+                                                      .grad_h0 = describe(grad_h0),
+                                                      .grad_c0 = describe(grad_c0),
+                                                      .grad_w_ih = describe(grad_w_ih),
+                                                      .grad_w_hh = describe(grad_w_hh),
+                                                      .grad_bias = describe(grad_bias)}});
   return {grad_input, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_bias};
 }
 

@@ -1,8 +1,6 @@
 // Native normalisations: batch norm (native_batch_norm and the _native_batch_norm_legit /
 // _batch_norm_with_update family that export and compile use), layer norm and group norm, with
-// their gradients; computed by mlu_kernels/norm.h.
-#include "mlu_kernels/norm.h"
-
+// their gradients; computed by the device's normalisation operations (mlu/ops/norm.h).
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -48,8 +46,8 @@ at::Tensor batch_norm_layout(const at::Tensor& t) {
 
 // [N, C, S] view of a tensor in batch_norm_layout: S steps by the innermost spatial dim that has
 // more than one element (the strides of size-1 dims are arbitrary).
-kernels::TensorDesc channel_view(const at::Tensor& t) {
-  kernels::TensorDesc d = describe(t);
+hal::TensorDesc channel_view(const at::Tensor& t) {
+  hal::TensorDesc d = describe(t);
   d.ndim = 3;
   d.sizes[2] = c10::multiply_integers(t.sizes().slice(2));
   d.strides[2] = 1;
@@ -62,8 +60,8 @@ kernels::TensorDesc channel_view(const at::Tensor& t) {
   return d;
 }
 
-std::optional<kernels::TensorDesc> vector_desc(const at::Tensor& t, int64_t channels,
-                                               const char* name) {
+std::optional<hal::TensorDesc> vector_desc(const at::Tensor& t, int64_t channels,
+                                           const char* name) {
   if (!t.defined()) return std::nullopt;
   TORCH_CHECK(t.numel() == channels, name, " should contain ", channels, " elements not ",
               t.numel());
@@ -90,7 +88,7 @@ Grads batch_norm_forward(const at::Tensor& input, const OptTensor& weight_opt,
   TORCH_CHECK(training || (running_mean.defined() && running_var.defined()),
               "running_mean and running_var must be defined in evaluation mode");
   const int64_t channels = input.size(1);
-  kernels::BatchNormVectors v;
+  hal::BatchNormVectors v;
   v.weight = vector_desc(weight, channels, "weight");
   v.bias = vector_desc(bias, channels, "bias");
   v.running_mean = vector_desc(running_mean, channels, "running_mean");
@@ -106,10 +104,7 @@ Grads batch_norm_forward(const at::Tensor& input, const OptTensor& weight_opt,
     v.save_invstd = describe(save_invstd);
   }
   if (input.numel() == 0) return {out, save_mean, save_invstd};
-  launch(out, "batch_norm",
-         [o = channel_view(out), x = channel_view(x), v, training, momentum, eps] {
-           kernels::batch_norm(o, x, v, training, momentum, eps);
-         });
+  launch(out, hal::BatchNorm{channel_view(out), channel_view(x), v, training, momentum, eps});
   return {out, save_mean, save_invstd};
 }
 
@@ -165,7 +160,7 @@ Grads batch_norm_gradients(const at::Tensor& grad_out, const at::Tensor& input,
               training ? "save_mean and save_invstd" : "running_mean and running_var",
               " must be defined");
   const int64_t channels = input.size(1);
-  kernels::BatchNormVectors v;
+  hal::BatchNormVectors v;
   v.weight = vector_desc(weight, channels, "weight");
   if (training) {
     v.save_mean = vector_desc(save_mean, channels, "save_mean");
@@ -179,7 +174,6 @@ Grads batch_norm_gradients(const at::Tensor& grad_out, const at::Tensor& input,
   const at::Tensor x = batch_norm_layout(input),
                    dy = batch_norm_layout(grad_out.to(input.scalar_type()));
   at::Tensor grad_input, grad_weight, grad_bias;
-  std::optional<kernels::TensorDesc> gi, gw, gb;
   if (output_mask[0]) grad_input = empty_like_layout(x);
   if (output_mask[1]) grad_weight = at::empty({channels}, param_options);
   if (output_mask[2]) grad_bias = at::empty({channels}, param_options);
@@ -188,14 +182,15 @@ Grads batch_norm_gradients(const at::Tensor& grad_out, const at::Tensor& input,
     if (grad_bias.defined()) grad_bias.zero_();
     return {grad_input, grad_weight, grad_bias};
   }
-  if (grad_input.defined()) gi = channel_view(grad_input);
-  if (grad_weight.defined()) gw = describe(grad_weight);
-  if (grad_bias.defined()) gb = describe(grad_bias);
-  launch(x, "batch_norm_backward",
-         [gi, gw, gb, dy = channel_view(dy), x = channel_view(x), v, training, eps] {
-           kernels::batch_norm_backward(gi ? &*gi : nullptr, gw ? &*gw : nullptr,
-                                        gb ? &*gb : nullptr, dy, x, v, training, eps);
-         });
+  hal::BatchNormBackward backward{.grad_out = channel_view(dy),
+                                  .in = channel_view(x),
+                                  .vectors = v,
+                                  .training = training,
+                                  .eps = eps};
+  if (grad_input.defined()) backward.grad_in = channel_view(grad_input);
+  if (grad_weight.defined()) backward.grad_weight = describe(grad_weight);
+  if (grad_bias.defined()) backward.grad_bias = describe(grad_bias);
+  launch(x, backward);
   return {grad_input, grad_weight, grad_bias};
 }
 
@@ -212,13 +207,13 @@ Grads batch_norm_backward_with_reserve(const at::Tensor& grad_out, const at::Ten
 // ---- layer norm and group norm ---------------------------------------------------------------
 
 // A parameter as the flat vector the kernels read.
-std::optional<kernels::TensorDesc> flat_desc(const at::Tensor& t) {
+std::optional<hal::TensorDesc> flat_desc(const at::Tensor& t) {
   if (!t.defined()) return std::nullopt;
   return describe(t.contiguous().view(-1));
 }
 
 // Statistics of rows with nothing to average are NaN, as on the CPU.
-bool nothing_to_normalise(const kernels::RowNorm& n, at::Tensor& mean, at::Tensor& rstd) {
+bool nothing_to_normalise(const hal::RowNorm& n, at::Tensor& mean, at::Tensor& rstd) {
   if (n.rows > 0 && n.row_size > 0) return false;
   mean.fill_(std::numeric_limits<double>::quiet_NaN());
   rstd.fill_(std::numeric_limits<double>::quiet_NaN());
@@ -248,7 +243,7 @@ Grads native_layer_norm(const at::Tensor& input, c10::IntArrayRef normalized_sha
   TORCH_CHECK(axis >= 0 && input.sizes().slice(axis) == normalized_shape,
               "Given normalized_shape=", normalized_shape, ", expected input with shape [*, ",
               c10::Join(", ", normalized_shape), "], but got input of size", input.sizes());
-  kernels::RowNorm n;
+  hal::RowNorm n;
   n.row_size = c10::multiply_integers(normalized_shape);
   n.rows = c10::multiply_integers(input.sizes().slice(0, axis));
   n.channels = n.row_size;
@@ -262,18 +257,16 @@ Grads native_layer_norm(const at::Tensor& input, c10::IntArrayRef normalized_sha
   const at::Tensor x = input.contiguous();
   at::Tensor out = at::empty(input.sizes(), input.options());
   if (nothing_to_normalise(n, mean, rstd)) return {out, mean, rstd};
-  launch(out, "layer_norm",
-         [n, o = describe(out), x = describe(x), m = describe(mean.view(-1)),
-          r = describe(rstd.view(-1)), eps] { kernels::row_norm(n, o, x, m, r, eps); });
+  launch(out, hal::LayerNorm{n, describe(out), describe(x), describe(mean.view(-1)),
+                             describe(rstd.view(-1)), eps});
   return {out, mean, rstd};
 }
 
 // Gradients of a row normalisation; weight_like gives the parameter gradients' shape and dtype.
-Grads row_norm_backward(const kernels::RowNorm& n, const at::Tensor& grad_out,
-                        const at::Tensor& input, const at::Tensor& mean, const at::Tensor& rstd,
+Grads row_norm_backward(const hal::RowNorm& n, const at::Tensor& grad_out, const at::Tensor& input,
+                        const at::Tensor& mean, const at::Tensor& rstd,
                         const at::Tensor& weight_like, std::array<bool, 3> output_mask) {
   at::Tensor grad_input, grad_weight, grad_bias;
-  std::optional<kernels::TensorDesc> gi, gw, gb;
   if (output_mask[0]) grad_input = at::empty(input.sizes(), input.options());
   if (output_mask[1] && weight_like.defined())
     grad_weight = at::empty(weight_like.sizes(), weight_like.options());
@@ -285,16 +278,17 @@ Grads row_norm_backward(const kernels::RowNorm& n, const at::Tensor& grad_out,
     }
     return {grad_input, grad_weight, grad_bias};
   }
-  if (grad_input.defined()) gi = describe(grad_input);
-  if (grad_weight.defined()) gw = describe(grad_weight.view(-1));
-  if (grad_bias.defined()) gb = describe(grad_bias.view(-1));
   const at::Tensor dy = grad_out.to(input.scalar_type()).contiguous(), x = input.contiguous(),
                    m = mean.contiguous().view(-1), r = rstd.contiguous().view(-1);
-  launch(x, "row_norm_backward",
-         [n, gi, gw, gb, dy = describe(dy), x = describe(x), m = describe(m), r = describe(r)] {
-           kernels::row_norm_backward(n, gi ? &*gi : nullptr, gw ? &*gw : nullptr,
-                                      gb ? &*gb : nullptr, dy, x, m, r);
-         });
+  hal::RowNormBackward backward{.norm = n,
+                                .grad_out = describe(dy),
+                                .in = describe(x),
+                                .mean = describe(m),
+                                .rstd = describe(r)};
+  if (grad_input.defined()) backward.grad_in = describe(grad_input);
+  if (grad_weight.defined()) backward.grad_weight = describe(grad_weight.view(-1));
+  if (grad_bias.defined()) backward.grad_bias = describe(grad_bias.view(-1));
+  launch(x, backward);
   return {grad_input, grad_weight, grad_bias};
 }
 
@@ -311,7 +305,7 @@ Grads native_layer_norm_backward(const at::Tensor& grad_out, const at::Tensor& i
                   grad_out.sizes() == input.sizes(),
               "layer_norm_backward: input of size ", input.sizes(), " and grad_out of size ",
               grad_out.sizes(), " do not match normalized_shape ", normalized_shape);
-  kernels::RowNorm n;
+  hal::RowNorm n;
   n.row_size = c10::multiply_integers(normalized_shape);
   n.rows = c10::multiply_integers(input.sizes().slice(0, axis));
   n.channels = n.row_size;
@@ -322,9 +316,8 @@ Grads native_layer_norm_backward(const at::Tensor& grad_out, const at::Tensor& i
   return row_norm_backward(n, grad_out, input, mean, rstd, like, output_mask);
 }
 
-kernels::RowNorm group_rows(const at::Tensor& input, const at::Tensor& weight,
-                            const at::Tensor& bias, int64_t batch, int64_t channels,
-                            int64_t spatial, int64_t groups) {
+hal::RowNorm group_rows(const at::Tensor& input, const at::Tensor& weight, const at::Tensor& bias,
+                        int64_t batch, int64_t channels, int64_t spatial, int64_t groups) {
   TORCH_CHECK(groups > 0 && channels % groups == 0,
               "Expected number of channels in input to be divisible by "
               "num_groups, but got input of shape ",
@@ -339,7 +332,7 @@ kernels::RowNorm group_rows(const at::Tensor& input, const at::Tensor& weight,
                 p == &weight ? "weight" : "bias", " of shape ", p->sizes(), " and input of shape ",
                 input.sizes());
   }
-  kernels::RowNorm n;
+  hal::RowNorm n;
   n.rows = batch * groups;
   n.row_size = channels / groups * spatial;
   n.inner = std::max<int64_t>(spatial, 1);
@@ -356,16 +349,15 @@ Grads native_group_norm(const at::Tensor& input, const OptTensor& weight_opt,
   const c10::Device device = common_device({&input, &weight, &bias});
   c10::DeviceGuard guard(device);
   check_floating(input, "group_norm");
-  const kernels::RowNorm n = group_rows(input, weight, bias, batch, channels, spatial, groups);
+  const hal::RowNorm n = group_rows(input, weight, bias, batch, channels, spatial, groups);
   const auto stats_options = input.options().dtype(param_type(input, {&weight, &bias}));
   at::Tensor mean = at::empty({batch, groups}, stats_options),
              rstd = at::empty({batch, groups}, stats_options);
   const at::Tensor x = input.contiguous();
   at::Tensor out = at::empty(input.sizes(), input.options());
   if (nothing_to_normalise(n, mean, rstd)) return {out, mean, rstd};
-  launch(out, "group_norm",
-         [n, o = describe(out), x = describe(x), m = describe(mean.view(-1)),
-          r = describe(rstd.view(-1)), eps] { kernels::row_norm(n, o, x, m, r, eps); });
+  launch(out, hal::GroupNorm{n, describe(out), describe(x), describe(mean.view(-1)),
+                             describe(rstd.view(-1)), eps});
   return {out, mean, rstd};
 }
 
@@ -379,8 +371,7 @@ Grads native_group_norm_backward(const at::Tensor& grad_out, const at::Tensor& i
   check_floating(input, "group_norm_backward");
   TORCH_CHECK(grad_out.sizes() == input.sizes(), "group_norm_backward: grad_out of size ",
               grad_out.sizes(), " does not match input of size ", input.sizes());
-  const kernels::RowNorm n =
-      group_rows(input, weight, at::Tensor(), batch, channels, spatial, groups);
+  const hal::RowNorm n = group_rows(input, weight, at::Tensor(), batch, channels, spatial, groups);
   TORCH_CHECK(mean.numel() == n.rows && rstd.numel() == n.rows,
               "group_norm_backward: expected mean and rstd with ", n.rows, " elements");
   // Parameter gradients exist for any requested mask, shaped [C] like a weight.

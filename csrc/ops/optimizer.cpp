@@ -1,6 +1,4 @@
 // Fused optimizer steps (torch.optim's fused=True): one launch per parameter group.
-#include "mlu_kernels/optimizer.h"
-
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -17,10 +15,9 @@ const float* scalar_on_device(const std::optional<at::Tensor>& t, const char* na
   return kernel_data<float>(*t);
 }
 
-kernels::DeviceScalars device_scalars(const at::Tensor* lr,
-                                      const std::optional<at::Tensor>& grad_scale,
-                                      const std::optional<at::Tensor>& found_inf) {
-  kernels::DeviceScalars scalars;
+hal::DeviceScalars device_scalars(const at::Tensor* lr, const std::optional<at::Tensor>& grad_scale,
+                                  const std::optional<at::Tensor>& found_inf) {
+  hal::DeviceScalars scalars;
   scalars.lr = lr ? scalar_on_device(*lr, "lr") : nullptr;
   scalars.grad_scale = scalar_on_device(grad_scale, "grad_scale");
   scalars.found_inf = scalar_on_device(found_inf, "found_inf");
@@ -66,18 +63,18 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
                 "fused optimizer: steps must be one-element float32 tensors on ", device);
   }
   c10::DeviceGuard guard(device);
-  std::vector<kernels::AdamSlot> slots;
+  std::vector<hal::AdamSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
-    kernels::AdamSlot slot{describe(params[i]),
-                           describe(grads[i]),
-                           describe(exp_avgs[i]),
-                           describe(exp_avg_sqs[i]),
-                           amsgrad ? describe(max_exp_avg_sqs[i]) : kernels::TensorDesc{},
-                           kernel_data<float>(steps[i])};
+    hal::AdamSlot slot{describe(params[i]),
+                       describe(grads[i]),
+                       describe(exp_avgs[i]),
+                       describe(exp_avg_sqs[i]),
+                       amsgrad ? describe(max_exp_avg_sqs[i]) : hal::TensorDesc{},
+                       kernel_data<float>(steps[i])};
     slots.push_back(slot);
   }
-  kernels::AdamConfig config;
+  hal::AdamConfig config;
   config.lr = lr;
   config.beta1 = beta1;
   config.beta2 = beta2;
@@ -87,8 +84,7 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
   config.maximize = maximize;
   config.decoupled_weight_decay = adamw;
   config.device = device_scalars(lr_tensor, grad_scale, found_inf);
-  launch(params[0], adamw ? "fused_adamw" : "fused_adam",
-         [slots = std::move(slots), config] { kernels::fused_adam(slots, config); });
+  launch(params[0], hal::FusedAdam{std::move(slots), config});
 }
 
 template <bool adamw>
@@ -121,13 +117,13 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   check_list(params, grads, "grads");
   if (momentum != 0) check_list(params, bufs, "momentum_buffer_list");
   c10::DeviceGuard guard(device);
-  std::vector<kernels::SgdSlot> slots;
+  std::vector<hal::SgdSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
     slots.push_back({describe(params[i]), describe(grads[i]),
-                     momentum != 0 ? describe(bufs[i]) : kernels::TensorDesc{}});
+                     momentum != 0 ? describe(bufs[i]) : hal::TensorDesc{}});
   }
-  kernels::SgdConfig config;
+  hal::SgdConfig config;
   config.lr = lr;
   config.weight_decay = weight_decay;
   config.momentum = momentum;
@@ -136,8 +132,7 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   config.maximize = maximize;
   config.first_step = first_step;
   config.device = device_scalars(lr_tensor, grad_scale, found_inf);
-  launch(params[0], "fused_sgd",
-         [slots = std::move(slots), config] { kernels::fused_sgd(slots, config); });
+  launch(params[0], hal::FusedSgd{std::move(slots), config});
 }
 
 void sgd_scalar_lr(at::TensorList params, at::TensorList grads, at::TensorList bufs,

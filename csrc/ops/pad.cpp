@@ -1,7 +1,5 @@
 // Native reflection and replication padding (1-D to 3-D) and their gradients; constant padding
 // needs no kernel of its own (its composite fills and copies).
-#include "mlu_kernels/pad.h"
-
 #include <ATen/ATen.h>
 #include <ATen/Operators.h>
 #include <ATen/native/Resize.h>
@@ -20,7 +18,7 @@ struct Padding {
 };
 
 // padding lists (before, after) pairs from the last dim backwards, as F.pad does.
-using kernels::PadMode;
+using hal::PadMode;
 
 Padding padding_of(PadMode mode, const at::Tensor& input, c10::IntArrayRef padding,
                    int spatial_dims) {
@@ -62,9 +60,8 @@ at::Tensor& pad_out(const at::Tensor& input, c10::IntArrayRef padding, at::Tenso
   TORCH_CHECK(out.scalar_type() == input.scalar_type(), "expected out tensor of dtype ",
               input.scalar_type(), " but got ", out.scalar_type());
   at::native::resize_output(out, p.out_shape);
-  launch(out, "pad",
-         [o = describe(batched(out, spatial_dims)), x = describe(batched(input, spatial_dims)),
-          before = p.before] { kernels::pad(mode, o, x, before); });
+  launch(out, hal::Pad{mode, describe(batched(out, spatial_dims)),
+                       describe(batched(input, spatial_dims)), p.before});
   return out;
 }
 
@@ -85,9 +82,8 @@ at::Tensor& pad_backward_out(const at::Tensor& grad_out, const at::Tensor& input
               grad_out.sizes(), " does not match the padded size ", c10::IntArrayRef(p.out_shape));
   at::native::resize_output(grad_in, input.sizes());
   const at::Tensor g = grad_out.to(grad_in.scalar_type());
-  launch(grad_in, "pad_backward",
-         [gi = describe(batched(grad_in, spatial_dims)), go = describe(batched(g, spatial_dims)),
-          before = p.before] { kernels::pad_backward(mode, gi, go, before); });
+  launch(grad_in, hal::PadBackward{mode, describe(batched(grad_in, spatial_dims)),
+                                   describe(batched(g, spatial_dims)), p.before});
   return grad_in;
 }
 

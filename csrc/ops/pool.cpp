@@ -1,8 +1,6 @@
 // Native pooling: max_pool{2,3}d_with_indices, avg_pool{2,3}d, adaptive average and max pooling
 // (2-D and 3-D), and their gradients; 1-D pools reach these through their 2-D forms. Shapes and
-// arguments are checked as ATen checks them; the loops are in mlu_kernels/pool.h.
-#include "mlu_kernels/pool.h"
-
+// arguments are checked as ATen checks them; the operations are in mlu/ops/pool.h.
 #include <ATen/ATen.h>
 #include <ATen/native/Resize.h>
 #include <c10/core/DeviceGuard.h>
@@ -61,7 +59,7 @@ int64_t pooled_size(int64_t size, int64_t kernel, int64_t pad, int64_t stride, i
 }
 
 struct Pooling {
-  kernels::PoolParams params;
+  hal::PoolParams params;
   std::vector<int64_t> out_shape;
 };
 
@@ -151,11 +149,11 @@ Pooling max_pooling(const at::Tensor& input, c10::IntArrayRef kernel_size, c10::
                         true);
 }
 
-void launch_max_pool(const kernels::PoolParams& p, const at::Tensor& input, const at::Tensor& out,
+void launch_max_pool(const hal::PoolParams& p, const at::Tensor& input, const at::Tensor& out,
                      const at::Tensor& indices, int spatial_dims) {
-  launch(out, "max_pool",
-         [p, o = describe(batched(out, spatial_dims)), i = describe(batched(indices, spatial_dims)),
-          x = describe(batched(input, spatial_dims))] { kernels::max_pool(p, o, i, x); });
+  launch(out, hal::MaxPool{p, describe(batched(out, spatial_dims)),
+                           describe(batched(indices, spatial_dims)),
+                           describe(batched(input, spatial_dims))});
 }
 
 template <int spatial_dims>
@@ -197,9 +195,9 @@ at::Tensor& max_pool_backward_into(const at::Tensor& grad_out, const at::Tensor&
               indices.sizes(), " do not match grad_output of size ", grad_out.sizes());
   fit_out(grad_in, input.sizes(), input, input.scalar_type());
   const at::Tensor g = grad_out.to(input.scalar_type());
-  launch(grad_in, "max_pool_backward",
-         [gi = describe(batched(grad_in, spatial_dims)), go = describe(batched(g, spatial_dims)),
-          i = describe(batched(indices, spatial_dims))] { kernels::max_pool_backward(gi, go, i); });
+  launch(grad_in, hal::MaxPoolBackward{describe(batched(grad_in, spatial_dims)),
+                                       describe(batched(g, spatial_dims)),
+                                       describe(batched(indices, spatial_dims))});
   return grad_in;
 }
 
@@ -236,9 +234,9 @@ std::tuple<at::Tensor&, at::Tensor&> adaptive_max_pool_out(const at::Tensor& inp
   const std::vector<int64_t> shape = adaptive_shape(input, spatial_dims, output_size, op);
   fit_out(out, shape, input, input.scalar_type());
   fit_out(indices, shape, input, at::kLong);
-  launch(out, "adaptive_max_pool",
-         [o = describe(batched(out, spatial_dims)), i = describe(batched(indices, spatial_dims)),
-          x = describe(batched(input, spatial_dims))] { kernels::adaptive_max_pool(o, i, x); });
+  launch(out, hal::AdaptiveMaxPool{describe(batched(out, spatial_dims)),
+                                   describe(batched(indices, spatial_dims)),
+                                   describe(batched(input, spatial_dims))});
   return std::forward_as_tuple(out, indices);
 }
 
@@ -298,9 +296,8 @@ at::Tensor& avg_pool_out(const at::Tensor& input, c10::IntArrayRef kernel_size,
   const Pooling p = avg_pooling(input, spatial_dims, kernel_size, stride, padding, ceil_mode,
                                 count_include_pad, divisor_override, op);
   fit_out(out, p.out_shape, input, input.scalar_type());
-  launch(out, "avg_pool",
-         [p = p.params, o = describe(batched(out, spatial_dims)),
-          x = describe(batched(input, spatial_dims))] { kernels::avg_pool(p, o, x); });
+  launch(out, hal::AvgPool{p.params, describe(batched(out, spatial_dims)),
+                           describe(batched(input, spatial_dims))});
   return out;
 }
 
@@ -330,9 +327,8 @@ at::Tensor& avg_pool_backward_out(const at::Tensor& grad_out, const at::Tensor& 
   check_grad(grad_out, p.out_shape, op);
   fit_out(grad_in, input.sizes(), input, input.scalar_type());
   const at::Tensor g = grad_out.to(input.scalar_type());
-  launch(grad_in, "avg_pool_backward",
-         [p = p.params, gi = describe(batched(grad_in, spatial_dims)),
-          go = describe(batched(g, spatial_dims))] { kernels::avg_pool_backward(p, gi, go); });
+  launch(grad_in, hal::AvgPoolBackward{p.params, describe(batched(grad_in, spatial_dims)),
+                                       describe(batched(g, spatial_dims))});
   return grad_in;
 }
 
@@ -357,10 +353,8 @@ at::Tensor& adaptive_avg_pool_out(const at::Tensor& input, c10::IntArrayRef outp
                               "\" not implemented for '", input.scalar_type(), "'");
   const std::vector<int64_t> shape = adaptive_shape(input, spatial_dims, output_size, op);
   fit_out(out, shape, input, input.scalar_type());
-  launch(out, "adaptive_avg_pool",
-         [o = describe(batched(out, spatial_dims)), x = describe(batched(input, spatial_dims))] {
-           kernels::adaptive_avg_pool(o, x);
-         });
+  launch(out, hal::AdaptiveAvgPool{describe(batched(out, spatial_dims)),
+                                   describe(batched(input, spatial_dims))});
   return out;
 }
 
@@ -384,10 +378,8 @@ at::Tensor& adaptive_avg_pool_backward_out(const at::Tensor& grad_out, const at:
       " does not match input of size ", input.sizes());
   fit_out(grad_in, input.sizes(), input, input.scalar_type());
   const at::Tensor g = grad_out.to(input.scalar_type());
-  launch(grad_in, "adaptive_avg_pool_backward",
-         [gi = describe(batched(grad_in, spatial_dims)), go = describe(batched(g, spatial_dims))] {
-           kernels::adaptive_avg_pool_backward(gi, go);
-         });
+  launch(grad_in, hal::AdaptiveAvgPoolBackward{describe(batched(grad_in, spatial_dims)),
+                                               describe(batched(g, spatial_dims))});
   return grad_in;
 }
 

@@ -2,7 +2,7 @@
 // value per element (under the generator's mutex) and the kernel derives element i's numbers
 // from (seed, offset + i), so a seed reproduces every result without synchronising. Argument
 // checks come from PyTorch's DistributionTemplates, as for CUDA.
-#include "mlu_kernels/random.h"
+#include "random.h"
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
@@ -12,12 +12,11 @@
 #include <torch/library.h>
 
 #include "common.h"
-#include "random.h"
 
 namespace torch_mlu::ops {
 
-RandomRange reserve(const std::optional<at::Generator>& generator, const at::TensorBase& self,
-                    std::uint64_t n) {
+hal::RandomRange reserve(const std::optional<at::Generator>& generator, const at::TensorBase& self,
+                         std::uint64_t n) {
   auto* gen = at::get_generator_or_default<MLUGeneratorImpl>(
       generator, default_generator(self.device().index()));
   hal::Queue* queue = current_queue(self.device().index());
@@ -33,13 +32,13 @@ namespace {
 
 using Generator = std::optional<at::Generator>;
 
-// Reserves self's numbers and enqueues fn(desc of self, state).
-template <typename F>
-void generate(const char* name, const at::TensorBase& self, const Generator& generator, F fn) {
+// Reserves self's numbers and enqueues the operation make(desc of self, their range) builds.
+template <typename Make>
+void generate(const at::TensorBase& self, const Generator& generator, Make make) {
   c10::DeviceGuard guard(self.device());
   const at::Tensor tensor(self);
-  const RandomRange range = reserve(generator, self, self.numel());
-  launch(tensor, name, [out = describe(tensor), range, fn] { fn(out, range.resolve()); });
+  const hal::RandomRange range = reserve(generator, self, self.numel());
+  launch(tensor, make(describe(tensor), range));
 }
 
 void check_floating(const at::TensorBase& self, const char* name) {
@@ -52,10 +51,9 @@ void check_floating(const at::TensorBase& self, const char* name) {
 template <typename RNG>
 struct UniformKernel {
   void operator()(at::TensorIteratorBase& iter, double from, double to, Generator gen) {
-    generate("uniform_", iter.tensor_base(0), gen,
-             [from, to](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-               kernels::uniform(out, s, from, to);
-             });
+    generate(iter.tensor_base(0), gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+      return hal::Uniform{.out = out, .philox = r, .from = from, .to = to};
+    });
   }
 };
 
@@ -64,10 +62,9 @@ struct NormalKernel {
   void operator()(const at::TensorBase& self, double mean, double std, Generator gen) {
     check_floating(self, "normal_kernel_mlu");
     at::assert_no_internal_overlap(self);
-    generate("normal_", self, gen,
-             [mean, std](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-               kernels::normal(out, s, mean, std);
-             });
+    generate(self, gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+      return hal::Normal{.out = out, .philox = r, .mean = mean, .std = std};
+    });
   }
 };
 
@@ -75,19 +72,17 @@ template <typename RNG>
 struct ExponentialKernel {
   void operator()(at::TensorIteratorBase& iter, double lambda, Generator gen) {
     check_floating(iter.tensor_base(0), "exponential_mlu");
-    generate("exponential_", iter.tensor_base(0), gen,
-             [lambda](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-               kernels::exponential(out, s, lambda);
-             });
+    generate(iter.tensor_base(0), gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+      return hal::Exponential{.out = out, .philox = r, .lambda = lambda};
+    });
   }
 };
 
 void random_range(at::TensorIteratorBase& iter, int64_t from, std::uint64_t range,
                   const Generator& gen) {
-  generate("random_", iter.tensor_base(0), gen,
-           [from, range](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-             kernels::random_integers(out, s, from, range);
-           });
+  generate(iter.tensor_base(0), gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+    return hal::RandomIntegers{.out = out, .philox = r, .from = from, .range = range};
+  });
 }
 
 template <typename RNG>
@@ -123,8 +118,8 @@ struct RandomKernel {
 template <typename RNG>
 struct BernoulliKernel {
   void operator()(const at::TensorBase& self, double p, Generator gen) {
-    generate("bernoulli_", self, gen, [p](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-      kernels::bernoulli(out, s, p);
+    generate(self, gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+      return hal::Bernoulli{.out = out, .philox = r, .p = p};
     });
   }
   void operator()(const at::TensorBase& self, const at::Tensor& p, Generator gen) {
@@ -134,11 +129,10 @@ struct BernoulliKernel {
     TORCH_CHECK(at::isFloatingType(p.scalar_type()),
                 "bernoulli_: expected a floating-point p, got ", p.scalar_type());
     const at::Tensor probability = operand(p, p.scalar_type(), tensor.sizes(), device);
-    generate(
-        "bernoulli_", self, gen,
-        [prob = describe(probability)](const kernels::TensorDesc& out, kernels::PhiloxState s) {
-          kernels::bernoulli(out, s, prob);
-        });
+    const hal::TensorDesc prob = describe(probability);
+    generate(self, gen, [&](const hal::TensorDesc& out, const hal::RandomRange& r) {
+      return hal::BernoulliTensor{.out = out, .philox = r, .p = prob};
+    });
   }
 };
 
@@ -216,8 +210,9 @@ at::Tensor& randperm_out(int64_t n, Generator gen, at::Tensor& out) {
   at::native::check_supported_max_int_with_precision(n, out);
   out.resize_({n});
   // Swap i of Fisher-Yates draws from counter offset + i.
-  generate("randperm", out, gen,
-           [](const kernels::TensorDesc& o, kernels::PhiloxState s) { kernels::randperm(o, s); });
+  generate(out, gen, [](const hal::TensorDesc& o, const hal::RandomRange& r) {
+    return hal::Randperm{.out = o, .philox = r};
+  });
   return out;
 }
 
@@ -266,9 +261,7 @@ at::Tensor& multinomial_out(const at::Tensor& self, int64_t n_sample, bool repla
   const at::Tensor out =
       result.is_contiguous() ? result : at::empty(result.sizes(), result.options());
   const at::Tensor rows = out.view({probs.size(0), n_sample});
-  launch(rows, "multinomial", [o = describe(rows), p = describe(probs), u = describe(uniforms)] {
-    kernels::sample_categories(o, p, u);
-  });
+  launch(rows, hal::SampleCategories{describe(rows), describe(probs), describe(uniforms)});
   if (!out.is_same(result)) result.copy_(out);
   return result;
 }
@@ -290,11 +283,12 @@ std::tuple<at::Tensor, at::Tensor> native_dropout(const at::Tensor& input, doubl
   TORCH_CHECK(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got ", p);
   check_floating(input, "native_dropout");
   at::Tensor out = at::empty_like(input), mask = at::empty_like(input, mask_options);
-  const RandomRange range = reserve(std::nullopt, input, input.numel());
-  launch(out, "native_dropout",
-         [o = describe(out), m = describe(mask), i = describe(input), range, p] {
-           kernels::dropout(o, m, i, range.resolve(), p);
-         });
+  const hal::RandomRange range = reserve(std::nullopt, input, input.numel());
+  launch(out, hal::Dropout{.out = describe(out),
+                           .mask = describe(mask),
+                           .in = describe(input),
+                           .philox = range,
+                           .p = p});
   return {out, mask};
 }
 
@@ -309,10 +303,7 @@ at::Tensor native_dropout_backward(const at::Tensor& grad, const at::Tensor& mas
   at::Tensor out = new_output(shape, grad.scalar_type(), grad, device);
   const at::Tensor g = operand(grad, grad.scalar_type(), shape, device),
                    m = operand(mask, at::kBool, shape, device);
-  launch(out, "native_dropout_backward",
-         [o = describe(out), g = describe(g), m = describe(m), scale] {
-           kernels::masked_scale(o, g, m, scale);
-         });
+  launch(out, hal::MaskedScale{describe(out), describe(g), describe(m), scale});
   return out;
 }
 

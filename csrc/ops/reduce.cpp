@@ -1,8 +1,6 @@
 // Native reductions over dim lists: sum, nansum, mean, prod, amax/amin, aminmax, max/min of
 // everything, any/all, count_nonzero, var/std (and with the mean), vector norms, logsumexp. Output
-// shapes and dtypes are decided here; the kernels take keepdim-shaped outputs.
-#include "mlu_kernels/reduce.h"
-
+// shapes and dtypes are decided here; the operations take keepdim-shaped outputs.
 #include <ATen/ATen.h>
 #include <ATen/Operators.h>
 #include <ATen/WrapDimUtilsMulti.h>
@@ -35,11 +33,11 @@ ReductionShape reduction_shape(const at::Tensor& self, at::OptionalIntArrayRef d
   return result;
 }
 
-kernels::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self,
-                                 const std::bitset<64>& reduced) {
-  const kernels::TensorDesc desc = describe(out);
+hal::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self,
+                             const std::bitset<64>& reduced) {
+  const hal::TensorDesc desc = describe(out);
   if (out.dim() == self.dim()) return desc;
-  kernels::TensorDesc kept = desc;
+  hal::TensorDesc kept = desc;
   kept.ndim = static_cast<int>(self.dim());
   for (int d = 0, src = 0; d < kept.ndim; ++d) {
     if (reduced[d]) {
@@ -68,12 +66,12 @@ void check_reducible(const char* name, const at::Tensor& self, const ReductionSh
 
 namespace {
 
-using kernels::ReduceOp;
+using hal::ReduceOp;
 
 bool has_dims(at::OptionalIntArrayRef dims) { return dims.has_value() && !dims->empty(); }
 
 // Reduces self, converted to in_type, into out, which is resized to the reduction's shape; the
-// kernel writes result_type, through a temporary when out has another dtype.
+// operation writes result_type, through a temporary when out has another dtype.
 at::Tensor& reduce_into(ReduceOp op, const at::Tensor& self, at::OptionalIntArrayRef dims,
                         bool keepdim, c10::ScalarType in_type, c10::ScalarType result_type,
                         double param, at::Tensor& out,
@@ -97,15 +95,10 @@ at::Tensor& reduce_into(ReduceOp op, const at::Tensor& self, at::OptionalIntArra
     const at::Tensor result_parts = at::view_as_real(result);
     std::bitset<64> reduced = shape.reduced;
     reduced.reset(static_cast<std::size_t>(in.dim()));
-    launch(result, "reduce",
-           [op, o = keepdim_desc(result_parts, in_parts, reduced), i = describe(in_parts), param] {
-             kernels::reduce(op, o, i, param);
-           });
+    launch(result, hal::Reduce{op, keepdim_desc(result_parts, in_parts, reduced),
+                               describe(in_parts), param});
   } else {
-    launch(result, "reduce",
-           [op, o = keepdim_desc(result, in, shape.reduced), i = describe(in), param] {
-             kernels::reduce(op, o, i, param);
-           });
+    launch(result, hal::Reduce{op, keepdim_desc(result, in, shape.reduced), describe(in), param});
   }
   if (!result.is_same(out)) out.copy_(result);
   return out;
@@ -305,13 +298,13 @@ void var_mean_into(const char* name, bool take_sqrt, const at::Tensor& self,
                : at::empty(shape.shape, t.options().dtype(self.scalar_type()));
   };
   at::Tensor var_result = direct(var), mean_result = mean ? direct(*mean) : at::Tensor();
-  std::optional<kernels::TensorDesc> mean_desc;
+  std::optional<hal::TensorDesc> mean_desc;
   if (mean) mean_desc = keepdim_desc(mean_result, self, shape.reduced);
-  launch(var_result, "var_mean",
-         [v = keepdim_desc(var_result, self, shape.reduced), mean_desc, i = describe(self),
-          dof_correction, take_sqrt] {
-           kernels::var_mean(v, mean_desc ? &*mean_desc : nullptr, i, dof_correction, take_sqrt);
-         });
+  launch(var_result, hal::VarMean{.var = keepdim_desc(var_result, self, shape.reduced),
+                                  .mean = mean_desc,
+                                  .in = describe(self),
+                                  .correction = dof_correction,
+                                  .take_sqrt = take_sqrt});
   if (!var_result.is_same(var)) var.copy_(var_result);
   if (mean && !mean_result.is_same(*mean)) mean->copy_(mean_result);
 }

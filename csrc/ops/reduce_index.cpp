@@ -1,12 +1,12 @@
 // Native operators along one dim that produce positions: max/min with indices, argmax/argmin,
 // cumsum, cumprod, sort, topk.
-#include "mlu_kernels/reduce_index.h"
-
 #include <ATen/ATen.h>
 #include <ATen/Operators.h>
 #include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
+
+#include <type_traits>
 
 #include "common.h"
 #include "real_only.h"
@@ -41,20 +41,22 @@ void arg_reduce_into(bool is_max, const char* name, const at::Tensor& self,
                 self.scalar_type(), ", but got ", values->scalar_type(), " instead");
   }
   if (indices.numel() == 0) return;
-  // The kernel sees outputs with the input's ndim (1 after flattening).
+  // The operation sees outputs with the input's ndim (1 after flattening).
   auto desc_of = [&](const at::Tensor& out) {
     if (dim) return keepdim_desc(out, self, shape.reduced);
-    kernels::TensorDesc one = describe(out);
+    hal::TensorDesc one = describe(out);
     one.ndim = 1;
     one.sizes[0] = 1;
     one.strides[0] = 0;
     return one;
   };
-  std::optional<kernels::TensorDesc> values_desc;
+  std::optional<hal::TensorDesc> values_desc;
   if (values) values_desc = desc_of(*values);
-  launch(indices, "arg_reduce", [is_max, values_desc, i = desc_of(indices), x = describe(in), d] {
-    kernels::arg_reduce(is_max, values_desc ? &*values_desc : nullptr, i, x, static_cast<int>(d));
-  });
+  launch(indices, hal::ArgReduce{.is_max = is_max,
+                                 .values = values_desc,
+                                 .indices = desc_of(indices),
+                                 .in = describe(in),
+                                 .dim = static_cast<int>(d)});
 }
 
 template <bool is_max>
@@ -95,12 +97,8 @@ at::Tensor& cumulative_out(const at::Tensor& self, int64_t dim,
   const at::Tensor in = self.scalar_type() == type ? self : self.to(type);
   at::Tensor result =
       out.scalar_type() == type ? out : at::empty(self.sizes(), out.options().dtype(type));
-  launch(result, product ? "cumprod" : "cumsum", [o = describe(result), i = describe(in), d] {
-    if (product)
-      kernels::cumprod(o, i, static_cast<int>(d));
-    else
-      kernels::cumsum(o, i, static_cast<int>(d));
-  });
+  using Cumulative = std::conditional_t<product, hal::Cumprod, hal::Cumsum>;
+  launch(result, Cumulative{describe(result), describe(in), static_cast<int>(d)});
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }
@@ -139,10 +137,11 @@ std::tuple<at::Tensor&, at::Tensor&> sort_out(const at::Tensor& self,
                                               at::Tensor& indices) {
   c10::DeviceGuard guard(common_device({&self, &values, &indices}));
   const int64_t d = prepare_sorted(self, dim, self.sizes(), values, indices);
-  launch(values, "sort",
-         [v = describe(values), i = describe(indices), x = describe(self), d, descending] {
-           kernels::sort(v, i, x, static_cast<int>(d), descending);
-         });
+  launch(values, hal::Sort{.values = describe(values),
+                           .indices = describe(indices),
+                           .in = describe(self),
+                           .dim = static_cast<int>(d),
+                           .descending = descending});
   return {values, indices};
 }
 std::tuple<at::Tensor, at::Tensor> sort(const at::Tensor& self, std::optional<bool> stable,
@@ -162,10 +161,12 @@ std::tuple<at::Tensor&, at::Tensor&> topk_out(const at::Tensor& self, int64_t k,
   std::vector<int64_t> shape = self.sizes().vec();
   if (!shape.empty()) shape[d] = k;
   prepare_sorted(self, dim, shape, values, indices);
-  launch(values, "topk",
-         [v = describe(values), i = describe(indices), x = describe(self), d, k, largest] {
-           kernels::topk(v, i, x, static_cast<int>(d), k, largest);
-         });
+  launch(values, hal::Topk{.values = describe(values),
+                           .indices = describe(indices),
+                           .in = describe(self),
+                           .dim = static_cast<int>(d),
+                           .k = k,
+                           .largest = largest});
   return {values, indices};
 }
 std::tuple<at::Tensor, at::Tensor> topk(const at::Tensor& self, int64_t k, int64_t dim,

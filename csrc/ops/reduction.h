@@ -19,9 +19,9 @@ struct ReductionShape {
 // An absent or empty dim list reduces every dim, as ATen's reductions do.
 ReductionShape reduction_shape(const at::Tensor& self, at::OptionalIntArrayRef dims, bool keepdim);
 
-// out described with self's ndim: reduced dims appear with size 1 (what the kernels take).
-kernels::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self,
-                                 const std::bitset<64>& reduced);
+// out described with self's ndim: reduced dims appear with size 1 (what the operations take).
+hal::TensorDesc keepdim_desc(const at::Tensor& out, const at::Tensor& self,
+                             const std::bitset<64>& reduced);
 
 // With an empty input, reductions without an identity need a dim list naming only non-empty dims.
 void check_reducible(const char* name, const at::Tensor& self, const ReductionShape& shape,

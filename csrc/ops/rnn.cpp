@@ -4,7 +4,6 @@
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/rnn_cell.h"
 
 namespace torch_mlu::ops {
 namespace {
@@ -38,12 +37,8 @@ Gates lstm_cell(const at::Tensor& input_gates, const at::Tensor& hidden_gates, c
   const at::Tensor hb =
       hidden_bias && hidden_bias->defined() ? dense(*hidden_bias, dtype) : at::Tensor();
   at::Tensor hy = at::empty_like(c), cy = at::empty_like(c), workspace = at::empty_like(ig);
-  launch(hy, "lstm_cell",
-         [ig = describe(ig), hg = describe(hg), c = describe(c), ib = maybe_describe(ib),
-          hb = maybe_describe(hb), hy = describe(hy), cy = describe(cy), ws = describe(workspace)] {
-           kernels::LstmCell cell{ig, hg, c, ib ? &*ib : nullptr, hb ? &*hb : nullptr, hy, cy, ws};
-           kernels::lstm_cell_forward(cell);
-         });
+  launch(hy, hal::LstmCell{describe(ig), describe(hg), describe(c), maybe_describe(ib),
+                           maybe_describe(hb), describe(hy), describe(cy), describe(workspace)});
   return {hy, cy, workspace};
 }
 
@@ -57,13 +52,9 @@ Gates lstm_cell_backward(const std::optional<at::Tensor>& grad_hy,
   const at::Tensor gcy = grad_cy && grad_cy->defined() ? dense(*grad_cy, dtype) : at::Tensor();
   const at::Tensor c = dense(cx, dtype), c_out = dense(cy, dtype), ws = dense(workspace, dtype);
   at::Tensor grad_gates = at::empty_like(ws), grad_cx = at::empty_like(c);
-  launch(grad_gates, "lstm_cell_backward",
-         [ghy = maybe_describe(ghy), gcy = maybe_describe(gcy), c = describe(c),
-          c_out = describe(c_out), ws = describe(ws), gg = describe(grad_gates),
-          gcx = describe(grad_cx)] {
-           kernels::lstm_cell_backward(ghy ? &*ghy : nullptr, gcy ? &*gcy : nullptr, c, c_out, ws,
-                                       gg, gcx);
-         });
+  launch(grad_gates, hal::LstmCellBackward{maybe_describe(ghy), maybe_describe(gcy), describe(c),
+                                           describe(c_out), describe(ws), describe(grad_gates),
+                                           describe(grad_cx)});
   return {grad_gates, grad_cx, has_bias ? grad_gates.sum(0) : at::Tensor()};
 }
 
@@ -82,12 +73,8 @@ std::tuple<at::Tensor, at::Tensor> gru_cell(const at::Tensor& input_gates,
   const at::Tensor hb =
       hidden_bias && hidden_bias->defined() ? dense(*hidden_bias, dtype) : at::Tensor();
   at::Tensor hy = at::empty_like(h), workspace = at::empty({h.size(0), 5 * h.size(1)}, h.options());
-  launch(hy, "gru_cell",
-         [ig = describe(ig), hg = describe(hg), h = describe(h), ib = maybe_describe(ib),
-          hb = maybe_describe(hb), hy = describe(hy), ws = describe(workspace)] {
-           kernels::GruCell cell{ig, hg, h, ib ? &*ib : nullptr, hb ? &*hb : nullptr, hy, ws};
-           kernels::gru_cell_forward(cell);
-         });
+  launch(hy, hal::GruCell{describe(ig), describe(hg), describe(h), maybe_describe(ib),
+                          maybe_describe(hb), describe(hy), describe(workspace)});
   return {hy, workspace};
 }
 
@@ -100,10 +87,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> gru_cell_
   const int64_t batch = go.size(0), hidden = go.size(1);
   at::Tensor grad_input = at::empty({batch, 3 * hidden}, go.options());
   at::Tensor grad_hidden = at::empty_like(grad_input), grad_hx = at::empty_like(go);
-  launch(
-      grad_hx, "gru_cell_backward",
-      [go = describe(go), ws = describe(ws), gi = describe(grad_input), gh = describe(grad_hidden),
-       ghx = describe(grad_hx)] { kernels::gru_cell_backward(go, ws, gi, gh, ghx); });
+  launch(grad_hx, hal::GruCellBackward{describe(go), describe(ws), describe(grad_input),
+                                       describe(grad_hidden), describe(grad_hx)});
   if (!has_bias) return {grad_input, grad_hidden, grad_hx, at::Tensor(), at::Tensor()};
   return {grad_input, grad_hidden, grad_hx, grad_input.sum(0), grad_hidden.sum(0)};
 }

@@ -1,6 +1,5 @@
 // Native shape operators that move data: cat (and through it stack), flip, roll, tril and triu.
 // split, chunk, repeat and the other views or compositions need nothing of their own.
-#include "mlu_kernels/shape.h"
 
 #include <ATen/ATen.h>
 #include <ATen/MemoryOverlap.h>
@@ -14,7 +13,6 @@
 #include <torch/library.h>
 
 #include "common.h"
-#include "mlu_kernels/copy.h"
 #include "real_only.h"
 
 namespace torch_mlu::ops {
@@ -77,7 +75,7 @@ at::Tensor& cat_out(const at::ITensorListRef& tensor_list, int64_t dim, at::Tens
   // (kept alive until the launch).
   const bool complex = out.is_complex();
   std::vector<at::Tensor> converted;
-  std::vector<kernels::TensorDesc> sources;  // empty inputs are 0 long along dim: nothing to copy
+  std::vector<hal::TensorDesc> sources;  // empty inputs are 0 long along dim: nothing to copy
   for (const at::Tensor& t : inputs) {
     if (t.numel() == 0) continue;
     if (!complex) {
@@ -87,9 +85,8 @@ at::Tensor& cat_out(const at::ITensorListRef& tensor_list, int64_t dim, at::Tens
     converted.push_back(t.to(out.scalar_type()).resolve_conj());
     sources.push_back(describe_interleaved(converted.back()));
   }
-  launch(out, "cat",
-         [o = complex ? describe_interleaved(out) : describe(out), sources = std::move(sources),
-          dim = static_cast<int>(dim)] { kernels::cat(o, sources, dim); });
+  launch(out, hal::Cat{complex ? describe_interleaved(out) : describe(out), std::move(sources),
+                       static_cast<int>(dim)});
   return out;
 }
 
@@ -114,14 +111,14 @@ at::Tensor flip_dims(const at::Tensor& self, at::IntArrayRef dims) {
   at::Tensor out = at::empty_like(self, c10::MemoryFormat::Preserve);
   if (self.numel() == 0) return out;
   // A flipped dim is read from its last element backwards: a negative stride.
-  kernels::TensorDesc src = describe(self);
+  hal::TensorDesc src = describe(self);
   for (int d = 0; d < src.ndim; ++d) {
     if (!flipped[d]) continue;
     src.data =
         static_cast<char*>(src.data) + (src.sizes[d] - 1) * src.strides[d] * self.element_size();
     src.strides[d] = -src.strides[d];
   }
-  launch(out, "flip", [o = describe(out), src] { kernels::copy(o, src); });
+  launch(out, hal::Copy{describe(out), src});
   return out;
 }
 
@@ -130,9 +127,9 @@ struct Block {
   std::vector<int64_t> from_start, to_start, sizes;
 };
 
-kernels::TensorDesc block_desc(const at::Tensor& t, const std::vector<int64_t>& start,
-                               const std::vector<int64_t>& sizes) {
-  kernels::TensorDesc desc = describe(t);
+hal::TensorDesc block_desc(const at::Tensor& t, const std::vector<int64_t>& start,
+                           const std::vector<int64_t>& sizes) {
+  hal::TensorDesc desc = describe(t);
   for (int d = 0; d < desc.ndim; ++d) {
     desc.data = static_cast<char*>(desc.data) + start[d] * desc.strides[d] * t.element_size();
     desc.sizes[d] = sizes[d];
@@ -178,13 +175,12 @@ at::Tensor roll_dims(const at::Tensor& self, at::IntArrayRef shifts, at::IntArra
     }
     blocks = std::move(split);
   }
-  std::vector<std::pair<kernels::TensorDesc, kernels::TensorDesc>> copies;
-  for (const Block& b : blocks)
-    copies.emplace_back(block_desc(out, b.to_start, b.sizes),
-                        block_desc(self, b.from_start, b.sizes));
-  launch(out, "roll", [copies = std::move(copies)] {
-    for (const auto& [to, from] : copies) kernels::copy(to, from);
-  });
+  hal::Copies copies;
+  for (const Block& b : blocks) {
+    copies.dst.push_back(block_desc(out, b.to_start, b.sizes));
+    copies.src.push_back(block_desc(self, b.from_start, b.sizes));
+  }
+  launch(out, copies);
   return out;
 }
 
@@ -220,9 +216,7 @@ at::Tensor& triangle_out(const char* name, const at::Tensor& self, int64_t diago
               self.scalar_type(), ", but got ", out.scalar_type(), " instead");
   at::native::resize_output(out, self.sizes());
   if (out.numel() == 0) return out;
-  launch(out, name, [o = describe(out), s = describe(self), diagonal, upper] {
-    kernels::triangle(o, s, diagonal, upper);
-  });
+  launch(out, hal::Triangle{describe(out), describe(self), diagonal, upper});
   return out;
 }
 

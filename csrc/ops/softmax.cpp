@@ -1,11 +1,11 @@
 // Native softmax and log-softmax with their gradients (softmax, log_softmax and cross_entropy
 // decompose into these).
-#include "mlu_kernels/softmax.h"
-
 #include <ATen/ATen.h>
 #include <ATen/WrapDimUtils.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
+
+#include <type_traits>
 
 #include "common.h"
 
@@ -27,9 +27,8 @@ at::Tensor& softmax_out(const at::Tensor& self, int64_t dim, bool half_to_float,
   prepare_out(out, self.sizes(), type, device);
   at::Tensor result =
       out.scalar_type() == type ? out : at::empty(self.sizes(), out.options().dtype(type));
-  launch(result, log ? "log_softmax" : "softmax", [o = describe(result), i = describe(self), d] {
-    kernels::softmax(o, i, static_cast<int>(d), log);
-  });
+  using Softmax = std::conditional_t<log, hal::LogSoftmax, hal::Softmax>;
+  launch(result, Softmax{describe(result), describe(self), static_cast<int>(d)});
   if (!result.is_same(out)) out.copy_(result);
   return out;
 }
@@ -64,10 +63,9 @@ at::Tensor& softmax_backward_out(const at::Tensor& grad_output, const at::Tensor
   at::Tensor result = grad_input.scalar_type() == type
                           ? grad_input
                           : at::empty(output.sizes(), grad_input.options().dtype(type));
-  launch(result, log ? "log_softmax_backward" : "softmax_backward",
-         [gi = describe(result), g = describe(grad), y = describe(output), d] {
-           kernels::softmax_backward(gi, g, y, static_cast<int>(d), log);
-         });
+  using SoftmaxBackward = std::conditional_t<log, hal::LogSoftmaxBackward, hal::SoftmaxBackward>;
+  launch(result,
+         SoftmaxBackward{describe(result), describe(grad), describe(output), static_cast<int>(d)});
   if (!result.is_same(grad_input)) grad_input.copy_(result);
   return grad_input;
 }

@@ -136,7 +136,8 @@ at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, 
   at::Tensor out = new_output(shape, dtype, self, device);
   KernelOperand g = kernel_operand(grad, dtype, shape, device),
                 x = kernel_operand(self, dtype, shape, device);
-  launch(out, hal::Binary{hal::BinaryOp::LogSigmoidBackward, describe(out), g.captured, x.captured});
+  launch(out,
+         hal::Binary{hal::BinaryOp::LogSigmoidBackward, describe(out), g.captured, x.captured});
   return out;
 }
 

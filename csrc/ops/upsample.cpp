@@ -1,8 +1,6 @@
 // Native upsampling: nearest (1-D to 3-D, and nearest-exact 2-D), linear / bilinear / trilinear
 // and bicubic interpolation with their gradients; the interpolate() front end reaches these. The
-// index arithmetic is in mlu_kernels/upsample.h.
-#include "mlu_kernels/upsample.h"
-
+// operations are in mlu/ops/upsample.h.
 #include <ATen/ATen.h>
 #include <ATen/Operators.h>
 #include <ATen/native/CPUFallback.h>
@@ -18,8 +16,8 @@ namespace {
 
 using OptScale = std::optional<double>;
 
-kernels::UpsampleScales scales_of(std::initializer_list<OptScale> given) {
-  kernels::UpsampleScales scales{0, 0, 0};
+hal::UpsampleScales scales_of(std::initializer_list<OptScale> given) {
+  hal::UpsampleScales scales{0, 0, 0};
   std::size_t i = 0;
   for (const OptScale& s : given) scales[i++] = s.value_or(0);
   return scales;
@@ -50,24 +48,15 @@ void check_input(const at::Tensor& input, int spatial_dims) {
               input.sizes());
 }
 
-enum class Mode { Nearest, NearestExact, Linear, Cubic };
+using Mode = hal::UpsampleMode;
 
 void launch_forward(Mode mode, const at::Tensor& out, const at::Tensor& input,
-                    const kernels::UpsampleScales& scales, bool align_corners) {
-  launch(out, "upsample", [mode, o = describe(out), x = describe(input), scales, align_corners] {
-    if (mode == Mode::Linear) {
-      kernels::upsample_linear(o, x, scales, align_corners);
-    } else if (mode == Mode::Cubic) {
-      kernels::upsample_bicubic(o, x, scales, align_corners);
-    } else {
-      kernels::upsample_nearest(o, x, scales, mode == Mode::NearestExact);
-    }
-  });
+                    const hal::UpsampleScales& scales, bool align_corners) {
+  launch(out, hal::Upsample{mode, describe(out), describe(input), scales, align_corners});
 }
 
 at::Tensor& upsample_into(Mode mode, const at::Tensor& input, c10::IntArrayRef output_size,
-                          const kernels::UpsampleScales& scales, bool align_corners,
-                          at::Tensor& out) {
+                          const hal::UpsampleScales& scales, bool align_corners, at::Tensor& out) {
   const int spatial_dims = static_cast<int>(output_size.size());
   const c10::Device device = common_device({&input, &out});
   c10::DeviceGuard guard(device);
@@ -92,7 +81,7 @@ at::Tensor& upsample_into(Mode mode, const at::Tensor& input, c10::IntArrayRef o
 }
 
 at::Tensor upsample_new(Mode mode, const at::Tensor& input, c10::IntArrayRef output_size,
-                        const kernels::UpsampleScales& scales, bool align_corners) {
+                        const hal::UpsampleScales& scales, bool align_corners) {
   const int spatial_dims = static_cast<int>(output_size.size());
   check_input(input, spatial_dims);
   at::Tensor out = at::empty(upsampled_shape(input.sizes(), output_size, spatial_dims),
@@ -102,7 +91,7 @@ at::Tensor upsample_new(Mode mode, const at::Tensor& input, c10::IntArrayRef out
 
 at::Tensor& upsample_backward_into(Mode mode, const at::Tensor& grad_out,
                                    c10::IntArrayRef output_size, c10::IntArrayRef input_size,
-                                   const kernels::UpsampleScales& scales, bool align_corners,
+                                   const hal::UpsampleScales& scales, bool align_corners,
                                    at::Tensor& grad_in) {
   const int spatial_dims = static_cast<int>(output_size.size());
   const c10::Device device = common_device({&grad_out, &grad_in});
@@ -116,22 +105,14 @@ at::Tensor& upsample_backward_into(Mode mode, const at::Tensor& grad_out,
                               "\"upsample_backward\" not implemented for '", grad_out.scalar_type(),
                               "'");
   at::native::resize_output(grad_in, input_size);
-  launch(grad_in, "upsample_backward",
-         [mode, gi = describe(grad_in), go = describe(grad_out), scales, align_corners] {
-           if (mode == Mode::Linear) {
-             kernels::upsample_linear_backward(gi, go, scales, align_corners);
-           } else if (mode == Mode::Cubic) {
-             kernels::upsample_bicubic_backward(gi, go, scales, align_corners);
-           } else {
-             kernels::upsample_nearest_backward(gi, go, scales, mode == Mode::NearestExact);
-           }
-         });
+  launch(grad_in,
+         hal::UpsampleBackward{mode, describe(grad_in), describe(grad_out), scales, align_corners});
   return grad_in;
 }
 
 at::Tensor upsample_backward_new(Mode mode, const at::Tensor& grad_out,
                                  c10::IntArrayRef output_size, c10::IntArrayRef input_size,
-                                 const kernels::UpsampleScales& scales, bool align_corners) {
+                                 const hal::UpsampleScales& scales, bool align_corners) {
   at::Tensor grad_in = at::empty(input_size, grad_out.options(), grad_out.suggest_memory_format());
   return upsample_backward_into(mode, grad_out, output_size, input_size, scales, align_corners,
                                 grad_in);

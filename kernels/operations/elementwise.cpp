@@ -18,13 +18,11 @@ void enqueue(Queue* queue, const BinaryScalar& op) {
          [](BinaryScalar& o) { k::binary_scalar(o.op, o.out, o.a.bind(), o.b, o.alpha); });
 }
 void enqueue(Queue* queue, const Ternary& op) {
-  launch(queue, op, [](Ternary& o) {
-    k::ternary(o.op, o.out, o.a.bind(), o.b.bind(), o.c.bind(), o.value);
-  });
+  launch(queue, op,
+         [](Ternary& o) { k::ternary(o.op, o.out, o.a.bind(), o.b.bind(), o.c.bind(), o.value); });
 }
 void enqueue(Queue* queue, const LerpScalar& op) {
-  launch(queue, op,
-         [](LerpScalar& o) { k::lerp_scalar(o.out, o.a.bind(), o.b.bind(), o.weight); });
+  launch(queue, op, [](LerpScalar& o) { k::lerp_scalar(o.out, o.a.bind(), o.b.bind(), o.weight); });
 }
 void enqueue(Queue* queue, const Compare& op) {
   launch(queue, op, [](Compare& o) { k::compare(o.op, o.out, o.a.bind(), o.b.bind()); });
@@ -33,9 +31,8 @@ void enqueue(Queue* queue, const Where& op) {
   launch(queue, op, [](Where& o) { k::where(o.out, o.cond.bind(), o.a.bind(), o.b.bind()); });
 }
 void enqueue(Queue* queue, const Clamp& op) {
-  launch(queue, op, [](Clamp& o) {
-    k::clamp(o.out, o.in, o.lo ? &*o.lo : nullptr, o.hi ? &*o.hi : nullptr);
-  });
+  launch(queue, op,
+         [](Clamp& o) { k::clamp(o.out, o.in, o.lo ? &*o.lo : nullptr, o.hi ? &*o.hi : nullptr); });
 }
 void enqueue(Queue* queue, const Elu& op) {
   launch(queue, op, [](Elu& o) { k::elu(o.out, o.in, o.alpha, o.scale, o.input_scale); });
@@ -67,7 +64,8 @@ void enqueue(Queue* queue, const ForeachBinaryScalar& op) {
 }
 void enqueue(Queue* queue, const ForeachBinary& op) {
   launch(queue, op, [](ForeachBinary& o) {
-    for (std::size_t i = 0; i < o.out.size(); ++i) k::binary(o.op, o.out[i], o.a[i], o.b[i], o.alpha);
+    for (std::size_t i = 0; i < o.out.size(); ++i)
+      k::binary(o.op, o.out[i], o.a[i], o.b[i], o.alpha);
   });
 }
 void enqueue(Queue* queue, const ForeachMulTensor& op) {

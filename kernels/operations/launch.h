@@ -12,7 +12,8 @@ namespace mlu::hal::software {
 // host values (Operand::bind) and optional operands point into memory that lives as long as it.
 template <typename Operation, typename Run>
 void launch(Queue* queue, const Operation& operation, Run run) {
-  driver().launch(queue, Operation::name, [operation = Operation(operation), run]() mutable { run(operation); });
+  driver().launch(queue, Operation::name,
+                  [operation = Operation(operation), run]() mutable { run(operation); });
 }
 
 }  // namespace mlu::hal::software

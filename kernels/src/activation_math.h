@@ -4,7 +4,8 @@
 
 #include <cstdint>
 
-#include "mlu_kernels/epilogue.h"
+#include "mlu/ops/gemm.h"  // Activation
+#include "mlu_kernels/tensor_desc.h"
 #include "vec_math.h"
 
 namespace mlu::kernels {

@@ -127,14 +127,14 @@ void check_epilogue(const GemmEpilogue& e, const TensorDesc& out) {
     throw KernelError("gemm: an epilogue needs a floating-point result");
   }
   const std::int64_t n = out.sizes[out.ndim - 1];
-  if (const TensorDesc* b = e.bias) {
+  if (const std::optional<TensorDesc>& b = e.bias) {
     const std::int64_t length = b->ndim > 0 ? b->sizes[b->ndim - 1] : 0;
     if (b->dtype != out.dtype || b->ndim < 1 || b->ndim > 2 || (b->ndim == 2 && b->sizes[0] != 1) ||
         (length != n && length != 1)) {
       throw KernelError("gemm: the epilogue's bias must be a row of the result's dtype");
     }
   }
-  if (const TensorDesc* pre = e.pre_activation) {
+  if (const std::optional<TensorDesc>& pre = e.pre_activation) {
     bool same = pre->dtype == out.dtype && pre->ndim == out.ndim;
     for (int d = 0; same && d < out.ndim; ++d) same = pre->sizes[d] == out.sizes[d];
     if (!same) throw KernelError("gemm: pre_activation must have the result's shape and dtype");
@@ -146,11 +146,11 @@ template <typename T>
 void finish_block(const GemmEpilogue& e, const TensorDesc& out, std::int64_t i, std::int64_t row,
                   std::int64_t rows, std::int64_t col, std::int64_t cols) {
   const int r = out.ndim - 2, c = out.ndim - 1;
-  const TensorDesc* bias = e.bias;
+  const TensorDesc* bias = e.bias ? &*e.bias : nullptr;
   const std::int64_t bias_step =
       bias == nullptr || bias->sizes[bias->ndim - 1] == 1 ? 0 : bias->strides[bias->ndim - 1];
   const T scale = static_cast<T>(e.bias_scale);
-  const TensorDesc* pre = e.pre_activation;
+  const TensorDesc* pre = e.pre_activation ? &*e.pre_activation : nullptr;
   for (std::int64_t p = row; p < row + rows; ++p) {
     T* o = static_cast<T*>(out.data) + i * batch_stride(out) + p * out.strides[r] +
            col * out.strides[c];
@@ -197,15 +197,15 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
   if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
     // Most 16-bit products (mm, bmm, linear) stay in 16 bits on oneDNN where this CPU has the
     // instructions; the rest widen to float32.
-    const bool plain = alpha == 1 && beta == 0 && epilogue.pre_activation == nullptr &&
+    const bool plain = alpha == 1 && beta == 0 && !epilogue.pre_activation &&
                        epilogue.activation == Activation::None && epilogue.bias_scale == 1;
-    if (plain && onednn_gemm16(out, a, b, epilogue.bias)) return;
+    if (plain && onednn_gemm16(out, a, b, epilogue.bias ? &*epilogue.bias : nullptr)) return;
     const Float32Copy wa(a, true), wb(b, true), wo(out, beta != 0);
     std::optional<Float32Copy> wbias, wpre;
     GemmEpilogue wide = epilogue;
-    if (epilogue.bias != nullptr) wide.bias = &wbias.emplace(*epilogue.bias, true).desc;
-    if (epilogue.pre_activation != nullptr)
-      wide.pre_activation = &wpre.emplace(*epilogue.pre_activation, false).desc;
+    if (epilogue.bias) wide.bias = wbias.emplace(*epilogue.bias, true).desc;
+    if (epilogue.pre_activation)
+      wide.pre_activation = wpre.emplace(*epilogue.pre_activation, false).desc;
     gemm(wo.desc, wa.desc, wb.desc, alpha, beta, wide);
     copy(out, wo.desc);
     if (wpre) copy(*epilogue.pre_activation, wpre->desc);

@@ -1,6 +1,7 @@
 #include "mlu_kernels/rnn_cell.h"
 
 #include <cmath>
+#include <optional>
 
 #include "scalar_types.h"
 #include "vec_math.h"
@@ -28,16 +29,20 @@ void check_dtypes(std::initializer_list<const TensorDesc*> descs) {
   }
 }
 
+const TensorDesc* address_or_null(const std::optional<TensorDesc>& desc) {
+  return desc ? &*desc : nullptr;
+}
+
 template <typename T>
-float bias_at(const TensorDesc* bias, std::int64_t j) {
-  return bias == nullptr ? 0.f : convert<float>(static_cast<const T*>(bias->data)[j]);
+float bias_at(const std::optional<TensorDesc>& bias, std::int64_t j) {
+  return bias ? convert<float>(static_cast<const T*>(bias->data)[j]) : 0.f;
 }
 
 }  // namespace
 
 void lstm_cell_forward(const LstmCell& c) {
-  check_dtypes({&c.input_gates, &c.hidden_gates, &c.cx, c.input_bias, c.hidden_bias, &c.hy, &c.cy,
-                &c.workspace});
+  check_dtypes({&c.input_gates, &c.hidden_gates, &c.cx, address_or_null(c.input_bias),
+                address_or_null(c.hidden_bias), &c.hy, &c.cy, &c.workspace});
   const std::int64_t batch = c.cx.sizes[0], hidden = c.cx.sizes[1];
   visit_dtype(c.cx.dtype, [&](auto t) {
     using T = decltype(t);
@@ -94,8 +99,8 @@ void lstm_cell_backward(const TensorDesc* grad_hy, const TensorDesc* grad_cy,
 }
 
 void gru_cell_forward(const GruCell& c) {
-  check_dtypes(
-      {&c.input_gates, &c.hidden_gates, &c.hx, c.input_bias, c.hidden_bias, &c.hy, &c.workspace});
+  check_dtypes({&c.input_gates, &c.hidden_gates, &c.hx, address_or_null(c.input_bias),
+                address_or_null(c.hidden_bias), &c.hy, &c.workspace});
   const std::int64_t batch = c.hx.sizes[0], hidden = c.hx.sizes[1];
   visit_dtype(c.hx.dtype, [&](auto t) {
     using T = decltype(t);

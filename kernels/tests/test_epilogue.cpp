@@ -36,9 +36,9 @@ TEST_P(GemmEpilogueSizes, BiasGeluAndPreActivation) {
   const TensorDesc bias_desc = contiguous(DType::Float32, bias, {n});
   const TensorDesc pre_desc = contiguous(DType::Float32, pre, {m, n});
   GemmEpilogue epilogue;
-  epilogue.bias = &bias_desc;
+  epilogue.bias = bias_desc;
   epilogue.bias_scale = 2.0;
-  epilogue.pre_activation = &pre_desc;
+  epilogue.pre_activation = pre_desc;
   epilogue.activation = Activation::Gelu;
   gemm(contiguous(DType::Float32, out, {m, n}), contiguous(DType::Float32, a, {m, k}),
        contiguous(DType::Float32, b, {k, n}), 1.0, 0.0, epilogue);
@@ -64,7 +64,7 @@ TEST(GemmEpilogue, BFloat16BiasAndReluComputeInFloat) {
   narrow(a32, a), narrow(b32, b), narrow(bias32, bias);
   const TensorDesc bias_desc = contiguous(DType::BFloat16, bias, {n});
   GemmEpilogue epilogue;
-  epilogue.bias = &bias_desc;
+  epilogue.bias = bias_desc;
   epilogue.activation = Activation::Relu;
   gemm(contiguous(DType::BFloat16, out, {m, n}), contiguous(DType::BFloat16, a, {m, k}),
        contiguous(DType::BFloat16, b, {k, n}), 1.0, 0.0, epilogue);
@@ -91,8 +91,8 @@ TEST(GemmEpilogue, RefusesIntegersAndMismatchedBiasOrPreActivation) {
   };
   const TensorDesc not_a_row = contiguous(DType::Float32, three, {3});
   GemmEpilogue wrong_bias, wrong_pre;
-  wrong_bias.bias = &not_a_row;
-  wrong_pre.pre_activation = &not_a_row;
+  wrong_bias.bias = not_a_row;
+  wrong_pre.pre_activation = not_a_row;
   EXPECT_THROW(multiply(wrong_bias), KernelError);
   EXPECT_THROW(multiply(wrong_pre), KernelError);
 }

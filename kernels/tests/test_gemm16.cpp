@@ -61,7 +61,7 @@ struct Case : ::testing::Test {
       }
     }
     GemmEpilogue epilogue;
-    if (with_bias) epilogue.bias = &dbias;
+    if (with_bias) epilogue.bias = dbias;
     gemm(dout, da, db, 1.0, 0.0, epilogue);
     for (std::int64_t i = 0; i < batch; ++i) {
       for (std::int64_t p = 0; p < m; ++p) {

@@ -1,23 +1,13 @@
-// Kernels on complex tensors and the FFT. A complex tensor is described by its interleaved real
-// view (PyTorch's view_as_real): dtype float32 or float64 and a last dimension of size 2 and
-// stride 1 holding the real and the imaginary part, as cuFFT and CNNL lay complex numbers out.
-// Elementwise operands have out's shape (broadcast ones with stride 0) and out's dtype.
+// Kernels on complex tensors and the FFT, on interleaved descriptors (mlu/ops/complex.h).
 #pragma once
 
-#include <cstdint>
 #include <vector>
 
+#include "mlu/ops/complex.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
 
-enum class ComplexUnaryOp {
-  Conj,
-  Neg,
-  Reciprocal,
-  Sgn,  // z / |z|, 0 for 0
-  Exp,
-};
 void complex_unary(ComplexUnaryOp op, const TensorDesc& out, const TensorDesc& in);
 
 // A real result of a complex input: out is real, with in's shape without the last dimension.
@@ -29,12 +19,6 @@ void complex_to_real(ComplexToRealOp op, const TensorDesc& out, const TensorDesc
 void complex_from_parts(bool polar, const TensorDesc& out, const TensorDesc& re,
                         const TensorDesc& im);
 
-enum class ComplexBinaryOp {
-  Add,  // a + alpha * b
-  Sub,  // a - alpha * b
-  Mul,
-  Div,
-};
 void complex_binary(ComplexBinaryOp op, const TensorDesc& out, const TensorDesc& a,
                     const TensorDesc& b, double alpha_re = 1, double alpha_im = 0);
 

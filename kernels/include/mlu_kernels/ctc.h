@@ -1,20 +1,12 @@
 // Connectionist temporal classification loss (PyTorch's _ctc_loss and its backward): the
-// alpha-beta recursions in log space, one sample per task.
+// alpha-beta recursions in log space, one sample per task. Ctc is the contract's
+// (mlu/ops/loss.h).
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
+#include "mlu/ops/loss.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-struct Ctc {
-  TensorDesc log_probs;  // [T, N, C], float32 or float64
-  TensorDesc targets;    // int64: [N, S] padded, or 1-D with the samples' targets concatenated
-  std::vector<std::int64_t> input_lengths, target_lengths;  // N each, checked by the caller
-  std::int64_t blank = 0;
-};
 
 // neg_log_likelihood: [N]; log_alpha: contiguous [N, T, 2 * max target length + 1], kept for the
 // backward pass (entries past a sample's lengths are -inf).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "mlu/ops/embedding.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
@@ -15,17 +16,6 @@ namespace mlu::kernels {
 void embedding_dense_backward(const TensorDesc& grad_weight, const TensorDesc& grad,
                               const TensorDesc& indices, std::int64_t padding_idx,
                               bool scale_by_frequency);
-
-enum class BagMode : std::int64_t { Sum = 0, Mean = 1, Max = 2 };
-
-struct EmbeddingBag {
-  TensorDesc indices;                              // [n]
-  TensorDesc offsets;                              // [bags], or [bags + 1] with include_last_offset
-  const TensorDesc* per_sample_weights = nullptr;  // [n], weight's dtype; Sum mode only
-  BagMode mode = BagMode::Sum;
-  std::int64_t padding_idx = -1;  // entries with this index are left out
-  bool include_last_offset = false;
-};
 
 // output[b] = sum, mean or max of weight[indices[i]] (times per_sample_weights[i]) over the
 // entries i of bag b; empty bags give zeros. offset2bag[i] is the bag of entry i (-1 past the

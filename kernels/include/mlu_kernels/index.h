@@ -3,31 +3,17 @@
 // after the caller has described the data tensor with the iteration shape.
 #pragma once
 
-#include <cstdint>
 #include <vector>
 
+#include "mlu/ops/index.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-// One index tensor: Int64 values broadcast to the iteration shape (zero strides where it does
-// not vary), selecting along one dimension of the data tensor.
-struct IndexOperand {
-  TensorDesc index;
-  std::int64_t size = 0;    // extent of the indexed dimension, for the bounds check
-  std::int64_t stride = 0;  // its stride in the data tensor, in elements
-  int dim = 0;              // the dimension, for error messages
-};
-
-// Whether negative indices count from the end (advanced indexing) or are out of bounds.
-enum class NegativeIndices { Wrap, Reject };
 
 // out[i] = src[i + sum_k index_k[i] * stride_k]. src is described with out's shape, its indexed
 // dimensions having stride 0. An out-of-range index throws KernelError naming it.
 void index_gather(const TensorDesc& out, const TensorDesc& src,
                   const std::vector<IndexOperand>& indices, NegativeIndices negative);
-
-enum class ScatterReduce { Assign, Add, Multiply, Maximum, Minimum };
 
 // dst[i + sum_k index_k[i] * stride_k] (reduce)= values[i]: dst is described with the iteration
 // shape (indexed dimensions of stride 0) and values has it too. Duplicate indices combine in

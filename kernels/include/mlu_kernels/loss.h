@@ -1,13 +1,13 @@
-// Loss functions. Reductions accumulate in float64; float16 and bfloat16 compute in float32.
+// Loss functions (the semantics are those of mlu/ops/loss.h). Reductions accumulate in float64;
+// float16 and bfloat16 compute in float32.
 #pragma once
 
 #include <cstdint>
 
+#include "mlu/ops/loss.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-enum class Reduction { None = 0, Mean = 1, Sum = 2 };  // PyTorch's at::Reduction values
 
 // Negative log-likelihood. input is [C], [N, C] or [N, C, d1, ...]; target (int64 or uint8) has
 // input's shape without the class dim; weight, when given, is [C]. out has target's shape for
@@ -23,6 +23,7 @@ void nll_loss_backward(const TensorDesc& grad_input, const TensorDesc& grad_outp
                        const TensorDesc& target, const TensorDesc* weight, Reduction reduction,
                        std::int64_t ignore_index, const TensorDesc& total_weight);
 
+// The elementwise losses of the contract (MseLoss, SmoothL1Loss, ...), by kind.
 enum class PointwiseLoss {
   Mse,
   SmoothL1,            // param: beta

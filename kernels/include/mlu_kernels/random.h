@@ -1,22 +1,15 @@
-// Random numbers from a counter-based generator (Philox4x32-10, as cuRAND and PyTorch CUDA use).
-// A block (four 32-bit words, counter offset + b under key seed) serves k consecutive elements:
-// four for 32-bit draws (float precision, Bernoulli, small integer ranges), two for 64-bit ones.
-// Element i (its row-major position, whatever the strides) takes slot i % k of block i / k, so a
-// kernel over n elements uses at most n counter values, and the numbers depend only on
-// (seed, offset) and the element's position.
+// Random number kernels on the Philox4x32-10 counter (mlu/ops/random.h describes how elements
+// take the counter's values): the numbers depend only on (seed, offset) and each element's
+// row-major position.
 #pragma once
 
 #include <array>
 #include <cstdint>
 
+#include "mlu/ops/random.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-struct PhiloxState {
-  std::uint64_t seed = 0;
-  std::uint64_t offset = 0;
-};
 
 // The Philox4x32-10 block function (exposed for its known-answer test).
 std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> counter,
@@ -49,9 +42,8 @@ void masked_scale(const TensorDesc& out, const TensorDesc& in, const TensorDesc&
 // 0..n-1, by Fisher-Yates, swap i taking 64 bits as element i.
 void randperm(const TensorDesc& out, PhiloxState state);
 
-// Sampling with replacement from the rows of probs (non-negative, finite weights; any positive
-// sum): out[r][j] is the category whose cumulative weight first exceeds uniforms[r][j] (float64
-// in [0, 1)) times the row's sum. Invalid rows throw as PyTorch's CPU kernel words it.
+// Sampling with replacement from the rows of probs (mlu/ops/random.h: SampleCategories); invalid
+// rows throw as PyTorch's CPU kernel words it.
 void sample_categories(const TensorDesc& out, const TensorDesc& probs, const TensorDesc& uniforms);
 
 }  // namespace mlu::kernels

@@ -1,8 +1,10 @@
-// Operations along one dim that track positions: arg-reductions, cumulative sums, sorting.
+// Operations along one dim that track positions: arg-reductions, cumulative sums, sorting (the
+// semantics are those of mlu/ops/reduce.h).
 #pragma once
 
 #include <cstdint>
 
+#include "mlu/ops/reduce.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {

@@ -1,16 +1,11 @@
-// Resampling of [N, C, *spatial] tensors (1 to 3 spatial dims, any strides) to out's spatial
-// sizes, with PyTorch's CPU index arithmetic: nearest (and nearest-exact) and linear
-// interpolation per dim (linear, bilinear, trilinear), and bicubic (2-D), with gradients.
+// Upsampling kernels (mlu/ops/upsample.h): nearest (and nearest-exact) and linear interpolation
+// per dim (linear, bilinear, trilinear), and bicubic (2-D), with gradients.
 #pragma once
 
-#include <array>
-
+#include "mlu/ops/upsample.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
-
-// Per spatial dim: the user's scale factor, or 0 when the ratio of sizes applies.
-using UpsampleScales = std::array<double, 3>;
 
 void upsample_nearest(const TensorDesc& out, const TensorDesc& in, const UpsampleScales& scales,
                       bool exact);

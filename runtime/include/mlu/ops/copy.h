@@ -1,6 +1,8 @@
 // Strided copy with dtype conversion: dst[i] = cast(src[i]) for every index of dst's shape.
 #pragma once
 
+#include <vector>
+
 #include "mlu/ops/operand.h"
 
 namespace mlu::hal {
@@ -13,6 +15,22 @@ struct Copy {
   Operand src;
 };
 
+// Several copies as one unit of device work (roll's blocks).
+struct Copies {
+  static constexpr const char* name = "copy";
+  std::vector<TensorDesc> dst, src;
+};
+
+// dst[i] = value for every index: value is a host value whose descriptor has dst's shape and
+// zero strides.
+struct Fill {
+  static constexpr const char* name = "fill";
+  TensorDesc dst;
+  Operand value;
+};
+
 void enqueue(Queue* queue, const Copy& op);
+void enqueue(Queue* queue, const Copies& op);
+void enqueue(Queue* queue, const Fill& op);
 
 }  // namespace mlu::hal

@@ -1,5 +1,5 @@
-// Raw tensor descriptors: how every operation of the device contract names its operands. They
-// carry device addresses; no ATen, no allocation.
+// Raw tensor descriptors: how every operation of the device contract names its operands. No ATen,
+// no allocation.
 #pragma once
 
 #include <array>
@@ -60,7 +60,8 @@ struct TensorDesc {
   int ndim = 0;
   std::array<std::int64_t, kMaxDims> sizes{};
   std::array<std::int64_t, kMaxDims> strides{};  // in elements
-  void* data = nullptr;                          // address of element (0, ..., 0)
+  // Element (0, ..., 0), at the address kernels reach it: hal::kernel_address(device address).
+  void* data = nullptr;
 
   std::int64_t numel() const {
     std::int64_t n = 1;

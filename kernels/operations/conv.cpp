@@ -1,0 +1,45 @@
+#include "mlu_kernels/conv.h"
+
+#include "launch.h"
+#include "mlu_kernels/deform_conv.h"
+
+namespace mlu::hal {
+
+namespace k = mlu::kernels;
+using software::launch;
+
+namespace {
+
+// The kernels take absent operands as null.
+const TensorDesc* address_or_null(const std::optional<TensorDesc>& desc) {
+  return desc ? &*desc : nullptr;
+}
+
+}  // namespace
+
+void enqueue(Queue* queue, const Convolution& op) {
+  launch(queue, op, [](Convolution& o) {
+    k::convolution(o.params, o.out, o.in, o.weight, address_or_null(o.bias));
+  });
+}
+void enqueue(Queue* queue, const ConvolutionBackward& op) {
+  launch(queue, op, [](ConvolutionBackward& o) {
+    k::convolution_backward(o.params, o.grad_out, o.in, o.weight, address_or_null(o.grad_in),
+                            address_or_null(o.grad_weight), address_or_null(o.grad_bias));
+  });
+}
+
+void enqueue(Queue* queue, const DeformIm2col& op) {
+  launch(queue, op, [](DeformIm2col& o) { k::deform_im2col(o.conv, o.columns); });
+}
+void enqueue(Queue* queue, const DeformCol2im& op) {
+  launch(queue, op,
+         [](DeformCol2im& o) { k::deform_col2im(o.conv, o.grad_columns, o.grad_input); });
+}
+void enqueue(Queue* queue, const DeformCol2imCoord& op) {
+  launch(queue, op, [](DeformCol2imCoord& o) {
+    k::deform_col2im_coord(o.conv, o.grad_columns, o.grad_offset, o.grad_mask);
+  });
+}
+
+}  // namespace mlu::hal

@@ -1,0 +1,40 @@
+// What the device's operations can do: the integration asks instead of assuming.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mlu/ops/tensor_desc.h"
+
+namespace mlu::hal {
+
+struct OperationsInfo {
+  // The build of the operations running here (on the software MLU, the -march value of the
+  // kernel library's variant the loader picked) and the instruction-set extensions it uses.
+  std::string implementation;
+  std::vector<std::string> instruction_sets;
+  int threads = 0;  // cores one operation may use
+  // How 16-bit matrix products and convolutions compute: "oneDNN" (16-bit operands on 16-bit
+  // matrix instructions) or "float32" (widened); the convolution policy is MLU_CONV16's.
+  std::string matmul_bfloat16, matmul_float16, conv16_policy;
+};
+OperationsInfo operations_info();
+
+// The dtypes operations take, as a bit per DType (bit i: DType(i)).
+std::uint32_t supported_dtypes();
+inline bool supports(DType dtype) {
+  return (supported_dtypes() >> static_cast<unsigned>(dtype)) & 1u;
+}
+
+// Whether the device runs the operations of this name (an operation's `name`; several operation
+// types may share one, such as "binary"). A driver may lack some; the integration raises
+// NotImplementedError naming the operation rather than launch it. The software MLU runs all of
+// them but those MLU_UNSUPPORTED_OPERATIONS lists, so a port's gaps can be rehearsed.
+bool supports_operation(const char* name);
+
+// Reads the operations' settings (environment variables) strictly: throws std::invalid_argument
+// naming a variable whose value is invalid (the operations themselves fall back to defaults).
+void check_operation_settings();
+
+}  // namespace mlu::hal
