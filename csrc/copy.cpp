@@ -1,5 +1,5 @@
 // Copies between host and mlu use the driver's copies (staged through pinned memory as a DMA
-// engine needs); copies within mlu run the kernel library's copy on the device.
+// engine needs); copies within mlu run the device's copy operation (hal::Copy).
 
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
@@ -33,8 +33,8 @@ void complex_device_copy(const at::Tensor& dst, const at::Tensor& src) {
   }
 }
 
-// On the device every copy is a kernel: the library's copy runs a contiguous one as memcpy over
-// all the kernel threads (the driver's copy is one memcpy on the queue's thread).
+// On the device every copy is an operation (hal::Copy): the software MLU runs a contiguous one as
+// memcpy over all the kernel threads (the driver's copy is one memcpy on the queue's thread).
 void device_copy(const at::Tensor& dst, const at::Tensor& src) {
   if (dst.numel() == 0) return;
   if (dst.is_complex() || src.is_complex()) return complex_device_copy(dst, src);

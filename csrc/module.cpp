@@ -408,14 +408,18 @@ PYBIND11_MODULE(_C, m) {
             std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
           });
         }));
-  m.def("_kernel_threads", [] { return hal::operations_info().threads; });
-  m.def("_kernel_target", [] { return hal::operations_info().implementation; });
-  m.def("_kernel_instruction_sets", [] { return hal::operations_info().instruction_sets; });
-  m.def("_gemm16_path", [](bool bfloat16) {
+  // What the device's operations report of themselves (hal::operations_info), as a dict.
+  m.def("_operations_info", [] {
     const hal::OperationsInfo info = hal::operations_info();
-    return bfloat16 ? info.matmul_bfloat16 : info.matmul_float16;
+    py::dict out;
+    out["implementation"] = info.implementation;
+    out["instruction_sets"] = info.instruction_sets;
+    out["threads"] = info.threads;
+    out["matmul_bfloat16"] = info.matmul_bfloat16;
+    out["matmul_float16"] = info.matmul_float16;
+    out["conv16_policy"] = info.conv16_policy;
+    return out;
   });
-  m.def("_conv16_policy", [] { return hal::operations_info().conv16_policy; });
   m.def("_supported_dtypes", [] {
     std::vector<std::string> names;
     for (int d = 0; d <= static_cast<int>(hal::DType::Bool); ++d) {

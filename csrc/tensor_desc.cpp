@@ -80,8 +80,7 @@ void launch(c10::DeviceIndex device, const char* name, hal::Work work) {
 }
 
 void unsupported_operation(const char* name) {
-  TORCH_CHECK_NOT_IMPLEMENTED(false, "this mlu device does not support the operation '", name,
-                              "'");
+  TORCH_CHECK_NOT_IMPLEMENTED(false, "this mlu device does not support the operation '", name, "'");
 }
 
 void enqueue_kernel(c10::DeviceIndex device, const char* name,

@@ -83,7 +83,7 @@ except NotImplementedError as e:
     print("refused:", e)
 print("add:", (torch.ones(2, device="mlu") + 1).tolist())
 """
-    result = run_python(code, MLU_UNSUPPORTED_OPERATIONS="fft_c2c,gemm")
+    result = run_python(code, MLU_UNSUPPORTED_OPERATIONS="gemm, fft_c2c")
     assert result.returncode == 0, result.stderr
     assert "refused: this mlu device does not support the operation 'fft_c2c'" in result.stdout
     assert "add: [2.0, 2.0]" in result.stdout

@@ -52,7 +52,7 @@ def report():
         props = torch.mlu.get_device_properties(d)
         access = "" if props.host_accessible else ", not host-accessible (strict device memory)"
         print(f"  mlu:{d} {props.name}, {props.total_memory / 2**30:.2f} GiB{access}")
-    print(f"kernel threads: {_C._kernel_threads()}")
+    print(f"kernel threads: {_C._operations_info()['threads']}")
     print(f"device dtypes: {', '.join(_C._supported_dtypes())}")
     for label, names in (("BLAS", ("openblas",)), ("oneDNN", ("dnnl",))):
         paths = _loaded(*names)

@@ -35,8 +35,8 @@ void check_overlap(const at::Tensor& out, std::initializer_list<const at::Tensor
 // tensor that still has one would need the GIL on the queue's thread.
 using CapturedOperand = hal::Operand;
 
-// An operand ready for a kernel: the device tensor it needs (kept alive until launch) and what
-// the work captures.
+// An operand ready for an operation: the device tensor it needs (kept alive until launch) and
+// what the operation carries.
 struct KernelOperand {
   at::Tensor tensor;
   CapturedOperand captured;

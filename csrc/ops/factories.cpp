@@ -128,7 +128,8 @@ at::Tensor triangle_indices(const char* name, bool upper, int64_t row, int64_t c
   at::Tensor out =
       at::empty({2, n}, at::TensorOptions().dtype(type).device(device).pinned_memory(pin_memory));
   if (n == 0) return out;
-  launch(out, hal::TriangleIndices{describe(out), col, offset, upper});
+  const hal::TriangleIndices indices{describe(out), col, offset};
+  upper ? launch(out, hal::TriuIndices{indices}) : launch(out, hal::TrilIndices{indices});
   return out;
 }
 

@@ -84,7 +84,8 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
   config.maximize = maximize;
   config.decoupled_weight_decay = adamw;
   config.device = device_scalars(lr_tensor, grad_scale, found_inf);
-  launch(params[0], hal::FusedAdam{std::move(slots), config});
+  hal::FusedAdam step{std::move(slots), config};
+  adamw ? launch(params[0], hal::FusedAdamW{std::move(step)}) : launch(params[0], step);
 }
 
 template <bool adamw>

@@ -118,7 +118,7 @@ at::Tensor flip_dims(const at::Tensor& self, at::IntArrayRef dims) {
         static_cast<char*>(src.data) + (src.sizes[d] - 1) * src.strides[d] * self.element_size();
     src.strides[d] = -src.strides[d];
   }
-  launch(out, hal::Copy{describe(out), src});
+  launch(out, hal::Flip{{describe(out), src}});
   return out;
 }
 
@@ -175,12 +175,12 @@ at::Tensor roll_dims(const at::Tensor& self, at::IntArrayRef shifts, at::IntArra
     }
     blocks = std::move(split);
   }
-  hal::Copies copies;
+  hal::Roll roll;
   for (const Block& b : blocks) {
-    copies.dst.push_back(block_desc(out, b.to_start, b.sizes));
-    copies.src.push_back(block_desc(self, b.from_start, b.sizes));
+    roll.dst.push_back(block_desc(out, b.to_start, b.sizes));
+    roll.src.push_back(block_desc(self, b.from_start, b.sizes));
   }
-  launch(out, copies);
+  launch(out, roll);
   return out;
 }
 
@@ -216,7 +216,8 @@ at::Tensor& triangle_out(const char* name, const at::Tensor& self, int64_t diago
               self.scalar_type(), ", but got ", out.scalar_type(), " instead");
   at::native::resize_output(out, self.sizes());
   if (out.numel() == 0) return out;
-  launch(out, hal::Triangle{describe(out), describe(self), diagonal, upper});
+  const hal::Triangle triangle{describe(out), describe(self), diagonal};
+  upper ? launch(out, hal::Triu{triangle}) : launch(out, hal::Tril{triangle});
   return out;
 }
 

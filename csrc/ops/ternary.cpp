@@ -124,7 +124,7 @@ std::tuple<at::Tensor, at::Tensor> log_sigmoid_forward(const at::Tensor& self) {
   TORCH_CHECK(c10::isFloatingType(self.scalar_type()),
               "log_sigmoid expects a floating-point input, got ", self.scalar_type());
   at::Tensor out = new_output(self.sizes(), self.scalar_type(), self, device);
-  launch(out, hal::Unary{hal::UnaryOp::LogSigmoid, describe(out), describe(self)});
+  launch(out, hal::LogSigmoid{describe(out), describe(self)});
   return {out, at::empty({0}, self.options())};
 }
 
@@ -136,8 +136,7 @@ at::Tensor log_sigmoid_backward(const at::Tensor& grad, const at::Tensor& self, 
   at::Tensor out = new_output(shape, dtype, self, device);
   KernelOperand g = kernel_operand(grad, dtype, shape, device),
                 x = kernel_operand(self, dtype, shape, device);
-  launch(out,
-         hal::Binary{hal::BinaryOp::LogSigmoidBackward, describe(out), g.captured, x.captured});
+  launch(out, hal::LogSigmoidBackward{describe(out), g.captured, x.captured});
   return out;
 }
 

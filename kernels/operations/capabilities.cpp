@@ -36,7 +36,11 @@ std::set<std::string> unsupported_from_environment() {
   const std::string list = env;
   for (std::size_t begin = 0;;) {
     const std::size_t end = std::min(list.find(',', begin), list.size());
-    const std::string name = list.substr(begin, end - begin);
+    // Spaces around a name do not count ("fft_c2c, gemm"); inside one they do ("roi_align
+    // backward").
+    std::string name = list.substr(begin, end - begin);
+    name.erase(0, name.find_first_not_of(' '));
+    name.erase(name.find_last_not_of(' ') + 1);
     if (name.empty() ||
         name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_ ") != std::string::npos) {
       throw std::invalid_argument(

@@ -5,6 +5,7 @@
 namespace mlu::hal {
 
 namespace k = mlu::kernels;
+using software::address_or_null;
 using software::launch;
 
 void enqueue(Queue* queue, const Unary& op) {
@@ -32,7 +33,15 @@ void enqueue(Queue* queue, const Where& op) {
 }
 void enqueue(Queue* queue, const Clamp& op) {
   launch(queue, op,
-         [](Clamp& o) { k::clamp(o.out, o.in, o.lo ? &*o.lo : nullptr, o.hi ? &*o.hi : nullptr); });
+         [](Clamp& o) { k::clamp(o.out, o.in, address_or_null(o.lo), address_or_null(o.hi)); });
+}
+void enqueue(Queue* queue, const LogSigmoid& op) {
+  launch(queue, op, [](LogSigmoid& o) { k::unary(UnaryOp::LogSigmoid, o.out, o.in); });
+}
+void enqueue(Queue* queue, const LogSigmoidBackward& op) {
+  launch(queue, op, [](LogSigmoidBackward& o) {
+    k::binary(BinaryOp::LogSigmoidBackward, o.out, o.grad.bind(), o.x.bind());
+  });
 }
 void enqueue(Queue* queue, const Elu& op) {
   launch(queue, op, [](Elu& o) { k::elu(o.out, o.in, o.alpha, o.scale, o.input_scale); });

@@ -3,6 +3,8 @@
 // A hardware driver implements the same functions with its own kernels (CNNL).
 #pragma once
 
+#include <optional>
+
 #include "mlu/hal.h"
 #include "mlu/ops.h"
 
@@ -14,6 +16,12 @@ template <typename Operation, typename Run>
 void launch(Queue* queue, const Operation& operation, Run run) {
   driver().launch(queue, Operation::name,
                   [operation = Operation(operation), run]() mutable { run(operation); });
+}
+
+// The kernel library takes an absent operand or bound as null.
+template <typename T>
+const T* address_or_null(const std::optional<T>& value) {
+  return value ? &*value : nullptr;
 }
 
 }  // namespace mlu::hal::software

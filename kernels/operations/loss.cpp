@@ -7,17 +7,16 @@ namespace mlu::hal {
 
 namespace k = mlu::kernels;
 using k::PointwiseLoss;
+using software::address_or_null;
 using software::launch;
 
 namespace {
 
-const TensorDesc* pointer(const std::optional<TensorDesc>& desc) { return desc ? &*desc : nullptr; }
-
 template <PointwiseLoss loss, typename Operation>
 void enqueue_loss(Queue* queue, const Operation& op) {
   launch(queue, op, [](Operation& o) {
-    k::pointwise_loss(loss, o.out, o.input, o.target, pointer(o.weight), pointer(o.pos_weight),
-                      o.reduction, o.param);
+    k::pointwise_loss(loss, o.out, o.input, o.target, address_or_null(o.weight),
+                      address_or_null(o.pos_weight), o.reduction, o.param);
   });
 }
 
@@ -25,7 +24,7 @@ template <PointwiseLoss loss, typename Operation>
 void enqueue_loss_backward(Queue* queue, const Operation& op) {
   launch(queue, op, [](Operation& o) {
     k::pointwise_loss_backward(loss, o.grad_input, o.grad_output, o.input, o.target,
-                               pointer(o.weight), o.scale, o.param);
+                               address_or_null(o.weight), o.scale, o.param);
   });
 }
 
@@ -33,14 +32,14 @@ void enqueue_loss_backward(Queue* queue, const Operation& op) {
 
 void enqueue(Queue* queue, const NllLoss& op) {
   launch(queue, op, [](NllLoss& o) {
-    k::nll_loss(o.out, o.total_weight, o.input, o.target, pointer(o.weight), o.reduction,
+    k::nll_loss(o.out, o.total_weight, o.input, o.target, address_or_null(o.weight), o.reduction,
                 o.ignore_index);
   });
 }
 void enqueue(Queue* queue, const NllLossBackward& op) {
   launch(queue, op, [](NllLossBackward& o) {
-    k::nll_loss_backward(o.grad_input, o.grad_output, o.target, pointer(o.weight), o.reduction,
-                         o.ignore_index, o.total_weight);
+    k::nll_loss_backward(o.grad_input, o.grad_output, o.target, address_or_null(o.weight),
+                         o.reduction, o.ignore_index, o.total_weight);
   });
 }
 

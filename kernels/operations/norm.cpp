@@ -5,16 +5,8 @@
 namespace mlu::hal {
 
 namespace k = mlu::kernels;
+using software::address_or_null;
 using software::launch;
-
-namespace {
-
-// The kernels take absent gradients as null.
-const TensorDesc* address_or_null(const std::optional<TensorDesc>& desc) {
-  return desc ? &*desc : nullptr;
-}
-
-}  // namespace
 
 void enqueue(Queue* queue, const BatchNorm& op) {
   launch(queue, op, [](BatchNorm& o) {

@@ -11,6 +11,9 @@ using software::launch;
 void enqueue(Queue* queue, const FusedAdam& op) {
   launch(queue, op, [](FusedAdam& o) { k::fused_adam(o.slots, o.config); });
 }
+void enqueue(Queue* queue, const FusedAdamW& op) {
+  launch(queue, op, [](FusedAdamW& o) { k::fused_adam(o.slots, o.config); });
+}
 void enqueue(Queue* queue, const FusedSgd& op) {
   launch(queue, op, [](FusedSgd& o) { k::fused_sgd(o.slots, o.config); });
 }

@@ -6,6 +6,7 @@
 namespace mlu::hal {
 
 namespace k = mlu::kernels;
+using software::address_or_null;
 using software::launch;
 
 void enqueue(Queue* queue, const Reduce& op) {
@@ -13,12 +14,12 @@ void enqueue(Queue* queue, const Reduce& op) {
 }
 void enqueue(Queue* queue, const VarMean& op) {
   launch(queue, op, [](VarMean& o) {
-    k::var_mean(o.var, o.mean ? &*o.mean : nullptr, o.in, o.correction, o.take_sqrt);
+    k::var_mean(o.var, address_or_null(o.mean), o.in, o.correction, o.take_sqrt);
   });
 }
 void enqueue(Queue* queue, const ArgReduce& op) {
   launch(queue, op, [](ArgReduce& o) {
-    k::arg_reduce(o.is_max, o.values ? &*o.values : nullptr, o.indices, o.in, o.dim);
+    k::arg_reduce(o.is_max, address_or_null(o.values), o.indices, o.in, o.dim);
   });
 }
 void enqueue(Queue* queue, const Cumsum& op) {

@@ -5,6 +5,7 @@
 namespace mlu::hal {
 
 namespace k = mlu::kernels;
+using software::address_or_null;
 using software::launch;
 
 void enqueue(Queue* queue, const LstmCell& op) {
@@ -12,8 +13,8 @@ void enqueue(Queue* queue, const LstmCell& op) {
 }
 void enqueue(Queue* queue, const LstmCellBackward& op) {
   launch(queue, op, [](LstmCellBackward& o) {
-    k::lstm_cell_backward(o.grad_hy ? &*o.grad_hy : nullptr, o.grad_cy ? &*o.grad_cy : nullptr,
-                          o.cx, o.cy, o.workspace, o.grad_gates, o.grad_cx);
+    k::lstm_cell_backward(address_or_null(o.grad_hy), address_or_null(o.grad_cy), o.cx, o.cy,
+                          o.workspace, o.grad_gates, o.grad_cx);
   });
 }
 void enqueue(Queue* queue, const GruCell& op) {

@@ -11,12 +11,17 @@ using software::launch;
 void enqueue(Queue* queue, const Cat& op) {
   launch(queue, op, [](Cat& o) { k::cat(o.out, o.inputs, o.dim); });
 }
-void enqueue(Queue* queue, const Triangle& op) {
-  launch(queue, op, [](Triangle& o) { k::triangle(o.out, o.in, o.diagonal, o.upper); });
+void enqueue(Queue* queue, const Tril& op) {
+  launch(queue, op, [](Tril& o) { k::triangle(o.out, o.in, o.diagonal, false); });
 }
-void enqueue(Queue* queue, const TriangleIndices& op) {
-  launch(queue, op,
-         [](TriangleIndices& o) { k::triangle_indices(o.out, o.col, o.offset, o.upper); });
+void enqueue(Queue* queue, const Triu& op) {
+  launch(queue, op, [](Triu& o) { k::triangle(o.out, o.in, o.diagonal, true); });
+}
+void enqueue(Queue* queue, const TrilIndices& op) {
+  launch(queue, op, [](TrilIndices& o) { k::triangle_indices(o.out, o.col, o.offset, false); });
+}
+void enqueue(Queue* queue, const TriuIndices& op) {
+  launch(queue, op, [](TriuIndices& o) { k::triangle_indices(o.out, o.col, o.offset, true); });
 }
 void enqueue(Queue* queue, const Arange& op) {
   launch(queue, op, [](Arange& o) { k::arange(o.out, o.start, o.step); });

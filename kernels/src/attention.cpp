@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mlu_kernels/parallel.h"
+#include "mlu_kernels/random.h"
 #include "single_threaded_blas.h"
 #include "vec_math.h"
 

@@ -13,10 +13,11 @@ def kernel_isa():
     ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
     oneDNN runs them on AMX, "native" wherever it can, "float32" never)."""
     lib_dir = os.path.join(os.path.dirname(_C.__file__), "lib")
+    info = _C._operations_info()
     return {
-        "variant": _C._kernel_target(),
-        "instruction_sets": _C._kernel_instruction_sets(),
+        "variant": info["implementation"],
+        "instruction_sets": info["instruction_sets"],
         "built": [level for level, _ in _isa.variants(lib_dir)],
-        "matmul16": {"bfloat16": _C._gemm16_path(True), "float16": _C._gemm16_path(False)},
-        "conv16": _C._conv16_policy(),
+        "matmul16": {"bfloat16": info["matmul_bfloat16"], "float16": info["matmul_float16"]},
+        "conv16": info["conv16_policy"],
     }

@@ -28,9 +28,10 @@ inline bool supports(DType dtype) {
 }
 
 // Whether the device runs the operations of this name (an operation's `name`; several operation
-// types may share one, such as "binary"). A driver may lack some; the integration raises
-// NotImplementedError naming the operation rather than launch it. The software MLU runs all of
-// them but those MLU_UNSUPPORTED_OPERATIONS lists, so a port's gaps can be rehearsed.
+// types may share one, such as "binary"). A driver may lack some; the integration then raises
+// NotImplementedError naming the operation instead of launching it. The software MLU implements
+// them all and reports those MLU_UNSUPPORTED_OPERATIONS lists as missing (names separated by
+// commas), so that a port's gaps can be rehearsed.
 bool supports_operation(const char* name);
 
 // Reads the operations' settings (environment variables) strictly: throws std::invalid_argument

@@ -15,9 +15,14 @@ struct Copy {
   Operand src;
 };
 
-// Several copies as one unit of device work (roll's blocks).
-struct Copies {
-  static constexpr const char* name = "copy";
+// flip: a Copy whose source has negative strides in the flipped dimensions.
+struct Flip : Copy {
+  static constexpr const char* name = "flip";
+};
+
+// roll: the copies of its blocks, as one unit of device work.
+struct Roll {
+  static constexpr const char* name = "roll";
   std::vector<TensorDesc> dst, src;
 };
 
@@ -30,7 +35,8 @@ struct Fill {
 };
 
 void enqueue(Queue* queue, const Copy& op);
-void enqueue(Queue* queue, const Copies& op);
+void enqueue(Queue* queue, const Flip& op);
+void enqueue(Queue* queue, const Roll& op);
 void enqueue(Queue* queue, const Fill& op);
 
 }  // namespace mlu::hal

@@ -147,6 +147,17 @@ struct Clamp {
   std::optional<double> lo, hi;
 };
 
+// log(sigmoid(x)) and its gradient (grad is the incoming gradient, x the input).
+struct LogSigmoid {
+  static constexpr const char* name = "log_sigmoid";
+  TensorDesc out, in;
+};
+struct LogSigmoidBackward {
+  static constexpr const char* name = "log_sigmoid_backward";
+  TensorDesc out;
+  Operand grad, x;
+};
+
 // Activations with several parameters, as PyTorch defines them (floating types). elu: x > 0 ?
 // scale * x : scale * alpha * (exp(input_scale * x) - 1) (also celu and selu).
 struct Elu {
@@ -225,6 +236,8 @@ void enqueue(Queue* queue, const LerpScalar& op);
 void enqueue(Queue* queue, const Compare& op);
 void enqueue(Queue* queue, const Where& op);
 void enqueue(Queue* queue, const Clamp& op);
+void enqueue(Queue* queue, const LogSigmoid& op);
+void enqueue(Queue* queue, const LogSigmoidBackward& op);
 void enqueue(Queue* queue, const Elu& op);
 void enqueue(Queue* queue, const EluBackward& op);
 void enqueue(Queue* queue, const Softplus& op);

@@ -46,6 +46,9 @@ struct FusedAdam {
   std::vector<AdamSlot> slots;
   AdamConfig config;
 };
+struct FusedAdamW : FusedAdam {  // config.decoupled_weight_decay set
+  static constexpr const char* name = "fused_adamw";
+};
 struct FusedSgd {
   static constexpr const char* name = "fused_sgd";
   std::vector<SgdSlot> slots;
@@ -72,6 +75,7 @@ struct AmpUpdateScale {
 };
 
 void enqueue(Queue* queue, const FusedAdam& op);
+void enqueue(Queue* queue, const FusedAdamW& op);
 void enqueue(Queue* queue, const FusedSgd& op);
 void enqueue(Queue* queue, const AmpUnscale& op);
 void enqueue(Queue* queue, const AmpUpdateScale& op);

@@ -18,23 +18,31 @@ struct Cat {
   int dim;
 };
 
-// tril (upper = false) or triu (upper = true) over the last two dims: out[..., i, j] = in[..., i,
-// j] where j - i <= diagonal (tril) or j - i >= diagonal (triu), else 0. out may be in.
+// tril or triu over the last two dims: out[..., i, j] = in[..., i, j] where j - i <= diagonal
+// (tril) or j - i >= diagonal (triu), else 0. out may be in.
 struct Triangle {
-  static constexpr const char* name = "triangle";
   TensorDesc out, in;
   std::int64_t diagonal;
-  bool upper;
+};
+struct Tril : Triangle {
+  static constexpr const char* name = "tril";
+};
+struct Triu : Triangle {
+  static constexpr const char* name = "triu";
 };
 
-// The coordinates of tril (upper = false) or triu (upper = true) of a matrix with col columns
-// and the given diagonal offset, row by row: out is [2, n] (Int32 or Int64), rows then columns,
-// n the triangle's size (which the number of rows bounds).
+// The coordinates of tril or triu of a matrix with col columns and the given diagonal offset, row
+// by row: out is [2, n] (Int32 or Int64), rows then columns, n the triangle's size (which the
+// number of rows bounds).
 struct TriangleIndices {
-  static constexpr const char* name = "triangle_indices";
   TensorDesc out;
   std::int64_t col, offset;
-  bool upper;
+};
+struct TrilIndices : TriangleIndices {
+  static constexpr const char* name = "tril_indices";
+};
+struct TriuIndices : TriangleIndices {
+  static constexpr const char* name = "triu_indices";
 };
 
 // out (1-D, any strides)[i] = start + i * step: in double and converted for floating dtypes, in
@@ -68,8 +76,10 @@ struct Logspace {
 };
 
 void enqueue(Queue* queue, const Cat& op);
-void enqueue(Queue* queue, const Triangle& op);
-void enqueue(Queue* queue, const TriangleIndices& op);
+void enqueue(Queue* queue, const Tril& op);
+void enqueue(Queue* queue, const Triu& op);
+void enqueue(Queue* queue, const TrilIndices& op);
+void enqueue(Queue* queue, const TriuIndices& op);
 void enqueue(Queue* queue, const Arange& op);
 void enqueue(Queue* queue, const ArangeIntegral& op);
 void enqueue(Queue* queue, const Linspace& op);
