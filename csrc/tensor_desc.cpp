@@ -55,6 +55,23 @@ hal::TensorDesc describe(const at::Tensor& tensor) {
   return desc;
 }
 
+hal::TensorDesc describe_flat(const at::Tensor& dense) {
+  TORCH_INTERNAL_ASSERT(dense.is_non_overlapping_and_dense(), "describe_flat: tensor has gaps");
+  hal::TensorDesc desc;
+  desc.dtype = kernel_dtype(dense.scalar_type());
+  desc.ndim = 1;
+  desc.sizes[0] = dense.numel();
+  desc.strides[0] = 1;
+  desc.data = hal::kernel_address(dense.data_ptr());
+  return desc;
+}
+
+bool same_dense_layout(const at::Tensor& a, const at::Tensor& b) {
+  if (a.is_contiguous() && b.is_contiguous()) return true;
+  return a.is_non_overlapping_and_dense() && b.is_non_overlapping_and_dense() &&
+         a.strides() == b.strides();
+}
+
 hal::TensorDesc describe_interleaved(const at::Tensor& complex) {
   return describe(at::view_as_real(complex));
 }

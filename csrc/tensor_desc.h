@@ -14,6 +14,12 @@ namespace torch_mlu {
 // Throws a TypeError naming the dtype when the device takes no such dtype (hal::supports).
 hal::DType kernel_dtype(c10::ScalarType type);
 hal::TensorDesc describe(const at::Tensor& tensor);
+// A tensor without gaps or overlap (any dim order) as the 1-d run of its elements in memory.
+hal::TensorDesc describe_flat(const at::Tensor& dense);
+// Whether a and b lay their elements out alike without gaps or overlap, so that their flat
+// descriptions correspond element by element: both contiguous, or with equal strides (a
+// channels-last parameter and its gradient).
+bool same_dense_layout(const at::Tensor& a, const at::Tensor& b);
 // A complex tensor as the device's operations take it: its interleaved real view (view_as_real; a
 // pending conjugation must have been resolved).
 hal::TensorDesc describe_interleaved(const at::Tensor& complex);

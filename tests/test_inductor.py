@@ -188,6 +188,36 @@ def test_freezing_folds_inference_weights():
         torch.testing.assert_close(got, model(x), rtol=1e-4, atol=1e-5)
 
 
+def test_mlu_convolutions_keep_their_layout():
+    """Inductor's channels-last conversion (its layout optimisation) stays off for graphs with
+    mlu convolutions unless forced, and is unchanged for the CPU."""
+    from torch._inductor.graph import GraphLowering
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    def decision(device, **patch):
+        gm = make_fx(lambda x, w: F.conv2d(x, w, padding=1).relu(), tracing_mode="fake")(
+            torch.randn(2, 128, 4, 4, device=device), torch.randn(128, 128, 3, 3, device=device))
+        with torch._inductor.config.patch(patch):
+            return GraphLowering.decide_layout_opt(gm, is_inference=False)
+
+    assert decision("mlu") is False
+    assert decision("mlu", force_layout_optimization=True) is True
+    assert decision("cpu") is torch.backends.mkldnn.is_available()
+
+
+def test_max_pool_backward_runs_the_library_kernel():
+    from torch._inductor.utils import run_and_get_code
+
+    x = torch.randn(2, 3, 9, 9, device="mlu", requires_grad=True)
+
+    def loss(t):
+        return (F.max_pool2d(t.relu(), 3, stride=2, padding=1) * 2).sum()
+
+    got, code = run_and_get_code(lambda: torch.autograd.grad(torch.compile(loss)(x), x)[0])
+    torch.testing.assert_close(got, torch.autograd.grad(loss(x), x)[0])
+    assert any("aten.max_pool2d_with_indices_backward" in c for c in code)
+
+
 def test_mlu_backend_name_is_the_same_compiler():
     x = torch.randn(7, 5, device="mlu")
     f = torch.compile(lambda t: t.tanh() * 3, backend="mlu")

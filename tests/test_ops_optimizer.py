@@ -60,6 +60,49 @@ def test_fused_adam_with_grad_scaler_skips_inf_steps():
     assert param.detach().cpu().tolist() == pytest.approx([0.9] * 4)
 
 
+def dense_layout_params(device, layout):
+    """A convolution weight and a matrix, contiguous or in another dim order without gaps
+    (channels last, transposed), with the same values either way."""
+    torch.manual_seed(0)
+    weight, matrix = torch.randn(4, 3, 3, 3), torch.randn(3, 5)
+    if layout == "permuted":
+        weight, matrix = weight.to(memory_format=torch.channels_last), matrix.t().contiguous().t()
+    return [t.to(device).requires_grad_() for t in (weight, matrix)]
+
+
+@pytest.mark.parametrize("opt_cls, kwargs", [(torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+                                             (torch.optim.AdamW, {"lr": 0.1})],
+                         ids=["sgd", "adamw"])
+@pytest.mark.parametrize("mode", ["fused", "foreach"])
+def test_permuted_parameters_step_in_as_few_launches_and_match_cpu(opt_cls, kwargs, mode):
+    """Channels-last and transposed parameters, with gradients and state in their layout, take the
+    multi-tensor path of contiguous ones: the same launches per step, the CPU's results."""
+    launches = {}
+    for layout in ("contiguous", "permuted"):
+        cpu, mlu = dense_layout_params("cpu", layout), dense_layout_params("mlu", layout)
+        assert all(p.is_contiguous() == (layout == "contiguous") for p in mlu)
+        mlu_opt = opt_cls(mlu, **kwargs, **{mode: True})
+        cpu_opt = opt_cls(cpu, **kwargs, foreach=False)
+        run_steps(cpu_opt, mlu_opt, cpu, mlu)
+        before = torch.mlu.kernel_launches()
+        with native():
+            mlu_opt.step()
+        torch.mlu.synchronize()
+        launches[layout] = torch.mlu.kernel_launches() - before
+        assert all(p.stride() == q.stride() for p, q in zip(mlu, cpu))
+    assert launches["permuted"] == launches["contiguous"]
+
+
+def test_fused_step_rejects_state_in_another_layout():
+    param = torch.zeros(2, 3, device="mlu")
+    grad = torch.zeros(3, 2, device="mlu").t()
+    with pytest.raises(RuntimeError, match=r"grads\[0\] must be a tensor of the parameter's"):
+        torch._fused_sgd_([param], [grad], [], weight_decay=0.0, momentum=0.0, lr=0.1,
+                          dampening=0.0, nesterov=False, maximize=False, is_first_step=True)
+    torch._fused_sgd_([param], [grad.contiguous()], [], weight_decay=0.0, momentum=0.0, lr=0.1,
+                      dampening=0.0, nesterov=False, maximize=False, is_first_step=True)
+
+
 def test_fused_step_rejects_mixed_devices():
     params = [torch.zeros(2, device="mlu:0"), torch.zeros(2, device="mlu:1")]
     for p in params:

@@ -2,7 +2,8 @@
 // clipping use, as multi-tensor kernels: one launch per call runs the elementwise kernel of every
 // tensor on the device, instead of one launch per tensor. Lists PyTorch's own fast path would not
 // take either (mixed dtypes or shapes at one index, non-contiguous tensors, other devices, integer
-// tensors) run tensor by tensor through the ordinary operators.
+// tensors) run tensor by tensor through the ordinary operators. Tensors of any dim order take the
+// multi-tensor path when the tensors at one index share it (channels-last parameters).
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
@@ -18,8 +19,8 @@ namespace {
 using hal::BinaryOp;
 using Descs = std::vector<hal::TensorDesc>;
 
-// Whether one launch can serve the lists: equal lengths, every tensor a contiguous floating
-// tensor on the first one's mlu device, tensors at one index of one dtype and shape.
+// Whether one launch can serve the lists: equal lengths, every tensor a floating tensor on the
+// first one's mlu device, tensors at one index of one dtype, shape and dense layout.
 bool multi_tensor(std::initializer_list<at::TensorList> lists) {
   const at::TensorList first = *lists.begin();
   if (first.empty()) return false;
@@ -29,8 +30,9 @@ bool multi_tensor(std::initializer_list<at::TensorList> lists) {
     if (list.size() != first.size()) return false;
     for (std::size_t i = 0; i < list.size(); ++i) {
       const at::Tensor& t = list[i];
-      if (t.device() != device || !t.is_contiguous() || !c10::isFloatingType(t.scalar_type()) ||
-          t.scalar_type() != first[i].scalar_type() || t.sizes() != first[i].sizes()) {
+      if (t.device() != device || !c10::isFloatingType(t.scalar_type()) ||
+          t.scalar_type() != first[i].scalar_type() || t.sizes() != first[i].sizes() ||
+          !same_dense_layout(t, first[i])) {
         return false;
       }
     }
@@ -41,7 +43,7 @@ bool multi_tensor(std::initializer_list<at::TensorList> lists) {
 Descs describe_all(at::TensorList list) {
   Descs descs;
   descs.reserve(list.size());
-  for (const at::Tensor& t : list) descs.push_back(describe(t.view(-1)));
+  for (const at::Tensor& t : list) descs.push_back(describe_flat(t));
   return descs;
 }
 

@@ -29,10 +29,10 @@ void check_list(at::TensorList params, at::TensorList other, const char* name) {
               ", got ", other.size());
   for (std::size_t i = 0; i < params.size(); ++i) {
     TORCH_CHECK(other[i].device() == params[i].device() && other[i].sizes() == params[i].sizes() &&
-                    other[i].scalar_type() == params[i].scalar_type() && other[i].is_contiguous(),
+                    other[i].scalar_type() == params[i].scalar_type() &&
+                    same_dense_layout(other[i], params[i]),
                 "fused optimizer: ", name, "[", i,
-                "] must be a contiguous tensor of the parameter's device, shape "
-                "and dtype");
+                "] must be a tensor of the parameter's device, shape, dtype and memory layout");
   }
 }
 
@@ -40,9 +40,10 @@ c10::Device group_device(at::TensorList params) {
   TORCH_CHECK(!params.empty(), "fused optimizer: no parameters");
   for (const at::Tensor& p : params) {
     TORCH_CHECK(
-        p.device() == params[0].device() && p.device().type() == kMLU && p.is_contiguous() &&
-            c10::isFloatingType(p.scalar_type()),
-        "fused optimizer: parameters must be contiguous floating-point tensors on one mlu device");
+        p.device() == params[0].device() && p.device().type() == kMLU &&
+            p.is_non_overlapping_and_dense() && c10::isFloatingType(p.scalar_type()),
+        "fused optimizer: parameters must be floating-point tensors without gaps or overlap on "
+        "one mlu device");
   }
   return params[0].device();
 }
@@ -66,11 +67,11 @@ void adam(at::TensorList params, at::TensorList grads, at::TensorList exp_avgs,
   std::vector<hal::AdamSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
-    hal::AdamSlot slot{describe(params[i]),
-                       describe(grads[i]),
-                       describe(exp_avgs[i]),
-                       describe(exp_avg_sqs[i]),
-                       amsgrad ? describe(max_exp_avg_sqs[i]) : hal::TensorDesc{},
+    hal::AdamSlot slot{describe_flat(params[i]),
+                       describe_flat(grads[i]),
+                       describe_flat(exp_avgs[i]),
+                       describe_flat(exp_avg_sqs[i]),
+                       amsgrad ? describe_flat(max_exp_avg_sqs[i]) : hal::TensorDesc{},
                        kernel_data<float>(steps[i])};
     slots.push_back(slot);
   }
@@ -121,8 +122,8 @@ void sgd(at::TensorList params, at::TensorList grads, at::TensorList bufs, doubl
   std::vector<hal::SgdSlot> slots;
   for (std::size_t i = 0; i < params.size(); ++i) {
     if (params[i].numel() == 0) continue;
-    slots.push_back({describe(params[i]), describe(grads[i]),
-                     momentum != 0 ? describe(bufs[i]) : hal::TensorDesc{}});
+    slots.push_back({describe_flat(params[i]), describe_flat(grads[i]),
+                     momentum != 0 ? describe_flat(bufs[i]) : hal::TensorDesc{}});
   }
   hal::SgdConfig config;
   config.lr = lr;

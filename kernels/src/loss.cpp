@@ -21,7 +21,7 @@ using reduce_detail::write;
 template <typename Acc, int N, typename Add>
 Acc accumulate(const std::array<const TensorDesc*, N>& operands, Add&& add) {
   if (operands[0]->numel() == 0) return Acc{};
-  const StridedLayout<N> layout = coalesce<N>(operands);
+  const StridedLayout<N> layout = coalesce<N>(operands, /*memory_order=*/false);
   std::array<char*, N> base;
   for (int k = 0; k < N; ++k) base[k] = static_cast<char*>(operands[k]->data);
   const std::int64_t rows = layout.ndim == 0 ? 1 : layout.sizes[0];

@@ -92,12 +92,19 @@ void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   for (std::int64_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), all_gates + r * G);
   gemm(matrix(all_gates, rows, G), matrix(at<T>(l.input), rows, s.input),
        matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
+  // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
+  // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
+  std::vector<T> w_hh_t(H * G);
+  const T* w_hh = at<T>(l.w_hh);
+  for (std::int64_t g = 0; g < G; ++g) {
+    for (std::int64_t j = 0; j < H; ++j) w_hh_t[j * G + g] = w_hh[g * H + j];
+  }
   const T* h_prev = at<T>(l.h0);
   const T* c_prev = at<T>(l.c0);
   for (std::int64_t step = 0; step < s.steps; ++step) {
     const std::int64_t t = s.time(step, l.reverse);
     T* gates = all_gates + t * B * G;
-    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(at<T>(l.w_hh), H, G, true), 1, 1);
+    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.data(), H, G), 1, 1);
     T* h = mut<T>(q.output, t * s.state());
     T* c = mut<T>(q.cells, t * s.state());
     cell_forward(B, H, gates, c_prev, c, h);

@@ -1,10 +1,14 @@
 // Iteration over N same-shaped strided tensors: dims of size 1 are dropped and neighbours that
-// are contiguous in every operand are merged, so the innermost loop is as long as possible.
+// are contiguous in every operand are merged, so the innermost loop is as long as possible. Where
+// the order of iteration does not matter, dims are first put in memory order, so that a permuted
+// dense layout (channels last, a transposed matrix) runs as one contiguous row.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <utility>
 
 #include "mlu_kernels/parallel.h"
 #include "mlu_kernels/tensor_desc.h"
@@ -18,13 +22,45 @@ struct StridedLayout {
   std::array<std::array<std::int64_t, kMaxDims>, N> strides{};  // in bytes
 };
 
+// Whether dim a should be iterated outside dim b: the first operand whose strides in them are
+// nonzero and differ decides, the larger stride outside.
 template <int N>
-StridedLayout<N> coalesce(const std::array<const TensorDesc*, N>& operands) {
+bool outer_in_memory(const std::array<const TensorDesc*, N>& operands, int a, int b) {
+  for (int k = 0; k < N; ++k) {
+    const std::int64_t sa = std::abs(operands[k]->strides[a]);
+    const std::int64_t sb = std::abs(operands[k]->strides[b]);
+    if (sa != 0 && sb != 0 && sa != sb) return sa > sb;
+  }
+  return false;
+}
+
+// The dims of more than one element, outermost first: in index order, or in memory order.
+template <int N>
+int iteration_order(const std::array<const TensorDesc*, N>& operands, bool memory_order,
+                    std::array<int, kMaxDims>& order) {
   const TensorDesc& shape = *operands[0];
-  StridedLayout<N> l;
+  int n = 0;
   for (int d = 0; d < shape.ndim; ++d) {
-    const std::int64_t size = shape.sizes[d];
-    if (size == 1) continue;
+    if (shape.sizes[d] != 1) order[n++] = d;
+  }
+  if (memory_order) {  // a stable insertion sort: index order where strides do not decide
+    for (int i = 1; i < n; ++i) {
+      for (int j = i; j > 0 && outer_in_memory<N>(operands, order[j], order[j - 1]); --j) {
+        std::swap(order[j], order[j - 1]);
+      }
+    }
+  }
+  return n;
+}
+
+template <int N>
+StridedLayout<N> coalesce(const std::array<const TensorDesc*, N>& operands, bool memory_order) {
+  std::array<int, kMaxDims> order;
+  const int dims = iteration_order<N>(operands, memory_order, order);
+  StridedLayout<N> l;
+  for (int i = 0; i < dims; ++i) {
+    const int d = order[i];
+    const std::int64_t size = operands[0]->sizes[d];
     bool mergeable = l.ndim > 0;
     for (int k = 0; k < N && mergeable; ++k) {
       const std::int64_t stride = operands[k]->strides[d] * element_size(operands[k]->dtype);
@@ -84,7 +120,7 @@ void run_rows(const StridedLayout<N>& l, std::array<char*, N> ptr, std::int64_t 
 // safe to call concurrently on disjoint rows.
 template <int N, typename Inner>
 void for_each_row(const std::array<const TensorDesc*, N>& operands, Inner&& inner) {
-  const StridedLayout<N> l = coalesce<N>(operands);
+  const StridedLayout<N> l = coalesce<N>(operands, /*memory_order=*/true);
   std::array<char*, N> ptr;
   for (int k = 0; k < N; ++k) ptr[k] = static_cast<char*>(operands[k]->data);
   const std::int64_t total = operands[0]->numel();
@@ -102,7 +138,7 @@ void for_each_row(const std::array<const TensorDesc*, N>& operands, Inner&& inne
 // for_each_row on the calling thread, in row order: for callers that accumulate across rows.
 template <int N, typename Inner>
 void for_each_row_in_order(const std::array<const TensorDesc*, N>& operands, Inner&& inner) {
-  const StridedLayout<N> l = coalesce<N>(operands);
+  const StridedLayout<N> l = coalesce<N>(operands, /*memory_order=*/false);
   std::array<char*, N> ptr;
   for (int k = 0; k < N; ++k) ptr[k] = static_cast<char*>(operands[k]->data);
   run_rows<N>(l, ptr, 0, l.ndim == 0 ? 1 : l.sizes[0], inner);
