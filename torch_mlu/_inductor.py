@@ -207,7 +207,7 @@ def _keep_mlu_convolution_layouts():
     decide = GraphLowering.decide_layout_opt
 
     def on_mlu(node):
-        value = node.args[0].meta.get("val") if node.args else None
+        value = getattr(node.args[0], "meta", {}).get("val") if node.args else None
         return isinstance(value, torch.Tensor) and value.device.type == "mlu"
 
     def decide_layout_opt(gm, *, is_inference):

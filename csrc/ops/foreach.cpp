@@ -1,9 +1,10 @@
 // The _foreach_* operators the optimizers (foreach=True, their default on mlu) and gradient
 // clipping use, as multi-tensor kernels: one launch per call runs the elementwise kernel of every
 // tensor on the device, instead of one launch per tensor. Lists PyTorch's own fast path would not
-// take either (mixed dtypes or shapes at one index, non-contiguous tensors, other devices, integer
-// tensors) run tensor by tensor through the ordinary operators. Tensors of any dim order take the
-// multi-tensor path when the tensors at one index share it (channels-last parameters).
+// take either (mixed dtypes, shapes or layouts at one index, tensors with gaps, other devices,
+// integer tensors) run tensor by tensor through the ordinary operators. Tensors of any dim order
+// without gaps take the multi-tensor path when the tensors at one index share it (channels-last
+// parameters).
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
