@@ -103,6 +103,14 @@ def test_fused_step_rejects_state_in_another_layout():
                       dampening=0.0, nesterov=False, maximize=False, is_first_step=True)
 
 
+def test_fused_step_rejects_parameters_with_gaps():
+    param = torch.zeros(6, device="mlu")[::2]
+    with pytest.raises(RuntimeError, match="without gaps or overlap on one mlu device"):
+        torch._fused_sgd_([param], [torch.zeros_like(param)], [], weight_decay=0.0, momentum=0.0,
+                          lr=0.1, dampening=0.0, nesterov=False, maximize=False,
+                          is_first_step=True)
+
+
 def test_fused_step_rejects_mixed_devices():
     params = [torch.zeros(2, device="mlu:0"), torch.zeros(2, device="mlu:1")]
     for p in params:
