@@ -418,6 +418,10 @@ PYBIND11_MODULE(_C, m) {
     out["matmul_bfloat16"] = info.matmul_bfloat16;
     out["matmul_float16"] = info.matmul_float16;
     out["conv16_policy"] = info.conv16_policy;
+    out["conv_bfloat16_plans"] =
+        py::make_tuple(info.conv_bfloat16_in_16_bits, info.conv_bfloat16_widened);
+    out["conv_float16_plans"] =
+        py::make_tuple(info.conv_float16_in_16_bits, info.conv_float16_widened);
     return out;
   });
   m.def("_supported_dtypes", [] {

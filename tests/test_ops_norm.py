@@ -106,12 +106,13 @@ def test_batch_norm_dtypes(dtype):
     check(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b], dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("training", [True, False])
-def test_float16_batch_norm_is_float32_batch_norm_rounded(training):
-    # The kernel computes float16 in float32, and contiguous operands run through float32 copies:
-    # the results must be those of float32 on the widened values, bit for bit.
+def test_16_bit_batch_norm_is_float32_batch_norm_rounded(training, dtype):
+    # The kernel computes 16-bit types in float32, and contiguous operands run through float32
+    # copies: the results must be those of float32 on the widened values, bit for bit.
     gen = torch.Generator().manual_seed(11)
-    x, dy = (torch.randn(4, 6, 9, 7, generator=gen).half().mlu() for _ in range(2))
+    x, dy = (torch.randn(4, 6, 9, 7, generator=gen).to(dtype).mlu() for _ in range(2))
     w, b = (torch.randn(6, generator=gen).mlu() for _ in range(2))
     rm, rv = torch.randn(6, generator=gen).mlu(), (torch.rand(6, generator=gen) + 0.5).mlu()
     results = []
@@ -122,7 +123,7 @@ def test_float16_batch_norm_is_float32_batch_norm_rounded(training):
                                                           1e-5, [True, True, True])
         results.append((out, grads[0], mean, invstd, grads[1], grads[2], *running))
     half, wide = results
-    assert half[0].dtype == half[1].dtype == torch.float16
+    assert half[0].dtype == half[1].dtype == dtype
     for h, f in zip(half, wide):  # the float32 results rounded by the CPU
         assert torch.equal(h.cpu(), f.cpu().to(h.dtype))
 

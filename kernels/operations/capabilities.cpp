@@ -15,9 +15,12 @@ namespace mlu::hal {
 namespace k = mlu::kernels;
 
 OperationsInfo operations_info() {
-  return {k::compiled_target(),  k::compiled_instruction_sets(),
-          k::kernel_threads(),   k::gemm16_path(true),
-          k::gemm16_path(false), k::conv16_policy_from_environment()};
+  const k::Conv16Plans conv = k::conv16_plans();
+  return {k::compiled_target(),     k::compiled_instruction_sets(),
+          k::kernel_threads(),      k::gemm16_path(true),
+          k::gemm16_path(false),    k::conv16_policy_from_environment(),
+          conv.bfloat16_in_16_bits, conv.bfloat16_widened,
+          conv.float16_in_16_bits,  conv.float16_widened};
 }
 
 std::uint32_t supported_dtypes() {

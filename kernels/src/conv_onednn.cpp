@@ -1,10 +1,14 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
 // operands are reordered from and to the caller's strides. 16-bit operands stay 16-bit inside
-// when MLU_CONV16's policy says so for the implementation oneDNN chose; otherwise bfloat16 is
-// widened by oneDNN's reorders and float16 by the library's own conversions (oneDNN's float16
-// reorders are slow on CPUs without AVX512-FP16). Primitives and reorders are built once per
-// shape and kept in a small LRU cache, so the repeated steps of a training loop only execute.
+// when MLU_CONV16's policy says so for the shape; otherwise bfloat16 is widened by oneDNN's
+// reorders and float16 by the library's own conversions (oneDNN's float16 reorders are slow on
+// CPUs without AVX512-FP16). Primitives and reorders are built once per shape and kept in a small
+// LRU cache, so the repeated steps of a training loop only execute.
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <functional>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -75,6 +79,7 @@ struct Operand {
 
 struct Plan {
   std::optional<dnnl::primitive> primitive;  // none: a 16-bit convolution widened to float32
+  std::string implementation;                // oneDNN's name for the primitive's kernel
   memory::desc scratchpad;
   std::vector<Operand> operands;
 };
@@ -93,22 +98,6 @@ Conv16 conv16_policy() {
   return policy;
 }
 
-// Whether a 16-bit convolution runs in 16 bits on the implementation oneDNN chose. On the
-// AVX512-BF16 Xeon (no AMX) its jit_bf16 kernels ran a ResNet-18 layer 1.5-1.8x slower than
-// widening to float32, and its float16 ones slower still; on AMX its bf16/f16 kernels are several
-// times faster than float32. The reference implementation ("ref") is never used for 16 bits.
-template <typename PrimitiveDesc>
-bool stays_16_bit(const PrimitiveDesc& pd) {
-  const std::string impl = pd.impl_info_str();
-  if (impl.find("ref") != std::string::npos) return false;
-  switch (conv16_policy()) {
-    case Conv16::Native: return true;
-    case Conv16::Float32: return false;
-    case Conv16::Auto: return impl.find("amx") != std::string::npos;
-  }
-  return false;
-}
-
 Operand make_operand(int arg, const memory::desc& user, const memory::desc& internal,
                      bool written) {
   Operand op{arg, user, internal, std::nullopt, {}, written};
@@ -123,7 +112,7 @@ Operand make_operand(int arg, const memory::desc& user, const memory::desc& inte
   return op;
 }
 
-// The plan with `type` inside oneDNN; null for a 16-bit type that should not stay 16-bit there.
+// The plan with `type` inside oneDNN.
 std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const TensorDesc& x,
                                 const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias,
                                 memory::data_type type) {
@@ -160,8 +149,8 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
             : dnnl::convolution_forward::primitive_desc(e, forward_kind, algorithm, x_any, w_any,
                                                         y_any, stride, dilation, pad_before,
                                                         pad_after, attr);
-    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_forward(pd);
+    plan->implementation = pd.impl_info_str();
     plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
@@ -178,8 +167,8 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
     const dnnl::convolution_backward_data::primitive_desc pd(
         e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint,
         with_user_scratchpad());
-    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_data(pd);
+    plan->implementation = pd.impl_info_str();
     plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
                       make_operand(DNNL_ARG_WEIGHTS, w_user, pd.weights_desc(), false),
@@ -188,8 +177,8 @@ std::shared_ptr<Plan> make_plan(ConvPass pass, const DirectConv& c, const Tensor
     const dnnl::convolution_backward_weights::primitive_desc pd(
         e, algorithm, x_any, w_any, y_any, stride, dilation, pad_before, pad_after, hint,
         with_user_scratchpad());
-    if (type != memory::data_type::f32 && !stays_16_bit(pd)) return nullptr;
     plan->primitive = dnnl::convolution_backward_weights(pd);
+    plan->implementation = pd.impl_info_str();
     plan->scratchpad = pd.scratchpad_desc();
     plan->operands = {make_operand(DNNL_ARG_SRC, x_user, pd.src_desc(), false),
                       make_operand(DNNL_ARG_DIFF_DST, y_user, pd.diff_dst_desc(), false),
@@ -287,17 +276,110 @@ void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorD
   }
 }
 
-// make_plan in x's 16-bit type; null also where oneDNN has no implementation for that type on
-// this CPU (float16 without AVX512-FP16 or AMX, as on AMD Zen 4).
+// Runs `plan` on the caller's operands.
+void run(const Plan& plan, ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  if (!plan.primitive) return convolution_in_float32(pass, conv, x, w, y, bias);
+  std::vector<void*> data;
+  switch (pass) {
+    case ConvPass::Forward: data = {x.data, w.data, y.data}; break;
+    case ConvPass::BackwardData: data = {y.data, w.data, x.data}; break;
+    case ConvPass::BackwardWeights: data = {x.data, y.data, w.data}; break;
+  }
+  if (bias != nullptr) data.push_back(bias->data);
+  execute(plan, data);
+}
+
+// make_plan in x's 16-bit type; null where oneDNN has only its reference implementation for that
+// type on this CPU, or none (float16 without AVX512-FP16 or AMX, as on AMD Zen 4).
 std::shared_ptr<Plan> plan_in_16_bits(ConvPass pass, const DirectConv& c, const TensorDesc& x,
                                       const TensorDesc& w, const TensorDesc& y,
                                       const TensorDesc* bias) {
   try {
-    return make_plan(pass, c, x, w, y, bias, onednn_type(x.dtype));
+    auto plan = make_plan(pass, c, x, w, y, bias, onednn_type(x.dtype));
+    return plan->implementation.find("ref") == std::string::npos ? plan : nullptr;
   } catch (const dnnl::error& e) {
     if (e.status != dnnl_unimplemented) throw;
     return nullptr;
   }
+}
+
+// The shorter of two runs, after one that builds and warms what the run needs.
+double seconds_per_run(const std::function<void()>& run) {
+  run();
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
+// Plans made for 16-bit convolutions: [bfloat16][kept in 16 bits].
+std::atomic<std::int64_t> plans_made[2][2];
+
+// "auto"'s timed decisions (whether the shape stays 16-bit), kept past the plan cache's evictions
+// so that a rebuilt plan is not timed again.
+class Decisions {
+ public:
+  std::optional<bool> find(const PlanKey& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = kept_.find(key);
+    return it == kept_.end() ? std::nullopt : std::optional<bool>(it->second);
+  }
+  void keep(const PlanKey& key, bool in_16_bits) {
+    std::lock_guard lock(mutex_);
+    kept_.insert_or_assign(key, in_16_bits);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<PlanKey, bool> kept_;
+};
+
+Decisions& decisions() {
+  static Decisions kept;
+  return kept;
+}
+
+// A 16-bit convolution's plan under MLU_CONV16's policy. "auto" keeps AMX kernels; other 16-bit
+// kernels are faster than widening on some CPUs and slower on others (bfloat16, ResNet-18 layers:
+// 1.3-1.8x faster than float32 on AMD Zen 4, 1.5-1.8x slower on a Xeon without AMX), so both are
+// timed on this call's operands and the faster one is kept for the shape. The passes only write
+// their output, so the timed runs leave the same result as one run.
+std::shared_ptr<const Plan> plan_16_bit_convolution(const PlanKey& key, ConvPass pass,
+                                                    const DirectConv& conv, const TensorDesc& x,
+                                                    const TensorDesc& w, const TensorDesc& y,
+                                                    const TensorDesc* bias) {
+  auto make_widened = [&] {
+    return x.dtype == DType::Float16 ? std::make_shared<Plan>()
+                                     : make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
+  };
+  auto time = [&](const Plan& plan) {
+    return seconds_per_run([&] { run(plan, pass, conv, x, w, y, bias); });
+  };
+  std::shared_ptr<Plan> in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias), widened;
+  if (in_16_bits) {
+    switch (conv16_policy()) {
+      case Conv16::Native: break;
+      case Conv16::Float32: in_16_bits = nullptr; break;
+      case Conv16::Auto: {
+        if (in_16_bits->implementation.find("amx") != std::string::npos) break;
+        std::optional<bool> keep = decisions().find(key);
+        if (!keep) {
+          widened = make_widened();
+          keep = time(*in_16_bits) <= time(*widened);
+          decisions().keep(key, *keep);
+        }
+        if (!*keep) in_16_bits = nullptr;
+      }
+    }
+  }
+  ++plans_made[x.dtype == DType::BFloat16][in_16_bits != nullptr];
+  if (in_16_bits) return in_16_bits;
+  return widened ? widened : make_widened();
 }
 
 }  // namespace
@@ -310,29 +392,22 @@ std::string conv16_policy_from_environment() {
   throw std::invalid_argument("MLU_CONV16 must be auto, native or float32, got '" + value + "'");
 }
 
+Conv16Plans conv16_plans() {
+  return {plans_made[1][1].load(), plans_made[1][0].load(), plans_made[0][1].load(),
+          plans_made[0][0].load()};
+}
+
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
   try {
     size_team(w, y);
-    const auto plan = plan_cache().get(plan_key(pass, conv, x, w, y, bias), [&] {
-      // 16 bits inside oneDNN (float32 accumulation) where stays_16_bit says so; otherwise
-      // bfloat16 is converted by oneDNN's reorders into float32 and float16 is widened by
-      // convolution_in_float32 (a plan without a primitive).
-      if (x.dtype != DType::Float32) {
-        if (auto in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias)) return in_16_bits;
-        if (x.dtype == DType::Float16) return std::make_shared<Plan>();
-      }
-      return make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
+    const PlanKey key = plan_key(pass, conv, x, w, y, bias);
+    const auto plan = plan_cache().get(key, [&] {
+      return x.dtype == DType::Float32 ? std::shared_ptr<const Plan>(make_plan(
+                                             pass, conv, x, w, y, bias, memory::data_type::f32))
+                                       : plan_16_bit_convolution(key, pass, conv, x, w, y, bias);
     });
-    if (!plan->primitive) return convolution_in_float32(pass, conv, x, w, y, bias);
-    std::vector<void*> data;
-    switch (pass) {
-      case ConvPass::Forward: data = {x.data, w.data, y.data}; break;
-      case ConvPass::BackwardData: data = {y.data, w.data, x.data}; break;
-      case ConvPass::BackwardWeights: data = {x.data, y.data, w.data}; break;
-    }
-    if (bias != nullptr) data.push_back(bias->data);
-    execute(*plan, data);
+    run(*plan, pass, conv, x, w, y, bias);
   } catch (const dnnl::error& e) {
     throw KernelError(std::string("oneDNN convolution failed: ") + e.what());
   }

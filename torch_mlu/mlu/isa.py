@@ -11,7 +11,10 @@ def kernel_isa():
     use), ``built`` (every variant this installation has), ``matmul16`` (how bfloat16 and
     float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32") and
     ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
-    oneDNN runs them on AMX, "native" wherever it can, "float32" never)."""
+    oneDNN runs them on AMX and, elsewhere, for the shapes where its 16-bit kernel timed faster
+    than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
+    16-bit dtype, how many convolution shapes and passes planned so far in this process compute
+    in 16 bits and how many are widened to float32)."""
     lib_dir = os.path.join(os.path.dirname(_C.__file__), "lib")
     info = _C._operations_info()
     return {
@@ -20,4 +23,8 @@ def kernel_isa():
         "built": [level for level, _ in _isa.variants(lib_dir)],
         "matmul16": {"bfloat16": info["matmul_bfloat16"], "float16": info["matmul_float16"]},
         "conv16": info["conv16_policy"],
+        "conv16_plans": {
+            dtype: dict(zip(("16-bit", "float32"), info[f"conv_{dtype}_plans"]))
+            for dtype in ("bfloat16", "float16")
+        },
     }

@@ -2,6 +2,7 @@
 // bfloat16, and a direct loop for float64, which oneDNN lacks.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "mlu/ops/conv.h"
@@ -19,10 +20,17 @@ void convolution_backward(const ConvParams& params, const TensorDesc& grad_out,
                           const TensorDesc* grad_weight, const TensorDesc* grad_bias);
 
 // How float16 and bfloat16 convolutions compute, from MLU_CONV16: "auto" (unset) keeps them in
-// 16 bits inside oneDNN (float32 accumulation) where oneDNN runs them on AMX and widens them to
-// float32 elsewhere, where its 16-bit kernels measured slower; "native" keeps them 16-bit wherever
-// oneDNN has more than its reference code; "float32" always widens. Throws std::invalid_argument
-// naming the variable for any other value (the convolutions themselves then use "auto").
+// 16 bits inside oneDNN (float32 accumulation) where oneDNN runs them on AMX, and elsewhere times
+// its 16-bit kernel against widening to float32 on the first call of each shape and keeps the
+// faster; "native" keeps them 16-bit wherever oneDNN has more than its reference code; "float32"
+// always widens. Throws std::invalid_argument naming the variable for any other value (the
+// convolutions themselves then use "auto").
 std::string conv16_policy_from_environment();
+
+// The 16-bit convolution plans (one per shape and pass) made in this process, by how they compute.
+struct Conv16Plans {
+  std::int64_t bfloat16_in_16_bits, bfloat16_widened, float16_in_16_bits, float16_widened;
+};
+Conv16Plans conv16_plans();
 
 }  // namespace mlu::kernels

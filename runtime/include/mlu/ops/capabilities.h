@@ -18,6 +18,9 @@ struct OperationsInfo {
   // How 16-bit matrix products and convolutions compute: "oneDNN" (16-bit operands on 16-bit
   // matrix instructions) or "float32" (widened); the convolution policy is MLU_CONV16's.
   std::string matmul_bfloat16, matmul_float16, conv16_policy;
+  // The 16-bit convolution shapes (per pass) planned so far in this process, by how they compute.
+  std::int64_t conv_bfloat16_in_16_bits = 0, conv_bfloat16_widened = 0;
+  std::int64_t conv_float16_in_16_bits = 0, conv_float16_widened = 0;
 };
 OperationsInfo operations_info();
 
