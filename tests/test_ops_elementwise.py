@@ -295,3 +295,21 @@ def test_prelu_and_its_weight_gradient_match_cpu(channels):
         results.append((y.detach().cpu(), leaf.grad.cpu(), layer.weight.grad.cpu()))
     for got, want in zip(results[1], results[0]):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("fn", [torch.add, torch.mul, lambda x, y: torch.addcmul(x, x, y, value=0.5),
+                                lambda x, y: F.gelu(x), lambda x, y: x.mul_(3.0)],
+                         ids=["add", "mul", "addcmul", "gelu", "mul_"])
+def test_contiguous_float16_rows_round_as_cpu_does(fn):
+    # Contiguous float16 rows are computed in blocks of float32 widened by conversion
+    # instructions: the rounding of every element, the blocks' tails (1000 = 3 * 256 + 232),
+    # subnormals, overflow to infinity and NaN must be CPU's, bit for bit.
+    gen = torch.Generator().manual_seed(5)
+    x = (torch.randn(1000, generator=gen) * 4).half()
+    y = torch.randn(1000, generator=gen).half()
+    x[:6] = torch.tensor([6e-8, -3e-5, 65504.0, float("inf"), float("nan"), -0.0]).half()
+    y[:6] = torch.tensor([0.5, 1.5, 2.0, -1.0, 1.0, 0.0]).half()
+    want = fn(x.clone(), y)
+    got = fn(x.to("mlu"), y.to("mlu")).cpu()
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got[~want.isnan()], want[~want.isnan()])

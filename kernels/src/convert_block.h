@@ -1,7 +1,8 @@
 // Contiguous runs of float16 converted to and from float with the processor's conversion
 // instructions (F16C, AVX-512F: one instruction per 8 or 16 elements), where the scalar integer
 // conversions of scalar_types.h take about 25 operations per element. The compiler does not
-// vectorise _Float16 conversions without AVX512-FP16, hence the intrinsics.
+// vectorise _Float16 conversions without AVX512-FP16, hence the intrinsics. (Bfloat16 needs none:
+// its scalar conversions vectorise, and AVX512-BF16's instruction flushes subnormals to zero.)
 #pragma once
 
 #include <cstdint>

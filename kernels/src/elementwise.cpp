@@ -1,18 +1,46 @@
 #include "mlu_kernels/elementwise.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <type_traits>
 
 #include "activation_math.h"
+#include "convert_block.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
 #include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
+
+// Contiguous float16 rows in blocks: the operands are widened into float buffers by
+// convert_block's conversion instructions, f runs on the buffers as on float32 rows, and the
+// results are rounded back. Per element the values are those of the per-element loop (NaN
+// payloads aside), whose integer conversions made float16 kernels 3.5-5x slower than float32.
+// Bfloat16's fused loop is faster than blocks (1M-element add: 144 against 201 us).
+template <int N, typename F>
+void map_float16_row(const std::array<char*, N>& p, std::int64_t n, F& f) {
+  constexpr std::int64_t kBlock = 256;
+  float in[N - 1][kBlock], out[kBlock];
+  for (std::int64_t start = 0; start < n; start += kBlock) {
+    const std::int64_t m = std::min(kBlock, n - start);
+    for (int k = 0; k < N - 1; ++k) {
+      convert_block(in[k], reinterpret_cast<const Half*>(p[k + 1]) + start, m);
+    }
+    for (std::int64_t i = 0; i < m; ++i) {
+      if constexpr (N == 2)
+        out[i] = f(in[0][i]);
+      else if constexpr (N == 3)
+        out[i] = f(in[0][i], in[1][i]);
+      else
+        out[i] = f(in[0][i], in[1][i], in[2][i]);
+    }
+    convert_block(reinterpret_cast<Half*>(p[0]) + start, out, m);
+  }
+}
 
 // out[i] = f(in_0[i], ..., in_{K-1}[i]) over operands of storage type T computed as ComputeType<T>.
 template <typename T, typename Out = T, typename F, typename... Ins>
@@ -22,6 +50,9 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
   for_each_row<N>({&out, &ins...}, [&](auto p, auto s, std::int64_t n) {
     bool contiguous = s[0] == sizeof(Out);
     for (int k = 1; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
+    if constexpr (std::is_same_v<T, Half> && std::is_same_v<Out, Half>) {
+      if (contiguous) return map_float16_row<N>(p, n, f);
+    }
     auto body = [&](std::int64_t i, auto stride_of) {
       auto load = [&](int k) {
         return convert<C>(*reinterpret_cast<const T*>(p[k] + i * stride_of(k)));
