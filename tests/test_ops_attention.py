@@ -237,3 +237,32 @@ def test_backward_with_dropout_names_a_missing_or_misplaced_random_state():
         backward(*args, 1.5, False, cpu_state, cpu_state)
     grads = backward(*args, 0.0, False, cpu_state, cpu_state)  # no dropout: no state needed
     assert grads[0].shape == q.shape
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_16_bit_attention_computes_as_the_float32_kernel_on_widened_operands(dtype):
+    # The kernel widens 16-bit operands a slice at a time and rounds its results once: forward
+    # and gradients must be those of float32 operands holding the same values, bit for bit
+    # (a strided key, a length that is not a multiple of the 64-row tiles, causal masking).
+    gen = torch.Generator().manual_seed(3)
+    q, k, v, grad = (torch.randn(2, 3, 70, 16, generator=gen).to(dtype).to("mlu") for _ in range(4))
+    k = k.transpose(1, 2).contiguous().transpose(1, 2)
+    forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable
+    backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
+    narrow = forward(q, k, v, is_causal=True)
+    wide = forward(q.float(), k.float(), v.float(), is_causal=True)
+    assert narrow[0].dtype == dtype and narrow[1].dtype == torch.float32
+    assert torch.equal(narrow[0].cpu(), wide[0].cpu().to(dtype))
+    assert torch.equal(narrow[1].cpu(), wide[1].cpu())
+
+    # A zero mask stands for none (an undefined tensor cannot be passed from Python).
+    zero_bias = torch.zeros(1, 1, 1, 1, device="mlu")
+
+    def gradients(cast, out):
+        return backward(cast(grad), cast(q), cast(k), cast(v), zero_bias,
+                        [True, True, True, False], cast(out), narrow[1], narrow[2], narrow[3],
+                        70, 70, 0.0, True, narrow[6], narrow[7])[:3]
+
+    for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float(), narrow[0])):
+        assert n.dtype == dtype
+        assert torch.equal(n.cpu(), w.cpu().to(dtype))

@@ -73,11 +73,9 @@ int64_t fused_sdp_choice(const at::Tensor& q, const at::Tensor& k, const at::Ten
 
 namespace {
 
-// An operand as the kernel reads it: float32, unit feature stride.
-at::Tensor kernel_operand(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kFloat);
-  return f.stride(3) == 1 ? f : f.contiguous();
-}
+// An operand as the kernel reads it: unit feature stride (16-bit ones are widened by the kernel,
+// a slice at a time).
+at::Tensor kernel_operand(const at::Tensor& t) { return t.stride(3) == 1 ? t : t.contiguous(); }
 
 // The mask broadcast to [B, H, Lq, Lk] (zero strides, no copy) in a dtype the kernel reads.
 at::Tensor kernel_mask(const std::optional<at::Tensor>& mask, const at::Tensor& q,
@@ -122,7 +120,7 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2);
   // [B, L, H, E] storage seen as [B, H, L, E]: transposing back for the output projection is free.
   at::Tensor out = at::empty({batch, queries, heads, v.size(3)}, q.options()).transpose(1, 2);
-  at::Tensor lse = at::empty({batch, heads, queries}, q.options());
+  at::Tensor lse = at::empty({batch, heads, queries}, q.options().dtype(at::kFloat));
   // The seed and offset have the dtype and shape of PyTorch's meta function, which compiled
   // graphs check; without dropout they hold nothing.
   const at::Tensor seed = at::empty({}, q.options().dtype(at::kLong));
@@ -136,8 +134,7 @@ attention_forward(const at::Tensor& query, const at::Tensor& key, const at::Tens
   }
   launch(out, forward);
   const at::Tensor none = at::empty({0}, query.options());
-  return {out.to(query.scalar_type()), lse,  none,   none, c10::SymInt(queries),
-          c10::SymInt(k.size(2)),      seed, offset, none};
+  return {out, lse, none, none, c10::SymInt(queries), c10::SymInt(k.size(2)), seed, offset, none};
 }
 
 // grad in the layout empty_like(input) has (the input's strides when it is dense, else
@@ -185,9 +182,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
              .grad_v = describe(grad_v),
              .seed = dropout ? std::make_optional(describe(philox_seed)) : std::nullopt,
              .offset = dropout ? std::make_optional(describe(philox_offset)) : std::nullopt});
-  return {in_layout_of(grad_q.to(query.scalar_type()), query),
-          in_layout_of(grad_k.to(key.scalar_type()), key),
-          in_layout_of(grad_v.to(value.scalar_type()), value), at::Tensor()};
+  return {in_layout_of(grad_q, query), in_layout_of(grad_k, key), in_layout_of(grad_v, value),
+          at::Tensor()};
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "convert_block.h"
 #include "mlu_kernels/parallel.h"
 #include "mlu_kernels/random.h"
 #include "single_threaded_blas.h"
@@ -20,16 +21,63 @@ constexpr std::int64_t kBlockQ = 64;
 constexpr std::int64_t kBlockK = 64;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Rows of one (batch, head) slice: row l starts at base + l * row_stride.
+// Rows of one (batch, head) slice in float32: row l starts at base + l * row_stride.
 struct Slice {
   float* base;
   std::int64_t row_stride;
   float* row(std::int64_t l) const { return base + l * row_stride; }
 };
 
-Slice slice(const TensorDesc& d, std::int64_t b, std::int64_t h) {
-  return {static_cast<float*>(d.data) + b * d.strides[0] + h * d.strides[1], d.strides[2]};
-}
+// One (batch, head) slice of an operand as float32 rows: the operand's own rows when it is
+// float32; for float16 and bfloat16 a float copy in `buffer`, widened from the operand when it
+// is read and rounded back by store() when it is written. The kernel then computes 16-bit
+// operands exactly as it computes float32 copies of them, without copies of whole tensors.
+class FloatSlice {
+ public:
+  FloatSlice(const TensorDesc& d, std::int64_t b, std::int64_t h, std::vector<float>& buffer,
+             bool read)
+      : desc_(d),
+        first_(static_cast<char*>(d.data) +
+               (b * d.strides[0] + h * d.strides[1]) * element_size(d.dtype)) {
+    if (d.dtype == DType::Float32) {
+      rows = {reinterpret_cast<float*>(first_), d.strides[2]};
+      return;
+    }
+    buffer.resize(d.sizes[2] * d.sizes[3]);
+    rows = {buffer.data(), d.sizes[3]};
+    if (!read) return;
+    for (std::int64_t l = 0; l < d.sizes[2]; ++l) {
+      if (d.dtype == DType::Float16) {
+        convert_block(rows.row(l), reinterpret_cast<const Half*>(row_bytes(l)), d.sizes[3]);
+      } else {
+        const auto* in = reinterpret_cast<const BFloat16*>(row_bytes(l));
+        for (std::int64_t j = 0; j < d.sizes[3]; ++j) rows.row(l)[j] = to_float(in[j]);
+      }
+    }
+  }
+
+  void store() const {
+    if (desc_.dtype == DType::Float32) return;
+    for (std::int64_t l = 0; l < desc_.sizes[2]; ++l) {
+      if (desc_.dtype == DType::Float16) {
+        convert_block(reinterpret_cast<Half*>(row_bytes(l)), rows.row(l), desc_.sizes[3]);
+      } else {
+        auto* out = reinterpret_cast<BFloat16*>(row_bytes(l));
+        for (std::int64_t j = 0; j < desc_.sizes[3]; ++j) out[j] = to_bfloat16(rows.row(l)[j]);
+      }
+    }
+  }
+
+  Slice rows;
+
+ private:
+  char* row_bytes(std::int64_t l) const {
+    return first_ + l * desc_.strides[2] * static_cast<std::int64_t>(element_size(desc_.dtype));
+  }
+
+  const TensorDesc& desc_;
+  char* first_;
+};
 
 // The mask of one (batch, head) slice, or none.
 struct MaskSlice {
@@ -51,12 +99,21 @@ MaskSlice mask_slice(const Attention& a, std::int64_t b, std::int64_t h) {
           m.dtype, m.strides[2] * size, m.strides[3] * size};
 }
 
+bool attention_dtype(DType dtype) {
+  return dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16;
+}
+
 void check(const Attention& a) {
   for (const TensorDesc* d : {&a.q, &a.k, &a.v, &a.out}) {
-    if (d->dtype != DType::Float32 || d->ndim != 4 || (d->strides[3] != 1 && d->sizes[3] > 1)) {
+    if (!attention_dtype(d->dtype) || d->dtype != a.q.dtype || d->ndim != 4 ||
+        (d->strides[3] != 1 && d->sizes[3] > 1)) {
       throw KernelError(
-          "attention: operands must be float32 [B, H, L, E] with unit feature stride");
+          "attention: operands must be [B, H, L, E] of one dtype (float32, float16 or bfloat16) "
+          "with unit feature stride");
     }
+  }
+  if (a.logsumexp.dtype != DType::Float32) {
+    throw KernelError("attention: logsumexp must be float32");
   }
   if (!(a.dropout >= 0 && a.dropout < 1)) {
     throw KernelError("attention: the dropout probability must be in [0, 1)");
@@ -130,8 +187,10 @@ std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
 }
 
 void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
-  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h),
-              o = slice(a.out, b, h);
+  thread_local std::array<std::vector<float>, 4> buffers;
+  const FloatSlice q_rows(a.q, b, h, buffers[0], true), k_rows(a.k, b, h, buffers[1], true),
+      v_rows(a.v, b, h, buffers[2], true), o_rows(a.out, b, h, buffers[3], false);
+  const Slice q = q_rows.rows, k = k_rows.rows, v = v_rows.rows, o = o_rows.rows;
   const MaskSlice mask = mask_slice(a, b, h);
   float* lse = static_cast<float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], ev = a.v.sizes[3];
@@ -174,15 +233,19 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
       lse[q0 + r] = row_sum[r] > 0 ? row_max[r] + std::log(row_sum[r]) : kNegInf;
     }
   }
+  o_rows.store();
 }
 
 void backward_slice(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
                     const TensorDesc& grad_k, const TensorDesc& grad_v, std::int64_t b,
                     std::int64_t h) {
-  const Slice q = slice(a.q, b, h), k = slice(a.k, b, h), v = slice(a.v, b, h),
-              o = slice(a.out, b, h);
-  const Slice dout = slice(grad_out, b, h), dq = slice(grad_q, b, h), dk = slice(grad_k, b, h),
-              dv = slice(grad_v, b, h);
+  thread_local std::array<std::vector<float>, 8> buffers;
+  const FloatSlice q_rows(a.q, b, h, buffers[0], true), k_rows(a.k, b, h, buffers[1], true),
+      v_rows(a.v, b, h, buffers[2], true), o_rows(a.out, b, h, buffers[3], true),
+      dout_rows(grad_out, b, h, buffers[4], true), dq_rows(grad_q, b, h, buffers[5], false),
+      dk_rows(grad_k, b, h, buffers[6], false), dv_rows(grad_v, b, h, buffers[7], false);
+  const Slice q = q_rows.rows, k = k_rows.rows, v = v_rows.rows, o = o_rows.rows;
+  const Slice dout = dout_rows.rows, dq = dq_rows.rows, dk = dk_rows.rows, dv = dv_rows.rows;
   const MaskSlice mask = mask_slice(a, b, h);
   const float* lse =
       static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
@@ -241,6 +304,7 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
                   q.row(q0), q.row_stride, 1.f, dk.row(k0), dk.row_stride);
     }
   }
+  for (const FloatSlice* written : {&dq_rows, &dk_rows, &dv_rows}) written->store();
 }
 
 template <typename F>
@@ -263,8 +327,9 @@ void attention_backward(const Attention& a, const TensorDesc& grad_out, const Te
                         const TensorDesc& grad_k, const TensorDesc& grad_v) {
   check(a);
   for (const TensorDesc* d : {&grad_out, &grad_q, &grad_k, &grad_v}) {
-    if (d->dtype != DType::Float32 || d->ndim != 4 || d->strides[3] != 1) {
-      throw KernelError("attention backward: gradients must be float32 with unit feature stride");
+    if (d->dtype != a.q.dtype || d->ndim != 4 || d->strides[3] != 1) {
+      throw KernelError(
+          "attention backward: gradients must have the inputs' dtype and unit feature stride");
     }
   }
   for_each_slice(a, [&](std::int64_t b, std::int64_t h) {

@@ -8,8 +8,9 @@
 
 namespace mlu::hal {
 
-// Operands are float32 [batch, heads, length, features] with unit feature stride and any other
-// strides. Causal masking keeps key j for query i when j <= i (PyTorch's top-left alignment).
+// Operands are [batch, heads, length, features] of one dtype (float32, float16 or bfloat16,
+// computed in float32) with unit feature stride and any other strides; logsumexp is float32.
+// Causal masking keeps key j for query i when j <= i (PyTorch's top-left alignment).
 // A query that may attend to no key gets zeros (and logsumexp -inf).
 struct Attention {
   TensorDesc q, k, v;
