@@ -261,6 +261,37 @@ def test_16_bit_convolutions_choose_per_shape(run_py):
         assert (plans[dtype]["16-bit"] > 0) == any(f"src:{name}" in line for line in convolutions)
 
 
+# A layer timed once is decided for every input size: later batch sizes run the chosen
+# convolution once.
+CONV16_NEW_BATCH_SIZE = """
+import torch, torch.nn.functional as F
+w = torch.randn(32, 16, 3, 3).bfloat16().to("mlu")
+for batch in (2, 3, 5):
+    print("batch", batch, flush=True)
+    F.conv2d(torch.randn(batch, 16, 12, 12).bfloat16().to("mlu"), w, padding=1)
+    torch.mlu.synchronize()
+print("plans", torch.mlu.kernel_isa()["conv16_plans"]["bfloat16"])
+"""
+
+
+def test_16_bit_convolution_choice_is_made_once_per_layer(run_py):
+    result = run_py(CONV16_NEW_BATCH_SIZE, timeout=120, MLU_CONV16="auto", ONEDNN_VERBOSE="1")
+    assert result.returncode == 0, result
+    runs, batch = {}, None
+    for line in result.stdout.splitlines():
+        if line.startswith("batch "):
+            batch = int(line.split()[1])
+        elif ",exec,cpu,convolution," in line:
+            runs[batch] = runs.get(batch, 0) + 1
+    # Where both candidates exist, the first call runs each three times and then the chosen one
+    # (on AMX, or where oneDNN has no 16-bit kernel, only the one); later batch sizes run it once.
+    assert runs[2] in (1, 7), result.stdout[-2000:]
+    assert runs[3] == runs[5] == 1, runs
+    assert "plans {" in result.stdout  # three batch sizes, three plans
+    plans = ast.literal_eval(result.stdout.split("plans ", 1)[1].strip())
+    assert sum(plans.values()) == 3, plans
+
+
 OTHER_STREAM_FIRST = """
     import copy
 

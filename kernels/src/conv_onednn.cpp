@@ -320,7 +320,22 @@ double seconds_per_run(const std::function<void()>& run) {
 // Plans made for 16-bit convolutions: [bfloat16][kept in 16 bits].
 std::atomic<std::int64_t> plans_made[2][2];
 
-// "auto"'s timed decisions (whether the shape stays 16-bit), kept past the plan cache's evictions
+// What "auto"'s timing decides for: a layer's configuration, whatever the batch and image sizes
+// (and so the padding that reaches the end of the image) and the operands' strides, so that
+// inputs of changing sizes (detection, the last batch of an epoch) do not time each new shape.
+PlanKey decision_key(ConvPass pass, const DirectConv& c, const TensorDesc& x, const TensorDesc& w,
+                     const TensorDesc* bias) {
+  const auto dtype = static_cast<std::int64_t>(x.dtype);
+  PlanKey key{
+      static_cast<std::int64_t>(pass), dtype, c.spatial_dims, c.groups, bias != nullptr, c.relu};
+  for (const auto* a : {&c.stride, &c.dilation, &c.pad_before}) {
+    key.insert(key.end(), a->begin(), a->end());
+  }
+  key.insert(key.end(), w.sizes.begin(), w.sizes.begin() + w.ndim);
+  return key;
+}
+
+// "auto"'s timed decisions (whether a layer stays 16-bit), kept past the plan cache's evictions
 // so that a rebuilt plan is not timed again.
 class Decisions {
  public:
@@ -347,12 +362,11 @@ Decisions& decisions() {
 // A 16-bit convolution's plan under MLU_CONV16's policy. "auto" keeps AMX kernels; other 16-bit
 // kernels are faster than widening on some CPUs and slower on others (bfloat16, ResNet-18 layers:
 // 1.3-1.8x faster than float32 on AMD Zen 4, 1.5-1.8x slower on a Xeon without AMX), so both are
-// timed on this call's operands and the faster one is kept for the shape. The passes only write
-// their output, so the timed runs leave the same result as one run.
-std::shared_ptr<const Plan> plan_16_bit_convolution(const PlanKey& key, ConvPass pass,
-                                                    const DirectConv& conv, const TensorDesc& x,
-                                                    const TensorDesc& w, const TensorDesc& y,
-                                                    const TensorDesc* bias) {
+// timed on the first call's operands and the faster one is kept for the layer (decision_key). The
+// passes only write their output, so the timed runs leave the same result as one run.
+std::shared_ptr<const Plan> plan_16_bit_convolution(ConvPass pass, const DirectConv& conv,
+                                                    const TensorDesc& x, const TensorDesc& w,
+                                                    const TensorDesc& y, const TensorDesc* bias) {
   auto make_widened = [&] {
     return x.dtype == DType::Float16 ? std::make_shared<Plan>()
                                      : make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
@@ -367,6 +381,7 @@ std::shared_ptr<const Plan> plan_16_bit_convolution(const PlanKey& key, ConvPass
       case Conv16::Float32: in_16_bits = nullptr; break;
       case Conv16::Auto: {
         if (in_16_bits->implementation.find("amx") != std::string::npos) break;
+        const PlanKey key = decision_key(pass, conv, x, w, bias);
         std::optional<bool> keep = decisions().find(key);
         if (!keep) {
           widened = make_widened();
@@ -401,11 +416,10 @@ void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc&
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
   try {
     size_team(w, y);
-    const PlanKey key = plan_key(pass, conv, x, w, y, bias);
-    const auto plan = plan_cache().get(key, [&] {
+    const auto plan = plan_cache().get(plan_key(pass, conv, x, w, y, bias), [&] {
       return x.dtype == DType::Float32 ? std::shared_ptr<const Plan>(make_plan(
                                              pass, conv, x, w, y, bias, memory::data_type::f32))
-                                       : plan_16_bit_convolution(key, pass, conv, x, w, y, bias);
+                                       : plan_16_bit_convolution(pass, conv, x, w, y, bias);
     });
     run(*plan, pass, conv, x, w, y, bias);
   } catch (const dnnl::error& e) {

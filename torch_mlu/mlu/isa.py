@@ -11,7 +11,7 @@ def kernel_isa():
     use), ``built`` (every variant this installation has), ``matmul16`` (how bfloat16 and
     float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32") and
     ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
-    oneDNN runs them on AMX and, elsewhere, for the shapes where its 16-bit kernel timed faster
+    oneDNN runs them on AMX and, elsewhere, for the layers where its 16-bit kernel timed faster
     than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
     16-bit dtype, how many convolution shapes and passes planned so far in this process compute
     in 16 bits and how many are widened to float32)."""

@@ -21,7 +21,7 @@ void convolution_backward(const ConvParams& params, const TensorDesc& grad_out,
 
 // How float16 and bfloat16 convolutions compute, from MLU_CONV16: "auto" (unset) keeps them in
 // 16 bits inside oneDNN (float32 accumulation) where oneDNN runs them on AMX, and elsewhere times
-// its 16-bit kernel against widening to float32 on the first call of each shape and keeps the
+// its 16-bit kernel against widening to float32 on the first call of each layer and keeps the
 // faster; "native" keeps them 16-bit wherever oneDNN has more than its reference code; "float32"
 // always widens. Throws std::invalid_argument naming the variable for any other value (the
 // convolutions themselves then use "auto").
