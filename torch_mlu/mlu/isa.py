@@ -9,7 +9,7 @@ def kernel_isa():
     """The kernel library's variant the loader chose for this CPU (or MLU_KERNELS_ISA forced):
     ``variant`` (its -march level), ``instruction_sets`` (the extensions it was compiled to
     use), ``built`` (every variant this installation has), ``matmul16`` (how bfloat16 and
-    float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32") and
+    float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32"),
     ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
     oneDNN runs them on AMX and, elsewhere, for the layers where its 16-bit kernel timed faster
     than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
