@@ -266,3 +266,15 @@ def test_16_bit_attention_computes_as_the_float32_kernel_on_widened_operands(dty
     for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float(), narrow[0])):
         assert n.dtype == dtype
         assert torch.equal(n.cpu(), w.cpu().to(dtype))
+
+
+def test_backward_with_operands_of_different_dtypes_is_refused():
+    q = torch.randn(1, 2, 8, 4, device="mlu", dtype=torch.bfloat16)
+    forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q)
+    backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
+    zero_bias = torch.zeros(1, 1, 1, 1, device="mlu")
+    rest = (forward[2], forward[3], 8, 8, 0.0, False, forward[6], forward[7])
+    for grad_out, lse in ((forward[0].float(), forward[1]), (forward[0], forward[1].bfloat16())):
+        with pytest.raises(RuntimeError, match="of one dtype .* and a float32 logsumexp, got"):
+            backward(grad_out, q, q, q, zero_bias, [True, True, True, False], forward[0], lse, *rest)
+    assert torch.equal((q + 1).cpu(), q.cpu() + 1)  # the device is still usable

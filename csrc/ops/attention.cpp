@@ -155,6 +155,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> attention_backward(
   c10::DeviceGuard guard(device);
   TORCH_CHECK(!grad_input_mask[3] || !attn_bias.defined(),
               "the mlu attention kernel gives no gradient for the mask; PyTorch's math path does");
+  const c10::ScalarType dtype = query.scalar_type();
+  TORCH_CHECK(attention_dtype(dtype) && key.scalar_type() == dtype &&
+                  value.scalar_type() == dtype && out.scalar_type() == dtype &&
+                  grad_out.scalar_type() == dtype && logsumexp.scalar_type() == at::kFloat,
+              "the mlu attention backward needs grad_out, query, key, value and out of one dtype "
+              "(float32, float16 or bfloat16) and a float32 logsumexp, got ",
+              grad_out.scalar_type(), ", ", dtype, ", ", key.scalar_type(), ", ",
+              value.scalar_type(), ", ", out.scalar_type(), " and ", logsumexp.scalar_type());
   const at::Tensor q = kernel_operand(query), k = kernel_operand(key), v = kernel_operand(value);
   const at::Tensor o = kernel_operand(out), g = kernel_operand(grad_out);
   const at::Tensor mask = kernel_mask(attn_bias, q, k);

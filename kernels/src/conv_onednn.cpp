@@ -1,6 +1,6 @@
 // Direct convolutions through oneDNN. oneDNN picks its own (blocked) layouts for each primitive;
 // operands are reordered from and to the caller's strides. 16-bit operands stay 16-bit inside
-// when MLU_CONV16's policy says so for the shape; otherwise bfloat16 is widened by oneDNN's
+// when MLU_CONV16's policy says so for the layer; otherwise bfloat16 is widened by oneDNN's
 // reorders and float16 by the library's own conversions (oneDNN's float16 reorders are slow on
 // CPUs without AVX512-FP16). Primitives and reorders are built once per shape and kept in a small
 // LRU cache, so the repeated steps of a training loop only execute.
@@ -371,26 +371,23 @@ std::shared_ptr<const Plan> plan_16_bit_convolution(ConvPass pass, const DirectC
     return x.dtype == DType::Float16 ? std::make_shared<Plan>()
                                      : make_plan(pass, conv, x, w, y, bias, memory::data_type::f32);
   };
-  auto time = [&](const Plan& plan) {
+  auto seconds_of = [&](const Plan& plan) {
     return seconds_per_run([&] { run(plan, pass, conv, x, w, y, bias); });
   };
-  std::shared_ptr<Plan> in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias), widened;
-  if (in_16_bits) {
-    switch (conv16_policy()) {
-      case Conv16::Native: break;
-      case Conv16::Float32: in_16_bits = nullptr; break;
-      case Conv16::Auto: {
-        if (in_16_bits->implementation.find("amx") != std::string::npos) break;
-        const PlanKey key = decision_key(pass, conv, x, w, bias);
-        std::optional<bool> keep = decisions().find(key);
-        if (!keep) {
-          widened = make_widened();
-          keep = time(*in_16_bits) <= time(*widened);
-          decisions().keep(key, *keep);
-        }
-        if (!*keep) in_16_bits = nullptr;
-      }
+  // The float32 policy does not build the 16-bit primitive it would discard; "auto" keeps AMX
+  // kernels untimed.
+  std::shared_ptr<Plan> in_16_bits, widened;
+  if (conv16_policy() != Conv16::Float32) in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias);
+  if (in_16_bits && conv16_policy() == Conv16::Auto &&
+      in_16_bits->implementation.find("amx") == std::string::npos) {
+    const PlanKey key = decision_key(pass, conv, x, w, bias);
+    std::optional<bool> keep = decisions().find(key);
+    if (!keep) {
+      widened = make_widened();
+      keep = seconds_of(*in_16_bits) <= seconds_of(*widened);
+      decisions().keep(key, *keep);
     }
+    if (!*keep) in_16_bits = nullptr;
   }
   ++plans_made[x.dtype == DType::BFloat16][in_16_bits != nullptr];
   if (in_16_bits) return in_16_bits;
