@@ -36,6 +36,11 @@ DEFAULT_THREADS = torch.get_num_threads()
 # work; every measurement starts after this pause, so that no configuration runs against the
 # previous one's spinning threads on these 2-core machines.
 SETTLE_SECONDS = 0.2
+# The first run after the pause finds the machine idle (sleeping threads, cold caches; a 1 ms
+# training step takes 2 ms on either device here), unlike a training loop's steps, which run back to
+# back. So every sample is one untimed run, then runs back to back for at least this long.
+SAMPLE_SECONDS = 0.05
+MAX_RUNS_PER_SAMPLE = 20
 
 
 def sync(device):
@@ -63,20 +68,32 @@ def standard(make_runner):
             for label, device, threads in configurations()}
 
 
+def sample(fn, device, runs):
+    """Seconds per run of `runs` back to back, after the pause and one untimed run."""
+    time.sleep(SETTLE_SECONDS)
+    fn()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(runs):
+        fn()
+    sync(device)
+    return (time.perf_counter() - start) / runs
+
+
 def alternate(configs, repeats, warmup):
     """Median seconds per configuration ({label: (make, device, threads)}), run in turn."""
     runners = {}
     for label, (make, device, threads) in configs.items():
         torch.set_num_threads(threads)
-        runners[label] = (make(), device, threads)
-        for _ in range(warmup):
-            timed(runners[label][0], device)
+        run = make()
+        seconds = min(timed(run, device) for _ in range(max(warmup, 1)))
+        runs = max(1, min(MAX_RUNS_PER_SAMPLE, round(SAMPLE_SECONDS / max(seconds, 1e-9))))
+        runners[label] = (run, device, threads, runs)
     samples = {label: [] for label in runners}
     for _ in range(repeats):
-        for label, (run, device, threads) in runners.items():
+        for label, (run, device, threads, runs) in runners.items():
             torch.set_num_threads(threads)
-            time.sleep(SETTLE_SECONDS)
-            samples[label].append(timed(run, device))
+            samples[label].append(sample(run, device, runs))
     torch.set_num_threads(DEFAULT_THREADS)
     return {label: statistics.median(s) for label, s in samples.items()}
 

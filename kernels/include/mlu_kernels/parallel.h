@@ -1,5 +1,6 @@
 // The kernel library's cores: the calling thread (a queue's executor) and helper threads, which
-// sleep when idle so that they never compete with the thread that dispatches operators.
+// poll for a job for 1 ms after each one, yielding to other threads, then sleep, so that they do
+// not compete with the thread that dispatches operators.
 #pragma once
 
 #include <cstdint>
