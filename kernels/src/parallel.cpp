@@ -72,9 +72,9 @@ class Pool {
   }
 
   // A helper that went to sleep after its last job wakes too late for the next kernel of a step
-  // on a virtual machine: the scheduler puts a lightly used thread on the busy core of the thread
-  // waking it, and an idle virtual CPU halts. The caller then runs every chunk alone (a 512x384x128
-  // product took 500 us instead of 300 after a pause). So a helper polls a while first.
+  // on a virtual machine, whose scheduler puts a lightly used thread on the busy core of the thread
+  // waking it. The caller then runs every chunk alone (a 512x384x128 product took 500 us instead
+  // of 300 after a pause). So a helper polls a while first.
   void poll_for_job(std::uint64_t seen) const {
     const auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleeping;
     while (published_.load(std::memory_order_acquire) == seen &&
