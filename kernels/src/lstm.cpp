@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "mlu_kernels/gemm.h"
@@ -79,6 +80,22 @@ void cell_forward(std::int64_t batch, std::int64_t hidden, T* __restrict gates,
   }
 }
 
+// to[c * rows + r] = from[r * cols + c], in tiles: a plain loop writes `to` a column at a time and
+// misses the cache on every element (an nn.LSTM(128, 128) forward over 32 steps of 8 took 800 us
+// with it, 650 us with tiles).
+template <typename T>
+void transpose(const T* __restrict from, std::int64_t rows, std::int64_t cols, T* __restrict to) {
+  constexpr std::int64_t kTile = 16;
+  for (std::int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    for (std::int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const std::int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      for (std::int64_t r = r0; r < r1; ++r) {
+        for (std::int64_t c = c0; c < c1; ++c) to[c * rows + r] = from[r * cols + c];
+      }
+    }
+  }
+}
+
 template <typename T>
 void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
@@ -94,17 +111,14 @@ void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
        matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
   // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
   // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
-  std::vector<T> w_hh_t(H * G);
-  const T* w_hh = at<T>(l.w_hh);
-  for (std::int64_t g = 0; g < G; ++g) {
-    for (std::int64_t j = 0; j < H; ++j) w_hh_t[j * G + g] = w_hh[g * H + j];
-  }
+  const auto w_hh_t = std::make_unique_for_overwrite<T[]>(H * G);
+  transpose(at<T>(l.w_hh), G, H, w_hh_t.get());
   const T* h_prev = at<T>(l.h0);
   const T* c_prev = at<T>(l.c0);
   for (std::int64_t step = 0; step < s.steps; ++step) {
     const std::int64_t t = s.time(step, l.reverse);
     T* gates = all_gates + t * B * G;
-    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.data(), H, G), 1, 1);
+    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.get(), H, G), 1, 1);
     T* h = mut<T>(q.output, t * s.state());
     T* c = mut<T>(q.cells, t * s.state());
     cell_forward(B, H, gates, c_prev, c, h);

@@ -40,11 +40,11 @@ class Pool {
       next_.store(0);
       active_ = 0;
       error_ = nullptr;
-      ++generation_;
-      published_.store(generation_, std::memory_order_release);
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work();
+    poll_for_helpers();
     std::unique_lock lock(mutex_);
     finished_.wait(lock, [&] { return active_ == 0 && next_.load() >= n_; });
     fn_ = nullptr;
@@ -77,9 +77,20 @@ class Pool {
   // of 300 after a pause). So a helper polls a while first.
   void poll_for_job(std::uint64_t seen) const {
     const auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleeping;
-    while (published_.load(std::memory_order_acquire) == seen &&
+    while (generation_.load(std::memory_order_acquire) == seen &&
            std::chrono::steady_clock::now() < deadline) {
       std::this_thread::yield();  // any other runnable thread on this core goes first
+    }
+  }
+
+  // The helpers finish their last chunks soon after the caller, and sleeping on the condition
+  // variable meanwhile added a wake-up to every job: gpt_small's fifteen GEMM shapes took 6.7 ms
+  // with the caller sleeping and 4.5 ms with it polling (4.2 ms on PyTorch CPU's OpenBLAS).
+  void poll_for_helpers() const {
+    const auto deadline = std::chrono::steady_clock::now() + kPollBeforeSleeping;
+    while (active_.load(std::memory_order_acquire) > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::yield();
     }
   }
 
@@ -99,12 +110,11 @@ class Pool {
   std::mutex busy_;
   std::mutex mutex_;
   std::condition_variable wake_, finished_;
-  std::uint64_t generation_ = 0;
-  std::atomic<std::uint64_t> published_{0};  // generation_, readable without the mutex
+  std::atomic<std::uint64_t> generation_{0};  // changed under mutex_, polled without it
   const std::function<void(std::int64_t, std::int64_t)>* fn_ = nullptr;
   std::int64_t n_ = 0, chunk_ = 1;
   std::atomic<std::int64_t> next_{0};
-  int active_ = 0;
+  std::atomic<int> active_{0};  // changed under mutex_, polled without it
   std::exception_ptr error_;
   std::vector<std::thread> threads_;
 };
