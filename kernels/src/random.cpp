@@ -24,31 +24,54 @@ std::uint64_t bits64(std::uint32_t lo, std::uint32_t hi) {
 }
 
 // The Philox blocks of a kernel drawing PerBlock elements from each: element i takes slot
-// i % PerBlock of the block at counter offset + i / PerBlock. A run visits consecutive
-// elements, so each block is computed once.
+// i % PerBlock of the block at counter offset + i / PerBlock. Elements drawn in increasing order
+// up to run_end (one past the last) get their blocks a batch at a time; the blocks of a short run,
+// or of draws in another order (run_end 0), are computed one by one.
 template <int PerBlock>
 class Draws {
  public:
-  explicit Draws(PhiloxState state) : state_(state) {}
+  Draws(PhiloxState state, std::int64_t run_end) : state_(state), run_end_(run_end) {}
 
-  const Words& block_of(std::int64_t i) {
+  // The four words of element i's block.
+  const std::uint32_t* block_of(std::int64_t i) {
     const std::uint64_t block = static_cast<std::uint64_t>(i) / PerBlock;
-    if (!cached_ || block != block_) {
-      const std::uint64_t counter = state_.offset + block;
-      words_ = philox4x32(
-          {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
-          {static_cast<std::uint32_t>(state_.seed), static_cast<std::uint32_t>(state_.seed >> 32)});
-      block_ = block;
+    if (!cached_ || block - first_ >= count_) {
+      const std::int64_t blocks_left = (run_end_ + PerBlock - 1) / PerBlock - i / PerBlock;
+      first_ = block;
       cached_ = true;
+      if (blocks_left >= kPhiloxBatch / 2) {
+        philox4x32_batch(state_.offset + block, key(), words_);
+        count_ = kPhiloxBatch;
+      } else {
+        const std::uint64_t counter = state_.offset + block;
+        const Words words = philox4x32(
+            {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
+            key());
+        std::copy(words.begin(), words.end(), words_.begin());
+        count_ = 1;
+      }
     }
-    return words_;
+    return words_.data() + 4 * (block - first_);
+  }
+  // With one word per element: element i's word and how many of the next elements' words follow
+  // it in memory.
+  std::pair<const std::uint32_t*, std::int64_t> words_from(std::int64_t i)
+    requires(PerBlock == 4)
+  {
+    const std::uint32_t* word = block_of(i) + slot_of(i);
+    return {word, words_.data() + 4 * count_ - word};
   }
   static int slot_of(std::int64_t i) { return static_cast<int>(i % PerBlock); }
 
  private:
+  std::array<std::uint32_t, 2> key() const {
+    return {static_cast<std::uint32_t>(state_.seed), static_cast<std::uint32_t>(state_.seed >> 32)};
+  }
+
   PhiloxState state_;
-  Words words_{};
-  std::uint64_t block_ = 0;
+  std::int64_t run_end_;
+  std::array<std::uint32_t, 4 * kPhiloxBatch> words_{};
+  std::uint64_t first_ = 0, count_ = 0;
   bool cached_ = false;
 };
 
@@ -59,7 +82,7 @@ void draw(const std::array<const TensorDesc*, N>& operands, PhiloxState state,
           const Element& element) {
   for_each_run<N>(operands, [&](std::int64_t first, const std::array<char*, N>& p,
                                 const std::array<std::int64_t, N>& s, std::int64_t n) {
-    Draws<PerBlock> draws(state);
+    Draws<PerBlock> draws(state, first + n);
     Element local = element;
     for (std::int64_t j = 0; j < n; ++j) {
       std::array<char*, N> at;
@@ -73,15 +96,17 @@ void draw(const std::array<const TensorDesc*, N>& operands, PhiloxState state,
 template <typename C>
 struct Uniforms {
   static constexpr int kPerBlock = std::is_same_v<C, double> ? 2 : 4;
-  static C bits(const Words& w, int slot) {
+  static C bits(const std::uint32_t* w, int slot) {
     if constexpr (kPerBlock == 2)
       return static_cast<C>(bits64(w[2 * slot], w[2 * slot + 1]) >> 11);
     else
       return static_cast<C>(w[slot] >> 8);
   }
   static constexpr C kScale = kPerBlock == 2 ? C(0x1p-53) : C(0x1p-24);
-  static C unit(const Words& w, int slot) { return bits(w, slot) * kScale; }              // [0, 1)
-  static C open_below(const Words& w, int slot) { return (bits(w, slot) + 1) * kScale; }  // (0, 1]
+  static C unit(const std::uint32_t* w, int slot) { return bits(w, slot) * kScale; }  // [0, 1)
+  static C open_below(const std::uint32_t* w, int slot) {
+    return (bits(w, slot) + 1) * kScale;
+  }  // (0, 1]
 };
 
 // out[i] = value(words, slot) for floating outputs, computed in C.
@@ -96,7 +121,7 @@ void generate_floating(const char* kernel, const TensorDesc& out, PhiloxState st
       using C = ComputeType<T>;
       draw<Uniforms<C>::kPerBlock, 1>(
           {&out}, state,
-          [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+          [&](const std::uint32_t* w, int slot, std::int64_t, const std::array<char*, 1>& at) {
             *reinterpret_cast<T*>(at[0]) = value.template operator()<T, C>(w, slot);
           });
     }
@@ -125,9 +150,45 @@ std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> c,
   return c;
 }
 
+void philox4x32_batch(std::uint64_t first, std::array<std::uint32_t, 2> key,
+                      std::array<std::uint32_t, 4 * kPhiloxBatch>& words) {
+  // 32-bit words kept in 64-bit lanes: the masked products are 32 x 32 -> 64-bit vector multiplies
+  // (GCC left 32-bit lanes scalar).
+  constexpr std::uint64_t kLow = 0xFFFFFFFFu;
+  alignas(64) std::uint64_t c0[kPhiloxBatch], c1[kPhiloxBatch], c2[kPhiloxBatch], c3[kPhiloxBatch];
+  for (int l = 0; l < kPhiloxBatch; ++l) {
+    const std::uint64_t counter = first + static_cast<std::uint64_t>(l);
+    c0[l] = counter & kLow;
+    c1[l] = counter >> 32;
+    c2[l] = c3[l] = 0;
+  }
+  std::uint64_t k0 = key[0], k1 = key[1];
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 = (k0 + 0x9E3779B9u) & kLow;
+      k1 = (k1 + 0xBB67AE85u) & kLow;
+    }
+#pragma omp simd
+    for (int l = 0; l < kPhiloxBatch; ++l) {
+      const std::uint64_t p0 = (c0[l] & kLow) * 0xD2511F53u;
+      const std::uint64_t p1 = (c2[l] & kLow) * 0xCD9E8D57u;
+      c0[l] = (p1 >> 32) ^ c1[l] ^ k0;
+      c1[l] = p1 & kLow;
+      c2[l] = (p0 >> 32) ^ c3[l] ^ k1;
+      c3[l] = p0 & kLow;
+    }
+  }
+  for (int l = 0; l < kPhiloxBatch; ++l) {
+    words[4 * l] = static_cast<std::uint32_t>(c0[l]);
+    words[4 * l + 1] = static_cast<std::uint32_t>(c1[l]);
+    words[4 * l + 2] = static_cast<std::uint32_t>(c2[l]);
+    words[4 * l + 3] = static_cast<std::uint32_t>(c3[l]);
+  }
+}
+
 void uniform(const TensorDesc& out, PhiloxState state, double from, double to) {
   generate_floating(
-      "uniform", out, state, [from, to]<typename T, typename C>(const Words& w, int slot) {
+      "uniform", out, state, [from, to]<typename T, typename C>(const std::uint32_t* w, int slot) {
         const T value = convert<T>(Uniforms<C>::unit(w, slot) * C(to - from) + C(from));
         // Rounding may reach `to`; the interval is half-open, as PyTorch's CUDA kernel keeps it.
         return convert<C>(value) == convert<C>(convert<T>(C(to))) ? convert<T>(C(from)) : value;
@@ -148,7 +209,8 @@ void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
         C mean, std;
         std::int64_t pair = -1;
         std::array<C, 2> z{};
-        void operator()(const Words& w, int slot, std::int64_t i, const std::array<char*, 1>& at) {
+        void operator()(const std::uint32_t* w, int slot, std::int64_t i,
+                        const std::array<char*, 1>& at) {
           if (i / 2 != pair) {
             pair = i / 2;
             const int first = slot / 2 * 2;
@@ -166,7 +228,7 @@ void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
 
 void exponential(const TensorDesc& out, PhiloxState state, double lambda) {
   generate_floating("exponential", out, state,
-                    [lambda]<typename T, typename C>(const Words& w, int slot) {
+                    [lambda]<typename T, typename C>(const std::uint32_t* w, int slot) {
                       return convert<T>(-std::log(Uniforms<C>::open_below(w, slot)) / C(lambda));
                     });
 }
@@ -181,15 +243,15 @@ void random_integers(const TensorDesc& out, PhiloxState state, std::int64_t from
     };
     if (range != 0 && range <= (std::uint64_t{1} << 32)) {  // 32 bits per element
       draw<4, 1>({&out}, state,
-                 [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
-                   store(at[0], w[slot] % range);
-                 });
+                 [&](const std::uint32_t* w, int slot, std::int64_t,
+                     const std::array<char*, 1>& at) { store(at[0], w[slot] % range); });
     } else {
-      draw<2, 1>({&out}, state,
-                 [&](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
-                   const std::uint64_t r = bits64(w[2 * slot], w[2 * slot + 1]);
-                   store(at[0], range == 0 ? r : r % range);
-                 });
+      draw<2, 1>(
+          {&out}, state,
+          [&](const std::uint32_t* w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+            const std::uint64_t r = bits64(w[2 * slot], w[2 * slot + 1]);
+            store(at[0], range == 0 ? r : r % range);
+          });
     }
   });
 }
@@ -198,7 +260,7 @@ void bernoulli(const TensorDesc& out, PhiloxState state, double p) {
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     draw<4, 1>({&out}, state,
-               [p](const Words& w, int slot, std::int64_t, const std::array<char*, 1>& at) {
+               [p](const std::uint32_t* w, int slot, std::int64_t, const std::array<char*, 1>& at) {
                  *reinterpret_cast<T*>(at[0]) = convert<T>(below(w[slot], p));
                });
   });
@@ -214,15 +276,16 @@ void bernoulli(const TensorDesc& out, PhiloxState state, const TensorDesc& p) {
     } else {
       visit_dtype(out.dtype, [&](auto t) {
         using T = decltype(t);
-        draw<4, 2>({&out, &p}, state,
-                   [](const Words& w, int slot, std::int64_t, const std::array<char*, 2>& at) {
-                     const double probability = convert<double>(*reinterpret_cast<const P*>(at[1]));
-                     if (!(probability >= 0 && probability <= 1)) {
-                       throw KernelError("bernoulli: p must be in [0, 1], got " +
-                                         std::to_string(probability));
-                     }
-                     *reinterpret_cast<T*>(at[0]) = convert<T>(below(w[slot], probability));
-                   });
+        draw<4, 2>(
+            {&out, &p}, state,
+            [](const std::uint32_t* w, int slot, std::int64_t, const std::array<char*, 2>& at) {
+              const double probability = convert<double>(*reinterpret_cast<const P*>(at[1]));
+              if (!(probability >= 0 && probability <= 1)) {
+                throw KernelError("bernoulli: p must be in [0, 1], got " +
+                                  std::to_string(probability));
+              }
+              *reinterpret_cast<T*>(at[0]) = convert<T>(below(w[slot], probability));
+            });
       });
     }
   });
@@ -240,14 +303,43 @@ void dropout(const TensorDesc& out, const TensorDesc& mask, const TensorDesc& in
     using T = decltype(t);
     using C = ComputeType<T>;
     const C scale = keep == 0 ? C(0) : C(1 / keep);
-    draw<4, 3>({&out, &mask, &in}, state,
-               [&](const Words& w, int slot, std::int64_t, const std::array<char*, 3>& at) {
-                 const bool kept = below(w[slot], keep);
-                 *reinterpret_cast<bool*>(at[1]) = kept;
-                 *reinterpret_cast<T*>(at[0]) =
-                     kept ? convert<T>(convert<C>(*reinterpret_cast<const T*>(at[2])) * scale)
-                          : convert<T>(C(0));
-               });
+    // A word is kept when below keep * 2^32 (below()), that is below its ceiling as an integer. The
+    // value is computed whether kept or not: a branch on random bits is mispredicted half the time.
+    const auto threshold = static_cast<std::uint64_t>(std::ceil(keep * kTwoTo32));
+    const T zero = convert<T>(C(0));
+    for_each_run<3>({&out, &mask, &in}, [&](std::int64_t first, const std::array<char*, 3>& p,
+                                            const std::array<std::int64_t, 3>& s, std::int64_t n) {
+      Draws<4> draws(state, first + n);
+      const std::uint64_t limit = threshold;  // locals, which the stores below cannot alias
+      const C factor = scale;
+      const T dropped = zero;
+      const bool contiguous = s[0] == sizeof(T) && s[1] == sizeof(bool) && s[2] == sizeof(T);
+      for (std::int64_t j = 0; j < n;) {
+        const auto [words, available] = draws.words_from(first + j);
+        const std::int64_t count = std::min(available, n - j);
+        if (contiguous) {
+          T* __restrict o = reinterpret_cast<T*>(p[0]) + j;
+          bool* __restrict m = reinterpret_cast<bool*>(p[1]) + j;
+          const T* __restrict x = reinterpret_cast<const T*>(p[2]) + j;
+#pragma omp simd
+          for (std::int64_t k = 0; k < count; ++k) {
+            const bool kept = words[k] < limit;
+            const T value = convert<T>(convert<C>(x[k]) * factor);
+            m[k] = kept;
+            o[k] = kept ? value : dropped;
+          }
+        } else {
+          for (std::int64_t k = 0; k < count; ++k) {
+            const bool kept = words[k] < limit;
+            const T value =
+                convert<T>(convert<C>(*reinterpret_cast<const T*>(p[2] + (j + k) * s[2])) * factor);
+            *reinterpret_cast<bool*>(p[1] + (j + k) * s[1]) = kept;
+            *reinterpret_cast<T*>(p[0] + (j + k) * s[0]) = kept ? value : dropped;
+          }
+        }
+        j += count;
+      }
+    });
   });
 }
 
@@ -282,9 +374,9 @@ void randperm(const TensorDesc& out, PhiloxState state) {
     // Positions are swapped as int64 and stored once: every dtype that holds n - 1 works.
     std::vector<std::int64_t> perm(n);
     for (std::int64_t i = 0; i < n; ++i) perm[i] = i;
-    Draws<2> draws(state);  // 64 bits per swap
+    Draws<2> draws(state, 0);  // 64 bits per swap, drawn downwards
     for (std::int64_t i = n - 1; i > 0; --i) {
-      const Words& w = draws.block_of(i);
+      const std::uint32_t* w = draws.block_of(i);
       const int slot = Draws<2>::slot_of(i);
       std::swap(perm[i],
                 perm[bits64(w[2 * slot], w[2 * slot + 1]) % static_cast<std::uint64_t>(i + 1)]);

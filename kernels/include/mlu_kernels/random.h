@@ -13,6 +13,13 @@ namespace mlu::kernels {
 std::array<std::uint32_t, 4> philox4x32(std::array<std::uint32_t, 4> counter,
                                         std::array<std::uint32_t, 2> key);
 
+// The blocks of the kPhiloxBatch consecutive counters {first + l, 0} (64-bit, high words zero),
+// one after another in words, as philox4x32 computes them one at a time, but lane by lane so the
+// compiler vectorises the rounds.
+inline constexpr int kPhiloxBatch = 16;
+void philox4x32_batch(std::uint64_t first, std::array<std::uint32_t, 2> key,
+                      std::array<std::uint32_t, 4 * kPhiloxBatch>& words);
+
 void uniform(const TensorDesc& out, PhiloxState state, double from, double to);
 void normal(const TensorDesc& out, PhiloxState state, double mean, double std);
 void exponential(const TensorDesc& out, PhiloxState state, double lambda);
