@@ -103,10 +103,10 @@ struct Uniforms {
       return static_cast<C>(w[slot] >> 8);
   }
   static constexpr C kScale = kPerBlock == 2 ? C(0x1p-53) : C(0x1p-24);
-  static C unit(const std::uint32_t* w, int slot) { return bits(w, slot) * kScale; }  // [0, 1)
-  static C open_below(const std::uint32_t* w, int slot) {
-    return (bits(w, slot) + 1) * kScale;
-  }  // (0, 1]
+  // In [0, 1).
+  static C unit(const std::uint32_t* w, int slot) { return bits(w, slot) * kScale; }
+  // In (0, 1].
+  static C open_below(const std::uint32_t* w, int slot) { return (bits(w, slot) + 1) * kScale; }
 };
 
 // out[i] = value(words, slot) for floating outputs, computed in C.
