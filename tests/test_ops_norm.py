@@ -128,6 +128,30 @@ def test_16_bit_batch_norm_is_float32_batch_norm_rounded(training, dtype):
         assert torch.equal(h.cpu(), f.cpu().to(h.dtype))
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_channels_sum_alone_as_together(training):
+    # The kernel sums several channels side by side; each channel's sums must keep their order, so
+    # a channel normalised with its 12 neighbours gives the bits it gives alone.
+    gen = torch.Generator().manual_seed(3)
+    x, dy = (torch.randn(5, 13, 11, 9, generator=gen).mlu() * 4 + 1 for _ in range(2))
+    w, b, rm = (torch.randn(13, generator=gen).mlu() for _ in range(3))
+    rv = (torch.rand(13, generator=gen) + 0.5).mlu()
+
+    def run(x, dy, w, b, rm, rv):
+        running = (rm.clone(), rv.clone())
+        out, mean, invstd = torch.native_batch_norm(x, w, b, *running, training, 0.1, 1e-5)
+        grads = torch.ops.aten.native_batch_norm_backward(dy, x, w, *running, mean, invstd, training, 1e-5,
+                                                          [True, True, True])
+        return out, mean, invstd, *grads, *running
+
+    together = run(x, dy, w, b, rm, rv)
+    for c in range(13):
+        alone = run(*(t[:, c:c + 1].contiguous() if t.dim() == 4 else t[c:c + 1] for t in (x, dy, w, b, rm, rv)))
+        for t, a in zip(together, alone):
+            if t.numel():
+                assert torch.equal(t[:, c:c + 1].cpu() if t.dim() == 4 else t[c:c + 1].cpu(), a.cpu())
+
+
 def test_batch_norm_statistics_dtype_and_export_variants():
     x, w, b = randn(3, 4, 5), randn(4), randn(4)
     rm, rv = torch.zeros(4), torch.ones(4)

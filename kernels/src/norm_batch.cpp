@@ -63,7 +63,9 @@ template <typename F>
 
 // Per channel, the sums in double of the K terms term(c, n, s) returns, added in the input's
 // memory order as for_each_element visits it; local accumulators (not sums[c], which the compiler
-// must keep in memory) make this the fast path of the statistics passes.
+// must keep in memory) make this the fast path of the statistics passes. Planar inputs sum
+// kChannelsAtOnce channels side by side: each channel's terms still add in the same order, but
+// one channel's additions no longer wait for each other (a double addition takes 3-4 cycles).
 template <int K, typename Term>
 void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, Term&& term) {
   for (auto& v : sums) v.assign(shape.c, 0.0);
@@ -74,18 +76,25 @@ void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, 
     });
     return;
   }
+  constexpr std::int64_t kChannelsAtOnce = 8 / K;
+  auto sum_channels = [&]<std::int64_t G>(std::int64_t first) [[gnu::always_inline]] {
+    std::array<std::array<double, K>, G> acc{};
+    for (std::int64_t n = 0; n < shape.n; ++n)
+      for (std::int64_t s = 0; s < shape.s; ++s)
+        for (std::int64_t g = 0; g < G; ++g) {
+          const std::array<double, K> t = term(first + g, n, s);
+          for (int k = 0; k < K; ++k) acc[g][k] += t[k];
+        }
+    for (std::int64_t g = 0; g < G; ++g)
+      for (int k = 0; k < K; ++k) sums[k][first + g] = acc[g][k];
+  };
   const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
   parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
                [&](std::int64_t first, std::int64_t last) {
-                 for (std::int64_t c = first; c < last; ++c) {
-                   std::array<double, K> acc{};
-                   for (std::int64_t n = 0; n < shape.n; ++n)
-                     for (std::int64_t s = 0; s < shape.s; ++s) {
-                       const std::array<double, K> t = term(c, n, s);
-                       for (int k = 0; k < K; ++k) acc[k] += t[k];
-                     }
-                   for (int k = 0; k < K; ++k) sums[k][c] = acc[k];
-                 }
+                 std::int64_t c = first;
+                 for (; c + kChannelsAtOnce <= last; c += kChannelsAtOnce)
+                   sum_channels.template operator()<kChannelsAtOnce>(c);
+                 for (; c < last; ++c) sum_channels.template operator()<1>(c);
                });
 }
 
@@ -214,6 +223,28 @@ template <typename T, bool fused>
     const std::vector<Compute<T>>& weight) {
   using C = Compute<T>;
   const View<T> x = view<T>(in), dy = view<T>(grad_out), dx = view<T>(grad_in);
+  if (shape.planar && grad_out.strides[2] == 1 && grad_in.strides[2] == 1) {  // vectorised
+    const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
+    parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
+                 [&](std::int64_t first, std::int64_t last) {
+                   for (std::int64_t c = first; c < last; ++c) {
+                     const C m = mean[c], kc = k[c], g = grad_mean[c], scale = invstd[c];
+                     const C w = weight[c];
+                     for (std::int64_t n = 0; n < shape.n; ++n) {
+                       const T* __restrict xs = &x.at(n, c, 0);
+                       const T* __restrict dys = &dy.at(n, c, 0);
+                       T* __restrict dxs = &dx.at(n, c, 0);
+                       for (std::int64_t s = 0; s < shape.s; ++s) {
+                         const C centred = convert<C>(xs[s]) - m;
+                         const C gradient =
+                             multiply_add<fused>(-centred, kc, convert<C>(dys[s]) - g);
+                         dxs[s] = convert<T>(gradient * scale * w);
+                       }
+                     }
+                   }
+                 });
+    return;
+  }
   for_each_element(
       shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) [[gnu::always_inline]] {
         const C centred = convert<C>(x.at(n, c, s)) - mean[c];

@@ -10,6 +10,7 @@
 #include "element_loop.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
+#include "vec_math.h"
 
 namespace mlu::kernels {
 namespace {
@@ -195,16 +196,75 @@ void uniform(const TensorDesc& out, PhiloxState state, double from, double to) {
       });
 }
 
+// The two normals (cosine, sine) of the Box-Muller pair whose uniforms are slots first and
+// first + 1 of w. Float uses the vectorisable log and sincos of vec_math.h.
+template <typename C>
+[[gnu::always_inline]] inline std::array<C, 2> box_muller(const std::uint32_t* w, int first, C mean,
+                                                          C std) {
+  const C u1 = Uniforms<C>::open_below(w, first), u2 = Uniforms<C>::unit(w, first + 1);
+  if constexpr (std::is_same_v<C, float>) {
+    const float radius = std::sqrt(-2.0f * log_float(u1));
+    float sine, cosine;
+    sincos_turns(u2, sine, cosine);
+    return {mean + std * (radius * cosine), mean + std * (radius * sine)};
+  } else {
+    const C radius = std::sqrt(C(-2) * std::log(u1));
+    const C angle = C(kTwoPi) * u2;
+    return {mean + std * (radius * std::cos(angle)), mean + std * (radius * std::sin(angle))};
+  }
+}
+
+// Float draws (four 32-bit words a block, two pairs): a run's words are read as a span, pair by
+// pair, in a loop the compiler vectorises when the run is contiguous (1M normals: 0.85 ms against
+// 5.3 ms a pair at a time with the C library's functions). Element e is the cosine (e even) or the
+// sine of the pair in words 2 * (e / 2) and 2 * (e / 2) + 1.
+template <typename T>
+void normal_float(const TensorDesc& out, PhiloxState state, float mean, float std) {
+  for_each_run<1>({&out}, [&](std::int64_t first, const std::array<char*, 1>& p,
+                              const std::array<std::int64_t, 1>& s, std::int64_t n) {
+    Draws<4> draws(state, first + n);
+    const float m = mean, sd = std;  // locals, which the stores cannot alias
+    auto at = [&](std::int64_t j) -> T& { return *reinterpret_cast<T*>(p[0] + j * s[0]); };
+    for (std::int64_t j = 0; j < n;) {
+      const auto [words, available] = draws.words_from(first + j);
+      const std::int64_t count = std::min(available, n - j);
+      std::int64_t k = 0;
+      if ((first + j) % 2 == 1) {  // the sine of a pair that starts before this span
+        at(j) = convert<T>(box_muller<float>(words - 1, 0, m, sd)[1]);
+        k = 1;
+      }
+      if (s[0] == sizeof(T)) {
+        T* __restrict o = &at(j);
+        for (; k + 1 < count; k += 2) {
+          const std::array<float, 2> z = box_muller<float>(words + k, 0, m, sd);
+          o[k] = convert<T>(z[0]);
+          o[k + 1] = convert<T>(z[1]);
+        }
+      } else {
+        for (; k + 1 < count; k += 2) {
+          const std::array<float, 2> z = box_muller<float>(words + k, 0, m, sd);
+          at(j + k) = convert<T>(z[0]);
+          at(j + k + 1) = convert<T>(z[1]);
+        }
+      }
+      if (k < count) at(j + k) = convert<T>(box_muller<float>(words + k, 0, m, sd)[0]);
+      j += count;
+    }
+  });
+}
+
 void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     if constexpr (!kFloatingStorage<T>) {
       throw KernelError(std::string("normal: expected a floating-point output, got ") +
                         dtype_name(out.dtype));
+    } else if constexpr (std::is_same_v<ComputeType<T>, float>) {
+      normal_float<T>(out, state, static_cast<float>(mean), static_cast<float>(std));
     } else {
       using C = ComputeType<T>;
-      // Box-Muller: a pair of uniforms gives the normals of elements 2k (cosine) and 2k + 1 (sine),
-      // computed together when the run reaches the pair.
+      // A pair of uniforms gives the normals of elements 2k (cosine) and 2k + 1 (sine), computed
+      // together when the run reaches the pair.
       struct Pairs {
         C mean, std;
         std::int64_t pair = -1;
@@ -213,10 +273,7 @@ void normal(const TensorDesc& out, PhiloxState state, double mean, double std) {
                         const std::array<char*, 1>& at) {
           if (i / 2 != pair) {
             pair = i / 2;
-            const int first = slot / 2 * 2;
-            const C radius = std::sqrt(C(-2) * std::log(Uniforms<C>::open_below(w, first)));
-            const C angle = C(kTwoPi) * Uniforms<C>::unit(w, first + 1);
-            z = {mean + std * radius * std::cos(angle), mean + std * radius * std::sin(angle)};
+            z = box_muller<C>(w, slot / 2 * 2, mean, std);
           }
           *reinterpret_cast<T*>(at[0]) = convert<T>(z[slot % 2]);
         }

@@ -125,6 +125,27 @@ inline float erf_float(float x) {
   return std::copysign(1.0f - r * t * exp_float(-(a * a)), x);
 }
 
+// The sine and cosine of 2 pi u, for u in [0, 1] (Box-Muller's angle): u is reduced in quarter
+// turns, exactly for a multiple of 2^-24, and Cephes' sinf and cosf polynomials take the remainder
+// in [-pi/4, pi/4].
+inline void sincos_turns(float u, float& sine, float& cosine) {
+  const float t = u * 4.0f;
+  const float quarter = std::nearbyint(t);
+  const float r = (t - quarter) * 1.57079632679489661923f;
+  const float z = r * r;
+  float s = -1.9515295891e-4f;
+  s = s * z + 8.3321608736e-3f;
+  s = s * z - 1.6666654611e-1f;
+  s = s * z * r + r;
+  float c = 2.443315711809948e-5f;
+  c = c * z - 1.388731625493765e-3f;
+  c = c * z + 4.166664568298827e-2f;
+  c = c * z * z - 0.5f * z + 1.0f;
+  const int q = static_cast<int>(quarter) & 3;
+  sine = q == 0 ? s : (q == 1 ? c : (q == 2 ? -s : -c));
+  cosine = q == 0 ? c : (q == 1 ? -s : (q == 2 ? -c : s));
+}
+
 // The compute-type dispatch the kernels use: vectorisable float versions, the C library otherwise.
 template <typename C>
 inline C vexp(C x) {

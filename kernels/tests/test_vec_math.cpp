@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 
 #include "vec_math.h"
 
@@ -98,6 +99,30 @@ TEST(VecMath, ErfWithinAbsoluteErrorOfPyTorchFormula) {
   EXPECT_LE(worst, 6e-7);
   EXPECT_EQ(erf_float(INFINITY), 1.0f);
   EXPECT_EQ(erf_float(-INFINITY), -1.0f);
+}
+
+TEST(VecMath, SincosOfTurnsWithinThreeUlps) {
+  // Every multiple of 2^-24 in [0, 1] that Box-Muller's angles take, against the C library in
+  // double; where the result is near zero, within 2^-24 of it (the error of u itself).
+  std::int64_t worst = 0;
+  float worst_u = 0;
+  for (std::uint32_t k = 0; k <= (1u << 24); k += 7) {
+    const float u = static_cast<float>(k) * 0x1p-24f;
+    float sine, cosine;
+    sincos_turns(u, sine, cosine);
+    const double angle = 6.283185307179586476925 * static_cast<double>(u);
+    const std::pair<float, double> results[] = {{sine, std::sin(angle)}, {cosine, std::cos(angle)}};
+    for (const auto& [got, exact] : results) {
+      if (std::abs(got - exact) <= 0x1p-24) continue;
+      if (ulps(got, static_cast<float>(exact)) > worst)
+        worst = ulps(got, static_cast<float>(exact)), worst_u = u;
+    }
+  }
+  EXPECT_LE(worst, 3) << "at u = " << worst_u;
+  float sine, cosine;
+  sincos_turns(0.25f, sine, cosine);
+  EXPECT_EQ(sine, 1.0f);
+  EXPECT_EQ(cosine, 0.0f);
 }
 
 TEST(VecMath, SigmoidSaturatesWithoutNaN) {
