@@ -28,6 +28,14 @@ def test_the_loader_chose_the_best_level_this_cpu_has():
     assert set(ISA["matmul16"].values()) <= {"oneDNN", "float32"}
 
 
+def test_float32_products_take_onednn_brgemm_exactly_where_the_cpu_has_avx512():
+    # oneDNN's brgemm float32 kernels need AVX-512; its AVX2 ones are not faster than OpenBLAS.
+    # A oneDNN capped below AVX-512 (ONEDNN_MAX_CPU_ISA) offers none either.
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ("AVX2", "AVX", "SSE41")
+    expected = "oneDNN" if "avx512f" in CPU_FLAGS and not capped else "OpenBLAS"
+    assert ISA["matmul32"] == expected
+
+
 SIXTEEN_BIT_KERNELS = """
 import torch
 import torch.nn.functional as F

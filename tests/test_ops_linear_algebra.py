@@ -102,3 +102,43 @@ def test_large_16bit_products_match_a_float64_product(name, dtype):
     assert got.dtype == dtype
     # float32 accumulation, one rounding to 16 bits
     torch.testing.assert_close(got.cpu().double(), want, rtol=1e-2, atol=2e-2)
+
+
+FLOAT32_PRODUCTS = {
+    "mm": lambda a, b, bias: a @ b,
+    "addmm_bias": lambda a, b, bias: torch.addmm(bias, a, b),
+    "addmm_scaled": lambda a, b, bias: torch.addmm(bias, a, b, beta=0.5, alpha=2),
+    "linear_relu": lambda a, b, bias: torch.relu(torch.nn.functional.linear(a, b.t(), bias)),
+    "bmm": lambda a, b, bias: torch.bmm(a.unsqueeze(0).expand(3, -1, -1),
+                                        b.unsqueeze(0).expand(3, -1, -1).contiguous()),
+}
+
+
+def layout(t, transposed, padded):
+    """t's values, stored transposed (column-major) and/or with rows wider than t."""
+    stored = t.t() if transposed else t
+    if padded:
+        wide = torch.zeros(stored.shape[0], stored.shape[1] + 7, dtype=t.dtype, device=t.device)
+        wide[:, :stored.shape[1]] = stored
+        stored = wide[:, :stored.shape[1]]
+    return stored.t() if transposed else stored
+
+
+# Below and above the size from which float32 products run on oneDNN's brgemm kernels where the
+# CPU has them (2^18 multiply-adds), on one thread and split across threads.
+@pytest.mark.parametrize("m,n,k", [(64, 64, 64), (16, 256, 128), (512, 128, 128), (128, 96, 512)])
+@pytest.mark.parametrize("a_transposed,b_transposed,padded",
+                         [(False, False, False), (True, False, True), (False, True, False),
+                          (True, True, True), (False, False, True)])
+@pytest.mark.parametrize("name", FLOAT32_PRODUCTS)
+def test_float32_products_in_every_layout_match_a_float64_product(
+        name, m, n, k, a_transposed, b_transposed, padded):
+    a, b, bias = sample((m, k), torch.float32), sample((k, n), torch.float32, seed=1), \
+        sample((n,), torch.float32, seed=2)
+    fn = FLOAT32_PRODUCTS[name]
+    with native():
+        got = fn(layout(a.mlu(), a_transposed, padded), layout(b.mlu(), b_transposed, padded),
+                 bias.mlu())
+    want = fn(a.double(), b.double(), bias.double())
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.cpu().double(), want, rtol=1e-5, atol=1e-4)

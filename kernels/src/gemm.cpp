@@ -251,7 +251,10 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
         const T* x = a0 + i * batch_stride(a) + row * (ma.transposed ? 1 : ma.ld);
         const T* y = b0 + i * batch_stride(b) + col * (mb.transposed ? mb.ld : 1);
         T* o = c0 + i * batch_stride(out) + row * ldc + col;
-        blas_gemm<T>(ma, mb, rows, cols, k, T(alpha), x, y, T(beta), o, ldc);
+        bool done = false;
+        if constexpr (std::is_same_v<T, float>)
+          done = alpha == 1 && beta == 0 && onednn_sgemm(ma, mb, rows, cols, k, x, y, o, ldc);
+        if (!done) blas_gemm<T>(ma, mb, rows, cols, k, T(alpha), x, y, T(beta), o, ldc);
         if (!epilogue.empty()) finish_block<T>(epilogue, out, i, row, rows, col, cols);
       };
       const double multiply_adds = static_cast<double>(batch) * m * n * k;

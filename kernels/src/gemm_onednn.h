@@ -1,6 +1,7 @@
-// 16-bit matrix products on oneDNN's matmul (internal to gemm.cpp).
+// Matrix products on oneDNN's matmul (internal to gemm.cpp).
 #pragma once
 
+#include "gemm_pieces.h"
 #include "mlu_kernels/tensor_desc.h"
 
 namespace mlu::kernels {
@@ -12,5 +13,12 @@ namespace mlu::kernels {
 // when the product is too small to gain from it.
 bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                    const TensorDesc* bias);
+
+// c = a @ b in float32 (m x n, row stride ldc) on the calling thread alone, on oneDNN's brgemm
+// kernels. Returns false, having done nothing, for products too small to gain from them, or
+// where oneDNN has no brgemm kernel for them (AVX2-only hosts: its other float32 kernels are not
+// faster than OpenBLAS).
+bool onednn_sgemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n,
+                  std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc);
 
 }  // namespace mlu::kernels

@@ -1,5 +1,7 @@
 #include "queue.h"
 
+#include <algorithm>
+
 #include "device_state.h"
 
 namespace mlu::soft {
@@ -49,7 +51,10 @@ bool SoftQueue::idle() {
 void SoftQueue::wait_idle() {
   std::unique_lock lock(mutex_);
   const std::uint64_t target = submitted_;
-  progressed_.wait(lock, [&] { return completed_ >= target; });
+  while (completed_ < target) {
+    wake_at_ = std::min(wake_at_, target);
+    progressed_.wait(lock);
+  }
 }
 
 std::string SoftQueue::name() const {
@@ -215,8 +220,10 @@ void SoftQueue::run() {
     }
     task.work = nullptr;  // release captured resources before reporting completion
     lock.lock();
-    ++completed_;
-    progressed_.notify_all();
+    if (++completed_ >= wake_at_) {
+      wake_at_ = kNoWaiter;
+      progressed_.notify_all();
+    }
   }
 }
 

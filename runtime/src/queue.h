@@ -84,6 +84,10 @@ class SoftQueue {
   std::shared_ptr<Capture> capture_;  // while capturing
   std::uint64_t submitted_ = 0;
   std::uint64_t completed_ = 0;
+  // The fewest completed tasks a wait_idle() waits for: only then is it woken, not after every
+  // task (each wake-up takes a core from the kernels on these 2-core machines).
+  std::uint64_t wake_at_ = kNoWaiter;
+  static constexpr std::uint64_t kNoWaiter = UINT64_MAX;
   bool stopping_ = false;
   bool sleeping_ = false;  // the executor waits on has_work_: launch must notify
   std::atomic<std::uint64_t> submitted_atomic_{0};  // submitted_, readable without the mutex

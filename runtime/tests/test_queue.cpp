@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <numeric>
 #include <thread>
 #include <utility>
@@ -91,6 +92,40 @@ TEST(Queue, QueuesOnOneDeviceRunIndependently) {
   gate.open();
   drv().synchronize(held_a.get());
   drv().synchronize(held_b.get());
+}
+
+// A synchronize waits for the work launched before it, not after; with two waiters, the first
+// returns when its work is done and the second keeps waiting for its own (a waiter is woken only
+// when the queue reaches its target).
+TEST(Queue, SynchronizersReturnWhenTheirOwnWorkIsDone) {
+  using namespace std::chrono_literals;
+  ScopedQueue q(0);
+  Gate first_gate, second_gate;
+  drv().launch(q.get(), "first", first_gate.hold());
+  std::atomic<bool> first_returned{false}, second_returned{false};
+  std::thread first([&] {
+    drv().synchronize(q.get());
+    first_returned = true;
+  });
+  std::this_thread::sleep_for(20ms);  // the first waiter waits by now
+  drv().launch(q.get(), "second", second_gate.hold());
+  std::thread second([&] {
+    drv().synchronize(q.get());
+    second_returned = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(first_returned);
+  first_gate.open();
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       !first_returned && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(first_returned);
+  std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(second_returned);
+  second_gate.open();
+  first.join();
+  second.join();
+  EXPECT_TRUE(second_returned);
 }
 
 TEST(Queue, KnowsItsDevice) {

@@ -10,6 +10,8 @@ def kernel_isa():
     ``variant`` (its -march level), ``instruction_sets`` (the extensions it was compiled to
     use), ``built`` (every variant this installation has), ``matmul16`` (how bfloat16 and
     float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32"),
+    ``matmul32`` (how float32 products run: "oneDNN" on its brgemm kernels where the CPU has
+    them, AVX-512, for all but small products, or "OpenBLAS"),
     ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
     oneDNN runs them on AMX and, elsewhere, for the layers where its 16-bit kernel timed faster
     than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
@@ -22,6 +24,7 @@ def kernel_isa():
         "instruction_sets": info["instruction_sets"],
         "built": [level for level, _ in _isa.variants(lib_dir)],
         "matmul16": {"bfloat16": info["matmul_bfloat16"], "float16": info["matmul_float16"]},
+        "matmul32": info["matmul_float32"],
         "conv16": info["conv16_policy"],
         "conv16_plans": {
             dtype: dict(zip(("16-bit", "float32"), info[f"conv_{dtype}_plans"]))

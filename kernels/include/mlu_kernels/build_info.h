@@ -18,4 +18,8 @@ std::vector<std::string> compiled_instruction_sets();
 // 16-bit matrix instructions, chosen at run time) or "float32" (widened, then OpenBLAS).
 std::string gemm16_path(bool bfloat16);
 
+// How float32 matrix products run on this CPU: "oneDNN" (its brgemm kernels for all but small
+// products) or "OpenBLAS".
+std::string gemm32_path();
+
 }  // namespace mlu::kernels

@@ -132,6 +132,8 @@ TEST(Operations, SayWhatTheDeviceSupports) {
   for (const std::string& path : {info.matmul_bfloat16, info.matmul_float16}) {
     EXPECT_TRUE(path == "oneDNN" || path == "float32") << path;
   }
+  EXPECT_TRUE(info.matmul_float32 == "oneDNN" || info.matmul_float32 == "OpenBLAS")
+      << info.matmul_float32;
   EXPECT_NO_THROW(hal::check_operation_settings());
   EXPECT_TRUE(hal::supports_operation(hal::Binary::name));
   EXPECT_TRUE(hal::supports_operation(hal::FftC2C::name));

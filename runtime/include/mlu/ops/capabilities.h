@@ -21,6 +21,9 @@ struct OperationsInfo {
   // The 16-bit convolution shapes (per pass) planned so far in this process, by how they compute.
   std::int64_t conv_bfloat16_in_16_bits = 0, conv_bfloat16_widened = 0;
   std::int64_t conv_float16_in_16_bits = 0, conv_float16_widened = 0;
+  // How float32 matrix products compute: "oneDNN" (its brgemm kernels, from 2^18 multiply-adds)
+  // or "OpenBLAS" (all of them).
+  std::string matmul_float32;
 };
 OperationsInfo operations_info();
 
