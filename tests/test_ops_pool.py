@@ -87,6 +87,30 @@ def test_max_pool_nan_infinity_and_tie_positions_match_the_cpu(layout):
     assert torch.equal(mlu_out.isnan() & mlu_out.signbit(), cpu_out.isnan() & cpu_out.signbit())
 
 
+@pytest.mark.parametrize("kernel,stride,padding", [(3, 2, 1), (3, 1, 1), (2, 2, 0), (2, 1, 0), (3, 2, 0)])
+def test_max_pool_rows_wider_than_a_vector_match_the_cpu_exactly(kernel, stride, padding):
+    # Rows of full windows are computed a chunk of 16 outputs at once: rows of 70 have several
+    # chunks and a partial one. Ties (rounded values, +0 and -0), NaNs in the first and in a later
+    # chunk, and -inf rows.
+    x = torch.randn(2, 3, 9, 70, generator=torch.Generator().manual_seed(7)).round()
+    x[0, 0, 2, 5] = float("nan")
+    x[0, 0, 4, 50] = float("nan")
+    x[0, 1, 3, 40] = -float("nan")
+    x[0, 2, :, 20:40] = -0.0
+    x[0, 2, :, 30:34] = 0.0
+    x[1, 0, 5] = -float("inf")
+    results = []
+    for device in ("cpu", "mlu"):
+        out, idx = F.max_pool2d(x.to(device), kernel, stride, padding, return_indices=True)
+        adaptive, adaptive_idx = F.adaptive_max_pool2d(x.to(device), (3, 35), return_indices=True)
+        results.append([t.cpu() for t in (out, idx, adaptive, adaptive_idx)])
+    for cpu, mlu in zip(*results):
+        assert torch.equal(mlu.isnan(), cpu.isnan())
+        assert torch.equal(mlu.nan_to_num(), cpu.nan_to_num())
+        if cpu.is_floating_point():
+            assert torch.equal(mlu.signbit(), cpu.signbit())
+
+
 def test_max_pool1d_and_3d():
     check(lambda x: F.max_pool1d(x, 3, 2, 1, return_indices=True), randn(2, 4, 15))
     check(lambda x: F.max_pool3d(x, (2, 3, 2), (1, 2, 2), (1, 1, 0), return_indices=True), randn(2, 2, 5, 7, 6))

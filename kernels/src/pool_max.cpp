@@ -1,7 +1,6 @@
 // Max pooling (strided and adaptive windows) with the flat in-plane index of each maximum, and its
 // gradient.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -72,39 +71,101 @@ bool plain_rows(const Grid<char>& in, const Windows& windows) {
   return true;
 }
 
-template <int N, typename C>
-[[gnu::always_inline]] inline C tree_max(const C* v) {
-  if constexpr (N == 1)
-    return v[0];
-  else
-    return std::max(tree_max<N / 2>(v), tree_max<N - N / 2>(v + N / 2));
+// A stretch of outputs along a row: `count` outputs from `begin` whose windows along the row are
+// all K taps wide (K of 2 or 3), each `step` columns right of the one before (1 or 2); k is 0
+// for outputs left to RunningMax.
+struct RowRun {
+  std::int64_t begin, count;
+  int k, step;
+};
+
+std::vector<RowRun> row_runs(const std::vector<Window>& along_row) {
+  std::vector<RowRun> runs;
+  const auto size = static_cast<std::int64_t>(along_row.size());
+  for (std::int64_t ow = 0; ow < size;) {
+    const std::int64_t k = along_row[ow].count;
+    std::int64_t end = ow + 1, step = 1;
+    if (k == 2 || k == 3) {
+      if (end < size && along_row[end].count == k)
+        step = along_row[end].first - along_row[ow].first;
+      if (step == 1 || step == 2) {
+        while (end < size && along_row[end].count == k &&
+               along_row[end].first - along_row[end - 1].first == step)
+          ++end;
+      } else {
+        step = 1;
+      }
+    }
+    const int kind = k == 2 || k == 3 ? static_cast<int>(k) : 0;
+    if (kind == 0 && !runs.empty() && runs.back().k == 0)
+      runs.back().count += end - ow;
+    else
+      runs.push_back({ow, end - ow, kind, static_cast<int>(step)});
+    ow = end;
+  }
+  return runs;
 }
 
-// A full K x K window of unit steps whose top-left tap is `top_left` (rows row_stride apart): what
-// RunningMax gives, unless a tap is NaN (then false). The maximum is taken as a tree and its first
-// tap found after, so the taps do not wait on each other: ResNet-18's stem pool over 16 x 64 x 32 x
-// 32 took 1.7 ms against 2.4 ms tap after tap.
-template <int K, typename T>
-[[gnu::always_inline]] inline bool full_window_max(const T* top_left, std::int64_t row_stride,
-                                                   T& value, int& tap) {
+// `count` outputs of one row whose windows are all full K x K, the first with top-left tap
+// `top_left` (input position `top_left_position`), each next one S columns right. Each tap is
+// loaded for a chunk of outputs at once, so that the maxima and their first taps vectorise across
+// the row: ResNet-18's stem pool over 16 x 64 x 32 x 32 took 0.9 ms against 2.6-3.1 ms window by
+// window. The value kept is the first tap equal to the maximum (+0 or -0), as RunningMax keeps it;
+// an output whose window holds a NaN is left to with_nan(output).
+template <int K, int S, typename T, typename WithNan>
+[[gnu::always_inline]] inline void full_windows_in_row(
+    const T* top_left, std::int64_t row_stride, std::int64_t width, std::int64_t top_left_position,
+    std::int64_t count, T* value, std::int64_t value_step, std::int64_t* position,
+    std::int64_t position_step, WithNan&& with_nan) {
   using C = ComputeType<T>;
-  C v[K * K];
-  for (int i = 0; i < K; ++i)
-    for (int j = 0; j < K; ++j) v[i * K + j] = convert<C>(top_left[i * row_stride + j]);
-  bool nan = false;
-  for (int t = 0; t < K * K; ++t) nan |= v[t] != v[t];
-  if (nan) return false;
-  const C best = tree_max<K * K>(v);
-  unsigned equal = 0;  // a mask, not a scan of selections, which GCC compiled into branches
-  for (int t = 0; t < K * K; ++t) equal |= static_cast<unsigned>(v[t] == best) << t;
-  const int first = std::countr_zero(equal);
-  value = convert<T>(v[first]);  // the first of equal maxima (+0 or -0), as RunningMax keeps it
-  tap = first;
-  return true;
+  using Flag = std::conditional_t<sizeof(C) == 8, std::uint64_t, std::uint32_t>;  // C's width
+  constexpr int kTaps = K * K;
+  // The arithmetic runs on whole chunks, a chunk's tail padded with its first output's taps:
+  // ResNet's stem rows have 15 full windows, fewer than a loop of 16 lanes would take.
+  constexpr std::int64_t kChunk = 16;
+  for (std::int64_t first = 0; first < count; first += kChunk) {
+    const std::int64_t n = std::min(kChunk, count - first);
+    C taps[kTaps][kChunk];
+    for (int t = 0; t < kTaps; ++t) {
+      const T* src = top_left + (t / K) * row_stride + t % K + first * S;
+      for (std::int64_t j = 0; j < n; ++j) taps[t][j] = convert<C>(src[j * S]);
+      for (std::int64_t j = n; j < kChunk; ++j) taps[t][j] = taps[t][0];
+    }
+    C best[kChunk], chosen[kChunk];
+    std::int64_t offset[kChunk];
+    Flag nan[kChunk];
+    for (std::int64_t j = 0; j < kChunk; ++j) best[j] = taps[0][j], nan[j] = 0;
+    for (int t = 1; t < kTaps; ++t)
+      for (std::int64_t j = 0; j < kChunk; ++j) best[j] = std::max(best[j], taps[t][j]);
+    for (int t = 0; t < kTaps; ++t)
+      for (std::int64_t j = 0; j < kChunk; ++j) nan[j] |= taps[t][j] != taps[t][j];
+    // The first tap equal to the maximum, selected with masks: GCC compiled selections on the
+    // comparison into branches, mispredicted on random data.
+    for (std::int64_t j = 0; j < kChunk; ++j) chosen[j] = best[j], offset[j] = 0;
+    for (int t = kTaps - 1; t >= 0; --t) {
+      const std::int64_t tap_offset = (t / K) * width + t % K;
+#pragma omp simd
+      for (std::int64_t j = 0; j < kChunk; ++j) {
+        const std::int64_t equal = -static_cast<std::int64_t>(taps[t][j] == best[j]);
+        offset[j] = (tap_offset & equal) | (offset[j] & ~equal);
+        chosen[j] = taps[t][j] == best[j] ? taps[t][j] : chosen[j];
+      }
+    }
+    for (std::int64_t j = 0; j < n; ++j) {
+      const std::int64_t o = first + j;
+      if (nan[j]) {
+        with_nan(o);
+        continue;
+      }
+      value[o * value_step] = convert<T>(chosen[j]);
+      position[o * position_step] = top_left_position + o * S + offset[j];
+    }
+  }
 }
 
-// Its own loops over planes and cells: written as a for_each_cell body (one call per cell) the
-// same pool took 3.8 ms against 2.1 ms. Full 2 x 2 and 3 x 3 windows take full_window_max.
+// Its own loops over planes and rows: written as a for_each_cell body (one call per cell) the
+// same pool took 3.8 ms against 2.1 ms. Stretches of full 2 x 2 and 3 x 3 windows take
+// full_windows_in_row.
 template <typename T>
 void max_over_rows(const Grid<T>& out, const Grid<std::int64_t>& indices, const Grid<T>& in,
                    const Windows& windows) {
@@ -119,40 +180,49 @@ void max_over_rows(const Grid<T>& out, const Grid<std::int64_t>& indices, const 
     taps *= most;
   }
   const std::int64_t work = std::max<std::int64_t>(out.plane_size(), 1) * taps;
+  const std::vector<RowRun> runs = row_runs(windows[2]);
+  const std::int64_t value_step = out.strides[4], position_step = indices.strides[4];
   parallel_for(out.sizes[0] * channels, std::max<std::int64_t>(1, kParallelGrain / work),
                [&](std::int64_t first, std::int64_t last) {
                  for (std::int64_t p = first; p < last; ++p) {
                    const std::int64_t n = p / channels, c = p % channels;
                    const T* src = in.plane(n, c);
-                   T* dst = out.plane(n, c);
-                   std::int64_t* where = indices.plane(n, c);
                    for (std::int64_t oh = 0; oh < out.sizes[3]; ++oh) {
                      const Window& wh = windows[1][oh];
-                     for (std::int64_t ow = 0; ow < out.sizes[4]; ++ow) {
+                     T* values = out.plane(n, c) + out.offset(0, oh, 0);
+                     std::int64_t* positions = indices.plane(n, c) + indices.offset(0, oh, 0);
+                     auto one_by_one = [&](std::int64_t ow) {
                        const Window& ww = windows[2][ow];
-                       T* value = dst + out.offset(0, oh, ow);
-                       std::int64_t* position = where + indices.offset(0, oh, ow);
-                       const T* top_left = src + wh.first * row_stride + ww.first;
-                       int tap = 0;
-                       if (wh.count == 3 && ww.count == 3 &&
-                           full_window_max<3>(top_left, row_stride, *value, tap)) {
-                         *position = (wh.first + tap / 3) * width + ww.first + tap % 3;
-                         continue;
-                       }
-                       if (wh.count == 2 && ww.count == 2 &&
-                           full_window_max<2>(top_left, row_stride, *value, tap)) {
-                         *position = (wh.first + tap / 2) * width + ww.first + tap % 2;
-                         continue;
-                       }
                        RunningMax<C> max(wh.first * width + ww.first);
                        for (std::int64_t h = wh.first; h < wh.first + wh.count; ++h) {
                          const T* row = src + h * row_stride;
-                         for (std::int64_t w = ww.first; w < ww.first + ww.count; ++w) {
+                         for (std::int64_t w = ww.first; w < ww.first + ww.count; ++w)
                            max.add(convert<C>(row[w]), h * width + w);
-                         }
                        }
-                       *value = convert<T>(max.value());
-                       *position = max.position();
+                       values[ow * value_step] = convert<T>(max.value());
+                       positions[ow * position_step] = max.position();
+                     };
+                     for (const RowRun& run : runs) {
+                       const Window& ww = windows[2][run.begin];
+                       auto full = [&](auto k, auto step) {
+                         full_windows_in_row<k(), step()>(
+                             src + wh.first * row_stride + ww.first, row_stride, width,
+                             wh.first * width + ww.first, run.count,
+                             values + run.begin * value_step, value_step,
+                             positions + run.begin * position_step, position_step,
+                             [&](std::int64_t o) { one_by_one(run.begin + o); });
+                       };
+                       using Two = std::integral_constant<int, 2>;
+                       using Three = std::integral_constant<int, 3>;
+                       using One = std::integral_constant<int, 1>;
+                       if (run.k == 0 || wh.count != run.k) {
+                         for (std::int64_t ow = run.begin; ow < run.begin + run.count; ++ow)
+                           one_by_one(ow);
+                       } else if (run.k == 3) {
+                         run.step == 2 ? full(Three{}, Two{}) : full(Three{}, One{});
+                       } else {
+                         run.step == 2 ? full(Two{}, Two{}) : full(Two{}, One{});
+                       }
                      }
                    }
                  }
