@@ -47,9 +47,33 @@ memory::desc bias_desc(const TensorDesc& bias, int ndim, memory::data_type type)
 }
 
 struct MatmulPlan {
-  std::optional<dnnl::matmul> primitive;  // none: only the reference implementation exists
+  std::optional<dnnl::matmul> primitive;  // none: oneDNN has no kernel for it worth using
   memory::desc a, b, out, bias, scratchpad;
 };
+
+// Keeps pd's primitive in the plan when `use`.
+void keep_if(MatmulPlan& plan, const dnnl::matmul::primitive_desc& pd, bool use) {
+  if (!use) return;
+  plan.primitive.emplace(pd);
+  plan.scratchpad = pd.scratchpad_desc();
+}
+
+// Runs the plan's primitive on the calling thread's stream and waits for it.
+void execute(const MatmulPlan& plan, const void* a, const void* b, void* out, const void* bias) {
+  try {
+    const dnnl::engine& e = onednn_engine();
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(plan.a, e, const_cast<void*>(a))},
+        {DNNL_ARG_WEIGHTS, memory(plan.b, e, const_cast<void*>(b))},
+        {DNNL_ARG_DST, memory(plan.out, e, out)}};
+    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(plan.bias, e, const_cast<void*>(bias)));
+    add_scratchpad(args, plan.scratchpad);
+    plan.primitive->execute(onednn_stream(), args);
+    onednn_stream().wait();
+  } catch (const dnnl::error& error) {
+    throw KernelError(std::string("oneDNN matmul failed: ") + error.what());
+  }
+}
 
 using Key = std::vector<std::int64_t>;
 
@@ -74,10 +98,7 @@ std::shared_ptr<const MatmulPlan> make_plan(const TensorDesc& out, const TensorD
             ? dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->bias, plan->out,
                                            attr)
             : dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->out, attr);
-    if (std::string(pd.impl_info_str()).find("ref") == std::string::npos) {
-      plan->primitive.emplace(pd);
-      plan->scratchpad = pd.scratchpad_desc();
-    }
+    keep_if(*plan, pd, std::string(pd.impl_info_str()).find("ref") == std::string::npos);
   } catch (const dnnl::error&) {
     // unsupported strides or dtypes: the caller's float32 path
   }
@@ -103,56 +124,34 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
   size_onednn_team(multiply_adds, kParallelMultiplyAdds);
   const auto plan = plans().get(key, [&] { return make_plan(out, a, b, bias); });
   if (!plan->primitive) return false;
-  try {
-    const dnnl::engine& e = onednn_engine();
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(plan->a, e, a.data)},
-                                         {DNNL_ARG_WEIGHTS, memory(plan->b, e, b.data)},
-                                         {DNNL_ARG_DST, memory(plan->out, e, out.data)}};
-    if (bias != nullptr) args.emplace(DNNL_ARG_BIAS, memory(plan->bias, e, bias->data));
-    add_scratchpad(args, plan->scratchpad);
-    plan->primitive->execute(onednn_stream(), args);
-    onednn_stream().wait();
-  } catch (const dnnl::error& error) {
-    throw KernelError(std::string("oneDNN matmul failed: ") + error.what());
-  }
+  execute(*plan, a.data, b.data, out.data, bias != nullptr ? bias->data : nullptr);
   return true;
 }
 
 namespace {
-
-struct Float32Plan {
-  std::optional<dnnl::matmul> primitive;  // none: no brgemm kernel for it here
-  memory::desc a, b, out, scratchpad;
-};
 
 memory::desc matrix_desc(std::int64_t rows, std::int64_t cols, std::int64_t ld, bool transposed) {
   return memory::desc({rows, cols}, memory::data_type::f32,
                       transposed ? memory::dims{1, ld} : memory::dims{ld, 1});
 }
 
-std::shared_ptr<const Float32Plan> make_float32_plan(const Key& key) {
+// key: {Float32, m, n, k, a transposed, lda, b transposed, ldb, ldc} (the dtype first, as the
+// 16-bit plans' keys: one cache holds both).
+std::shared_ptr<const MatmulPlan> make_float32_plan(const Key& key) {
   const auto [m, n, k, a_transposed, lda, b_transposed, ldb, ldc] =
-      std::array<std::int64_t, 8>{key[0], key[1], key[2], key[3], key[4], key[5], key[6], key[7]};
-  auto plan = std::make_shared<Float32Plan>();
+      std::array<std::int64_t, 8>{key[1], key[2], key[3], key[4], key[5], key[6], key[7], key[8]};
+  auto plan = std::make_shared<MatmulPlan>();
   plan->a = matrix_desc(m, k, lda, a_transposed != 0);
   plan->b = matrix_desc(k, n, ldb, b_transposed != 0);
   plan->out = matrix_desc(m, n, ldc, false);
   try {
     const dnnl::matmul::primitive_desc pd(onednn_engine(), plan->a, plan->b, plan->out,
                                           with_user_scratchpad());
-    if (std::string(pd.impl_info_str()).starts_with("brg")) {
-      plan->primitive.emplace(pd);
-      plan->scratchpad = pd.scratchpad_desc();
-    }
+    keep_if(*plan, pd, std::string(pd.impl_info_str()).starts_with("brg"));
   } catch (const dnnl::error&) {
     // unsupported strides: OpenBLAS
   }
   return plan;
-}
-
-LruCache<Key, Float32Plan>& float32_plans() {
-  static LruCache<Key, Float32Plan> cache;
-  return cache;
 }
 
 }  // namespace
@@ -160,27 +159,18 @@ LruCache<Key, Float32Plan>& float32_plans() {
 bool onednn_sgemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64_t n,
                   std::int64_t k, const float* a, const float* b, float* c, std::int64_t ldc) {
   if (static_cast<double>(m) * n * k < kMinFloat32MultiplyAdds) return false;
-  const Key key{m, n, k, ma.transposed, ma.ld, mb.transposed, mb.ld, ldc};
+  const auto float32 = static_cast<std::int64_t>(DType::Float32);
+  const Key key{float32, m, n, k, ma.transposed, ma.ld, mb.transposed, mb.ld, ldc};
   omp_set_num_threads(1);  // before the plan: its scratchpad is sized for the team
-  const auto plan = float32_plans().get(key, [&] { return make_float32_plan(key); });
+  const auto plan = plans().get(key, [&] { return make_float32_plan(key); });
   if (!plan->primitive) return false;
-  try {
-    const dnnl::engine& e = onednn_engine();
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(plan->a, e, const_cast<float*>(a))},
-        {DNNL_ARG_WEIGHTS, memory(plan->b, e, const_cast<float*>(b))},
-        {DNNL_ARG_DST, memory(plan->out, e, c)}};
-    add_scratchpad(args, plan->scratchpad);
-    plan->primitive->execute(onednn_stream(), args);
-    onednn_stream().wait();
-  } catch (const dnnl::error& error) {
-    throw KernelError(std::string("oneDNN matmul failed: ") + error.what());
-  }
+  execute(*plan, a, b, c, nullptr);
   return true;
 }
 
 std::string gemm32_path() {
-  return make_float32_plan({512, 128, 128, 0, 128, 0, 128, 128})->primitive ? "oneDNN" : "OpenBLAS";
+  const Key example{static_cast<std::int64_t>(DType::Float32), 512, 128, 128, 0, 128, 0, 128, 128};
+  return make_float32_plan(example)->primitive ? "oneDNN" : "OpenBLAS";
 }
 
 std::string gemm16_path(bool bfloat16) {
