@@ -170,6 +170,7 @@ bool onednn_sgemm(const Matrix& ma, const Matrix& mb, std::int64_t m, std::int64
 
 std::string gemm32_path() {
   const Key example{static_cast<std::int64_t>(DType::Float32), 512, 128, 128, 0, 128, 0, 128, 128};
+  std::lock_guard build(onednn_build_mutex());
   return make_float32_plan(example)->primitive ? "oneDNN" : "OpenBLAS";
 }
 
@@ -181,6 +182,7 @@ std::string gemm16_path(bool bfloat16) {
   d.strides[0] = 128;
   d.strides[1] = 1;
   d.data = nullptr;
+  std::lock_guard build(onednn_build_mutex());
   return make_plan(d, d, d, nullptr)->primitive ? "oneDNN" : "float32";
 }
 

@@ -61,6 +61,16 @@ inline void size_onednn_team(double multiply_adds, double threshold) {
   omp_set_num_threads(multiply_adds >= threshold ? kernel_threads() : 1);
 }
 
+// oneDNN primitives are built one at a time: building is rare (once per shape), and the state
+// oneDNN builds lazily with its first primitives is shared between threads in ways
+// ThreadSanitizer cannot see (it reported a race between two queues building their first
+// products). Recursive: a 16-bit convolution's plan runs, and so plans, the float32 convolution
+// it is timed against.
+inline std::recursive_mutex& onednn_build_mutex() {
+  static std::recursive_mutex mutex;
+  return mutex;
+}
+
 // Least recently used entries are dropped past the capacity: a network has a few dozen shapes, and
 // each convolution three passes (MobileNetV3-Small trained in float32 and in bfloat16 in one
 // process overflowed 256 and rebuilt its plans at every step).
@@ -76,7 +86,10 @@ class LruCache {
         return it->second->second;
       }
     }
-    std::shared_ptr<const Value> value = make();  // slow: built outside the lock
+    std::shared_ptr<const Value> value = [&] {  // slow: built outside the cache's lock
+      std::lock_guard build(onednn_build_mutex());
+      return make();
+    }();
     std::lock_guard lock(mutex_);
     if (index_.find(key) == index_.end()) {
       order_.emplace_front(key, value);
