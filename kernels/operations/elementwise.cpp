@@ -1,12 +1,15 @@
 #include "mlu_kernels/elementwise.h"
 
 #include "launch.h"
+#include "multi_tensor.h"
 
 namespace mlu::hal {
 
 namespace k = mlu::kernels;
 using software::address_or_null;
 using software::launch;
+using software::launch_multi_tensor;
+using software::operand_lists;
 
 void enqueue(Queue* queue, const Unary& op) {
   launch(queue, op, [](Unary& o) { k::unary(o.op, o.out, o.in, o.param); });
@@ -66,16 +69,18 @@ void enqueue(Queue* queue, const HardtanhBackward& op) {
 }
 
 void enqueue(Queue* queue, const ForeachBinaryScalar& op) {
-  launch(queue, op, [](ForeachBinaryScalar& o) {
-    for (std::size_t i = 0; i < o.out.size(); ++i)
-      k::binary_scalar(o.op, o.out[i], o.a[i], o.numbers[i]);
-  });
+  launch_multi_tensor(queue, op.name,
+                      {operand_lists(op.out, op.a),
+                       [kind = op.op, numbers = op.numbers](const TensorDesc* d, std::size_t i) {
+                         k::binary_scalar(kind, d[0], d[1], numbers[i]);
+                       }});
 }
 void enqueue(Queue* queue, const ForeachBinary& op) {
-  launch(queue, op, [](ForeachBinary& o) {
-    for (std::size_t i = 0; i < o.out.size(); ++i)
-      k::binary(o.op, o.out[i], o.a[i], o.b[i], o.alpha);
-  });
+  launch_multi_tensor(queue, op.name,
+                      {operand_lists(op.out, op.a, op.b),
+                       [kind = op.op, alpha = op.alpha](const TensorDesc* d, std::size_t) {
+                         k::binary(kind, d[0], d[1], d[2], alpha);
+                       }});
 }
 void enqueue(Queue* queue, const ForeachMulTensor& op) {
   launch(queue, op, [](ForeachMulTensor& o) {
@@ -88,20 +93,24 @@ void enqueue(Queue* queue, const ForeachMulTensor& op) {
   });
 }
 void enqueue(Queue* queue, const ForeachUnary& op) {
-  launch(queue, op, [](ForeachUnary& o) {
-    for (std::size_t i = 0; i < o.out.size(); ++i) k::unary(o.op, o.out[i], o.in[i]);
-  });
+  launch_multi_tensor(
+      queue, op.name,
+      {operand_lists(op.out, op.in),
+       [kind = op.op](const TensorDesc* d, std::size_t) { k::unary(kind, d[0], d[1]); }});
 }
 void enqueue(Queue* queue, const ForeachLerpScalar& op) {
-  launch(queue, op, [](ForeachLerpScalar& o) {
-    for (std::size_t i = 0; i < o.a.size(); ++i) k::lerp_scalar(o.a[i], o.a[i], o.b[i], o.weight);
-  });
+  launch_multi_tensor(
+      queue, op.name,
+      {operand_lists(op.a, op.b), [weight = op.weight](const TensorDesc* d, std::size_t) {
+         k::lerp_scalar(d[0], d[0], d[1], weight);
+       }});
 }
 void enqueue(Queue* queue, const ForeachTernary& op) {
-  launch(queue, op, [](ForeachTernary& o) {
-    for (std::size_t i = 0; i < o.a.size(); ++i)
-      k::ternary(o.op, o.a[i], o.a[i], o.b[i], o.c[i], o.values[i]);
-  });
+  launch_multi_tensor(queue, op.name,
+                      {operand_lists(op.a, op.b, op.c),
+                       [kind = op.op, values = op.values](const TensorDesc* d, std::size_t i) {
+                         k::ternary(kind, d[0], d[0], d[1], d[2], values[i]);
+                       }});
 }
 
 }  // namespace mlu::hal

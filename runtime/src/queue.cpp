@@ -22,6 +22,24 @@ SoftQueue::~SoftQueue() {
 }
 
 void SoftQueue::launch(const char* name, hal::Work work) {
+  enqueue(Task{name, std::move(work), nullptr});
+}
+
+void SoftQueue::launch_fusible(const char* name, std::shared_ptr<hal::FusibleWork> fusible) {
+  hal::Work work = [fusible] { fusible->run(); };
+  enqueue(Task{name, std::move(work), std::move(fusible)});
+}
+
+namespace {
+// Whether the last task of `tasks`, not started yet, takes `task` in.
+template <typename Tasks>
+bool absorbed(Tasks& tasks, const SoftQueue::Task& task) {
+  return task.fusible && !tasks.empty() && tasks.back().fusible &&
+         tasks.back().fusible->absorb(*task.fusible);
+}
+}  // namespace
+
+void SoftQueue::enqueue(Task task) {
   bool wake;
   {
     std::lock_guard lock(mutex_);
@@ -32,10 +50,12 @@ void SoftQueue::launch(const char* name, hal::Work work) {
                          "the capture on " + this->name() + " was invalidated by " +
                              capture_->invalidated_by + "; end it before launching more work");
       }
-      capture_->tasks.push_back(Task{name, std::move(work)});
+      if (!absorbed(capture_->tasks, task)) capture_->tasks.push_back(std::move(task));
       return;
     }
-    tasks_.push_back(Task{name, std::move(work)});
+    // The executor pops a task before running it: the last one here has not started.
+    if (absorbed(tasks_, task)) return;
+    tasks_.push_back(std::move(task));
     ++submitted_;
     submitted_atomic_.store(submitted_, std::memory_order_release);
     wake = sleeping_;

@@ -27,6 +27,7 @@ class SoftQueue {
   struct Task {
     const char* name;
     hal::Work work;
+    std::shared_ptr<hal::FusibleWork> fusible;  // what work runs, when it may absorb the next
   };
 
   // spin: how long the executor polls for new work before sleeping (0: never).
@@ -36,6 +37,8 @@ class SoftQueue {
   SoftQueue& operator=(const SoftQueue&) = delete;
 
   void launch(const char* name, hal::Work work);
+  // Runs fusible->run(), unless the last task still waiting (or recorded) absorbs it.
+  void launch_fusible(const char* name, std::shared_ptr<hal::FusibleWork> fusible);
   bool idle();
   void wait_idle();  // waits for everything enqueued so far; raises nothing
   DeviceState& device() { return device_; }
@@ -63,6 +66,7 @@ class SoftQueue {
   hal::Error refuse_in_capture(const std::string& operation);
 
  private:
+  void enqueue(Task task);
   void leave_capture(const std::shared_ptr<Capture>& capture);
   // Detaches every queue from the capture this queue began and returns it.
   std::shared_ptr<Capture> finish_capture();

@@ -155,6 +155,12 @@ class SoftDriver final : public hal::Driver {
     checked(queue)->launch(name, std::move(work));
   }
 
+  void launch_fusible(hal::Queue* queue, const char* name,
+                      std::shared_ptr<hal::FusibleWork> work) override {
+    if (!work) throw invalid("launch of null work");
+    checked(queue)->launch_fusible(name, std::move(work));
+  }
+
   void copy_async(hal::Queue* queue, void* dst, const void* src, std::size_t bytes,
                   hal::CopyKind kind) override {
     checked(queue);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,6 +60,20 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice, HostToHost };
 // driver would launch the named kernel instead.
 using Work = std::function<void()>;
 
+// Work that can take in the fusible work launched right after it on the same queue, as long as it
+// has not started: the software MLU's multi-tensor kernels (an optimizer step's _foreach_*
+// operators) join the next one over the same tensors, so that each tensor is read once for the
+// whole chain instead of once per kernel. A driver may as well launch it as plain work.
+class FusibleWork {
+ public:
+  virtual ~FusibleWork() = default;
+  // Takes `next` in, to run as if right after everything this work already holds; false when
+  // that could change a result (then `next` is launched on its own). Called under the queue's
+  // lock: must not block.
+  virtual bool absorb(FusibleWork& next) noexcept = 0;
+  virtual void run() = 0;
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -82,6 +97,9 @@ class Driver {
   virtual void destroy_queue(Queue* queue) = 0;  // waits for the queue's work first
   virtual int queue_device(const Queue* queue) const = 0;
   virtual void launch(Queue* queue, const char* name, Work work) = 0;
+  // Like launch; the work may absorb the fusible work launched next (above).
+  virtual void launch_fusible(Queue* queue, const char* name,
+                              std::shared_ptr<FusibleWork> work) = 0;
   // Asynchronous copy. With pageable host memory on either side it returns only once the copy is
   // done, as a real driver's staged copy does.
   virtual void copy_async(Queue* queue, void* dst, const void* src, std::size_t bytes,
