@@ -110,7 +110,7 @@ void MultiTensorWork::run() {
                         [this](std::int64_t begin, std::int64_t end) { run_chunks(begin, end); });
 }
 
-void MultiTensorWork::run_whole_tensors() {
+void MultiTensorWork::run_whole_tensors() const {
   for (const MultiTensorKernel& kernel : kernels_) {
     std::vector<TensorDesc> operands(kernel.lists.size());
     for (std::size_t i = 0; i + 1 < offsets_.size(); ++i) {

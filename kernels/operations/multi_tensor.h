@@ -47,7 +47,7 @@ class MultiTensorWork final : public FusibleWork {
     std::size_t index;
     bool written;
   };
-  void run_whole_tensors();
+  void run_whole_tensors() const;
   void run_chunks(std::int64_t begin, std::int64_t end) const;
 
   std::vector<MultiTensorKernel> kernels_;
