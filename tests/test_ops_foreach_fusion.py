@@ -15,8 +15,23 @@ def hold_queue():
     torch_mlu._C._sleep(20_000)
 
 
-@pytest.mark.parametrize("opt_cls, kwargs", [c for c in CASES if not torch.is_tensor(c[1]["lr"])],
-                         ids=lambda v: getattr(v, "__name__", str(v)))
+# Every other foreach optimizer, with the options that use the most multi-tensor operators.
+OTHER_OPTIMIZERS = [
+    (torch.optim.Adadelta, {}),
+    (torch.optim.Adagrad, {"lr": 0.1}),
+    (torch.optim.RMSprop, {"lr": 0.01, "momentum": 0.9, "centered": True}),
+    (torch.optim.NAdam, {"lr": 0.01}),
+    (torch.optim.RAdam, {"lr": 0.01}),
+    (torch.optim.Adamax, {"lr": 0.01}),
+    (torch.optim.ASGD, {"lr": 0.01}),
+    (torch.optim.Rprop, {"lr": 0.01}),
+]
+
+
+@pytest.mark.parametrize(
+    "opt_cls, kwargs",
+    [c for c in CASES if not torch.is_tensor(c[1]["lr"])] + OTHER_OPTIMIZERS,
+    ids=lambda v: getattr(v, "__name__", str(v)))
 def test_a_waiting_optimizer_step_matches_cpu(opt_cls, kwargs):
     torch.manual_seed(0)
     # 600x600: more than one chunk of the fused loop, and split between threads.
