@@ -159,3 +159,33 @@ def test_a_fused_chain_gives_what_its_kernels_give_one_by_one(dtype):
     tensors = make()
     graph, launched = captured(lambda: [kernel(*tensors) for kernel in chain])
     assert launched == len(chain) and len(foreach_names(graph)) == 1
+
+
+def test_clipped_gradients_join_the_optimizer_step_and_match_cpu():
+    torch.manual_seed(0)
+    cpu = [torch.randn(600, 600, requires_grad=True), torch.randn(7, requires_grad=True)]
+    mlu = [p.detach().to("mlu").requires_grad_() for p in cpu]
+    kwargs = {"lr": 0.1, "momentum": 0.9}
+    cpu_opt = torch.optim.SGD(cpu, foreach=False, **kwargs)
+    mlu_opt = torch.optim.SGD(mlu, foreach=True, **kwargs)
+    for step in range(3):
+        for p, q in zip(cpu, mlu):
+            p.grad = torch.full_like(p, 0.3 * (step + 1)) - p.detach() * 0.1
+            q.grad = p.grad.to("mlu")
+        torch.nn.utils.clip_grad_norm_(cpu, 1.0, foreach=False)
+        cpu_opt.step()
+        with native():
+            torch.nn.utils.clip_grad_norm_(mlu, 1.0, foreach=True)
+            hold_queue()
+            mlu_opt.step()
+    for p, q in zip(cpu, mlu):
+        torch.testing.assert_close(q.detach().cpu(), p.detach(), rtol=1e-4, atol=1e-5)
+
+    def clipped_step():
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm([q.grad for q in mlu])))
+        torch._foreach_mul_([q.grad for q in mlu], torch.clamp(1.0 / (norm + 1e-6), max=1.0))
+        mlu_opt.step()
+
+    graph, _ = captured(clipped_step)
+    # Clipping's product and the step's three kernels, captured as one (the norms are reductions).
+    assert foreach_names(graph) == ["foreach_binary"]

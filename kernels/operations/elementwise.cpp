@@ -83,14 +83,16 @@ void enqueue(Queue* queue, const ForeachBinary& op) {
                        }});
 }
 void enqueue(Queue* queue, const ForeachMulTensor& op) {
-  launch(queue, op, [](ForeachMulTensor& o) {
-    for (const TensorDesc& d : o.self) {
-      TensorDesc broadcast = o.factor;
-      broadcast.ndim = d.ndim;
-      for (int i = 0; i < d.ndim; ++i) broadcast.sizes[i] = d.sizes[i], broadcast.strides[i] = 0;
-      k::binary(BinaryOp::Mul, d, d, broadcast);
-    }
-  });
+  launch_multi_tensor(queue, op.name,
+                      {operand_lists(op.self),
+                       [factor = op.factor](const TensorDesc* d, std::size_t) {
+                         TensorDesc broadcast = factor;
+                         broadcast.ndim = d[0].ndim;
+                         for (int i = 0; i < d[0].ndim; ++i)
+                           broadcast.sizes[i] = d[0].sizes[i], broadcast.strides[i] = 0;
+                         k::binary(BinaryOp::Mul, d[0], d[0], broadcast);
+                       },
+                       {op.factor}});
 }
 void enqueue(Queue* queue, const ForeachUnary& op) {
   launch_multi_tensor(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <tuple>
 
 #include "mlu_kernels/parallel.h"
@@ -15,6 +16,7 @@ namespace {
 // 4.7 ms, 64K 4.5 ms, 256K 3.7 ms, 1M 3.6 ms.
 constexpr std::int64_t kChunk = 1 << 18;
 constexpr std::size_t kMaxLists = 4;
+constexpr std::size_t kEveryIndex = SIZE_MAX;  // the index of a shared operand's span
 
 bool flat(const TensorDesc& d, std::int64_t length) {
   return d.ndim == 1 && d.strides[0] == 1 && d.sizes[0] == length;
@@ -77,6 +79,12 @@ MultiTensorWork::MultiTensorWork(MultiTensorKernel kernel) {
       spans_.push_back(
           {begin, begin + static_cast<std::uintptr_t>(length) * element_size(d.dtype), i, k == 0});
     }
+  }
+  // Read by every index: a conflict with any index that writes it.
+  for (const TensorDesc& d : kernel.shared) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(d.data);
+    spans_.push_back({begin, begin + static_cast<std::uintptr_t>(d.numel()) * element_size(d.dtype),
+                      kEveryIndex, false});
   }
   std::sort(spans_.begin(), spans_.end(), starts_before<Span>);
   collapse(spans_);

@@ -17,9 +17,11 @@ namespace mlu::hal::software {
 // One multi-tensor kernel: lists[k][i] is operand k at index i (lists[0] the one written), all of
 // one length at an index; apply(operands, i) runs the kernel on the operands at index i, one per
 // list.
+// `shared`: operands every index reads whole (gradient clipping's 0-d factor), not in the lists.
 struct MultiTensorKernel {
   std::vector<std::vector<TensorDesc>> lists;
   std::function<void(const TensorDesc* operands, std::size_t index)> apply;
+  std::vector<TensorDesc> shared = {};
 };
 
 // The lists of a kernel, each copied once (an initializer list would copy them twice).

@@ -135,6 +135,45 @@ TEST(MultiTensor, ALongChainOverTheSameTensorsIsOneWork) {
   EXPECT_EQ(y.values(), std::vector<float>(3, 2 * kLaunches));
 }
 
+// Gradient clipping's product with a 0-d factor, then an update reading the clipped gradients.
+TEST(MultiTensor, AProductWithASharedFactorJoinsTheChainUnlessTheChainWritesTheFactor) {
+  ScopedQueue q(0);
+  DeviceFloats g0(std::vector<float>(70'000, 2)), g1({4, 6}), p0(std::vector<float>(70'000, 1)),
+      p1({1, 1}), factor({0.5f});
+  TensorDesc scalar = factor.desc();
+  scalar.ndim = 0;
+  auto clip = [&] { hal::enqueue(q.get(), hal::ForeachMulTensor{{g0.desc(), g1.desc()}, scalar}); };
+  auto update = [&] {
+    hal::enqueue(q.get(), hal::ForeachBinary{BinaryOp::Add,
+                                             {p0.desc(), p1.desc()},
+                                             {p0.desc(), p1.desc()},
+                                             {g0.desc(), g1.desc()},
+                                             -1});
+  };
+  auto rescale = [&] {  // writes the factor at index 0
+    hal::enqueue(
+        q.get(),
+        hal::ForeachBinaryScalar{
+            BinaryOp::Mul, {factor.desc(), p1.desc()}, {factor.desc(), p1.desc()}, {2, 1}});
+  };
+  EXPECT_EQ(captured(q.get(), [&] { clip(), update(); }).size(), 1u);
+  EXPECT_EQ(captured(q.get(), [&] { clip(), rescale(); }).size(), 2u);
+  {
+    Gate gate;
+    drv().launch(q.get(), "hold", gate.hold());
+    clip();
+    update();
+    rescale();
+    clip();
+  }
+  drv().synchronize(q.get());
+  EXPECT_EQ(factor.values(), (std::vector<float>{1}));
+  EXPECT_EQ(g0.values(), std::vector<float>(70'000, 1));  // halved, then times the new factor 1
+  EXPECT_EQ(g1.values(), (std::vector<float>{2, 3}));
+  EXPECT_EQ(p0.values(), std::vector<float>(70'000, 0));
+  EXPECT_EQ(p1.values(), (std::vector<float>{-1, -2}));
+}
+
 TEST(MultiTensor, AKernelReadingAnotherIndexsResultIsNotFused) {
   ScopedQueue q(0);
   DeviceFloats x({1, 2}), y({3, 4}), z({0, 0}), w({0, 0});
