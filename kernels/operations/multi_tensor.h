@@ -16,8 +16,8 @@ namespace mlu::hal::software {
 
 // One multi-tensor kernel: lists[k][i] is operand k at index i (lists[0] the one written), all of
 // one length at an index; apply(operands, i) runs the kernel on the operands at index i, one per
-// list.
-// `shared`: operands every index reads whole (gradient clipping's 0-d factor), not in the lists.
+// list. `shared` declares the operands apply reads whole at every index (gradient clipping's 0-d
+// factor, which apply holds itself), so that a chain writing them is not fused.
 struct MultiTensorKernel {
   std::vector<std::vector<TensorDesc>> lists;
   std::function<void(const TensorDesc* operands, std::size_t index)> apply;
