@@ -63,9 +63,16 @@ def release_process_group():
     """Destroys the default process group while the interpreter is whole, once the caller has
     dropped what holds it (a DDP model). With PyTorch 2.15's gloo, a group alive at exit can abort
     the process: a gloo thread frees finished work during interpreter shutdown (see
-    tests/test_distributed.py)."""
+    tests/test_distributed.py).
+
+    Gloo's group destructor joins its worker threads with the GIL held, and a worker retiring a
+    finished collective whose tensor Python already dropped takes the GIL to free it: a deadlock
+    (seen on 2.6 under load, one run in ~40). The barrier finishes every collective on both ranks,
+    and the pause, GIL released, lets the workers retire them before the destructor runs."""
     gc.collect()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        time.sleep(0.2)
         torch.distributed.destroy_process_group()
 
 
