@@ -8,6 +8,7 @@
 // call, on slices the caller splits across the kernel threads.
 #include "gemm_onednn.h"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "mlu_kernels/build_info.h"
+#include "mlu_kernels/parallel.h"
 #include "onednn_common.h"
 
 namespace mlu::kernels {
@@ -22,7 +24,7 @@ namespace {
 
 using dnnl::memory;
 
-// Products this large use every kernel thread (oneDNN's own split); smaller ones one thread.
+// Products this large are split across the kernel threads; smaller ones run on one.
 constexpr double kParallelMultiplyAdds = 1 << 21;
 // Below this, oneDNN's per-call cost exceeds what 16-bit arithmetic saves (a 64 x 64 float16
 // product ran 5x slower than widened to float32 on a Xeon with AVX512-FP16).
@@ -112,19 +114,79 @@ LruCache<Key, MatmulPlan>& plans() {
 
 }  // namespace
 
+namespace {
+
+// Split only along a side of at least this many rows or columns per thread: thinner slices lose
+// more in packing than they gain.
+constexpr std::int64_t kMinSlice = 32;
+
+// d with dimension dim narrowed to [begin, begin + count).
+TensorDesc narrowed(const TensorDesc& d, int dim, std::int64_t begin, std::int64_t count) {
+  TensorDesc slice = d;
+  slice.data = static_cast<char*>(d.data) +
+               begin * d.strides[dim] * static_cast<std::int64_t>(element_size(d.dtype));
+  slice.sizes[dim] = count;
+  return slice;
+}
+
+// One thread's part of a 16-bit product and its plan, made for a team of one.
+struct Slice16 {
+  TensorDesc out, a, b, bias;
+  std::shared_ptr<const MatmulPlan> plan;
+};
+
+std::shared_ptr<const MatmulPlan> plan16(const TensorDesc& out, const TensorDesc& a,
+                                         const TensorDesc& b, const TensorDesc* bias) {
+  Key key{static_cast<std::int64_t>(out.dtype), bias != nullptr};
+  for (const TensorDesc* d : {&out, &a, &b}) append(key, *d);
+  if (bias != nullptr) append(key, *bias);
+  // oneDNN sizes a primitive's scratchpad for the team it has when made; every 16-bit plan is
+  // made and run with a team of one.
+  omp_set_num_threads(1);
+  return plans().get(key, [&] { return make_plan(out, a, b, bias); });
+}
+
+}  // namespace
+
+// Split across the kernel threads as the float32 products are (by batch, else along the longer
+// side), each slice on one thread: an OpenMP team of two left its second thread spinning after
+// every product, taking a core from the kernels that follow (a 16-bit step's casts and
+// elementwise kernels ran 2-5x slower than alone).
 bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                    const TensorDesc* bias) {
   const double multiply_adds = static_cast<double>(out.numel()) * a.sizes[a.ndim - 1];
   if (multiply_adds < kMinMultiplyAdds) return false;
-  Key key{static_cast<std::int64_t>(out.dtype), bias != nullptr};
-  for (const TensorDesc* d : {&out, &a, &b}) append(key, *d);
-  if (bias != nullptr) append(key, *bias);
-  // The team is sized before a plan is made: oneDNN sizes a primitive's scratchpad for the
-  // threads it has when made, and the plan runs with the same team (its key holds the shapes).
-  size_onednn_team(multiply_adds, kParallelMultiplyAdds);
-  const auto plan = plans().get(key, [&] { return make_plan(out, a, b, bias); });
-  if (!plan->primitive) return false;
-  execute(*plan, a.data, b.data, out.data, bias != nullptr ? bias->data : nullptr);
+  const int r = out.ndim - 2, c = out.ndim - 1;
+  const std::int64_t threads = multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1;
+  const bool by_batch = out.ndim == 3 && out.sizes[0] >= threads;
+  const int dim = by_batch ? 0 : out.sizes[r] >= out.sizes[c] ? r : c;
+  const std::int64_t slices =
+      by_batch ? threads : std::max<std::int64_t>(1, std::min(threads, out.sizes[dim] / kMinSlice));
+  std::vector<Slice16> parts;
+  parts.reserve(static_cast<std::size_t>(slices));
+  const std::int64_t side = out.sizes[dim];
+  for (std::int64_t s = 0; s < slices; ++s) {
+    const std::int64_t begin = side * s / slices, count = side * (s + 1) / slices - begin;
+    Slice16 part{narrowed(out, dim, begin, count), a, b, bias != nullptr ? *bias : TensorDesc{},
+                 nullptr};
+    if (by_batch || dim == r) part.a = narrowed(a, dim, begin, count);
+    if (by_batch || dim == c) part.b = narrowed(b, dim, begin, count);
+    // A bias of one value broadcast over the row stays whole.
+    if (!by_batch && dim == c && bias != nullptr && bias->sizes[bias->ndim - 1] == out.sizes[c])
+      part.bias = narrowed(*bias, bias->ndim - 1, begin, count);
+    // Every plan before any slice runs: a shape oneDNN cannot do leaves the product undone.
+    part.plan = plan16(part.out, part.a, part.b, bias != nullptr ? &part.bias : nullptr);
+    if (!part.plan->primitive) return false;
+    parts.push_back(std::move(part));
+  }
+  parallel_for(slices, 1, [&](std::int64_t first, std::int64_t last) {
+    omp_set_num_threads(1);
+    for (std::int64_t s = first; s < last; ++s) {
+      const Slice16& part = parts[static_cast<std::size_t>(s)];
+      execute(*part.plan, part.a.data, part.b.data, part.out.data,
+              bias != nullptr ? part.bias.data : nullptr);
+    }
+  });
   return true;
 }
 

@@ -39,10 +39,12 @@ struct Case : ::testing::Test {
   }
 
   // out[i] = a[i] @ b[i] (+ bias) in float64 from the 16-bit operands; b is [k, n], or [n, k]
-  // read transposed.
+  // read transposed; the bias is a row of n values, or of one broadcast over the row.
   static void check(std::int64_t batch, std::int64_t m, std::int64_t n, std::int64_t k,
-                    bool b_transposed, bool with_bias) {
-    std::vector<T> a = random(batch * m * k, 1), b = random(batch * k * n, 2), bias = random(n, 3);
+                    bool b_transposed, bool with_bias, bool one_value_bias = false) {
+    const std::int64_t bias_length = one_value_bias ? 1 : n;
+    std::vector<T> a = random(batch * m * k, 1), b = random(batch * k * n, 2),
+                   bias = random(bias_length, 3);
     std::vector<T> out(batch * m * n);
     TensorDesc da = contiguous(kType, a, {batch, m, k}), db = contiguous(kType, b, {batch, k, n}),
                dout = contiguous(kType, out, {batch, m, n});
@@ -50,7 +52,7 @@ struct Case : ::testing::Test {
       db.strides[1] = 1;
       db.strides[2] = k;
     }
-    TensorDesc dbias = contiguous(kType, bias, {n});
+    TensorDesc dbias = contiguous(kType, bias, {bias_length});
     if (batch == 1) {  // 2-D operands
       for (TensorDesc* d : {&da, &db, &dout}) {
         for (int i = 0; i < 2; ++i) {
@@ -66,7 +68,7 @@ struct Case : ::testing::Test {
     for (std::int64_t i = 0; i < batch; ++i) {
       for (std::int64_t p = 0; p < m; ++p) {
         for (std::int64_t q = 0; q < n; ++q) {
-          double want = with_bias ? to_float(bias[q]) : 0.0;
+          double want = with_bias ? to_float(bias[one_value_bias ? 0 : q]) : 0.0;
           for (std::int64_t r = 0; r < k; ++r) {
             const T bv = b_transposed ? b[i * k * n + r + q * k] : b[i * k * n + r * n + q];
             want += double(to_float(a[(i * m + p) * k + r])) * to_float(bv);
@@ -88,6 +90,18 @@ TYPED_TEST(Case, LargeProductMatchesFloat64) { TestFixture::check(1, 128, 160, 9
 TYPED_TEST(Case, TransposedOperandWithBias) { TestFixture::check(1, 128, 96, 160, true, true); }
 TYPED_TEST(Case, Batched) { TestFixture::check(4, 64, 64, 72, false, false); }
 TYPED_TEST(Case, SmallProductIsWidened) { TestFixture::check(1, 8, 12, 16, false, true); }
+
+// Products of 2^21 multiply-adds and more are split across the kernel threads (two or more, as
+// on the machines this runs on), each slice on oneDNN with one thread: along the batch, else along
+// the longer side, the bias and a transposed operand split with the columns.
+TYPED_TEST(Case, SplitAlongRows) { TestFixture::check(1, 256, 96, 128, false, true); }
+TYPED_TEST(Case, SplitAlongColumnsWithBiasAndTransposedOperand) {
+  TestFixture::check(1, 96, 256, 128, true, true);
+}
+TYPED_TEST(Case, SplitAlongColumnsWithOneValueBias) {
+  TestFixture::check(1, 96, 256, 128, false, true, true);
+}
+TYPED_TEST(Case, SplitAlongUnevenBatch) { TestFixture::check(3, 64, 96, 128, true, true); }
 
 TEST(Gemm16Path, NamesOneDnnOrFloat32) {
   for (bool bf16 : {true, false}) {
