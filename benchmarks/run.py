@@ -303,10 +303,12 @@ def observability_cost(rounds=5):
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def mixed_precision(workload, repeats, warmup):
-    """Median step time and peak device memory on mlu in float32 and under autocast."""
-    out = {}
-    for label, dtype in (("fp32", None), ("fp16", torch.float16), ("bf16", torch.bfloat16)):
+AMP_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def amp_runner(workload, dtype):
+    """A training step on mlu under autocast to dtype (None: float32), fp16 with a GradScaler."""
+    def make():
         model, optimizer = workloads.build(workload, "mlu")
         batch = workloads.to_device(workload.make_batch(torch.Generator().manual_seed(1)), "mlu")
         scaler = torch.amp.GradScaler("mlu", enabled=dtype == torch.float16)
@@ -318,13 +320,25 @@ def mixed_precision(workload, repeats, warmup):
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+        return step
+    return make
 
-        for _ in range(warmup):
+
+def mixed_precision(workload, repeats, warmup):
+    """Median step time on mlu in float32 and under autocast, samples alternating in one process,
+    and each one's peak device memory (measured alone, over one step after warm-up)."""
+    configs = {label: (amp_runner(workload, dtype), "mlu", DEFAULT_THREADS)
+               for label, dtype in AMP_DTYPES.items()}
+    medians = alternate(configs, repeats, warmup)
+    out = {}
+    for label, dtype in AMP_DTYPES.items():
+        step = amp_runner(workload, dtype)()
+        for _ in range(max(warmup, 1)):
             timed(step, "mlu")
         torch.mlu.reset_peak_memory_stats()
-        seconds = statistics.median(timed(step, "mlu") for _ in range(repeats))
-        out[label] = {"seconds": seconds, "peak_bytes": torch.mlu.max_memory_allocated()}
-        del model, optimizer, batch
+        timed(step, "mlu")
+        out[label] = {"seconds": medians[label], "peak_bytes": torch.mlu.max_memory_allocated()}
+        del step
     return out
 
 
@@ -405,14 +419,17 @@ def main():
     results["compiled"] = compiled_section(names, repeats, warmup, peak_gflops)
     results["graphs"] = graph_section(names, repeats, warmup)
 
-    print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}   peak MB fp32/fp16/bf16")
+    print(f"\n{'mixed precision (mlu)':<22}{'fp32':>9}{'fp16':>9}{'bf16':>9}"
+          f"{'fp16/fp32':>11}{'bf16/fp32':>11}   peak MB fp32/fp16/bf16")
     results["amp"] = {}
     for name in names:
         amp = mixed_precision(workloads.WORKLOADS[name], repeats, warmup)
         results["amp"][name] = amp
-        times = "".join(f"{amp[k]['seconds'] * 1e3:>7.1f}ms" for k in ("fp32", "fp16", "bf16"))
-        peaks = "/".join(f"{amp[k]['peak_bytes'] / 2**20:.0f}" for k in ("fp32", "fp16", "bf16"))
-        print(f"{name:<22}{times}   {peaks}")
+        times = "".join(f"{amp[k]['seconds'] * 1e3:>7.1f}ms" for k in AMP_DTYPES)
+        ratios = "".join(f"{amp[k]['seconds'] / amp['fp32']['seconds']:>11.2f}"
+                         for k in ("fp16", "bf16"))
+        peaks = "/".join(f"{amp[k]['peak_bytes'] / 2**20:.0f}" for k in AMP_DTYPES)
+        print(f"{name:<22}{times}{ratios}   {peaks}")
 
     results["distributed"] = distributed.run(args.quick)
     distributed.report(results["distributed"])
