@@ -112,10 +112,6 @@ LruCache<Key, MatmulPlan>& plans() {
   return cache;
 }
 
-}  // namespace
-
-namespace {
-
 // Split only along a side of at least this many rows or columns per thread: thinner slices lose
 // more in packing than they gain.
 constexpr std::int64_t kMinSlice = 32;
