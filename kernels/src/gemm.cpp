@@ -20,13 +20,6 @@
 namespace mlu::kernels {
 namespace {
 
-// Products of at least this many multiply-adds are split across the kernel threads; smaller ones
-// run on the calling thread alone, where waking a helper costs more than it saves.
-constexpr double kParallelMultiplyAdds = 1 << 21;
-// Split only along a side of at least this many rows or columns per thread: thinner slices lose
-// more in packing than they gain.
-constexpr std::int64_t kMinSlice = 32;
-
 Matrix matrix_of(const TensorDesc& d) {
   const int r = d.ndim - 2, c = d.ndim - 1;
   const std::int64_t rows = d.sizes[r], cols = d.sizes[c];
@@ -258,7 +251,7 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
         if (!epilogue.empty()) finish_block<T>(epilogue, out, i, row, rows, col, cols);
       };
       const double multiply_adds = static_cast<double>(batch) * m * n * k;
-      const std::int64_t threads = multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1;
+      const std::int64_t threads = gemm_threads(multiply_adds);
       if (threads > 1 && batch >= threads) {
         parallel_for(batch, 1, [&](std::int64_t first, std::int64_t last) {
           for (std::int64_t i = first; i < last; ++i) product(i, 0, m, 0, n);
@@ -268,7 +261,7 @@ void gemm(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, doubl
       // One slice per thread along the longer side, when it is long enough.
       const bool split_rows = m >= n;
       const std::int64_t side = split_rows ? m : n;
-      const std::int64_t slices = std::min(threads, side / kMinSlice);
+      const std::int64_t slices = gemm_slices(side, threads);
       for (std::int64_t i = 0; i < batch; ++i) {
         if (slices <= 1) {
           product(i, 0, m, 0, n);

@@ -24,8 +24,6 @@ namespace {
 
 using dnnl::memory;
 
-// Products this large are split across the kernel threads; smaller ones run on one.
-constexpr double kParallelMultiplyAdds = 1 << 21;
 // Below this, oneDNN's per-call cost exceeds what 16-bit arithmetic saves (a 64 x 64 float16
 // product ran 5x slower than widened to float32 on a Xeon with AVX512-FP16).
 constexpr double kMinMultiplyAdds = 1 << 20;
@@ -112,10 +110,6 @@ LruCache<Key, MatmulPlan>& plans() {
   return cache;
 }
 
-// Split only along a side of at least this many rows or columns per thread: thinner slices lose
-// more in packing than they gain.
-constexpr std::int64_t kMinSlice = 32;
-
 // d with dimension dim narrowed to [begin, begin + count).
 TensorDesc narrowed(const TensorDesc& d, int dim, std::int64_t begin, std::int64_t count) {
   TensorDesc slice = d;
@@ -153,11 +147,10 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
   const double multiply_adds = static_cast<double>(out.numel()) * a.sizes[a.ndim - 1];
   if (multiply_adds < kMinMultiplyAdds) return false;
   const int r = out.ndim - 2, c = out.ndim - 1;
-  const std::int64_t threads = multiply_adds >= kParallelMultiplyAdds ? kernel_threads() : 1;
+  const std::int64_t threads = gemm_threads(multiply_adds);
   const bool by_batch = out.ndim == 3 && out.sizes[0] >= threads;
   const int dim = by_batch ? 0 : out.sizes[r] >= out.sizes[c] ? r : c;
-  const std::int64_t slices =
-      by_batch ? threads : std::max<std::int64_t>(1, std::min(threads, out.sizes[dim] / kMinSlice));
+  const std::int64_t slices = by_batch ? threads : gemm_slices(out.sizes[dim], threads);
   std::vector<Slice16> parts;
   parts.reserve(static_cast<std::size_t>(slices));
   const std::int64_t side = out.sizes[dim];
