@@ -34,6 +34,24 @@ def test_attention_forward_and_backward_match_cpu(causal, shape):
         torch.testing.assert_close(g, e_, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("operand, row", [("q", 0), ("q", 37), ("k", 3), ("k", 50), ("v", 7)])
+def test_nan_inputs_make_nan_the_rows_that_see_them(causal, operand, row):
+    # As the math: a NaN query's row is NaN, a NaN key or value makes NaN every row that sees it
+    # (under a causal mask, not the rows before it).
+    torch.manual_seed(0)
+    q, k, v = torch.randn(2, 2, 70, 16), torch.randn(2, 2, 70, 16), torch.randn(2, 2, 70, 16)
+    {"q": q, "k": k, "v": v}[operand][1, 0, row] = float("nan")
+    scores = (q.double() @ k.double().transpose(-1, -2)) / 4
+    if causal:
+        scores = scores.masked_fill(torch.ones(70, 70, dtype=torch.bool).triu(1), float("-inf"))
+    expected = (torch.softmax(scores, -1) @ v.double()).float()
+    got = F.scaled_dot_product_attention(q.to("mlu"), k.to("mlu"), v.to("mlu"), is_causal=causal)
+    nan_rows = expected.isnan().any(-1)
+    assert nan_rows.any() and not nan_rows.all()  # the case has rows of both kinds
+    torch.testing.assert_close(got.cpu(), expected, rtol=1e-4, atol=1e-4, equal_nan=True)
+
+
 MASKS = {
     # a query (row 5) that may attend to nothing: zeros, as the CPU gives
     "bool": lambda lq, lk: (torch.rand(lq, lk, generator=torch.Generator().manual_seed(1)) > 0.5)

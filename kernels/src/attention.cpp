@@ -206,14 +206,25 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
       scores(a, q, k, mask, q0, nq, k0, nk, s.data());
       for (std::int64_t r = 0; r < nq; ++r) {
         float* sr = s.data() + r * nk;
-        const float block_max = *std::max_element(sr, sr + nk);
+        // The reductions vectorise only as OpenMP reductions (reordering a float sum), and the
+        // maximum only as a comparison (GCC 14 keeps std::max scalar), which skips NaN scores: a
+        // NaN among finite scores makes the row NaN through its exp.
+        float block_max = kNegInf;
+#pragma omp simd reduction(max : block_max)
+        for (std::int64_t c = 0; c < nk; ++c) block_max = sr[c] > block_max ? sr[c] : block_max;
         const float new_max = std::max(row_max[r], block_max);
-        if (new_max == kNegInf) {  // every key so far is masked for this row: it adds nothing
-          std::fill(sr, sr + nk, 0.f);
+        if (new_max == kNegInf) {  // every key so far is masked for this row, or NaN
+          const bool nan = std::any_of(sr, sr + nk, [](float x) { return x != x; });
+          std::fill(sr, sr + nk, nan ? std::numeric_limits<float>::quiet_NaN() : 0.f);
+          if (nan) row_sum[r] = sr[0];
           continue;
         }
         float sum = 0;
-        for (std::int64_t c = 0; c < nk; ++c) sum += (sr[c] = exp_nonpositive(sr[c] - new_max));
+#pragma omp simd reduction(+ : sum)
+        for (std::int64_t c = 0; c < nk; ++c) {
+          sr[c] = exp_nonpositive(sr[c] - new_max);
+          sum += sr[c];
+        }
         const float rescale = exp_nonpositive(row_max[r] - new_max);
         row_sum[r] = row_sum[r] * rescale + sum;
         for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
@@ -227,10 +238,11 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
                   v.row(k0), v.row_stride, 1.f, acc.data(), ev);
     }
     for (std::int64_t r = 0; r < nq; ++r) {
-      const float inv = row_sum[r] > 0 ? 1.f / row_sum[r] : 0.f;
+      // A sum of 0: every key masked, the row is 0; a NaN sum stays NaN.
+      const float sum = row_sum[r], inv = sum > 0 ? 1.f / sum : (sum == 0 ? 0.f : sum);
       float* out_row = o.row(q0 + r);
       for (std::int64_t j = 0; j < ev; ++j) out_row[j] = acc[r * ev + j] * inv;
-      lse[q0 + r] = row_sum[r] > 0 ? row_max[r] + std::log(row_sum[r]) : kNegInf;
+      lse[q0 + r] = sum > 0 ? row_max[r] + std::log(sum) : (sum == 0 ? kNegInf : sum);
     }
   }
   o_rows.store();
@@ -256,7 +268,9 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
   std::vector<float> delta(queries);
   for (std::int64_t i = 0; i < queries; ++i) {
     float sum = 0;
-    for (std::int64_t j = 0; j < ev; ++j) sum += dout.row(i)[j] * o.row(i)[j];
+    const float *dout_row = dout.row(i), *out_row = o.row(i);
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = 0; j < ev; ++j) sum += dout_row[j] * out_row[j];
     delta[i] = sum;
   }
   for (std::int64_t i = 0; i < queries; ++i) std::fill(dq.row(i), dq.row(i) + e, 0.f);
@@ -274,10 +288,14 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
       const std::int64_t nq = std::min(kBlockQ, queries - q0);
       scores(a, q, k, mask, q0, nq, k0, nk, p.data());
       for (std::int64_t r = 0; r < nq; ++r) {
-        for (std::int64_t c = 0; c < nk; ++c) {
-          float& x = p[r * nk + c];
-          x = lse[q0 + r] == kNegInf ? 0.f : exp_float(x - lse[q0 + r]);
+        float* pr = p.data() + r * nk;
+        const float row_lse = lse[q0 + r];
+        if (row_lse == kNegInf) {  // every key masked for this query
+          std::fill(pr, pr + nk, 0.f);
+          continue;
         }
+#pragma omp simd
+        for (std::int64_t c = 0; c < nk; ++c) pr[c] = exp_float(pr[c] - row_lse);
       }
       const float* weights = p.data();
       if (a.dropout > 0) {

@@ -70,9 +70,11 @@ void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*
     each([&](auto p) {
       gather<In>(x.data(), p[0], row.strides[0], n);
       C max = kMinusInf<C>;
-      // A NaN makes the whole row NaN through its exp whichever maximum is taken.
+      // A NaN makes the whole row NaN through its exp whichever maximum is taken. Written as a
+      // comparison: with std::max GCC 14 keeps this loop scalar (log_softmax of 512 x 512 rows,
+      // one thread: 476 against 343 us).
 #pragma omp simd reduction(max : max)
-      for (std::int64_t i = 0; i < n; ++i) max = std::max(max, x[i]);
+      for (std::int64_t i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
       for (std::int64_t i = 0; i < n; ++i) e[i] = exp_shifted(x[i] - max);
       const double sum = sum_of(e.data(), n);
       if (log) {
