@@ -41,6 +41,52 @@ def test_binary_arithmetic_with_broadcasting(dtype):
     check(torch.div, a, b.abs() + 1 if not dtype.is_floating_point else b, dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", FLOATS + INTS, ids=str)
+@pytest.mark.parametrize("value", ["0-d mlu", "0-d cpu", "expanded row"])
+def test_binary_operators_with_one_value_along_the_rows_match_cpu(dtype, value):
+    # A zero-stride input on either side (a 0-d tensor, a [1] row expanded), rows long enough
+    # for the vectorised loops, and a strided output that must keep the general loop.
+    a = sample((3, 1000), dtype)
+    one = sample((), dtype) if value != "expanded row" else sample((3, 1), dtype)
+    if not dtype.is_floating_point:
+        one = one.abs() + 1  # a divisor
+    place = (lambda t: t.to("mlu")) if value != "0-d cpu" else (lambda t: t)
+    ops = [torch.add, torch.sub, torch.mul, torch.div, torch.maximum, torch.minimum]
+    for op in ops:
+        torch.mlu.reset_fallback_stats()
+        for x, y in ((a, one), (one.expand_as(a) if value == "expanded row" else one, a)):
+            if op in (torch.maximum, torch.minimum) and value == "0-d cpu":
+                continue  # a CPU 0-d tensor is a scalar only to arithmetic operators
+            got = op(x.to("mlu"), place(y)) if x is a else op(place(x), y.to("mlu"))
+            torch.testing.assert_close(got.cpu(), op(x, y), **tol(dtype))
+        assert not torch.mlu.fallback_stats(), (op, torch.mlu.fallback_stats())
+    out = torch.empty(1000, 3, dtype=torch.float64 if dtype.is_floating_point else torch.int64,
+                      device="mlu").t()
+    torch.mul(a.to("mlu"), place(one), out=out)
+    torch.testing.assert_close(out.cpu(), torch.mul(a, one).to(out.dtype), **tol(dtype))
+
+
+@pytest.mark.parametrize("op, a, b, out_dtype", [
+    # int8 products wrap before they widen; float16 sums round to float16 first; integer division
+    # computes in float32
+    (torch.mul, torch.tensor([100, -100, 50], dtype=torch.int8), torch.tensor(3, dtype=torch.int8),
+     torch.int64),
+    (torch.add, torch.tensor([1.0, 2.0**-12]).half(), torch.tensor([2.0**-11, 1.0]).half(),
+     torch.float32),
+    (torch.div, torch.tensor([1, 2, 7]), torch.tensor([3]), torch.float64),
+])
+def test_an_out_of_another_dtype_gets_the_result_converted_as_on_cpu(op, a, b, out_dtype):
+    expected = op(a, b, out=torch.empty(0, dtype=out_dtype))
+    got = op(a.to("mlu"), b.to("mlu"), out=torch.empty(0, dtype=out_dtype, device="mlu"))
+    torch.testing.assert_close(got.cpu(), expected, rtol=0, atol=0)
+
+
+def test_in_place_with_a_wider_operand_computes_in_its_type():
+    a, b = torch.tensor([1 / 3, 2 / 3]), torch.tensor([3.0], dtype=torch.float64)
+    got = a.to("mlu").mul_(b.to("mlu"))
+    torch.testing.assert_close(got.cpu(), a.clone().mul_(b), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 def test_unary_math_and_activations(dtype):
     x = sample((6, 7), dtype)

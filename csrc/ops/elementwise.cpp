@@ -108,16 +108,25 @@ c10::ScalarType binary_type(const at::Tensor& a, const at::Tensor& b, Promotion 
   return promotion == Promotion::TrueDivide ? floating_type(type) : type;
 }
 
+at::Tensor binary_new(BinaryOp op, const at::Tensor& a, const at::Tensor& b, double alpha,
+                      Promotion promotion = Promotion::Default);
+
 at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, at::Tensor& out,
-                        double alpha) {
+                        double alpha, Promotion promotion = Promotion::Default) {
   if (a.is_complex() || b.is_complex() || out.is_complex()) {
     return complex_binary_into(op, a, b, out, alpha);
   }
   const c10::Device device = common_device({&a, &b, &out});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
-  prepare_out(out, shape, at::result_type(a, b), device);
+  const c10::ScalarType compute = binary_type(a, b, promotion);
+  prepare_out(out, shape, compute, device);
   check_overlap(out, {&a, &b});
+  if (out.scalar_type() != compute) {
+    // As on CPU, the operation computes in the operands' type and the out tensor gets the
+    // result converted (int8 products wrap before they widen into an int64 out).
+    return out.copy_(binary_new(op, a, b, alpha, promotion));
+  }
   const c10::ScalarType dtype = out.scalar_type();
   if (b.unsafeGetTensorImpl()->is_wrapped_number() && at::isFloatingType(dtype) &&
       (op == BinaryOp::Mul || op == BinaryOp::Div)) {
@@ -134,12 +143,12 @@ at::Tensor& binary_into(BinaryOp op, const at::Tensor& a, const at::Tensor& b, a
 }
 
 at::Tensor binary_new(BinaryOp op, const at::Tensor& a, const at::Tensor& b, double alpha,
-                      Promotion promotion = Promotion::Default) {
+                      Promotion promotion) {
   const c10::Device device = common_device({&a, &b});
   c10::DeviceGuard guard(device);
   const auto shape = at::infer_size(a.sizes(), b.sizes());
   at::Tensor out = new_output(shape, binary_type(a, b, promotion), a, device);
-  return binary_into(op, a, b, out, alpha);
+  return binary_into(op, a, b, out, alpha, promotion);
 }
 
 at::Tensor& binary_inplace(BinaryOp op, at::Tensor& self, const at::Tensor& other, double alpha) {
@@ -195,7 +204,7 @@ at::Tensor& div_(at::Tensor& a, const at::Tensor& b) {
   return binary_inplace(BinaryOp::Div, a, b, 1);
 }
 at::Tensor& div_out(const at::Tensor& a, const at::Tensor& b, at::Tensor& out) {
-  return binary_into(BinaryOp::Div, a, b, out, 1);
+  return binary_into(BinaryOp::Div, a, b, out, 1, Promotion::TrueDivide);
 }
 
 // div with a rounding mode: "trunc" and "floor" keep integer operands integral, as on CPU.
@@ -215,7 +224,7 @@ at::Tensor& div_mode_(at::Tensor& a, const at::Tensor& b, std::optional<c10::str
 }
 at::Tensor& div_mode_out(const at::Tensor& a, const at::Tensor& b,
                          std::optional<c10::string_view> mode, at::Tensor& out) {
-  return binary_into(mode ? rounding_division(mode) : BinaryOp::Div, a, b, out, 1);
+  return mode ? binary_into(rounding_division(mode), a, b, out, 1) : div_out(a, b, out);
 }
 
 // ---- comparisons -----------------------------------------------------------------------------

@@ -70,9 +70,31 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
       for (std::int64_t i = 0; i < n; ++i) {
         body(i, [](int k) { return static_cast<std::int64_t>(k == 0 ? sizeof(Out) : sizeof(T)); });
       }
-    } else {
-      for (std::int64_t i = 0; i < n; ++i) body(i, [&](int k) { return s[k]; });
+      return;
     }
+    if constexpr (N == 3) {
+      // One input a value along the row (a 0-d tensor, such as a capturable optimizer's bias
+      // correction) vectorises too with its zero stride a constant: 1M elements times a 0-d
+      // tensor took 540-630 us through the strided loop, 115 us here.
+      const bool dense = s[0] == sizeof(Out);
+      if (dense && s[1] == sizeof(T) && s[2] == 0) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          body(i, [](int k) {
+            return static_cast<std::int64_t>(k == 2 ? 0 : k == 0 ? sizeof(Out) : sizeof(T));
+          });
+        }
+        return;
+      }
+      if (dense && s[1] == 0 && s[2] == sizeof(T)) {
+        for (std::int64_t i = 0; i < n; ++i) {
+          body(i, [](int k) {
+            return static_cast<std::int64_t>(k == 1 ? 0 : k == 0 ? sizeof(Out) : sizeof(T));
+          });
+        }
+        return;
+      }
+    }
+    for (std::int64_t i = 0; i < n; ++i) body(i, [&](int k) { return s[k]; });
   });
 }
 
