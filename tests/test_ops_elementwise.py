@@ -81,6 +81,15 @@ def test_an_out_of_another_dtype_gets_the_result_converted_as_on_cpu(op, a, b, o
     torch.testing.assert_close(got.cpu(), expected, rtol=0, atol=0)
 
 
+def test_true_division_into_an_integer_out_is_refused_as_on_cpu():
+    a, b = torch.tensor([1, 2, 7], device="mlu"), torch.tensor([3], device="mlu")
+    out = torch.zeros(3, dtype=torch.int64, device="mlu")
+    with pytest.raises(RuntimeError, match="result type Float can't be cast to the desired output type Long"):
+        torch.div(a, b, out=out)
+    assert out.cpu().tolist() == [0, 0, 0]  # untouched, and the device still works
+    torch.testing.assert_close(torch.div(a, b, rounding_mode="floor", out=out).cpu(), torch.tensor([0, 0, 2]))
+
+
 def test_in_place_with_a_wider_operand_computes_in_its_type():
     a, b = torch.tensor([1 / 3, 2 / 3]), torch.tensor([3.0], dtype=torch.float64)
     got = a.to("mlu").mul_(b.to("mlu"))
