@@ -215,8 +215,9 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
         const float new_max = std::max(row_max[r], block_max);
         if (new_max == kNegInf) {  // every key so far is masked for this row, or NaN
           const bool nan = std::any_of(sr, sr + nk, [](float x) { return x != x; });
-          std::fill(sr, sr + nk, nan ? std::numeric_limits<float>::quiet_NaN() : 0.f);
-          if (nan) row_sum[r] = sr[0];
+          constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+          std::fill(sr, sr + nk, nan ? kNaN : 0.f);
+          if (nan) row_sum[r] = kNaN;
           continue;
         }
         float sum = 0;
