@@ -55,7 +55,8 @@ def run_python(code, timeout=60, **env):
     full_env = dict(os.environ)
     for key in ("MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES", "MLU_DEVICE_MEMORY",
                 "ENABLE_FALLBACK_TO_CPU", "MLU_KERNEL_THREADS", "MLU_QUEUE_SPIN_US",
-                "TORCH_MLU_GPU_MIGRATION", "MLU_KERNELS_ISA", "MLU_CONV16"):
+                "TORCH_MLU_GPU_MIGRATION", "MLU_KERNELS_ISA", "MLU_CONV16",
+                "TORCH_MLU_BACKWARD_THREAD"):
         full_env.pop(key, None)
     full_env.update(env)
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,

@@ -148,3 +148,49 @@ def test_training_loop_reduces_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+BACKWARD_THREADS = """
+import threading, torch
+seen = []
+w = torch.ones(3, device="mlu", requires_grad=True)
+w.register_hook(lambda g: seen.append(threading.get_ident()))
+(w * 2).sum().backward()
+print("caller" if seen == [threading.get_ident()] else "other", w.grad.cpu().tolist())
+"""
+
+
+@pytest.mark.parametrize("setting, thread", [(None, "caller"), ("caller", "caller"),
+                                             ("device", "other")])
+def test_backward_runs_on_the_thread_that_TORCH_MLU_BACKWARD_THREAD_names(setting, thread):
+    from conftest import run_python
+    env = {} if setting is None else {"TORCH_MLU_BACKWARD_THREAD": setting}
+    result = run_python(BACKWARD_THREADS, **env)
+    assert result.returncode == 0, result
+    assert result.stdout.split("\n")[0] == f"{thread} [2.0, 2.0, 2.0]", result
+
+
+def test_a_bad_TORCH_MLU_BACKWARD_THREAD_is_named_at_import():
+    from conftest import run_python
+    result = run_python("import torch_mlu", TORCH_MLU_BACKWARD_THREAD="gpu")
+    assert result.returncode != 0
+    assert "TORCH_MLU_BACKWARD_THREAD must be caller or device, got 'gpu'" in result.stderr
+
+
+def test_backward_across_two_devices_and_a_side_stream_on_the_calling_thread():
+    # The engine sets each node's device and stream itself; the caller's stay as they were.
+    assert torch.mlu.device_count() >= 2
+    cpu_model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 2))
+    first, second = copy.deepcopy(cpu_model[:2]).to("mlu:0"), copy.deepcopy(cpu_model[2]).to("mlu:1")
+    x = torch.randn(5, 6)
+    side = torch.mlu.Stream("mlu:0")
+    with torch.mlu.stream(side):
+        hidden = first(x.to("mlu:0"))
+    side.synchronize()
+    second(hidden.to("mlu:1")).square().sum().backward()
+    cpu_model(x).square().sum().backward()
+    assert torch.mlu.current_device() == 0
+    assert torch.mlu.current_stream("mlu:0") == torch.mlu.default_stream("mlu:0")
+    for p, q in zip(cpu_model.parameters(), [*first.parameters(), *second.parameters()]):
+        torch.testing.assert_close(q.grad.cpu(), p.grad, **TOL)
+    assert [q.grad.device.index for q in [*first.parameters(), *second.parameters()]] == [0, 0, 1, 1]
