@@ -51,7 +51,9 @@ def check(fn, inputs, dtype=torch.float32, memory_format=None):
     return actual
 
 
-@pytest.mark.parametrize("shape", [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4)])
+# Planes of 16 elements or more sum in lanes (with a tail: 30, 323), smaller ones channel by channel.
+@pytest.mark.parametrize("shape", [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4), (3, 4, 17, 19),
+                                   (2, 3, 16, 16)])
 def test_batch_norm_training(shape):
     c = shape[1]
     running = [torch.zeros(c), torch.ones(c)]
@@ -86,6 +88,18 @@ def test_batch_norm_module_training_steps():
     cpu.eval(), mlu.eval()
     x = randn(2, 6, 3, 3)
     torch.testing.assert_close(mlu(x.mlu()).cpu(), cpu(x), atol=1e-4, rtol=1e-4)
+
+
+def test_batch_norm_gradient_strided_unlike_the_input():
+    x, w, b = randn(3, 4, 9, 20), randn(4), randn(4)
+    grad = randn(3, 4, 20, 9).transpose(2, 3)
+    outs = []
+    for device in ("cpu", "mlu"):
+        xd, wd, bd = (t.detach().to(device).requires_grad_() for t in (x, w, b))
+        F.batch_norm(xd, None, None, wd, bd, training=True).backward(grad.to(device))
+        outs.append([t.grad.cpu() for t in (xd, wd, bd)])
+    for expected, actual in zip(*outs):
+        torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("fmt", [torch.channels_last, None])

@@ -61,11 +61,13 @@ template <typename F>
   }
 }
 
-// Per channel, the sums in double of the K terms term(c, n, s) returns, added in the input's
-// memory order as for_each_element visits it; local accumulators (not sums[c], which the compiler
-// must keep in memory) make this the fast path of the statistics passes. Planar inputs sum
-// kChannelsAtOnce channels side by side: each channel's terms still add in the same order, but
-// one channel's additions no longer wait for each other (a double addition takes 3-4 cycles).
+// Per channel, the sums in double of the K terms term(c, n, s) returns (PyTorch's CPU kernel sums
+// in double too, so the float mean and variance match its in-order sums but where a double
+// rounding decides a tie). Planar inputs with planes of at least kLanes elements add each plane
+// in kLanes lanes (element s of a plane into lane s % kLanes), which vectorise, and the lanes in
+// order at the end: the order is fixed whatever the threads and addresses. Smaller planes sum
+// kChannelsAtOnce channels side by side, so that one channel's additions do not wait for each
+// other (a double addition takes 3-4 cycles). Channels-last inputs add in memory order.
 template <int K, typename Term>
 void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, Term&& term) {
   for (auto& v : sums) v.assign(shape.c, 0.0);
@@ -76,6 +78,24 @@ void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, 
     });
     return;
   }
+  constexpr std::int64_t kLanes = 16;
+  auto sum_in_lanes = [&](std::int64_t c) [[gnu::always_inline]] {
+    std::array<std::array<double, kLanes>, K> lanes{};
+    for (std::int64_t n = 0; n < shape.n; ++n) {
+      std::int64_t s = 0;
+      for (; s + kLanes <= shape.s; s += kLanes)
+        for (std::int64_t l = 0; l < kLanes; ++l) {
+          const std::array<double, K> t = term(c, n, s + l);
+          for (int k = 0; k < K; ++k) lanes[k][l] += t[k];
+        }
+      for (std::int64_t l = 0; s < shape.s; ++s, ++l) {
+        const std::array<double, K> t = term(c, n, s);
+        for (int k = 0; k < K; ++k) lanes[k][l] += t[k];
+      }
+    }
+    for (int k = 0; k < K; ++k)
+      for (std::int64_t l = 0; l < kLanes; ++l) sums[k][c] += lanes[k][l];
+  };
   constexpr std::int64_t kChannelsAtOnce = 8 / K;
   auto sum_channels = [&]<std::int64_t G>(std::int64_t first) [[gnu::always_inline]] {
     std::array<std::array<double, K>, G> acc{};
@@ -92,6 +112,10 @@ void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, 
   parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
                [&](std::int64_t first, std::int64_t last) {
                  std::int64_t c = first;
+                 if (shape.s >= kLanes) {
+                   for (; c < last; ++c) sum_in_lanes(c);
+                   return;
+                 }
                  for (; c + kChannelsAtOnce <= last; c += kChannelsAtOnce)
                    sum_channels.template operator()<kChannelsAtOnce>(c);
                  for (; c < last; ++c) sum_channels.template operator()<1>(c);
