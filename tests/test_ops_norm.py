@@ -53,7 +53,7 @@ def check(fn, inputs, dtype=torch.float32, memory_format=None):
 
 # Planes of 16 elements or more sum in lanes (with a tail: 30, 323), smaller ones channel by channel.
 @pytest.mark.parametrize("shape", [(4, 3), (4, 3, 7), (2, 3, 5, 6), (2, 3, 2, 3, 4), (3, 4, 17, 19),
-                                   (2, 3, 16, 16)])
+                                   (2, 3, 16, 16), (37, 70)])
 def test_batch_norm_training(shape):
     c = shape[1]
     running = [torch.zeros(c), torch.ones(c)]
@@ -103,8 +103,9 @@ def test_batch_norm_gradient_strided_unlike_the_input():
 
 
 @pytest.mark.parametrize("fmt", [torch.channels_last, None])
-def test_batch_norm_layouts(fmt):
-    x, w, b = randn(2, 5, 4, 6), randn(5), randn(5)
+@pytest.mark.parametrize("shape", [(2, 5, 4, 6), (3, 40, 5, 7)])
+def test_batch_norm_layouts(fmt, shape):
+    x, w, b = randn(*shape), randn(shape[1]), randn(shape[1])
     out = check(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [x, w, b], memory_format=fmt)
     if fmt is not None:
         assert out.is_contiguous(memory_format=fmt)

@@ -61,20 +61,46 @@ template <typename F>
   }
 }
 
+// Calls f(row, n, s) for each row of channels (space not innermost: channels-last, or S == 1) in
+// parallel: for the elementwise passes, whose rows are independent.
+template <typename F>
+[[gnu::always_inline]] inline void for_each_row(const Shape& shape, F&& f) {
+  parallel_for(shape.n * shape.s, std::max<std::int64_t>(1, kParallelGrain / shape.c),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t r = first; r < last; ++r) f(r / shape.s, r % shape.s);
+               });
+}
+
 // Per channel, the sums in double of the K terms term(c, n, s) returns (PyTorch's CPU kernel sums
 // in double too, so the float mean and variance match its in-order sums but where a double
 // rounding decides a tie). Planar inputs with planes of at least kLanes elements add each plane
 // in kLanes lanes (element s of a plane into lane s % kLanes), which vectorise, and the lanes in
 // order at the end: the order is fixed whatever the threads and addresses. Smaller planes sum
 // kChannelsAtOnce channels side by side, so that one channel's additions do not wait for each
-// other (a double addition takes 3-4 cycles). Channels-last inputs add in memory order.
+// other (a double addition takes 3-4 cycles). Rows of channels (channels-last inputs, planes of
+// one element) add in memory order, a row's channels side by side in vector lanes.
 template <int K, typename Term>
 void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, Term&& term) {
   for (auto& v : sums) v.assign(shape.c, 0.0);
+  const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
+  const std::int64_t grain = std::max<std::int64_t>(1, kParallelGrain / per_channel);
   if (!shape.planar) {
-    for_each_element(shape, [&](std::int64_t c, std::int64_t n, std::int64_t s) {
-      const std::array<double, K> t = term(c, n, s);
-      for (int k = 0; k < K; ++k) sums[k][c] += t[k];
+    parallel_for(shape.c, grain, [&](std::int64_t first, std::int64_t last) {
+      // Local sums: threads writing sums[k] would share the cache line at their boundary.
+      std::array<std::vector<double>, K> local;
+      std::array<double*, K> acc;
+      for (int k = 0; k < K; ++k) {
+        local[k].assign(last - first, 0.0);
+        acc[k] = local[k].data();
+      }
+      for (std::int64_t n = 0; n < shape.n; ++n)
+        for (std::int64_t s = 0; s < shape.s; ++s)
+#pragma omp simd
+          for (std::int64_t i = 0; i < last - first; ++i) {
+            const std::array<double, K> t = term(first + i, n, s);
+            for (int k = 0; k < K; ++k) acc[k][i] += t[k];
+          }
+      for (int k = 0; k < K; ++k) std::copy(local[k].begin(), local[k].end(), &sums[k][first]);
     });
     return;
   }
@@ -108,18 +134,16 @@ void channel_sums(const Shape& shape, std::array<std::vector<double>, K>& sums, 
     for (std::int64_t g = 0; g < G; ++g)
       for (int k = 0; k < K; ++k) sums[k][first + g] = acc[g][k];
   };
-  const std::int64_t per_channel = std::max<std::int64_t>(1, shape.n * shape.s);
-  parallel_for(shape.c, std::max<std::int64_t>(1, kParallelGrain / per_channel),
-               [&](std::int64_t first, std::int64_t last) {
-                 std::int64_t c = first;
-                 if (shape.s >= kLanes) {
-                   for (; c < last; ++c) sum_in_lanes(c);
-                   return;
-                 }
-                 for (; c + kChannelsAtOnce <= last; c += kChannelsAtOnce)
-                   sum_channels.template operator()<kChannelsAtOnce>(c);
-                 for (; c < last; ++c) sum_channels.template operator()<1>(c);
-               });
+  parallel_for(shape.c, grain, [&](std::int64_t first, std::int64_t last) {
+    std::int64_t c = first;
+    if (shape.s >= kLanes) {
+      for (; c < last; ++c) sum_in_lanes(c);
+      return;
+    }
+    for (; c + kChannelsAtOnce <= last; c += kChannelsAtOnce)
+      sum_channels.template operator()<kChannelsAtOnce>(c);
+    for (; c < last; ++c) sum_channels.template operator()<1>(c);
+  });
 }
 
 // PyTorch's vectorised CPU kernels compute a * b + c with a single rounding (FMA) on processors
@@ -159,6 +183,16 @@ template <typename T, bool fused>
                              convert<T>(multiply_add<fused>(convert<C>(x[s]), alpha[c], beta[c]));
                      }
                  });
+    return;
+  }
+  if (!shape.planar && in_desc.strides[1] == 1 && out_desc.strides[1] == 1) {  // vectorised
+    for_each_row(shape, [&](std::int64_t n, std::int64_t s) [[gnu::always_inline]] {
+      const T* __restrict x = &in.at(n, 0, s);
+      T* __restrict y = &out.at(n, 0, s);
+#pragma omp simd
+      for (std::int64_t c = 0; c < shape.c; ++c)
+        y[c] = convert<T>(multiply_add<fused>(convert<C>(x[c]), alpha[c], beta[c]));
+    });
     return;
   }
   for_each_element(
@@ -267,6 +301,21 @@ template <typename T, bool fused>
                      }
                    }
                  });
+    return;
+  }
+  if (!shape.planar && in.strides[1] == 1 && grad_out.strides[1] == 1 &&
+      grad_in.strides[1] == 1) {  // vectorised
+    for_each_row(shape, [&](std::int64_t n, std::int64_t s) [[gnu::always_inline]] {
+      const T* __restrict xs = &x.at(n, 0, s);
+      const T* __restrict dys = &dy.at(n, 0, s);
+      T* __restrict dxs = &dx.at(n, 0, s);
+#pragma omp simd
+      for (std::int64_t c = 0; c < shape.c; ++c) {
+        const C centred = convert<C>(xs[c]) - mean[c];
+        const C gradient = multiply_add<fused>(-centred, k[c], convert<C>(dys[c]) - grad_mean[c]);
+        dxs[c] = convert<T>(gradient * invstd[c] * weight[c]);
+      }
+    });
     return;
   }
   for_each_element(
