@@ -258,6 +258,24 @@ def copy_runner(n):
     return make
 
 
+# Pointwise kernels whose loops must vectorise (each has regressed to a call per element once:
+# GCC stops inlining in large files, and stores may alias a captured scalar).
+POINTWISE = {
+    "exp": lambda x: x.exp(),
+    "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh"),
+    "pow_2": lambda x: x.pow(2),
+    "clamp": lambda x: x.clamp(-0.5, 0.5),
+    "leaky_relu": lambda x: torch.nn.functional.leaky_relu(x),
+}
+
+
+def pointwise_runner(op, n):
+    def make(device):
+        x = torch.randn(n, device=device)
+        return lambda: POINTWISE[op](x)
+    return make
+
+
 def small_op_chain_runner(ops):
     def make(device):
         x = torch.randn(64, device=device)
@@ -378,6 +396,9 @@ def main():
                            "peak_gflops": peak_gflops}
     micro["copy_64MB"] = {"medians": copy, "peak_gbps": peak_copy}
     micro["add_64MB"] = {"medians": add, "mlu_gbps": 3 * 4 * n_stream / add["mlu"] / 1e9}
+    for op in POINTWISE:
+        micro[f"{op}_1M"] = {"medians": alternate(standard(pointwise_runner(op, 1 << 20)),
+                                                  micro_repeats, warmup)}
     chain = alternate(standard(small_op_chain_runner(2000)), micro_repeats, warmup)
     micro["chain_4000_small_ops"] = {"medians": chain}
     micro["dispatch_seconds_per_op"] = {"mlu": dispatch_cost("mlu"), "cpu": dispatch_cost("cpu")}
@@ -389,7 +410,9 @@ def main():
                         f"({micro['sgemm_1024']['mlu_gflops'] / peak_gflops:.0%} of peak)"),
                        ("add_64MB", f"{micro['add_64MB']['mlu_gbps']:.1f} GB/s "
                         f"({micro['add_64MB']['mlu_gbps'] / peak_copy:.0%} of copy)"),
-                       ("copy_64MB", ""), ("chain_4000_small_ops", "end to end")):
+                       ("copy_64MB", ""),
+                       *((f"{op}_1M", "pointwise, float32") for op in POINTWISE),
+                       ("chain_4000_small_ops", "end to end")):
         m = micro[name]["medians"]
         print(f"{name:<26}{m['mlu'] * 1e3:>10.2f}ms{best_cpu(m) * 1e3:>10.2f}ms"
               f"{best_cpu(m) / m['mlu']:>9.2f}  {note}")

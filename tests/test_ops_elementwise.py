@@ -257,6 +257,33 @@ def test_sgn_clamp_bounds_pow_out_and_rsub_match_cpu():
         i.mlu().sqrt_()
 
 
+EDGES = torch.tensor([0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, 1e-30, -1e30, float("inf"), float("-inf"),
+                      float("nan")])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("exponent", [2, 3, 0.5, -0.5, -1, -2, 1.7, 0])
+def test_pow_of_a_scalar_exponent_matches_cpu_at_the_edges(exponent, dtype):
+    # 2, 3, 0.5, -0.5, -1 and -2 are products, square roots and divisions, as on CPU.
+    x = torch.cat([EDGES, sample((40,), torch.float32)]).to(dtype)
+    with native():
+        got = x.mlu().pow(exponent)
+    torch.testing.assert_close(got.cpu(), x.pow(exponent), equal_nan=True, **tol(dtype))
+
+
+@pytest.mark.parametrize("bounds", [(-0.5, 0.5), (None, 0.5), (-0.5, None), (1.0, -1.0),
+                                    (float("-inf"), float("inf"))])
+def test_clamp_bounds_at_the_edges(bounds):
+    x = torch.cat([EDGES, sample((40,), torch.float32)])
+    i = torch.tensor([-128, -1, 0, 1, 127], dtype=torch.int8)
+    lo, hi = bounds
+    with native():
+        got = x.mlu().clamp(lo, hi)
+        got_int = i.mlu().clamp(None if lo is None else -3, None if hi is None else 3)
+    torch.testing.assert_close(got.cpu(), x.clamp(lo, hi), equal_nan=True)
+    assert torch.equal(got_int.cpu(), i.clamp(None if lo is None else -3, None if hi is None else 3))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.int64, torch.int8])
 @pytest.mark.parametrize("mode", [None, "trunc", "floor"])
 def test_division_rounding_modes_match_cpu(dtype, mode):

@@ -17,19 +17,19 @@ inline constexpr double kGeluKappa = 0.044715;
 
 // NaN stays NaN, as in PyTorch.
 template <typename C>
-inline C relu(C x) {
+[[gnu::always_inline]] inline C relu(C x) {
   return x < C(0) ? C(0) : x;
 }
 template <typename C>
-inline C gelu(C x) {
+[[gnu::always_inline]] inline C gelu(C x) {
   return C(0.5) * x * (C(1) + verf(x * C(kSqrt1_2)));
 }
 template <typename C>
-inline C gelu_tanh(C x) {
+[[gnu::always_inline]] inline C gelu_tanh(C x) {
   return C(0.5) * x * (C(1) + vtanh(C(kSqrt2OverPi) * (x + C(kGeluKappa) * x * x * x)));
 }
 template <typename C>
-inline C silu(C x) {
+[[gnu::always_inline]] inline C silu(C x) {
   return x * vsigmoid(x);
 }
 
