@@ -536,3 +536,17 @@ def test_unique_with_inverse_and_counts_matches_cpu(dtype):
             torch.testing.assert_close(g_.cpu(), e, equal_nan=True)
     empty = torch.unique(torch.empty(0, 3, device="mlu"), return_inverse=True, return_counts=True)
     assert [t.shape for t in empty] == [(0,), (0, 3), (0,)]
+
+
+@pytest.mark.parametrize("length", [15, 16, 100, 5000])
+def test_extrema_propagate_nan_from_any_position_of_long_rows(length):
+    # Rows run in 16 vector lanes: a NaN must win from any lane and from the tail.
+    x = torch.randn(4, length)
+    x[0, length // 2] = float("nan")
+    x[1, length - 1] = float("nan")
+    x[2, 0] = float("-inf")
+    with native():
+        got = [x.mlu().amax(1), x.mlu().amin(1), x.mlu().max(), x.mlu()[2:].amax(), x.mlu().max(1).values]
+    want = [x.amax(1), x.amin(1), x.max(), x[2:].amax(), x.max(1).values]
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g.cpu(), w, equal_nan=True)

@@ -59,6 +59,7 @@ typename R::Acc reduce_run(const R& r, const char* p, std::int64_t stride, std::
   auto body = [&](auto s) {
     std::int64_t i = 0;
     for (; i + kPartials <= n; i += kPartials) {
+#pragma omp simd
       for (int k = 0; k < kPartials; ++k) a[k] = r.step(a[k], read<T>(p + (i + k) * s));
     }
     for (; i < n; ++i) a[0] = r.step(a[0], read<T>(p + i * s));
@@ -214,11 +215,13 @@ struct ExtremumReducer {
     else
       return is_max ? std::numeric_limits<C>::lowest() : std::numeric_limits<C>::max();
   }
+  // One select, so that the partials' loop vectorises. NaN wins; a NaN accumulator loses every
+  // comparison.
   Acc step(Acc a, C x) const {
-    if constexpr (kFloating<C>) {
-      if (x != x) return x;  // NaN wins; a NaN accumulator loses every comparison below
-    }
-    return (is_max ? x > a : x < a) ? x : a;
+    if constexpr (kFloating<C>)
+      return ((x != x) | (is_max ? x > a : x < a)) ? x : a;
+    else
+      return (is_max ? x > a : x < a) ? x : a;
   }
   Acc merge(Acc a, Acc b) const { return step(a, b); }
   void store(Acc a, const std::array<char*, 2>& p) const { write<T>(p[1], a); }
