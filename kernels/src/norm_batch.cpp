@@ -65,7 +65,8 @@ template <typename F>
 // parallel: for the elementwise passes, whose rows are independent.
 template <typename F>
 [[gnu::always_inline]] inline void for_each_row(const Shape& shape, F&& f) {
-  parallel_for(shape.n * shape.s, std::max<std::int64_t>(1, kParallelGrain / shape.c),
+  const std::int64_t row = std::max<std::int64_t>(1, shape.c);  // C == 0: empty rows, no division
+  parallel_for(shape.n * shape.s, std::max<std::int64_t>(1, kParallelGrain / row),
                [&](std::int64_t first, std::int64_t last) {
                  for (std::int64_t r = first; r < last; ++r) f(r / shape.s, r % shape.s);
                });
