@@ -4,6 +4,7 @@ run on the current stream, in order with eager work, with the results and gradie
 
 import gc
 import pathlib
+import re
 import sys
 
 import pytest
@@ -205,7 +206,7 @@ def test_mlu_convolutions_keep_their_layout():
     assert decision("cpu") is torch.backends.mkldnn.is_available()
 
 
-def test_max_pool_backward_runs_the_library_kernel():
+def test_max_pool_runs_the_library_kernels():
     from torch._inductor.decomposition import select_decomp_table
     from torch._inductor.utils import run_and_get_code
 
@@ -216,9 +217,49 @@ def test_max_pool_backward_runs_the_library_kernel():
 
     got, code = run_and_get_code(lambda: torch.autograd.grad(torch.compile(loss)(x), x)[0])
     torch.testing.assert_close(got, torch.autograd.grad(loss(x), x)[0])
+    assert any("aten.max_pool2d_with_indices.default" in c for c in code)
+    assert not any("low_memory_max_pool" in c for c in code)
     # Newer Inductors (2.14) decompose the backward into a scatter before lowering.
     decomposed = torch.ops.aten.max_pool2d_with_indices_backward.default in select_decomp_table()
     assert decomposed or any("aten.max_pool2d_with_indices_backward" in c for c in code)
+
+
+def test_cpu_max_pool_is_still_generated():
+    from torch._inductor.utils import run_and_get_code
+
+    x = torch.randn(2, 3, 9, 9)
+    got, code = run_and_get_code(torch.compile(lambda t: F.max_pool2d(t, 3, 2, 1) + 1), x)
+    torch.testing.assert_close(got, F.max_pool2d(x, 3, 2, 1) + 1)
+    assert not any("aten.max_pool2d_with_indices.default(" in c for c in code)
+
+
+def test_concatenation_copies_into_slices():
+    """mlu kernels follow Inductor's C++ heuristics: a cat of inputs that each need a kernel is
+    copied into the output's slices, not computed by one loop choosing each element's input
+    through masked loads (which Inductor's C++ code leaves scalar)."""
+    from torch._inductor.utils import run_and_get_code
+
+    def f(a, b, c):
+        return torch.cat([a.transpose(1, 2), b.transpose(1, 2), c.transpose(1, 2)], 2)
+
+    args = [torch.randn(4, 5, 6, device="mlu") for _ in range(3)]
+    got, code = run_and_get_code(torch.compile(f), *args)
+    torch.testing.assert_close(got, f(*args))
+    kernels = "".join(code)
+    assert "cpp_fused" in kernels and "[&]" not in kernels
+
+
+def test_a_costly_value_used_twice_is_computed_once():
+    from torch._inductor.utils import run_and_get_code
+
+    def f(a):
+        e = (a * 3).exp()
+        return e + e.sum()
+
+    x = torch.randn(64, 64, device="mlu")
+    got, code = run_and_get_code(torch.compile(f), x)
+    torch.testing.assert_close(got, f(x))
+    assert len(re.findall(r"\.exp(?:_u20)?\(\)|std::exp\(", "".join(code))) == 1
 
 
 def test_mlu_backend_name_is_the_same_compiler():

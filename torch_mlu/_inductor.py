@@ -220,24 +220,81 @@ def _keep_mlu_convolution_layouts():
     GraphLowering.decide_layout_opt = staticmethod(decide_layout_opt)
 
 
-def _max_pool_backward_as_library_kernel():
-    """Lowers max pooling's backward on mlu to the library kernel, which scatters each output's
-    gradient to the input its index names. Inductor's own lowering, a loop over the input that
-    searches every window covering each element, took 3.3 ms where the kernel takes 0.2 ms
-    (resnet18_small's stem pool, one queue thread). Newer Inductors (2.14) decompose the
-    backward into a scatter before lowering, which is as fast, and never reach this."""
-    from torch._inductor import lowering
+def _max_pool_as_library_kernels():
+    """Lowers 2-D max pooling with indices and its backward on mlu to the library kernels.
+    Inductor's loops for them are scalar: the forward, decomposed into a pooling with offsets
+    within the window and their conversion to indices, took 1.6 ms for resnet18_small's stem pool
+    (with its batch norm and ReLU) where the kernel takes 0.4 ms (one queue thread); the backward,
+    a loop over the input that searches every window covering each element, 3.3 ms against 0.2
+    ms. Newer Inductors (2.14) decompose the backward into a scatter before lowering, which is as
+    fast, and never reach its lowering."""
+    from torch._inductor import decomposition, lowering
 
-    op = torch.ops.aten.max_pool2d_with_indices_backward.default
-    generated = lowering.lowerings[op]
+    forward = torch.ops.aten.max_pool2d_with_indices.default
+    backward = torch.ops.aten.max_pool2d_with_indices_backward.default
 
-    def lower(grad_output, x, *args, **kwargs):
+    decompose = decomposition.decompositions.get(forward)
+    if decompose is not None:
+        def decompose_off_mlu(x, *args, **kwargs):
+            if x.device.type == "mlu":
+                return NotImplemented
+            return decompose(x, *args, **kwargs)
+
+        decomposition.decompositions[forward] = decompose_off_mlu
+
+    library_forward = lowering.fallback_handler(forward, add_to_fallback_set=False)
+    generated_forward = lowering.lowerings[forward]
+
+    def lower_forward(x, *args, **kwargs):
+        if x.get_device().type == "mlu":
+            return library_forward(x, *args, **kwargs)
+        return generated_forward(x, *args, **kwargs)
+
+    lowering.lowerings[forward] = lower_forward
+
+    generated_backward = lowering.lowerings[backward]
+
+    def lower_backward(grad_output, x, *args, **kwargs):
         if x.get_device().type == "mlu":
             return lowering.fallback_max_pool2d_with_indices_backward(grad_output, x, *args,
                                                                       **kwargs)
-        return generated(grad_output, x, *args, **kwargs)
+        return generated_backward(grad_output, x, *args, **kwargs)
 
-    lowering.lowerings[op] = lower
+    lowering.lowerings[backward] = lower_backward
+
+
+def _cpp_kernel_heuristics_for_mlu():
+    """Applies Inductor's heuristics for C++ kernels, which it chooses by asking whether a node is
+    on the CPU, to mlu kernels, which are C++ kernels too: realize a value used several times when
+    it is costly to recompute (exp, tanh), the C++ thresholds for realizing long chains (PyTorch
+    >= 2.14), and concatenation by copies into the output's slices instead of one loop that picks
+    each element's input (Inductor's C++ code cannot vectorise that loop: gpt_small's attention
+    gradients took 160 us per concatenation, 50 us as copies)."""
+    from torch._inductor import config, ir, lowering
+
+    def is_cpp_device(x):
+        return ir.get_device_type(x) in ("cpu", "mlu")
+
+    ir.is_cpu = is_cpp_device
+
+    def concatenate_by_copies(inputs, dim):
+        return lowering.TensorBox(ir.ConcatKernel.create(inputs, dim))
+
+    for op, generated in list(lowering.lowerings.items()):
+        if getattr(op, "overloadpacket", None) is not torch.ops.aten.cat:
+            continue
+
+        def cat(inputs, dim=0, generated=generated):
+            if config.force_pointwise_cat or not inputs or inputs[0].get_device().type != "mlu":
+                return generated(inputs, dim)
+            pointwise_cat = lowering.pointwise_cat
+            lowering.pointwise_cat = concatenate_by_copies
+            try:
+                return generated(inputs, dim)
+            finally:
+                lowering.pointwise_cat = pointwise_cat
+
+        lowering.lowerings[op] = cat
 
 
 def _wrapper_class():
@@ -320,7 +377,8 @@ def register_inductor():
     _schedule_mlu_nodes_as_cpp()
     _guard_mlu_devices()
     _keep_mlu_convolution_layouts()
-    _max_pool_backward_as_library_kernel()
+    _max_pool_as_library_kernels()
+    _cpp_kernel_heuristics_for_mlu()
     importlib.import_module("torch_mlu._reduce_overhead").install()
     _link_system_sleef()
     _tag_compile_caches()
