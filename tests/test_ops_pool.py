@@ -89,9 +89,9 @@ def test_max_pool_nan_infinity_and_tie_positions_match_the_cpu(layout):
 
 @pytest.mark.parametrize("kernel,stride,padding", [(3, 2, 1), (3, 1, 1), (2, 2, 0), (2, 1, 0), (3, 2, 0)])
 def test_max_pool_rows_wider_than_a_vector_match_the_cpu_exactly(kernel, stride, padding):
-    # Rows of full windows are computed a chunk of 16 outputs at once: rows of 70 have several
-    # chunks and a partial one. Ties (rounded values, +0 and -0), NaNs in the first and in a later
-    # chunk, and -inf rows.
+    # Rows of full windows are computed 16 outputs at once (8 in rows of at most 8): rows of 70
+    # have several chunks and a partial one. Ties (rounded values, +0 and -0), NaNs in the first
+    # and in a later chunk, and -inf rows.
     x = torch.randn(2, 3, 9, 70, generator=torch.Generator().manual_seed(7)).round()
     x[0, 0, 2, 5] = float("nan")
     x[0, 0, 4, 50] = float("nan")

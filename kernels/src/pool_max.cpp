@@ -112,7 +112,7 @@ std::vector<RowRun> row_runs(const std::vector<Window>& along_row) {
 // the row: ResNet-18's stem pool over 16 x 64 x 32 x 32 took 0.9 ms against 2.6-3.1 ms window by
 // window. The value kept is the first tap equal to the maximum (+0 or -0), as RunningMax keeps it;
 // an output whose window holds a NaN is left to with_nan(output).
-template <int K, int S, typename T, typename WithNan>
+template <int K, int S, std::int64_t kChunk, typename T, typename WithNan>
 [[gnu::always_inline]] inline void full_windows_in_row(
     const T* top_left, std::int64_t row_stride, std::int64_t width, std::int64_t top_left_position,
     std::int64_t count, T* value, std::int64_t value_step, std::int64_t* position,
@@ -120,9 +120,9 @@ template <int K, int S, typename T, typename WithNan>
   using C = ComputeType<T>;
   using Flag = std::conditional_t<sizeof(C) == 8, std::uint64_t, std::uint32_t>;  // C's width
   constexpr int kTaps = K * K;
-  // The arithmetic runs on whole chunks, a chunk's tail padded with its first output's taps:
-  // ResNet's stem rows have 15 full windows, fewer than a loop of 16 lanes would take.
-  constexpr std::int64_t kChunk = 16;
+  // The arithmetic runs on whole chunks of kChunk outputs, a chunk's tail padded with its first
+  // output's taps: ResNet's stem rows have 15 full windows on 64 x 64 images, fewer than a loop of
+  // 16 lanes would take, and 7 on 32 x 32 images (chunks of 8).
   for (std::int64_t first = 0; first < count; first += kChunk) {
     const std::int64_t n = std::min(kChunk, count - first);
     C taps[kTaps][kChunk];
@@ -205,12 +205,16 @@ void max_over_rows(const Grid<T>& out, const Grid<std::int64_t>& indices, const 
                      for (const RowRun& run : runs) {
                        const Window& ww = windows[2][run.begin];
                        auto full = [&](auto k, auto step) {
-                         full_windows_in_row<k(), step()>(
-                             src + wh.first * row_stride + ww.first, row_stride, width,
-                             wh.first * width + ww.first, run.count,
-                             values + run.begin * value_step, value_step,
-                             positions + run.begin * position_step, position_step,
-                             [&](std::int64_t o) { one_by_one(run.begin + o); });
+                         auto in_chunks = [&](auto chunk) {
+                           full_windows_in_row<k(), step(), chunk()>(
+                               src + wh.first * row_stride + ww.first, row_stride, width,
+                               wh.first * width + ww.first, run.count,
+                               values + run.begin * value_step, value_step,
+                               positions + run.begin * position_step, position_step,
+                               [&](std::int64_t o) { one_by_one(run.begin + o); });
+                         };
+                         run.count <= 8 ? in_chunks(std::integral_constant<std::int64_t, 8>{})
+                                        : in_chunks(std::integral_constant<std::int64_t, 16>{});
                        };
                        using Two = std::integral_constant<int, 2>;
                        using Three = std::integral_constant<int, 3>;
