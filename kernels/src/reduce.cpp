@@ -218,10 +218,9 @@ struct ExtremumReducer {
   // One select, so that the partials' loop vectorises. NaN wins; a NaN accumulator loses every
   // comparison.
   Acc step(Acc a, C x) const {
-    if constexpr (kFloating<C>)
-      return ((x != x) | (is_max ? x > a : x < a)) ? x : a;
-    else
-      return (is_max ? x > a : x < a) ? x : a;
+    bool better = is_max ? x > a : x < a;
+    if constexpr (kFloating<C>) better |= x != x;
+    return better ? x : a;
   }
   Acc merge(Acc a, Acc b) const { return step(a, b); }
   void store(Acc a, const std::array<char*, 2>& p) const { write<T>(p[1], a); }
