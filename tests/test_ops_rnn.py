@@ -104,6 +104,27 @@ def test_lstm_runs_whole_sequence_layers_and_matches_cpu(dtype, layers, bidirect
         torch.testing.assert_close(m.cpu(), c, rtol=1e-4, atol=1e-5, msg=f"result {i}")
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_a_16_bit_lstm_runs_the_float32_layers(dtype):
+    # Weights, input and state in one 16-bit dtype: the layers compute in float32 from the
+    # widened operands, as PyTorch CPU's float32 LSTM does from the same rounded values, and
+    # every result and gradient comes back in the 16-bit dtype.
+    cpu, mlu = lstm_pair(dtype, num_layers=2, bidirectional=True)
+    cpu.float()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(7, 3, 6, generator=g).to(dtype)
+    state = tuple(torch.randn(4, 3, 5, generator=g).to(dtype) for _ in range(2))
+    with RecordedOps() as recorded:
+        got = run_lstm(mlu, x, state, "mlu")
+    assert "torch_mlu.lstm_layer" in recorded.names
+    assert not any("lstm_cell" in name for name in recorded.names), recorded.names
+    expected = run_lstm(cpu, x.float(), [s.float() for s in state], "cpu")
+    for i, (m, c) in enumerate(zip(got, expected)):
+        assert m.dtype == dtype, f"result {i}"
+        torch.testing.assert_close(m.cpu().float(), c.to(dtype).float(), rtol=2e-2, atol=2e-2,
+                                   msg=f"result {i}")
+
+
 def test_lstm_gradient_through_the_final_state_only():
     cpu, mlu = lstm_pair()
     x = torch.randn(4, 2, 6)

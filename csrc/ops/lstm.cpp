@@ -2,10 +2,13 @@
 // a whole sequence in one kernel (schema, device and meta kernels, derivative here), and
 // aten::lstm for mlu is built from it. PyTorch's own aten::lstm is a composite that launches a
 // cell and two matrix products per time step and direction, each recorded by autograd.
-// Configurations the layer kernel does not cover (projections, 16-bit weights, mixed dtypes
-// outside autocast, empty sequences) take that composite unchanged. Under autocast a 16-bit input
-// (from a convolutional front end, say) is widened once and the LSTM runs in float32: per-step
-// casts made the composite slower in float16 than in float32.
+// Configurations the layer kernel does not cover (projections, mixed dtypes outside autocast,
+// empty sequences) take that composite unchanged. Under autocast a 16-bit input (from a
+// convolutional front end, say) is widened once and the LSTM runs in float32: per-step casts made
+// the composite slower in float16 than in float32. A 16-bit LSTM (weights, input and state of one
+// 16-bit dtype) also runs the float32 layers, its operands widened once per call and its results
+// rounded once, as the other 16-bit kernels compute in float32 (the composite's per-step products
+// each widened the weights: 5x the float32 time on an AVX2-only CPU).
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/lstm_native.h>
@@ -13,6 +16,8 @@
 #include <torch/csrc/autograd/autograd_not_implemented_fallback.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/library.h>
+
+#include <algorithm>
 
 #include "common.h"
 
@@ -233,17 +238,26 @@ Outputs5 lstm_layer_autocast(const at::Tensor& input, const at::Tensor& h0, cons
                          wide(b_hh), reverse);
 }
 
+bool is_16_bit(c10::ScalarType dtype) { return dtype == at::kHalf || dtype == at::kBFloat16; }
+
 // The dtype the layer kernel runs in, or nothing when it does not apply.
 std::optional<c10::ScalarType> layer_dtype(const at::Tensor& input, at::TensorList hx,
                                            at::TensorList params) {
   const c10::ScalarType dtype = params[0].scalar_type();
-  if (dtype != at::kFloat && dtype != at::kDouble) return std::nullopt;
+  if (dtype != at::kFloat && dtype != at::kDouble && !is_16_bit(dtype)) return std::nullopt;
   for (const at::Tensor& t : params) {
     if (t.scalar_type() != dtype || t.device().type() != kMLU) return std::nullopt;
   }
+  if (is_16_bit(dtype)) {
+    const bool same =
+        input.scalar_type() == dtype && std::ranges::all_of(hx, [&](const at::Tensor& t) {
+          return t.scalar_type() == dtype && t.device().type() == kMLU;
+        });
+    return same ? std::optional(at::kFloat) : std::nullopt;
+  }
   // Under autocast a 16-bit input (and the zero state nn.LSTM makes in its dtype) is widened.
   const bool widen = at::autocast::is_autocast_enabled(kMLU) && dtype == at::kFloat &&
-                     (input.scalar_type() == at::kHalf || input.scalar_type() == at::kBFloat16);
+                     is_16_bit(input.scalar_type());
   auto allowed = [&](const at::Tensor& t) {
     return t.scalar_type() == dtype || (widen && t.scalar_type() == input.scalar_type());
   };
@@ -259,7 +273,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
                                                     int64_t num_layers, double dropout, bool train,
                                                     bool bidirectional, bool batch_first) {
   const int64_t directions = bidirectional ? 2 : 1, per_layer = has_biases ? 4 : 2;
-  std::optional<c10::ScalarType> dtype;
+  std::optional<c10::ScalarType> dtype;  // what the layers compute in
   if (input.dim() == 3 && input.device().type() == kMLU && input.numel() > 0 && hx.size() == 2 &&
       static_cast<int64_t>(params.size()) == num_layers * directions * per_layer) {
     dtype = layer_dtype(input, hx, params);  // projections add weights: not covered
@@ -276,11 +290,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
     for (int64_t direction = 0; direction < directions; ++direction) {
       const int64_t index = layer * directions + direction;
       const at::Tensor* w = &params[index * per_layer];
+      auto wide = [&](const at::Tensor& t) { return t.to(*dtype).contiguous(); };
       std::optional<at::Tensor> b_ih, b_hh;
-      if (has_biases) b_ih = w[2], b_hh = w[3];
+      if (has_biases) b_ih = wide(w[2]), b_hh = wide(w[3]);
       auto [out, h, c, gates, cells] =
-          lstm_layer_autograd(x, h0[index].contiguous(), c0[index].contiguous(), w[0].contiguous(),
-                              w[1].contiguous(), b_ih, b_hh, direction == 1);
+          lstm_layer_autograd(x, h0[index].contiguous(), c0[index].contiguous(), wide(w[0]),
+                              wide(w[1]), b_ih, b_hh, direction == 1);
       outputs.push_back(out);
       hy.push_back(h);
       cy.push_back(c);
@@ -288,7 +303,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
     x = directions == 1 ? outputs[0] : at::cat(outputs, 2);
     if (dropout > 0 && train && layer < num_layers - 1) x = at::dropout(x, dropout, true);
   }
-  return {batch_first ? x.transpose(0, 1) : x, at::stack(hy), at::stack(cy)};
+  const c10::ScalarType result = input.scalar_type() == *dtype ? *dtype : params[0].scalar_type();
+  if (batch_first) x = x.transpose(0, 1);
+  return {x.to(result), at::stack(hy).to(result), at::stack(cy).to(result)};
 }
 
 TORCH_LIBRARY(torch_mlu, m) {
