@@ -88,6 +88,26 @@ def test_sum_over_dims_and_layouts(dtype):
                         check(lambda t: t.sum(dim, keepdim=keepdim), x)
 
 
+@pytest.mark.parametrize("shape,dim", [((3000,), 0), ((5, 700), 1), ((300, 40), 0), ((9, 300), 0)],
+                         ids=["long run", "rows", "lanes", "wide lanes"])
+def test_float16_reductions_of_long_runs_and_wide_lanes(shape, dim):
+    # Contiguous float16 is widened in blocks (F16C) before it is reduced: runs longer than a
+    # block, lanes wider than one, with infinities, NaN and subnormals, as PyTorch CPU does them.
+    x = make(shape, torch.float16)
+    special = x.clone()
+    flat = special.view(-1)
+    flat[3], flat[257], flat[-2] = math.inf, -math.inf, math.nan
+    tiny = make(shape, torch.float16, low=-6e-5, high=6e-5)  # mostly float16 subnormals
+    with native():
+        for t in (x, special, tiny):
+            for fn in (lambda v: v.sum(dim), lambda v: v.mean(dim), lambda v: v.amax(dim),
+                       lambda v: v.var(dim), lambda v: v.norm(dim=dim)):
+                expected = fn(t)
+                scale = expected.float().abs().nan_to_num(posinf=0).max().item()
+                torch.testing.assert_close(fn(t.to("mlu")).cpu(), expected, rtol=2e-3,
+                                           atol=2e-3 * scale, equal_nan=True)
+
+
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 def test_mean_over_dims_and_layouts(dtype):
     with native():

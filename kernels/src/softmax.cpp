@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "convert_block.h"
 #include "reduce_plan.h"
 #include "strided_loop.h"
 #include "vec_math.h"
@@ -21,6 +22,9 @@ template <typename T, typename C>
 void gather(C* dst, const char* src, std::int64_t stride, std::int64_t n) {
   if (stride == sizeof(T)) {
     const T* s = reinterpret_cast<const T*>(src);
+    if constexpr (std::is_same_v<T, Half> && std::is_same_v<C, float>) {
+      return convert_block(dst, s, n);  // F16C, not to_float(Half)'s integer code
+    }
     for (std::int64_t i = 0; i < n; ++i) dst[i] = convert<C>(s[i]);
   } else {
     for (std::int64_t i = 0; i < n; ++i) dst[i] = read<T>(src + i * stride);
@@ -31,6 +35,9 @@ template <typename T, typename C>
 void scatter(char* dst, std::int64_t stride, const C* src, std::int64_t n) {
   if (stride == sizeof(T)) {
     T* d = reinterpret_cast<T*>(dst);
+    if constexpr (std::is_same_v<T, Half> && std::is_same_v<C, float>) {
+      return convert_block(d, src, n);
+    }
     for (std::int64_t i = 0; i < n; ++i) d[i] = convert<T>(src[i]);
   } else {
     for (std::int64_t i = 0; i < n; ++i) write<T>(dst + i * stride, src[i]);
