@@ -1,5 +1,6 @@
 """Tensors on mlu: creation, transfers for every dtype, copies, views and storage operations."""
 
+import math
 import pytest
 import torch
 
@@ -66,6 +67,24 @@ def test_on_device_dtype_conversion_matches_cpu(dtype):
     assert torch.equal(converted.cpu(), cpu.to(dtype))
     # and back again, from every dtype to float32
     assert torch.equal(converted.to(torch.float32).cpu(), cpu.to(dtype).to(torch.float32))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
+def test_rounding_float32_to_16_bits_matches_cpu_bit_for_bit(dtype):
+    # Long runs take the vectorised conversions, the tail the scalar one: ties to even, values
+    # that round up to infinity, subnormals, signed zeros and infinities bit for bit; NaN stays
+    # NaN (its bits are not specified: PyTorch CPU's bfloat16 NaN is 0xffff or 0x7fc0).
+    g = torch.Generator().manual_seed(0)
+    bits = torch.randint(-2**31, 2**31, (1000,), generator=g, dtype=torch.int64).to(torch.int32)
+    special = torch.tensor([1 + 2**-8, 1 + 3 * 2**-8, 3.3895e38, 3.4e38, 65519.0, 65520.0, 1e-40,
+                            -1e-45, 6e-8, -0.0, 0.0, math.inf, -math.inf, math.nan, -math.nan])
+    cpu = torch.cat([bits.view(torch.float32), special, special.flip(0)])
+    for length in (cpu.numel(), 23, 7):
+        x = cpu[:length]
+        got, expected = x.to("mlu").to(dtype).cpu(), x.to(dtype)
+        nan = x.isnan()
+        assert torch.equal(got.isnan(), nan)
+        assert torch.equal(got[~nan].view(torch.int16), expected[~nan].view(torch.int16)), dtype
 
 
 def test_mixed_dtype_copies_across_host_and_device():

@@ -32,7 +32,8 @@ void copy(const TensorDesc& dst, const TensorDesc& src) {
           auto* out = reinterpret_cast<To*>(p[0]);
           const auto* in = reinterpret_cast<const From*>(p[1]);
           if constexpr ((std::is_same_v<To, float> && std::is_same_v<From, Half>) ||
-                        (std::is_same_v<To, Half> && std::is_same_v<From, float>)) {
+                        (std::is_same_v<To, Half> && std::is_same_v<From, float>) ||
+                        (std::is_same_v<To, BFloat16> && std::is_same_v<From, float>)) {
             return convert_block(out, in, n);
           }
           for (std::int64_t i = 0; i < n; ++i) out[i] = convert<To>(in[i]);
