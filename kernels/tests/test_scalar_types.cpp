@@ -120,6 +120,33 @@ TEST(BFloat16Conversion, RoundsToNearestEvenAndKeepsNaN) {
   EXPECT_EQ(to_float(BFloat16{0xc040}), -3.0f);
 }
 
+// The bfloat16 rounding blocks (AVX-512F, AVX2, then the scalar tail; the tests run on the base
+// build too, so an AVX-512 machine checks the AVX2 loop) agree with to_bfloat16 bit for bit:
+// every bfloat16 value with its tie and the floats either side of it (so overflow to infinity,
+// subnormals, both signs, NaN payloads); lengths leave tails of each width.
+TEST(BFloat16Conversion, BlocksMatchTheScalarRounding) {
+  std::vector<float> floats{1e-40f, -1e-45f, 3.3895e38f, 3.4e38f, INFINITY, -INFINITY, NAN, -NAN};
+  for (std::uint32_t bits : {0x3f808000u, 0x3f818000u, 0x3f808001u, 0x7f7f8000u, 0x00008000u,
+                             0x7fc00001u, 0xff800001u}) {
+    floats.push_back(std::bit_cast<float>(bits));
+  }
+  for (std::uint32_t high = 0; high <= 0xffff; ++high) {  // each bfloat16, its tie and neighbours
+    for (std::uint32_t low : {0x0000u, 0x7fffu, 0x8000u, 0x8001u}) {
+      floats.push_back(std::bit_cast<float>(high << 16 | low));
+    }
+  }
+  for (std::int64_t n :
+       {std::int64_t{0}, std::int64_t{7}, std::int64_t{15}, std::int64_t{24}, std::int64_t{25},
+        std::int64_t{31}, static_cast<std::int64_t>(floats.size())}) {
+    std::vector<BFloat16> out(static_cast<std::size_t>(n), BFloat16{0x1234});
+    convert_block(out.data(), floats.data(), n);
+    for (std::int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(out[i].bits, to_bfloat16(floats[static_cast<std::size_t>(i)]).bits)
+          << i << " of " << n;
+    }
+  }
+}
+
 TEST(Convert, BoolAndIntegerSemantics) {
   EXPECT_TRUE(convert<bool>(Half{0x3c00}));
   EXPECT_FALSE(convert<bool>(Half{0x8000}));  // -0
