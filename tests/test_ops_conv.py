@@ -215,8 +215,9 @@ print("policy", torch.mlu.kernel_isa()["conv16"])
 
 def conv16_run(run_py, policy):
     """The convolutions' exec lines from oneDNN's log, and the plan counts after each repeat.
-    No 16-bit operand goes through oneDNN's element-by-element reorder ("simple"), which it
-    runs where it has no vectorised one (bfloat16 on AVX2-only CPUs: 50 ns per element)."""
+    No 16-bit operand is widened to float32 (or a float32 result narrowed) by oneDNN's
+    element-by-element reorder ("simple"), which it runs where it has no vectorised one
+    (bfloat16 on AVX2-only CPUs: 50 ns per element)."""
     result = run_py(CONV16_IN_POLICY, timeout=180, MLU_CONV16=policy, ONEDNN_VERBOSE="1")
     assert result.returncode == 0, result
     assert f"policy {policy}" in result.stdout
@@ -230,7 +231,8 @@ def conv16_run(run_py, policy):
     assert len(plans) == 2 and plans[0] == plans[1], plans  # made once per shape and pass
     scalar_conversions = [line for line in result.stdout.splitlines()
                           if ",exec,cpu,reorder,simple" in line
-                          and re.search(r"(src|dst):b?f16:", line)]
+                          and re.search(r"(src|dst):b?f16:", line)
+                          and re.search(r"(src|dst):f32:", line)]
     assert not scalar_conversions, scalar_conversions[:3]
     return convolutions, plans[0]
 
