@@ -66,6 +66,22 @@ def test_binary_operators_with_one_value_along_the_rows_match_cpu(dtype, value):
     torch.testing.assert_close(out.cpu(), torch.mul(a, one).to(out.dtype), **tol(dtype))
 
 
+@pytest.mark.parametrize("shape", [(3, 1000), (700, 3)], ids=["long rows", "short rows"])
+def test_float16_rows_with_a_broadcast_value_round_like_the_cpu(shape):
+    # Float16 rows with an expanded or 0-d input run in blocks, the value filling its block
+    # buffer once; each result is float32's on the widened operands rounded once, as on the CPU.
+    gen = torch.Generator().manual_seed(2)
+    a = torch.randn(*shape, generator=gen).half()
+    column, scalar = torch.randn(shape[0], 1, generator=gen).half(), torch.randn((), generator=gen).half()
+    for op in (torch.add, torch.sub, torch.mul, torch.div):
+        for value in (column.expand(shape), scalar):
+            for x, y in ((a, value), (value, a)):
+                got = op(x.to("mlu"), y.to("mlu"))
+                assert torch.equal(got.cpu(), op(x, y)), (op, tuple(value.shape), x is a)
+    got = torch.addcmul(a.mlu(), column.expand(shape).mlu(), scalar.mlu(), value=0.5)
+    assert torch.equal(got.cpu(), torch.addcmul(a, column.expand(shape), scalar, value=0.5))
+
+
 @pytest.mark.parametrize("op, a, b, out_dtype", [
     # int8 products wrap before they widen; float16 sums round to float16 first; integer division
     # computes in float32

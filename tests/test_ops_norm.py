@@ -220,6 +220,33 @@ def test_layer_norm_dtypes(dtype):
     check(lambda x, w, b: F.layer_norm(x, (16,), w, b), [randn(3, 5, 16), w, b], dtype=dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("norm", ["layer", "group"])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_16_bit_row_norms_are_float32_row_norms_rounded(input_grad, norm, dtype):
+    # 16-bit rows are widened to float32 once and the results rounded once: the outputs and
+    # gradients must be float32's on the widened values, bit for bit (rows of 37 and 70 elements
+    # leave tails after the 8- and 16-wide conversions).
+    gen = torch.Generator().manual_seed(5)
+    shape = (6, 37) if norm == "layer" else (4, 6, 5, 7)
+    x, dy = (torch.randn(*shape, generator=gen).mul(3).add(1).to(dtype) for _ in range(2))
+    w, b = (torch.randn(shape[1] if norm == "group" else 37, generator=gen) for _ in range(2))
+    fn = ((lambda x, w, b: F.layer_norm(x, (37,), w, b, eps=1e-5)) if norm == "layer"
+          else (lambda x, w, b: F.group_norm(x, 3, w, b, eps=1e-5)))
+    results = []
+    for x_, dy_ in ((x, dy), (x.float(), dy.float())):
+        inputs = [t.mlu().requires_grad_(input_grad or i > 0) for i, t in enumerate((x_, w, b))]
+        out = fn(*inputs)
+        out.backward(dy_.mlu())
+        results.append([out] + [t.grad for t in inputs if t.grad is not None])
+    half, wide = results
+    assert half[0].dtype == dtype and len(half) == (4 if input_grad else 3)
+    if input_grad:
+        assert half[1].dtype == dtype
+    for h, f in zip(half, wide):
+        assert torch.equal(h.cpu(), f.cpu().to(h.dtype))
+
+
 def test_layer_norm_errors():
     x = torch.randn(2, 3, 4, device="mlu")
     with pytest.raises(RuntimeError, match="expected input with shape \\[\\*, 5\\]"):

@@ -19,17 +19,26 @@ namespace {
 
 // Contiguous float16 rows in blocks: the operands are widened into float buffers by
 // convert_block's conversion instructions, f runs on the buffers as on float32 rows, and the
-// results are rounded back. Per element the values are those of the per-element loop (NaN
-// payloads aside), whose integer conversions made float16 kernels 3.5-5x slower than float32.
+// results are rounded back. An input of stride 0 (a value along the row, as a gradient broadcast
+// over a reduced dimension) fills its buffer once. Per element the values are those of the
+// per-element loop (NaN payloads aside), whose per-element conversions (integer code, before
+// scalar_types.h used F16C) made float16 kernels 3.5-5x slower than float32; a float16 row plus
+// a broadcast value took 5x float32's time with the F16C ones.
 // Bfloat16's fused loop is faster than blocks (1M-element add: 144 against 201 us).
 template <int N, typename F>
-void map_float16_row(const std::array<char*, N>& p, std::int64_t n, F& f) {
+void map_float16_row(const std::array<char*, N>& p, const std::array<std::int64_t, N>& s,
+                     std::int64_t n, F& f) {
   constexpr std::int64_t kBlock = 256;
   float in[N - 1][kBlock], out[kBlock];
+  for (int k = 0; k < N - 1; ++k) {
+    if (s[k + 1] == 0) {
+      std::fill_n(in[k], std::min(kBlock, n), to_float(*reinterpret_cast<const Half*>(p[k + 1])));
+    }
+  }
   for (std::int64_t start = 0; start < n; start += kBlock) {
     const std::int64_t m = std::min(kBlock, n - start);
     for (int k = 0; k < N - 1; ++k) {
-      convert_block(in[k], reinterpret_cast<const Half*>(p[k + 1]) + start, m);
+      if (s[k + 1] != 0) convert_block(in[k], reinterpret_cast<const Half*>(p[k + 1]) + start, m);
     }
     for (std::int64_t i = 0; i < m; ++i) {
       if constexpr (N == 2)
@@ -57,10 +66,13 @@ void map(const TensorDesc& out, F f, const Ins&... ins) {
   using C = ComputeType<T>;
   constexpr int N = 1 + sizeof...(Ins);
   for_each_row<N>({&out, &ins...}, [&](auto p, auto s, std::int64_t n) {
-    bool contiguous = s[0] == sizeof(Out);
-    for (int k = 1; k < N; ++k) contiguous = contiguous && s[k] == sizeof(T);
+    bool contiguous = s[0] == sizeof(Out), blockable = contiguous;
+    for (int k = 1; k < N; ++k) {
+      contiguous = contiguous && s[k] == sizeof(T);
+      blockable = blockable && (s[k] == sizeof(T) || s[k] == 0);
+    }
     if constexpr (std::is_same_v<T, Half> && std::is_same_v<Out, Half>) {
-      if (contiguous) return map_float16_row<N>(p, n, f);
+      if (blockable) return map_float16_row<N>(p, s, n, f);
     }
     // A local copy of f: the stores through dst could alias the values f captured (a clamp's
     // bounds), which the loop then reloads at every element and does not vectorise.

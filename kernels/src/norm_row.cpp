@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "convert_block.h"
 #include "mlu_kernels/norm.h"
 #include "mlu_kernels/parallel.h"
 #include "norm_common.h"
@@ -39,6 +40,48 @@ std::pair<double, double> sum_and_squares(const T* x, std::int64_t n) {
   return {sum, squares};
 }
 
+// Normalises one row of x into y (T, or float for a widened 16-bit row); returns its mean and
+// reciprocal standard deviation.
+template <typename X, typename C>
+std::pair<double, double> forward_row(const RowNorm& n, std::int64_t r, const X* x, X* y,
+                                      const std::vector<C>& weight, const std::vector<C>& bias,
+                                      double eps) {
+  const auto [sum, squares] = sum_and_squares(x, n.row_size);
+  const double mean = sum / n.row_size;
+  const double var = std::max(squares / n.row_size - mean * mean, 0.0);
+  const double rstd = 1 / std::sqrt(var + eps);
+  const std::int64_t channel0 = first_channel(n, r);
+  const C centre = static_cast<C>(mean), row_scale = static_cast<C>(rstd);
+  // (x - mean) * scale, not x * scale - mean * scale: with fused multiply-adds the latter
+  // leaves mean * scale's rounding error where x == mean (amplified by rstd up to 1/sqrt(eps)).
+  if (n.inner == 1) {  // layer norm: a channel per element
+    const C* w = weight.data() + channel0;
+    const C* b = bias.data() + channel0;
+    for (std::int64_t j = 0; j < n.row_size; ++j)
+      y[j] = convert<X>((convert<C>(x[j]) - centre) * (row_scale * w[j]) + b[j]);
+    return {mean, rstd};
+  }
+  for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
+    const std::int64_t c = channel0 + j0 / n.inner;
+    const C scale = row_scale * weight[c];
+    for (std::int64_t j = j0; j < j0 + n.inner; ++j)
+      y[j] = convert<X>((convert<C>(x[j]) - centre) * scale + bias[c]);
+  }
+  return {mean, rstd};
+}
+
+// 16-bit rows are widened to float once (convert_block's vector conversions) and the results
+// rounded back once: converting each element where it is used, as the float passes read it,
+// made float16 layer and group norm 2.6-3.1x float32's time on AVX2 and bfloat16 1.6-2.3x. The
+// values are the same: the float passes compute in float either way.
+template <typename T>
+struct RowBuffers {
+  explicit RowBuffers(std::int64_t row_size) {
+    if constexpr (kReducedFloat<T>) a.resize(row_size), b.resize(row_size), out.resize(row_size);
+  }
+  std::vector<float> a, b, out;
+};
+
 template <typename T>
 void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
              const TensorDesc& mean_desc, const TensorDesc& rstd_desc, double eps) {
@@ -47,31 +90,17 @@ void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
                        bias = load_vector<C>(n.bias, n.channels, 0);
   std::vector<double> means(n.rows), rstds(n.rows);
   parallel_for(n.rows, row_grain(n), [&](std::int64_t begin, std::int64_t end) {
+    RowBuffers<T> row(n.row_size);
     for (std::int64_t r = begin; r < end; ++r) {
       const T* x = static_cast<const T*>(in.data) + r * n.row_size;
       T* y = static_cast<T*>(out.data) + r * n.row_size;
-      const auto [sum, squares] = sum_and_squares(x, n.row_size);
-      const double mean = sum / n.row_size;
-      const double var = std::max(squares / n.row_size - mean * mean, 0.0);
-      const double rstd = 1 / std::sqrt(var + eps);
-      means[r] = mean;
-      rstds[r] = rstd;
-      const std::int64_t channel0 = first_channel(n, r);
-      const C centre = static_cast<C>(mean), row_scale = static_cast<C>(rstd);
-      // (x - mean) * scale, not x * scale - mean * scale: with fused multiply-adds the latter
-      // leaves mean * scale's rounding error where x == mean (amplified by rstd up to 1/sqrt(eps)).
-      if (n.inner == 1) {  // layer norm: a channel per element
-        const C* w = weight.data() + channel0;
-        const C* b = bias.data() + channel0;
-        for (std::int64_t j = 0; j < n.row_size; ++j)
-          y[j] = convert<T>((convert<C>(x[j]) - centre) * (row_scale * w[j]) + b[j]);
-        continue;
-      }
-      for (std::int64_t j0 = 0; j0 < n.row_size; j0 += n.inner) {
-        const std::int64_t c = channel0 + j0 / n.inner;
-        const C scale = row_scale * weight[c];
-        for (std::int64_t j = j0; j < j0 + n.inner; ++j)
-          y[j] = convert<T>((convert<C>(x[j]) - centre) * scale + bias[c]);
+      if constexpr (kReducedFloat<T>) {
+        convert_block(row.a.data(), x, n.row_size);
+        std::tie(means[r], rstds[r]) =
+            forward_row(n, r, row.a.data(), row.out.data(), weight, bias, eps);
+        convert_block(y, row.out.data(), n.row_size);
+      } else {
+        std::tie(means[r], rstds[r]) = forward_row(n, r, x, y, weight, bias, eps);
       }
     }
   });
@@ -158,15 +187,24 @@ void backward(const RowNorm& n, const TensorDesc* grad_in, const TensorDesc* gra
   const std::int64_t blocks = (n.rows + block_rows - 1) / block_rows;
   std::vector<double> partials(2 * blocks * n.channels, 0.0);  // per block: dweight, dbias
   parallel_for(blocks, 1, [&](std::int64_t first, std::int64_t last) {
+    RowBuffers<T> row(n.row_size);
     for (std::int64_t blk = first; blk < last; ++blk) {
       double* dweight = partials.data() + 2 * blk * n.channels;
       double* dbias = dweight + n.channels;
       for (std::int64_t r = blk * block_rows; r < std::min(n.rows, (blk + 1) * block_rows); ++r) {
         const std::int64_t offset = r * n.row_size;
+        const T* x = static_cast<const T*>(in.data) + offset;
+        const T* dy = static_cast<const T*>(grad_out.data) + offset;
         T* dx = grad_in ? static_cast<T*>(grad_in->data) + offset : nullptr;
-        backward_row(n, r, static_cast<const T*>(in.data) + offset,
-                     static_cast<const T*>(grad_out.data) + offset, dx, means[r], rstds[r], weight,
-                     dweight, dbias);
+        if constexpr (kReducedFloat<T>) {
+          convert_block(row.a.data(), x, n.row_size);
+          convert_block(row.b.data(), dy, n.row_size);
+          backward_row(n, r, row.a.data(), row.b.data(), dx ? row.out.data() : nullptr, means[r],
+                       rstds[r], weight, dweight, dbias);
+          if (dx != nullptr) convert_block(dx, row.out.data(), n.row_size);
+        } else {
+          backward_row(n, r, x, dy, dx, means[r], rstds[r], weight, dweight, dbias);
+        }
       }
     }
   });

@@ -23,7 +23,7 @@ void gather(C* dst, const char* src, std::int64_t stride, std::int64_t n) {
   if (stride == sizeof(T)) {
     const T* s = reinterpret_cast<const T*>(src);
     if constexpr (std::is_same_v<T, Half> && std::is_same_v<C, float>) {
-      return convert_block(dst, s, n);  // F16C, not to_float(Half)'s integer code
+      return convert_block(dst, s, n);  // F16C blocks, not one to_float(Half) each
     }
     for (std::int64_t i = 0; i < n; ++i) dst[i] = convert<C>(s[i]);
   } else {
