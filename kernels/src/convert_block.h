@@ -1,9 +1,9 @@
 // Contiguous runs of float16 converted to and from float with the processor's conversion
 // instructions (F16C, AVX-512F: one instruction per 8 or 16 elements), where scalar_types.h's
 // conversions take one per element. The compiler does not vectorise _Float16 conversions without
-// AVX512-FP16, hence the intrinsics. Widening bfloat16 is
-// a shift, which vectorises; its rounding is written out with integer vectors (AVX2: 1M floats
-// 172-192 -> 126-135 us), as AVX512-BF16's instruction flushes subnormals to zero.
+// AVX512-FP16, hence the intrinsics. Widening bfloat16 is a shift, which vectorises; its rounding
+// is written out with integer vectors (AVX2: 1M floats 172-192 -> 126-135 us), as AVX512-BF16's
+// instruction flushes subnormals to zero.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,6 @@ inline void convert_block(float* out, const Half* in, std::int64_t n) {
   for (; i < n; ++i) out[i] = to_float(in[i]);
 }
 
-// Widening bfloat16 is a shift, which the compiler vectorises.
 inline void convert_block(float* out, const BFloat16* in, std::int64_t n) {
   for (std::int64_t i = 0; i < n; ++i) out[i] = to_float(in[i]);
 }
