@@ -42,7 +42,9 @@ os._exit(0)  # the group's peer is gone: no orderly shutdown
 def test_a_failed_peer_raises_naming_the_collective(tmp_path, fault):
     timeout = 10
     procs = launch(tmp_path, f"TIMEOUT = {timeout}\nFAULT = {fault!r}\n" + PEER_FAILS)
-    code, checks, err = finish(procs, timeout=120)[0]
+    code, checks, err = finish(procs[:1], timeout=120)[0]
+    procs[1].kill()  # a hanging rank would sleep on; nothing is checked in it
+    procs[1].communicate()
     assert code == 0, err[-3000:]
     failed = "cncl:all_reduce (collective #2 of this process group, rank 0 of 2) failed"
     assert failed in checks["error"], checks

@@ -249,6 +249,35 @@ def test_concatenation_copies_into_slices():
     assert "cpp_fused" in kernels and "[&]" not in kernels
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_accumulating_stores_add_repeated_indices(dtype):
+    """Embedding's gradient and index_put(accumulate=True) add every row sent to the same index
+    (14 on average here): PyTorch 2.6's vectorised single-threaded C++ stores overwrote contiguous
+    rows instead. Compared with float32 eager on the same values (bfloat16 sums round at each
+    addition or once, by path)."""
+    torch.manual_seed(0)
+    weight = torch.randn(50, 24, device="mlu", dtype=dtype, requires_grad=True)
+    indices = torch.randint(0, 50, (35, 20), device="mlu")  # 700 lookups of 50 rows
+    grad = torch.randn(35, 20, 24, device="mlu", dtype=dtype)
+    tolerance = {"atol": 0.1, "rtol": 0.02} if dtype == torch.bfloat16 else {}
+
+    def lookup(weight, indices):
+        return F.embedding(indices, weight) * 2
+
+    def accumulate(target, indices, rows):
+        return target.index_put((indices,), rows, accumulate=True)
+
+    reference = weight.detach().float().requires_grad_()
+    lookup(reference, indices).backward(grad.float())
+    torch.compile(lookup)(weight, indices).backward(grad)
+    torch.testing.assert_close(weight.grad, reference.grad.to(dtype), **tolerance)
+
+    target = torch.zeros(50, 24, device="mlu", dtype=dtype)
+    rows, flat = grad.reshape(700, 24), indices.reshape(700)
+    expected = accumulate(target.float(), flat, rows.float()).to(dtype)
+    torch.testing.assert_close(torch.compile(accumulate)(target, flat, rows), expected, **tolerance)
+
+
 def test_a_costly_value_used_twice_is_computed_once():
     from torch._inductor.utils import run_and_get_code
 

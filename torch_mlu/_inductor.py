@@ -15,6 +15,7 @@ Registration is lazy: importing Inductor costs most of a second, so torch_mlu re
 Inductor's graph module or Dynamo's device interfaces are first imported (``install``).
 """
 
+import contextlib
 import ctypes
 import functools
 import importlib.abc
@@ -119,6 +120,33 @@ _CPU_KERNEL_CALL = "async_compile.cpp_pybinding("
 _CODEGEN_CONFIG = {"cpp.threads": _KERNEL_THREADS, "cuda_backend": "cpp"}
 
 
+@contextlib.contextmanager
+def _accumulating_contiguous_vector_stores():
+    """PyTorch 2.6's vectorised C++ kernels drop the addition from an accumulating store to
+    contiguous elements when the kernel is single-threaded, as every mlu kernel is: index_put
+    with accumulate=True (embedding's gradient) overwrote instead of adding. Adds the stored-to
+    value first, as later versions' ``_get_store_line`` does itself."""
+    from torch._inductor.codegen.cpp import CppVecKernel
+    from torch._inductor.codegen.cpp_utils import cexpr_index
+
+    store_line = CppVecKernel._get_store_line
+
+    def accumulating_store_line(self, value, var, index, dtype, accu_store=False):
+        if accu_store and self._try_get_const_stride(index, self.itervars[self.tiling_idx]) == 1:
+            address = f"{var} + {cexpr_index(index)}"
+            count = "" if dtype == torch.float and self.tail_size is None else (
+                f", {cexpr_index(self.num_elems)}")
+            value = f"({value} + {self._get_vec_type(dtype)}::loadu({address}{count}))"
+            accu_store = False
+        return store_line(self, value, var, index, dtype, accu_store)
+
+    CppVecKernel._get_store_line = accumulating_store_line
+    try:
+        yield
+    finally:
+        CppVecKernel._get_store_line = store_line
+
+
 def _scheduling_class():
     from torch._inductor import config
     from torch._inductor.codegen.cpp import CppScheduling
@@ -128,11 +156,11 @@ def _scheduling_class():
         """Inductor's C++ scheduling, with kernels defined as queued mlu kernels."""
 
         def codegen_node(self, node):
-            with config.patch(_CODEGEN_CONFIG):
+            with config.patch(_CODEGEN_CONFIG), _accumulating_contiguous_vector_stores():
                 return super().codegen_node(node)
 
         def flush(self):
-            with config.patch(_CODEGEN_CONFIG):
+            with config.patch(_CODEGEN_CONFIG), _accumulating_contiguous_vector_stores():
                 return super().flush()
 
         def define_kernel(self, src_code, nodes, kernel_args=None):
