@@ -363,11 +363,13 @@ Decisions& decisions() {
   return kept;
 }
 
-// A 16-bit convolution's plan under MLU_CONV16's policy. "auto" keeps AMX kernels; other 16-bit
-// kernels are faster than widening on some CPUs and slower on others (bfloat16, ResNet-18 layers:
-// 1.3-1.8x faster than float32 on AMD Zen 4, 1.5-1.8x slower on a Xeon without AMX), so both are
-// timed on the first call's operands and the faster one is kept for the layer (decision_key). The
-// passes only write their output, so the timed runs leave the same result as one run.
+// A 16-bit convolution's plan under MLU_CONV16's policy. oneDNN's 16-bit kernels are faster than
+// widening for some layers and CPUs and slower for others (bfloat16, ResNet-18 layers: 1.3-1.8x
+// faster than float32 on AMD Zen 4, 1.5-1.8x slower on a Xeon without AMX; on AMX, 2x faster for
+// 64 channels at 32 x 32 but 2-3x slower for 512 channels at 1 x 1, where moving the weights is
+// the work), so "auto" times both on the first call's operands and keeps the faster one for the
+// layer (decision_key). The passes only write their output, so the timed runs leave the same
+// result as one run.
 std::shared_ptr<const Plan> plan_16_bit_convolution(ConvPass pass, const DirectConv& conv,
                                                     const TensorDesc& x, const TensorDesc& w,
                                                     const TensorDesc& y, const TensorDesc* bias) {
@@ -383,12 +385,10 @@ std::shared_ptr<const Plan> plan_16_bit_convolution(ConvPass pass, const DirectC
   auto seconds_of = [&](const Plan& plan) {
     return seconds_per_run([&] { run(plan, pass, conv, x, w, y, bias); });
   };
-  // The float32 policy does not build the 16-bit primitive it would discard; "auto" keeps AMX
-  // kernels untimed.
+  // The float32 policy does not build the 16-bit primitive it would discard.
   std::shared_ptr<Plan> in_16_bits, widened;
   if (conv16_policy() != Conv16::Float32) in_16_bits = plan_in_16_bits(pass, conv, x, w, y, bias);
-  if (in_16_bits && conv16_policy() == Conv16::Auto &&
-      in_16_bits->implementation.find("amx") == std::string::npos) {
+  if (in_16_bits && conv16_policy() == Conv16::Auto) {
     const PlanKey key = decision_key(pass, conv, x, w, bias);
     std::optional<bool> keep = decisions().find(key);
     if (!keep) {
