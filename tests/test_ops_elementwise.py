@@ -405,7 +405,7 @@ def gelu_of_x(x, y):
 def test_contiguous_float16_rows_round_as_cpu_does(fn):
     # Contiguous float16 rows are computed in blocks of float32 widened by conversion
     # instructions: the rounding of every element, the blocks' tails (1000 = 3 * 256 + 232),
-    # subnormals, overflow to infinity and NaN must be CPU's, bit for bit.
+    # subnormals, overflow to infinity and NaN must be CPU's, bit for bit (gelu's: see below).
     gen = torch.Generator().manual_seed(5)
     x = (torch.randn(1000, generator=gen) * 4).half()
     y = torch.randn(1000, generator=gen).half()
