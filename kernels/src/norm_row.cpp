@@ -73,11 +73,15 @@ std::pair<double, double> forward_row(const RowNorm& n, std::int64_t r, const X*
 // 16-bit rows are widened to float once (convert_block's vector conversions) and the results
 // rounded back once: converting each element where it is used, as the float passes read it,
 // made float16 layer and group norm 2.6-3.1x float32's time on AVX2 and bfloat16 1.6-2.3x. The
-// values are the same: the float passes compute in float either way.
+// values are the same: the float passes compute in float either way. The forward widens its
+// input (a); the backward also its output gradient (b).
 template <typename T>
 struct RowBuffers {
-  explicit RowBuffers(std::int64_t row_size) {
-    if constexpr (kReducedFloat<T>) a.resize(row_size), b.resize(row_size), out.resize(row_size);
+  RowBuffers(std::int64_t row_size, bool backward) {
+    if constexpr (kReducedFloat<T>) {
+      a.resize(row_size), out.resize(row_size);
+      if (backward) b.resize(row_size);
+    }
   }
   std::vector<float> a, b, out;
 };
@@ -90,7 +94,7 @@ void forward(const RowNorm& n, const TensorDesc& out, const TensorDesc& in,
                        bias = load_vector<C>(n.bias, n.channels, 0);
   std::vector<double> means(n.rows), rstds(n.rows);
   parallel_for(n.rows, row_grain(n), [&](std::int64_t begin, std::int64_t end) {
-    RowBuffers<T> row(n.row_size);
+    RowBuffers<T> row(n.row_size, /*backward=*/false);
     for (std::int64_t r = begin; r < end; ++r) {
       const T* x = static_cast<const T*>(in.data) + r * n.row_size;
       T* y = static_cast<T*>(out.data) + r * n.row_size;
@@ -187,7 +191,7 @@ void backward(const RowNorm& n, const TensorDesc* grad_in, const TensorDesc* gra
   const std::int64_t blocks = (n.rows + block_rows - 1) / block_rows;
   std::vector<double> partials(2 * blocks * n.channels, 0.0);  // per block: dweight, dbias
   parallel_for(blocks, 1, [&](std::int64_t first, std::int64_t last) {
-    RowBuffers<T> row(n.row_size);
+    RowBuffers<T> row(n.row_size, /*backward=*/true);
     for (std::int64_t blk = first; blk < last; ++blk) {
       double* dweight = partials.data() + 2 * blk * n.channels;
       double* dbias = dweight + n.channels;
