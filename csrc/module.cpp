@@ -418,6 +418,8 @@ PYBIND11_MODULE(_C, m) {
     out["matmul_bfloat16"] = info.matmul_bfloat16;
     out["matmul_float16"] = info.matmul_float16;
     out["matmul_float32"] = info.matmul_float32;
+    out["lstm_bfloat16"] = info.lstm_bfloat16;
+    out["lstm_float16"] = info.lstm_float16;
     out["conv16_policy"] = info.conv16_policy;
     out["conv_bfloat16_plans"] =
         py::make_tuple(info.conv_bfloat16_in_16_bits, info.conv_bfloat16_widened);

@@ -36,6 +36,16 @@ def test_float32_products_take_onednn_brgemm_exactly_where_the_cpu_has_avx512():
     assert ISA["matmul32"] == expected
 
 
+def test_lstm_products_run_on_amx_exactly_where_the_cpu_has_it():
+    # A float32 LSTM layer asked for 16-bit products (autocast) takes them only on AMX, where they
+    # are faster than float32 ones; elsewhere its products stay float32.
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    capped = bool(cap) and "AMX" not in cap and cap != "ALL"
+    for dtype, flag in (("bfloat16", "amx_bf16"), ("float16", "amx_fp16")):
+        expected = "AMX" if flag in CPU_FLAGS and not capped else "float32"
+        assert ISA["lstm16"][dtype] == expected, dtype
+
+
 SIXTEEN_BIT_KERNELS = """
 import torch
 import torch.nn.functional as F

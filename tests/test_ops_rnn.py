@@ -107,8 +107,9 @@ def test_lstm_runs_whole_sequence_layers_and_matches_cpu(dtype, layers, bidirect
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_a_16_bit_lstm_runs_the_float32_layers(dtype):
     # Weights, input and state in one 16-bit dtype: the layers compute in float32 from the
-    # widened operands, as PyTorch CPU's float32 LSTM does from the same rounded values, and
-    # every result and gradient comes back in the 16-bit dtype.
+    # widened operands (their products in that dtype where the CPU has AMX for it), as PyTorch
+    # CPU's float32 LSTM does from the same rounded values, and every result and gradient comes
+    # back in the 16-bit dtype.
     cpu, mlu = lstm_pair(dtype, num_layers=2, bidirectional=True)
     cpu.float()
     g = torch.Generator().manual_seed(1)
@@ -177,7 +178,115 @@ def test_lstm_under_autocast_widens_a_float16_input_once():
         out, _ = mlu(x.to("mlu", torch.float16))
     assert out.dtype == torch.float32
     assert "torch_mlu.lstm_layer" in recorded.names
-    torch.testing.assert_close(out.cpu(), cpu(x.half().float())[0].detach(), rtol=1e-4, atol=1e-5)
+    # Float32 products unless this CPU has AMX for float16 (then they round to it: see below).
+    exact = torch.mlu.kernel_isa()["lstm16"]["float16"] == "float32"
+    torch.testing.assert_close(out.cpu(), cpu(x.half().float())[0].detach(),
+                               rtol=1e-4 if exact else 2e-2, atol=1e-5 if exact else 2e-2)
+
+
+LSTM16 = torch.mlu.kernel_isa()["lstm16"]
+
+
+class LayerCalls(TorchDispatchMode):
+    """The products argument of every torch_mlu.lstm_layer call (None when not given)."""
+
+    def __init__(self):
+        super().__init__()
+        self.products = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if str(func.overloadpacket) == "torch_mlu.lstm_layer":
+            self.products.append(kwargs.get("products", args[8] if len(args) > 8 else None))
+        return func(*args, **kwargs)
+
+
+def layer_operands(seed=0, steps=6, batch=3, inputs=40, hidden=24, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(steps, batch, inputs), (batch, hidden), (batch, hidden), (4 * hidden, inputs),
+              (4 * hidden, hidden), (4 * hidden,)]
+    return [(torch.randn(s, generator=g) * 0.5).to(dtype) for s in shapes]
+
+
+def layer_reference(x, h0, c0, w_ih, w_hh, b, products):
+    """One LSTM layer in float64 whose products read their operands rounded to `products` (None:
+    not rounded), as the device's 16-bit products do; biases b_ih = b_hh = b."""
+    def r(t):
+        return (t.float().to(products) if products else t.float()).double()
+
+    gates_in = r(x) @ r(w_ih).T + 2 * b.double()
+    h, c, out = h0.double(), c0.double(), []
+    for t in range(x.shape[0]):
+        i, f, g, o = (gates_in[t] + r(h) @ r(w_hh).T).chunk(4, dim=-1)
+        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+        h = o.sigmoid() * c.tanh()
+        out.append(h)
+    return torch.stack(out), h, c
+
+
+@pytest.mark.parametrize("products", [torch.bfloat16, torch.float16])
+def test_lstm_layer_rounds_its_products_where_the_cpu_has_amx(products):
+    # Asked for 16-bit products, a float32 layer rounds each product's operands (input, weights,
+    # each step's h) to that dtype and accumulates in float32 where this CPU has AMX for it;
+    # elsewhere its products stay float32.
+    operands = layer_operands()
+    x, h0, c0, w_ih, w_hh, b = (t.to("mlu") for t in operands)
+    out, hy, cy, _, _ = torch.ops.torch_mlu.lstm_layer(x, h0, c0, w_ih, w_hh, b, b, False,
+                                                       products=products)
+    on_amx = LSTM16[str(products).removeprefix("torch.")] == "AMX"
+    rounded = layer_reference(*operands, products if on_amx else None)
+    other = layer_reference(*operands, None if on_amx else products)
+    for got, want, unlike in zip((out, hy, cy), rounded, other):
+        torch.testing.assert_close(got.cpu().double(), want, rtol=0, atol=2e-3)
+        # The rounding shows: the reference of the other kind is further away.
+        assert (got.cpu().double() - want).abs().max() < (got.cpu().double() - unlike).abs().max()
+
+
+def test_lstm_layer_backward_with_16_bit_products_tracks_float32():
+    x, h0, c0, w_ih, w_hh, b = (t.to("mlu") for t in layer_operands(seed=1))
+    out = torch.ops.torch_mlu.lstm_layer(x, h0, c0, w_ih, w_hh, b, b, False)
+    grad = torch.randn(out[0].shape, generator=torch.Generator().manual_seed(2)).to("mlu")
+    grads = {}
+    for products in (None, torch.bfloat16):
+        grads[products] = torch.ops.torch_mlu.lstm_layer_backward(
+            grad, None, None, x, h0, c0, w_ih, w_hh, False, out[0], out[3], out[4],
+            products=products)
+    for name, wide, narrow in zip(("input", "h0", "c0", "w_ih", "w_hh", "bias"),
+                                  grads[None], grads[torch.bfloat16]):
+        scale = wide.abs().max().item()
+        torch.testing.assert_close(narrow.cpu(), wide.cpu(), rtol=0, atol=2e-2 * scale, msg=name)
+        if LSTM16["bfloat16"] == "AMX" and name != "bias":  # the bias gradient sums in float32
+            assert not torch.equal(narrow.cpu(), wide.cpu()), name
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_lstm_under_autocast_asks_for_16_bit_products(dtype):
+    cpu, mlu = lstm_pair(num_layers=2, bidirectional=True)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(7, 3, 6, generator=g)
+    state = tuple(torch.randn(4, 3, 5, generator=g) for _ in range(2))
+    with torch.autocast("mlu", dtype=dtype), LayerCalls() as calls:
+        got = run_lstm(mlu, x, state, "mlu")
+    assert calls.products == [dtype] * 4
+    assert got[0].dtype == torch.float32
+    expected = run_lstm(cpu, x, state, "cpu")
+    for i, (m, c) in enumerate(zip(got, expected)):
+        torch.testing.assert_close(m.cpu(), c, rtol=3e-2, atol=3e-2, msg=f"result {i}")
+    with LayerCalls() as calls:  # outside autocast: float32 products
+        mlu(x.to("mlu"))
+    assert calls.products == [None] * 4
+
+
+def test_lstm_layer_rejects_products_it_cannot_take():
+    x, h0, c0, w_ih, w_hh, b = (t.to("mlu") for t in layer_operands())
+    with pytest.raises(RuntimeError, match="products must be float32, or float16 or bfloat16"):
+        torch.ops.torch_mlu.lstm_layer(x, h0, c0, w_ih, w_hh, b, b, False, products=torch.float64)
+    doubles = [t.double() for t in (x, h0, c0, w_ih, w_hh, b)]
+    with pytest.raises(RuntimeError, match="for a Double layer"):
+        torch.ops.torch_mlu.lstm_layer(*doubles[:5], doubles[5], doubles[5], False,
+                                       products=torch.bfloat16)
+    out, *_ = torch.ops.torch_mlu.lstm_layer(x, h0, c0, w_ih, w_hh, b, b, False)
+    assert torch.isfinite(out).all()
 
 
 def test_lstm_layer_rejects_mismatched_weights():

@@ -63,7 +63,9 @@ def report():
           f"{isa['variant']} variant (built: {', '.join(isa['built']) or isa['variant']}), using "
           f"{' '.join(isa['instruction_sets']) or 'the x86-64 baseline'}")
     print(f"16-bit matrix products: bfloat16 on {isa['matmul16']['bfloat16']}, float16 on "
-          f"{isa['matmul16']['float16']}; float32 products on {isa['matmul32']}")
+          f"{isa['matmul16']['float16']}; float32 products on {isa['matmul32']}; LSTM products "
+          f"under autocast: bfloat16 on {isa['lstm16']['bfloat16']}, float16 on "
+          f"{isa['lstm16']['float16']}")
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(VARIABLES))
     print("environment: " + (" ".join(f"{k}={v}" for k, v in settings) or "no MLU settings"))
 

@@ -8,7 +8,9 @@
 // the composite slower in float16 than in float32. A 16-bit LSTM (weights, input and state of one
 // 16-bit dtype) also runs the float32 layers, its operands widened once per call and its results
 // rounded once, as the other 16-bit kernels compute in float32 (the composite's per-step products
-// each widened the weights: 5x the float32 time on an AVX2-only CPU).
+// each widened the weights: 5x the float32 time on an AVX2-only CPU). In both cases the layers'
+// matrix products are asked to run in the 16-bit dtype (`products`): the device does so where its
+// 16-bit matrix units are faster (AMX on the software MLU), the cells and states staying float32.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <ATen/ops/lstm_native.h>
@@ -56,10 +58,24 @@ void check_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor
   TORCH_CHECK(input.is_contiguous(), "lstm_layer: operands must be contiguous");
 }
 
+// The dtype the layer's products may round to: a 16-bit one only for a float32 layer.
+hal::DType products_dtype(std::optional<c10::ScalarType> products, c10::ScalarType dtype) {
+  if (!products) return hal::DType::Float32;
+  const bool valid =
+      *products == at::kFloat ||
+      ((*products == at::kHalf || *products == at::kBFloat16) && dtype == at::kFloat);
+  TORCH_CHECK(valid,
+              "lstm_layer: products must be float32, or float16 or bfloat16 for a float32 layer, "
+              "got ",
+              *products, " for a ", dtype, " layer");
+  return kernel_dtype(*products);
+}
+
 hal::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                               const at::Tensor& w_ih, const at::Tensor& w_hh,
                               const std::optional<at::Tensor>& b_ih,
-                              const std::optional<at::Tensor>& b_hh, bool reverse) {
+                              const std::optional<at::Tensor>& b_hh, bool reverse,
+                              std::optional<c10::ScalarType> products) {
   check_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh);
   return {describe(input),
           describe(w_ih),
@@ -68,16 +84,18 @@ hal::LstmLayer describe_layer(const at::Tensor& input, const at::Tensor& h0, con
           maybe_describe(b_hh.value_or(at::Tensor())),
           describe(h0),
           describe(c0),
-          reverse};
+          reverse,
+          products_dtype(products, input.scalar_type())};
 }
 
 Outputs5 lstm_layer(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                     const at::Tensor& w_ih, const at::Tensor& w_hh,
                     const std::optional<at::Tensor>& b_ih, const std::optional<at::Tensor>& b_hh,
-                    bool reverse) {
+                    bool reverse, std::optional<c10::ScalarType> products) {
   const c10::Device device = common_device({&input, &h0, &c0, &w_ih, &w_hh});
   c10::DeviceGuard guard(device);
-  const hal::LstmLayer layer = describe_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+  const hal::LstmLayer layer =
+      describe_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, products);
   const int64_t steps = input.size(0), batch = input.size(1), hidden = h0.size(1);
   at::Tensor output = at::empty({steps, batch, hidden}, input.options());
   at::Tensor hy = at::empty_like(h0), cy = at::empty_like(c0);
@@ -94,12 +112,13 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
                            const std::optional<at::Tensor>& grad_cy, const at::Tensor& input,
                            const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& w_ih,
                            const at::Tensor& w_hh, bool reverse, const at::Tensor& output,
-                           const at::Tensor& gates, const at::Tensor& cells) {
+                           const at::Tensor& gates, const at::Tensor& cells,
+                           std::optional<c10::ScalarType> products) {
   const c10::Device device =
       common_device({&input, &h0, &c0, &w_ih, &w_hh, &output, &gates, &cells});
   c10::DeviceGuard guard(device);
   const hal::LstmLayer layer =
-      describe_layer(input, h0, c0, w_ih, w_hh, std::nullopt, std::nullopt, reverse);
+      describe_layer(input, h0, c0, w_ih, w_hh, std::nullopt, std::nullopt, reverse, products);
   auto dense = [&](const std::optional<at::Tensor>& g, const at::Tensor& like) {
     if (!g || !g->defined()) return at::Tensor();
     TORCH_CHECK(g->sizes() == like.sizes(), "lstm_layer_backward: gradient of shape ", g->sizes(),
@@ -134,8 +153,10 @@ Grads6 lstm_layer_backward(const std::optional<at::Tensor>& grad_output,
 Outputs5 lstm_layer_meta(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                          const at::Tensor& w_ih, const at::Tensor& w_hh,
                          const std::optional<at::Tensor>& b_ih,
-                         const std::optional<at::Tensor>& b_hh, bool /*reverse*/) {
+                         const std::optional<at::Tensor>& b_hh, bool /*reverse*/,
+                         std::optional<c10::ScalarType> products) {
   check_layer(input, h0, c0, w_ih, w_hh, b_ih, b_hh);
+  products_dtype(products, input.scalar_type());
   const int64_t steps = input.size(0), batch = input.size(1), hidden = h0.size(1);
   return {at::empty({steps, batch, hidden}, input.options()), at::empty_like(h0),
           at::empty_like(c0), at::empty({steps, batch, 4 * hidden}, input.options()),
@@ -146,8 +167,9 @@ Grads6 lstm_layer_backward_meta(const std::optional<at::Tensor>&, const std::opt
                                 const std::optional<at::Tensor>&, const at::Tensor& input,
                                 const at::Tensor& h0, const at::Tensor& c0, const at::Tensor& w_ih,
                                 const at::Tensor& w_hh, bool, const at::Tensor&, const at::Tensor&,
-                                const at::Tensor&) {
+                                const at::Tensor&, std::optional<c10::ScalarType> products) {
   check_layer(input, h0, c0, w_ih, w_hh, std::nullopt, std::nullopt);
+  products_dtype(products, input.scalar_type());
   return {at::empty_like(input), at::empty_like(h0),   at::empty_like(c0),
           at::empty_like(w_ih),  at::empty_like(w_hh), at::empty({w_ih.size(0)}, w_ih.options())};
 }
@@ -158,13 +180,13 @@ using torch::autograd::variable_list;
 using LayerSignature = Outputs5(const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                 const at::Tensor&, const at::Tensor&,
                                 const std::optional<at::Tensor>&, const std::optional<at::Tensor>&,
-                                bool);
+                                bool, std::optional<c10::ScalarType>);
 using LayerBackwardSignature = Grads6(const std::optional<at::Tensor>&,
                                       const std::optional<at::Tensor>&,
                                       const std::optional<at::Tensor>&, const at::Tensor&,
                                       const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, bool, const at::Tensor&, const at::Tensor&,
-                                      const at::Tensor&);
+                                      const at::Tensor&, std::optional<c10::ScalarType>);
 
 const c10::TypedOperatorHandle<LayerSignature>& layer_op() {
   static const auto op = c10::Dispatcher::singleton()
@@ -184,12 +206,14 @@ struct LstmLayer : torch::autograd::Function<LstmLayer> {
   static variable_list forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& h0,
                                const at::Tensor& c0, const at::Tensor& w_ih, const at::Tensor& w_hh,
                                const std::optional<at::Tensor>& b_ih,
-                               const std::optional<at::Tensor>& b_hh, bool reverse) {
+                               const std::optional<at::Tensor>& b_hh, bool reverse,
+                               std::optional<c10::ScalarType> products) {
     at::AutoDispatchBelowADInplaceOrView below_autograd;
     auto [out, hy, cy, gates, cells] =
-        layer_op().call(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+        layer_op().call(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, products);
     ctx->save_for_backward({input, h0, c0, w_ih, w_hh, out, gates, cells});
     ctx->saved_data["reverse"] = reverse;
+    ctx->saved_data["products"] = products ? c10::IValue(*products) : c10::IValue();
     ctx->saved_data["has_ih"] = b_ih.has_value() && b_ih->defined();
     ctx->saved_data["has_hh"] = b_hh.has_value() && b_hh->defined();
     ctx->mark_non_differentiable({gates, cells});
@@ -202,9 +226,11 @@ struct LstmLayer : torch::autograd::Function<LstmLayer> {
     auto optional = [](const at::Tensor& g) {
       return g.defined() ? std::optional<at::Tensor>(g) : std::nullopt;
     };
+    const c10::IValue& products = ctx->saved_data["products"];
     auto [grad_input, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_bias] = layer_backward_op().call(
         optional(grads[0]), optional(grads[1]), optional(grads[2]), s[0], s[1], s[2], s[3], s[4],
-        ctx->saved_data["reverse"].toBool(), s[5], s[6], s[7]);
+        ctx->saved_data["reverse"].toBool(), s[5], s[6], s[7],
+        products.isNone() ? std::nullopt : std::optional(products.toScalarType()));
     // Both biases get the same gradient; each its own tensor, as .grad accumulates in place.
     const bool has_ih = ctx->saved_data["has_ih"].toBool(),
                has_hh = ctx->saved_data["has_hh"].toBool();
@@ -215,6 +241,7 @@ struct LstmLayer : torch::autograd::Function<LstmLayer> {
             grad_w_hh,
             has_ih ? grad_bias : at::Tensor(),
             has_hh ? (has_ih ? grad_bias.clone() : grad_bias) : at::Tensor(),
+            at::Tensor(),
             at::Tensor()};
   }
 };
@@ -222,8 +249,10 @@ struct LstmLayer : torch::autograd::Function<LstmLayer> {
 Outputs5 lstm_layer_autograd(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                              const at::Tensor& w_ih, const at::Tensor& w_hh,
                              const std::optional<at::Tensor>& b_ih,
-                             const std::optional<at::Tensor>& b_hh, bool reverse) {
-  const variable_list out = LstmLayer::apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse);
+                             const std::optional<at::Tensor>& b_hh, bool reverse,
+                             std::optional<c10::ScalarType> products) {
+  const variable_list out =
+      LstmLayer::apply(input, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse, products);
   return {out[0], out[1], out[2], out[3], out[4]};
 }
 
@@ -231,11 +260,12 @@ Outputs5 lstm_layer_autograd(const at::Tensor& input, const at::Tensor& h0, cons
 Outputs5 lstm_layer_autocast(const at::Tensor& input, const at::Tensor& h0, const at::Tensor& c0,
                              const at::Tensor& w_ih, const at::Tensor& w_hh,
                              const std::optional<at::Tensor>& b_ih,
-                             const std::optional<at::Tensor>& b_hh, bool reverse) {
+                             const std::optional<at::Tensor>& b_hh, bool reverse,
+                             std::optional<c10::ScalarType> products) {
   c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastPrivateUse1);
   auto wide = [](const auto& t) { return at::autocast::cached_cast(at::kFloat, t, kMLU); };
   return layer_op().call(wide(input), wide(h0), wide(c0), wide(w_ih), wide(w_hh), wide(b_ih),
-                         wide(b_hh), reverse);
+                         wide(b_hh), reverse, products);
 }
 
 bool is_16_bit(c10::ScalarType dtype) { return dtype == at::kHalf || dtype == at::kBFloat16; }
@@ -282,6 +312,14 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
     return at::native::lstm(input, hx, params, has_biases, num_layers, dropout, train,
                             bidirectional, batch_first);
   }
+  // Products in 16 bits where autocast or the parameters ask for them (see the top).
+  std::optional<c10::ScalarType> products;
+  if (is_16_bit(params[0].scalar_type())) {
+    products = params[0].scalar_type();
+  } else if (*dtype == at::kFloat && at::autocast::is_autocast_enabled(kMLU) &&
+             is_16_bit(at::autocast::get_autocast_dtype(kMLU))) {
+    products = at::autocast::get_autocast_dtype(kMLU);
+  }
   at::Tensor x = (batch_first ? input.transpose(0, 1) : input).to(*dtype).contiguous();
   const at::Tensor h0 = hx[0].to(*dtype), c0 = hx[1].to(*dtype);
   std::vector<at::Tensor> hy, cy;
@@ -295,7 +333,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
       if (has_biases) b_ih = wide(w[2]), b_hh = wide(w[3]);
       auto [out, h, c, gates, cells] =
           lstm_layer_autograd(x, h0[index].contiguous(), c0[index].contiguous(), wide(w[0]),
-                              wide(w[1]), b_ih, b_hh, direction == 1);
+                              wide(w[1]), b_ih, b_hh, direction == 1, products);
       outputs.push_back(out);
       hy.push_back(h);
       cy.push_back(c);
@@ -311,13 +349,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> lstm(const at::Tensor& input, at:
 TORCH_LIBRARY(torch_mlu, m) {
   m.def(
       "lstm_layer(Tensor input, Tensor h0, Tensor c0, Tensor w_ih, Tensor w_hh, Tensor? b_ih, "
-      "Tensor? b_hh, "
-      "bool reverse) -> (Tensor output, Tensor hy, Tensor cy, Tensor gates, Tensor cells)");
+      "Tensor? b_hh, bool reverse, ScalarType? products=None) -> (Tensor output, Tensor hy, "
+      "Tensor cy, Tensor gates, Tensor cells)");
   m.def(
       "lstm_layer_backward(Tensor? grad_output, Tensor? grad_hy, Tensor? grad_cy, Tensor input, "
       "Tensor h0, "
       "Tensor c0, Tensor w_ih, Tensor w_hh, bool reverse, Tensor output, Tensor gates, Tensor "
-      "cells) -> "
+      "cells, ScalarType? products=None) -> "
       "(Tensor grad_input, Tensor grad_h0, Tensor grad_c0, Tensor grad_w_ih, Tensor grad_w_hh, "
       "Tensor grad_bias)");
 }

@@ -21,7 +21,8 @@ OperationsInfo operations_info() {
           k::gemm16_path(false),    k::conv16_policy_from_environment(),
           conv.bfloat16_in_16_bits, conv.bfloat16_widened,
           conv.float16_in_16_bits,  conv.float16_widened,
-          k::gemm32_path()};
+          k::gemm32_path(),         k::lstm16_path(true),
+          k::lstm16_path(false)};
 }
 
 std::uint32_t supported_dtypes() {

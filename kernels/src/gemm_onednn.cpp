@@ -20,6 +20,12 @@
 #include "onednn_common.h"
 
 namespace mlu::kernels {
+
+struct MatmulPlan {
+  std::optional<dnnl::matmul> primitive;  // none: oneDNN has no kernel for it worth using
+  dnnl::memory::desc a, b, out, bias, scratchpad;
+};
+
 namespace {
 
 using dnnl::memory;
@@ -45,11 +51,6 @@ memory::desc bias_desc(const TensorDesc& bias, int ndim, memory::data_type type)
   strides.back() = step;
   return memory::desc(dims, type, strides);
 }
-
-struct MatmulPlan {
-  std::optional<dnnl::matmul> primitive;  // none: oneDNN has no kernel for it worth using
-  memory::desc a, b, out, bias, scratchpad;
-};
 
 // Keeps pd's primitive in the plan when `use`.
 void keep_if(MatmulPlan& plan, const dnnl::matmul::primitive_desc& pd, bool use) {
@@ -83,22 +84,39 @@ void append(Key& key, const TensorDesc& d) {
   key.insert(key.end(), d.strides.begin(), d.strides.begin() + d.ndim);
 }
 
+memory::data_type onednn_type(DType dtype) {
+  if (dtype == DType::BFloat16) return memory::data_type::bf16;
+  return dtype == DType::Float16 ? memory::data_type::f16 : memory::data_type::f32;
+}
+
+// A plan for out = a @ b (+ bias) (+ out when accumulate), the bias of out's dtype. A float32 out
+// from 16-bit operands is kept only on AMX: elsewhere oneDNN's mixed kernels are not known to beat
+// float32 products.
 std::shared_ptr<const MatmulPlan> make_plan(const TensorDesc& out, const TensorDesc& a,
-                                            const TensorDesc& b, const TensorDesc* bias) {
-  const auto type = out.dtype == DType::BFloat16 ? memory::data_type::bf16 : memory::data_type::f16;
+                                            const TensorDesc& b, const TensorDesc* bias,
+                                            bool accumulate) {
   auto plan = std::make_shared<MatmulPlan>();
-  plan->a = strided_desc(a, type);
-  plan->b = strided_desc(b, type);
-  plan->out = strided_desc(out, type);
-  if (bias != nullptr) plan->bias = bias_desc(*bias, out.ndim, type);
+  plan->a = strided_desc(a, onednn_type(a.dtype));
+  plan->b = strided_desc(b, onednn_type(b.dtype));
+  plan->out = strided_desc(out, onednn_type(out.dtype));
+  if (bias != nullptr) plan->bias = bias_desc(*bias, out.ndim, onednn_type(out.dtype));
   try {
-    const dnnl::primitive_attr attr = with_user_scratchpad();
+    dnnl::primitive_attr attr = with_user_scratchpad();
+    if (accumulate) {
+      dnnl::post_ops sum;
+      sum.append_sum();
+      attr.set_post_ops(sum);
+    }
     const auto pd =
         bias != nullptr
             ? dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->bias, plan->out,
                                            attr)
             : dnnl::matmul::primitive_desc(onednn_engine(), plan->a, plan->b, plan->out, attr);
-    keep_if(*plan, pd, std::string(pd.impl_info_str()).find("ref") == std::string::npos);
+    const std::string impl = pd.impl_info_str();
+    const bool amx_required = out.dtype == DType::Float32;
+    keep_if(*plan, pd,
+            impl.find("ref") == std::string::npos &&
+                (!amx_required || impl.find("amx") != std::string::npos));
   } catch (const dnnl::error&) {
     // unsupported strides or dtypes: the caller's float32 path
   }
@@ -126,26 +144,27 @@ struct Slice16 {
 };
 
 std::shared_ptr<const MatmulPlan> plan16(const TensorDesc& out, const TensorDesc& a,
-                                         const TensorDesc& b, const TensorDesc* bias) {
-  Key key{static_cast<std::int64_t>(out.dtype), bias != nullptr};
+                                         const TensorDesc& b, const TensorDesc* bias,
+                                         bool accumulate) {
+  // The operands' dtype first: never Float32, unlike the float32 plans' keys (one cache holds
+  // both).
+  Key key{static_cast<std::int64_t>(a.dtype), static_cast<std::int64_t>(out.dtype), bias != nullptr,
+          accumulate};
   for (const TensorDesc* d : {&out, &a, &b}) append(key, *d);
   if (bias != nullptr) append(key, *bias);
   // oneDNN sizes a primitive's scratchpad for the team it has when made; every 16-bit plan is
   // made and run with a team of one.
   omp_set_num_threads(1);
-  return plans().get(key, [&] { return make_plan(out, a, b, bias); });
+  return plans().get(key, [&] { return make_plan(out, a, b, bias, accumulate); });
 }
-
-}  // namespace
 
 // Split across the kernel threads as the float32 products are (by batch, else along the longer
 // side), each slice on one thread: an OpenMP team of two left its second thread spinning after
 // every product, taking a core from the kernels that follow (a 16-bit step's casts and
 // elementwise kernels ran 2-5x slower than alone).
-bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
-                   const TensorDesc* bias) {
+bool run_sliced(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+                const TensorDesc* bias, bool accumulate) {
   const double multiply_adds = static_cast<double>(out.numel()) * a.sizes[a.ndim - 1];
-  if (multiply_adds < kMinMultiplyAdds) return false;
   const int r = out.ndim - 2, c = out.ndim - 1;
   const std::int64_t threads = gemm_threads(multiply_adds);
   const bool by_batch = out.ndim == 3 && out.sizes[0] >= threads;
@@ -164,7 +183,8 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
     if (!by_batch && dim == c && bias != nullptr && bias->sizes[bias->ndim - 1] == out.sizes[c])
       part.bias = narrowed(*bias, bias->ndim - 1, begin, count);
     // Every plan before any slice runs: a shape oneDNN cannot do leaves the product undone.
-    part.plan = plan16(part.out, part.a, part.b, bias != nullptr ? &part.bias : nullptr);
+    part.plan =
+        plan16(part.out, part.a, part.b, bias != nullptr ? &part.bias : nullptr, accumulate);
     if (!part.plan->primitive) return false;
     parts.push_back(std::move(part));
   }
@@ -177,6 +197,55 @@ bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc&
     }
   });
   return true;
+}
+
+}  // namespace
+
+bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
+                   const TensorDesc* bias) {
+  const double multiply_adds = static_cast<double>(out.numel()) * a.sizes[a.ndim - 1];
+  return multiply_adds >= kMinMultiplyAdds && run_sliced(out, a, b, bias, false);
+}
+
+bool amx_product(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, bool accumulate) {
+  return run_sliced(out, a, b, nullptr, accumulate);
+}
+
+std::unique_ptr<AmxStepProduct> AmxStepProduct::make(const TensorDesc& out, const TensorDesc& a,
+                                                     const TensorDesc& b, bool accumulate) {
+  omp_set_num_threads(1);  // made and run with a team of one, as every 16-bit plan
+  std::shared_ptr<const MatmulPlan> plan = plan16(out, a, b, nullptr, accumulate);
+  if (!plan->primitive) return nullptr;
+  return std::unique_ptr<AmxStepProduct>(new AmxStepProduct(std::move(plan)));
+}
+
+AmxStepProduct::AmxStepProduct(std::shared_ptr<const MatmulPlan> plan)
+    : plan_(std::move(plan)), scratchpad_(plan_->scratchpad.get_size() + kScratchpadAlignment) {
+  const dnnl::engine& e = onednn_engine();
+  args_ = {{DNNL_ARG_SRC, memory(plan_->a, e, nullptr)},
+           {DNNL_ARG_WEIGHTS, memory(plan_->b, e, nullptr)},
+           {DNNL_ARG_DST, memory(plan_->out, e, nullptr)}};
+  if (plan_->scratchpad.get_size() > 0) {
+    const auto base = reinterpret_cast<std::uintptr_t>(scratchpad_.data());
+    void* aligned =
+        reinterpret_cast<void*>((base + kScratchpadAlignment - 1) & ~(kScratchpadAlignment - 1));
+    args_.emplace(DNNL_ARG_SCRATCHPAD, memory(plan_->scratchpad, e, aligned));
+  }
+}
+
+AmxStepProduct::~AmxStepProduct() = default;
+
+void AmxStepProduct::run(void* out, const void* a, const void* b) {
+  try {
+    omp_set_num_threads(1);
+    args_.at(DNNL_ARG_SRC).set_data_handle(const_cast<void*>(a));
+    args_.at(DNNL_ARG_WEIGHTS).set_data_handle(const_cast<void*>(b));
+    args_.at(DNNL_ARG_DST).set_data_handle(out);
+    plan_->primitive->execute(onednn_stream(), args_);
+    onednn_stream().wait();
+  } catch (const dnnl::error& error) {
+    throw KernelError(std::string("oneDNN matmul failed: ") + error.what());
+  }
 }
 
 namespace {
@@ -240,7 +309,20 @@ std::string gemm16_path(bool bfloat16) {
   d.strides[1] = 1;
   d.data = nullptr;
   std::lock_guard build(onednn_build_mutex());
-  return make_plan(d, d, d, nullptr)->primitive ? "oneDNN" : "float32";
+  return make_plan(d, d, d, nullptr, false)->primitive ? "oneDNN" : "float32";
+}
+
+bool amx_products(DType dtype) {
+  TensorDesc operand;
+  operand.dtype = dtype;
+  operand.ndim = 2;
+  operand.sizes[0] = operand.sizes[1] = 64;
+  operand.strides[0] = 64;
+  operand.strides[1] = 1;
+  TensorDesc out = operand;
+  out.dtype = DType::Float32;
+  std::lock_guard build(onednn_build_mutex());
+  return make_plan(out, operand, operand, nullptr, true)->primitive.has_value();
 }
 
 }  // namespace mlu::kernels

@@ -1,5 +1,10 @@
-// Matrix products on oneDNN's matmul (internal to gemm.cpp).
+// Matrix products on oneDNN's matmul (internal to the kernel library: gemm.cpp, lstm.cpp).
 #pragma once
+
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unordered_map>
+#include <vector>
 
 #include "gemm_pieces.h"
 #include "mlu_kernels/tensor_desc.h"
@@ -13,6 +18,35 @@ namespace mlu::kernels {
 // when the product is too small to gain from it.
 bool onednn_gemm16(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b,
                    const TensorDesc* bias);
+
+// out = a @ b (out += a @ b when accumulate) for float16 or bfloat16 operands of one dtype and a
+// float32 out, 2-D or 3-D, accumulating in float32 on the CPU's AMX tiles; split across the kernel
+// threads when large. Returns false, having done nothing, where oneDNN would not run it on AMX.
+bool amx_product(const TensorDesc& out, const TensorDesc& a, const TensorDesc& b, bool accumulate);
+
+// Whether amx_product runs products of this dtype (Float16 or BFloat16) on this CPU.
+bool amx_products(DType dtype);
+
+struct MatmulPlan;
+
+// amx_product for one shape run many times on the calling thread (an LSTM's steps): the plan and
+// oneDNN's memory objects are made once, so that a run costs little more than the product
+// (looking them up and making them per call took 8 of a step's 12 us).
+class AmxStepProduct {
+ public:
+  // Null where oneDNN would not run it on AMX. The operands' addresses are run()'s.
+  static std::unique_ptr<AmxStepProduct> make(const TensorDesc& out, const TensorDesc& a,
+                                              const TensorDesc& b, bool accumulate);
+  ~AmxStepProduct();
+  void run(void* out, const void* a, const void* b);
+
+ private:
+  static constexpr std::size_t kScratchpadAlignment = 64;
+  explicit AmxStepProduct(std::shared_ptr<const MatmulPlan> plan);
+  std::shared_ptr<const MatmulPlan> plan_;
+  std::vector<char> scratchpad_;
+  std::unordered_map<int, dnnl::memory> args_;
+};
 
 // c = a @ b in float32 (m x n, row stride ldc) on the calling thread alone, on oneDNN's brgemm
 // kernels. Returns false, having done nothing, for products too small to gain from them, or

@@ -16,7 +16,9 @@ def kernel_isa():
     oneDNN runs them on AMX and, elsewhere, for the layers where its 16-bit kernel timed faster
     than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
     16-bit dtype, how many convolution shapes and passes planned so far in this process compute
-    in 16 bits and how many are widened to float32)."""
+    in 16 bits and how many are widened to float32) and ``lstm16`` (how nn.LSTM's matrix products
+    run under autocast, or for 16-bit LSTMs, per dtype: "AMX", 16-bit operands on the CPU's AMX
+    tiles with float32 accumulation, or "float32"; the cells and states are float32 either way)."""
     lib_dir = os.path.join(os.path.dirname(_C.__file__), "lib")
     info = _C._operations_info()
     return {
@@ -25,6 +27,7 @@ def kernel_isa():
         "built": [level for level, _ in _isa.variants(lib_dir)],
         "matmul16": {"bfloat16": info["matmul_bfloat16"], "float16": info["matmul_float16"]},
         "matmul32": info["matmul_float32"],
+        "lstm16": {"bfloat16": info["lstm_bfloat16"], "float16": info["lstm_float16"]},
         "conv16": info["conv16_policy"],
         "conv16_plans": {
             dtype: dict(zip(("16-bit", "float32"), info[f"conv_{dtype}_plans"]))

@@ -18,6 +18,10 @@ std::vector<std::string> compiled_instruction_sets();
 // 16-bit matrix instructions, chosen at run time) or "float32" (widened, then OpenBLAS).
 std::string gemm16_path(bool bfloat16);
 
+// How the matrix products of a float32 LSTM layer asked for 16-bit products (autocast) run on this
+// CPU, per dtype: "AMX" (16-bit operands, float32 accumulation) or "float32".
+std::string lstm16_path(bool bfloat16);
+
 // How float32 matrix products run on this CPU: "oneDNN" (its brgemm kernels for all but small
 // products) or "OpenBLAS".
 std::string gemm32_path();

@@ -24,6 +24,9 @@ struct OperationsInfo {
   // How float32 matrix products compute: "oneDNN" (its brgemm kernels, from 2^18 multiply-adds)
   // or "OpenBLAS" (all of them).
   std::string matmul_float32;
+  // How a float32 LSTM layer asked for 16-bit products (LstmLayer::products) computes them:
+  // "AMX" (16-bit operands, float32 accumulation) or "float32".
+  std::string lstm_bfloat16, lstm_float16;
 };
 OperationsInfo operations_info();
 

@@ -50,6 +50,10 @@ struct LstmLayer {
   std::optional<TensorDesc> b_ih, b_hh;  // [4H]
   TensorDesc h0, c0;                     // [B, H]
   bool reverse = false;                  // steps run from T - 1 down to 0
+  // For a float32 layer, Float16 or BFloat16: the matrix products may round their operands to it
+  // and accumulate in float32 (autocast's precision), where the device has faster 16-bit matrix
+  // units; the cell and the state stay float32. Float32: float32 products.
+  DType products = DType::Float32;
 };
 
 // What the forward pass writes, and the backward pass reads back.
