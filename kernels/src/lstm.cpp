@@ -105,10 +105,10 @@ void transpose(const T* __restrict from, std::int64_t rows, std::int64_t cols, T
   }
 }
 
+// Every step's gates before its recurrent product: both biases.
 template <typename T>
-void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
-  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
-  // Every step's input projection at once, on top of both biases: gates = b + input @ w_ih^T.
+T* gates_with_biases(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
+  const std::int64_t G = s.gates(), rows = s.steps * s.batch;
   T* all_gates = mut<T>(q.gates);
   std::vector<T> bias(G, T(0));
   for (const auto& b : {l.b_ih, l.b_hh}) {
@@ -116,18 +116,21 @@ void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
       for (std::int64_t j = 0; j < G; ++j) bias[j] += at<T>(*b)[j];
   }
   for (std::int64_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), all_gates + r * G);
-  gemm(matrix(all_gates, rows, G), matrix(at<T>(l.input), rows, s.input),
-       matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
-  // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
-  // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
-  const auto w_hh_t = std::make_unique_for_overwrite<T[]>(H * G);
-  transpose(at<T>(l.w_hh), G, H, w_hh_t.get());
+  return all_gates;
+}
+
+// The steps in order, once the input projection is in the gates: add_recurrent(gates, h_prev)
+// adds h_prev @ w_hh^T to a step's gates, then the cell runs.
+template <typename T, typename AddRecurrent>
+void forward_steps(const LstmLayer& l, const LstmSequence& q, const Shape& s,
+                   AddRecurrent&& add_recurrent) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch;
   const T* h_prev = at<T>(l.h0);
   const T* c_prev = at<T>(l.c0);
   for (std::int64_t step = 0; step < s.steps; ++step) {
     const std::int64_t t = s.time(step, l.reverse);
-    T* gates = all_gates + t * B * G;
-    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.get(), H, G), 1, 1);
+    T* gates = mut<T>(q.gates, t * B * G);
+    add_recurrent(gates, h_prev);
     T* h = mut<T>(q.output, t * s.state());
     T* c = mut<T>(q.cells, t * s.state());
     cell_forward(B, H, gates, c_prev, c, h);
@@ -136,6 +139,21 @@ void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   }
   std::memcpy(q.hy.data, h_prev, sizeof(T) * s.state());
   std::memcpy(q.cy.data, c_prev, sizeof(T) * s.state());
+}
+
+template <typename T>
+void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
+  // Every step's input projection at once, on top of both biases: gates = b + input @ w_ih^T.
+  gemm(matrix(gates_with_biases<T>(l, q, s), rows, G), matrix(at<T>(l.input), rows, s.input),
+       matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
+  // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
+  // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
+  const auto w_hh_t = std::make_unique_for_overwrite<T[]>(H * G);
+  transpose(at<T>(l.w_hh), G, H, w_hh_t.get());
+  forward_steps<T>(l, q, s, [&](T* gates, const T* h_prev) {
+    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.get(), H, G), 1, 1);
+  });
 }
 
 // One step's cell backward: dh and dc carry the gradient of the step's h and c in, and of the
@@ -165,9 +183,13 @@ void cell_backward(std::int64_t batch, std::int64_t hidden, const T* __restrict 
   }
 }
 
-template <typename T>
-void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d, const Shape& s) {
-  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
+// The steps in reverse order: each step's cell backward writes its gate gradients into
+// grad_gates, then propagate(dgates, t, dh) replaces dh by dgates @ w_hh, the previous step's h
+// gradient. Leaves the gradients of h0 and c0.
+template <typename T, typename Propagate>
+void backward_steps(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d,
+                    const Shape& s, Propagate&& propagate) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch;
   std::vector<T> dh(s.state(), T(0)), dc(s.state(), T(0));
   if (d.grad_hy) std::copy_n(at<T>(*d.grad_hy), s.state(), dh.begin());
   if (d.grad_cy) std::copy_n(at<T>(*d.grad_cy), s.state(), dc.begin());
@@ -180,13 +202,30 @@ void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d
     const T* grad_out = d.grad_output ? at<T>(*d.grad_output, t * s.state()) : nullptr;
     T* dgates = mut<T>(d.grad_gates, t * B * G);
     cell_backward(B, H, gates, c, c_prev, grad_out, dh.data(), dc.data(), dgates);
-    // dh for the previous step: dgates @ w_hh.
-    gemm(matrix(dh.data(), B, H), matrix(static_cast<const T*>(dgates), B, G),
-         matrix(at<T>(l.w_hh), G, H), 1, 0);
+    propagate(static_cast<const T*>(dgates), t, dh.data());
   }
   std::copy(dh.begin(), dh.end(), mut<T>(d.grad_h0));
   std::copy(dc.begin(), dc.end(), mut<T>(d.grad_c0));
+}
 
+// The bias gradient: the gate gradients summed over every step and batch row.
+template <typename T>
+void bias_gradient(const LstmLayerGrads& d, const Shape& s) {
+  const std::int64_t G = s.gates(), rows = s.steps * s.batch;
+  const T* dgates = at<T>(d.grad_gates);
+  T* grad_bias = mut<T>(d.grad_bias);
+  std::fill_n(grad_bias, G, T(0));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < G; ++j) grad_bias[j] += dgates[r * G + j];
+  }
+}
+
+template <typename T>
+void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d, const Shape& s) {
+  const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
+  backward_steps<T>(l, q, d, s, [&](const T* dgates, std::int64_t, T* dh) {
+    gemm(matrix(dh, B, H), matrix(dgates, B, G), matrix(at<T>(l.w_hh), G, H), 1, 0);
+  });
   const T* dgates = at<T>(d.grad_gates);
   gemm(matrix(mut<T>(d.grad_input), rows, s.input), matrix(dgates, rows, G),
        matrix(at<T>(l.w_ih), G, s.input), 1, 0);
@@ -202,11 +241,7 @@ void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d
     gemm(matrix(mut<T>(d.grad_w_hh), G, H), matrix(dgates + later * B * G, G, rows - B, true),
          matrix(at<T>(q.output, previous * s.state()), rows - B, H), 1, 1);
   }
-  T* grad_bias = mut<T>(d.grad_bias);
-  std::fill_n(grad_bias, G, T(0));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t j = 0; j < G; ++j) grad_bias[j] += dgates[r * G + j];
-  }
+  bias_gradient<T>(d, s);
 }
 
 // A float32 layer's products in 16 bits (LstmLayer::products): each operand is rounded once into a
@@ -256,13 +291,7 @@ bool products_in_16_bits(const LstmLayer& l) {
 void forward16(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   const Products16 p(l.products);
   const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
-  float* all_gates = mut<float>(q.gates);
-  std::vector<float> bias(G, 0.f);
-  for (const auto& b : {l.b_ih, l.b_hh}) {
-    if (b)
-      for (std::int64_t j = 0; j < G; ++j) bias[j] += at<float>(*b)[j];
-  }
-  for (std::int64_t r = 0; r < rows; ++r) std::copy(bias.begin(), bias.end(), all_gates + r * G);
+  float* all_gates = gates_with_biases<float>(l, q, s);
   const std::vector<std::uint16_t> input16 = p.rounded(at<float>(l.input), rows * s.input),
                                    w_ih16 = p.rounded(at<float>(l.w_ih), G * s.input),
                                    w_hh16 = p.rounded(at<float>(l.w_hh), G * H);
@@ -273,25 +302,14 @@ void forward16(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   const auto step_product =
       AmxStepProduct::make(matrix(all_gates, B, G), p.matrix(h16.data(), B, H),
                            p.matrix(w_hh16.data(), H, G, true), true);
-  const float* h_prev = at<float>(l.h0);
-  const float* c_prev = at<float>(l.c0);
-  for (std::int64_t step = 0; step < s.steps; ++step) {
-    const std::int64_t t = s.time(step, l.reverse);
-    float* gates = all_gates + t * B * G;
+  forward_steps<float>(l, q, s, [&](float* gates, const float* h_prev) {
     if (step_product) {
       p.round_into(h_prev, s.state(), h16.data());
       step_product->run(gates, h16.data(), w_hh16.data());
     } else {
       gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(at<float>(l.w_hh), H, G, true), 1, 1);
     }
-    float* h = mut<float>(q.output, t * s.state());
-    float* c = mut<float>(q.cells, t * s.state());
-    cell_forward(B, H, gates, c_prev, c, h);
-    h_prev = h;
-    c_prev = c;
-  }
-  std::memcpy(q.hy.data, h_prev, sizeof(float) * s.state());
-  std::memcpy(q.cy.data, c_prev, sizeof(float) * s.state());
+  });
 }
 
 void backward16(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d,
@@ -300,32 +318,18 @@ void backward16(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads&
   const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
   const std::vector<std::uint16_t> w_hh16 = p.rounded(at<float>(l.w_hh), G * H);
   std::vector<std::uint16_t> dgates16(rows * G);  // every step's, rounded as they are made
-  std::vector<float> dh(s.state(), 0.f), dc(s.state(), 0.f);
+  // Planned from the layouts alone (dh's [B, H] rows); run() gives the addresses.
   const auto step_product =
-      AmxStepProduct::make(matrix(dh.data(), B, H), p.matrix(dgates16.data(), B, G),
-                           p.matrix(w_hh16.data(), G, H), false);
-  if (d.grad_hy) std::copy_n(at<float>(*d.grad_hy), s.state(), dh.begin());
-  if (d.grad_cy) std::copy_n(at<float>(*d.grad_cy), s.state(), dc.begin());
-  for (std::int64_t step = s.steps - 1; step >= 0; --step) {
-    const std::int64_t t = s.time(step, l.reverse);
-    const float* c_prev =
-        step == 0 ? at<float>(l.c0) : at<float>(q.cells, s.time(step - 1, l.reverse) * s.state());
-    const float* grad_out = d.grad_output ? at<float>(*d.grad_output, t * s.state()) : nullptr;
-    float* dgates = mut<float>(d.grad_gates, t * B * G);
-    cell_backward(B, H, at<float>(q.gates, t * B * G), at<float>(q.cells, t * s.state()), c_prev,
-                  grad_out, dh.data(), dc.data(), dgates);
+      AmxStepProduct::make(matrix(static_cast<const float*>(nullptr), B, H),
+                           p.matrix(dgates16.data(), B, G), p.matrix(w_hh16.data(), G, H), false);
+  backward_steps<float>(l, q, d, s, [&](const float* dgates, std::int64_t t, float* dh) {
     std::uint16_t* step16 = dgates16.data() + t * B * G;
     p.round_into(dgates, B * G, step16);
-    // dh for the previous step: dgates @ w_hh.
     if (step_product)
-      step_product->run(dh.data(), step16, w_hh16.data());
+      step_product->run(dh, step16, w_hh16.data());
     else
-      gemm(matrix(dh.data(), B, H), matrix(static_cast<const float*>(dgates), B, G),
-           matrix(at<float>(l.w_hh), G, H), 1, 0);
-  }
-  std::copy(dh.begin(), dh.end(), mut<float>(d.grad_h0));
-  std::copy(dc.begin(), dc.end(), mut<float>(d.grad_c0));
-
+      gemm(matrix(dh, B, H), matrix(dgates, B, G), matrix(at<float>(l.w_hh), G, H), 1, 0);
+  });
   const float* dgates = at<float>(d.grad_gates);
   const std::vector<std::uint16_t> w_ih16 = p.rounded(at<float>(l.w_ih), G * s.input),
                                    input16 = p.rounded(at<float>(l.input), rows * s.input),
@@ -350,11 +354,7 @@ void backward16(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads&
               matrix(dgates + later * B * G, G, rows - B, true),
               matrix(at<float>(q.output, previous * s.state()), rows - B, H), true);
   }
-  float* grad_bias = mut<float>(d.grad_bias);
-  std::fill_n(grad_bias, G, 0.f);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t j = 0; j < G; ++j) grad_bias[j] += dgates[r * G + j];
-  }
+  bias_gradient<float>(d, s);
 }
 
 }  // namespace
