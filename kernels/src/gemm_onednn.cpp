@@ -313,16 +313,21 @@ std::string gemm16_path(bool bfloat16) {
 }
 
 bool amx_products(DType dtype) {
-  TensorDesc operand;
-  operand.dtype = dtype;
-  operand.ndim = 2;
-  operand.sizes[0] = operand.sizes[1] = 64;
-  operand.strides[0] = 64;
-  operand.strides[1] = 1;
-  TensorDesc out = operand;
-  out.dtype = DType::Float32;
-  std::lock_guard build(onednn_build_mutex());
-  return make_plan(out, operand, operand, nullptr, true)->primitive.has_value();
+  // Asked at every LSTM layer's launch: planned once per dtype (the CPU does not change).
+  auto planned = [](DType type) {
+    TensorDesc operand;
+    operand.dtype = type;
+    operand.ndim = 2;
+    operand.sizes[0] = operand.sizes[1] = 64;
+    operand.strides[0] = 64;
+    operand.strides[1] = 1;
+    TensorDesc out = operand;
+    out.dtype = DType::Float32;
+    std::lock_guard build(onednn_build_mutex());
+    return make_plan(out, operand, operand, nullptr, true)->primitive.has_value();
+  };
+  static const bool bfloat16 = planned(DType::BFloat16), float16 = planned(DType::Float16);
+  return dtype == DType::BFloat16 ? bfloat16 : dtype == DType::Float16 && float16;
 }
 
 }  // namespace mlu::kernels
