@@ -12,9 +12,9 @@ def kernel_isa():
     float16 matrix products run: "oneDNN" on the CPU's 16-bit instructions, or "float32"),
     ``matmul32`` (how float32 products run: "oneDNN" on its brgemm kernels where the CPU has
     them, AVX-512, for all but small products, or "OpenBLAS"),
-    ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit where
-    oneDNN runs them on AMX and, elsewhere, for the layers where its 16-bit kernel timed faster
-    than widening; "native" wherever it can; "float32" never) and ``conv16_plans`` (for each
+    ``conv16`` (MLU_CONV16's policy for 16-bit convolutions: "auto" keeps them 16-bit for the
+    layers where oneDNN's 16-bit kernel, AMX's included, timed faster than widening; "native"
+    wherever it can; "float32" never) and ``conv16_plans`` (for each
     16-bit dtype, how many convolution shapes and passes planned so far in this process compute
     in 16 bits and how many are widened to float32) and ``lstm16`` (how nn.LSTM's matrix products
     run under autocast, or for 16-bit LSTMs, per dtype: "AMX", 16-bit operands on the CPU's AMX
