@@ -358,6 +358,12 @@ PYBIND11_MODULE(_C, m) {
              call.kernel.launch(device, std::move(arguments));
            }));
 
+  // The calls a generated kernel's parallel regions bind to: (address, size) of the table.
+  m.def("_generated_code_team", [] {
+    const hal::GeneratedCodeTeam& team = hal::generated_code_team();
+    return py::make_tuple(reinterpret_cast<std::uintptr_t>(&team), sizeof team);
+  });
+
   // Replays and resets wait on nothing Python holds, but reset drains the device.
   py::class_<Graph>(m, "_Graph")
       .def(py::init<>())

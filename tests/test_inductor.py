@@ -253,7 +253,7 @@ def test_concatenation_copies_into_slices():
 def test_accumulating_stores_add_repeated_indices(dtype):
     """Embedding's gradient and index_put(accumulate=True) add every row sent to the same index
     (14 on average here): PyTorch 2.6's vectorised single-threaded C++ stores overwrote contiguous
-    rows instead. Compared with float32 eager on the same values (bfloat16 sums round at each
+    rows instead (such kernels are single-threaded on mlu). Compared with float32 eager on the same values (bfloat16 sums round at each
     addition or once, by path)."""
     torch.manual_seed(0)
     weight = torch.randn(50, 24, device="mlu", dtype=dtype, requires_grad=True)
@@ -272,10 +272,15 @@ def test_accumulating_stores_add_repeated_indices(dtype):
     torch.compile(lookup)(weight, indices).backward(grad)
     torch.testing.assert_close(weight.grad, reference.grad.to(dtype), **tolerance)
 
+    from torch._inductor.utils import run_and_get_code
+
     target = torch.zeros(50, 24, device="mlu", dtype=dtype)
     rows, flat = grad.reshape(700, 24), indices.reshape(700)
     expected = accumulate(target.float(), flat, rows.float()).to(dtype)
-    torch.testing.assert_close(torch.compile(accumulate)(target, flat, rows), expected, **tolerance)
+    got, code = run_and_get_code(torch.compile(accumulate), target, flat, rows)
+    torch.testing.assert_close(got, expected, **tolerance)
+    # Generated for one thread: loads and adds, not compare-and-swap loops.
+    assert "cpp_fused" in "".join(code) and "atomic_add" not in "".join(code)
 
 
 def test_a_costly_value_used_twice_is_computed_once():
@@ -316,6 +321,104 @@ print("hits", counters["inductor"]["fxgraph_cache_hit"])
                     TORCHINDUCTOR_CACHE_DIR=str(tmp_path), TORCH_COMPILE_CACHE_KEY_TAG="mine")
     assert tagged.stdout.split()[-3:-1] == ["hits", "0"], tagged
     assert tagged.stdout.split()[-1].startswith("mine+torch_mlu-"), tagged
+
+
+# --- parallel regions on the device's cores ---------------------------------------------------
+
+def rows_and_columns(x, w):
+    y = F.gelu(x * 2 + 1)
+    return F.layer_norm(y, (x.shape[-1],), w), y.sum(0), y.sum(), (y * x).amax(1)
+
+
+@pytest.mark.parametrize("shape", [(512, 128), (64, 4096), (3, 100003)])
+def test_parallel_loops_match_eager(shape):
+    """Loops with enough work for the kernel threads are OpenMP regions (pointwise, sums across
+    rows and columns, layer norms' Welford reductions, single blocks), run on the device's cores
+    with the results of eager mode."""
+    from torch._inductor.utils import run_and_get_code
+
+    x, w = torch.randn(*shape, device="mlu"), torch.randn(shape[-1], device="mlu")
+    got, code = run_and_get_code(torch.compile(rows_and_columns), x, w)
+    parallel = _C._operations_info()["threads"] > 1
+    assert ("#pragma omp parallel" in "".join(code)) == parallel
+    for a, b in zip(got, rows_and_columns(x, w)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-3)
+
+
+TEAM_TYPES = ["const float*", "float*", "float*", "float*", "const int64_t"]
+TEAM_SOURCE = """
+#include <cstdint>
+#include <omp.h>
+extern "C" void kernel(const float* in, float* mid, float* out, float* totals, const int64_t n) {
+  float partial[2] = {0, 0};
+  #pragma omp parallel num_threads(2)
+  {
+    int tid = omp_get_thread_num();
+    #pragma omp for
+    for (int64_t i = 0; i < n; i += 1) mid[i] = in[i] * 2;
+    #pragma omp for
+    for (int64_t i = 0; i < n; i += 1) out[i] = mid[n - 1 - i] + 1;
+    #pragma omp single
+    {
+      totals[1] = out[0] + out[n - 1];
+    }
+    float local = 0;
+    #pragma omp for
+    for (int64_t i = 0; i < n; i += 1) local += out[i] > 1 ? 1 : 0;
+    partial[tid] = local;
+  }
+  totals[0] = partial[0] + partial[1];
+}
+"""
+
+
+def test_a_region_s_barriers_order_its_loops():
+    """GCC's OpenMP calls in a kernel bound to the device's cores: each loop reads what the
+    other member wrote in the loop before (so barriers hold), one member runs the single block
+    and the members' partial counts add up, call after call."""
+    from torch_mlu._inductor import queued_kernel
+
+    kernel = queued_kernel("test_team", TEAM_TYPES, TEAM_SOURCE)
+    for _ in range(20):
+        run_team_kernel(kernel)
+
+
+def run_team_kernel(kernel, n=200_003):
+    x = torch.randn(n, device="mlu")
+    mid, out, totals = (torch.empty(n, device="mlu"), torch.empty(n, device="mlu"),
+                        torch.empty(2, device="mlu"))
+    kernel(x, mid, out, totals, n)
+    expected = x.flip(0) * 2 + 1
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(totals[1], expected[0] + expected[-1])
+    assert totals[0].item() == (expected > 1).sum().item()
+
+
+def test_a_kernel_bound_to_another_team_layout_is_refused(monkeypatch):
+    from torch_mlu._inductor import queued_kernel
+
+    address, size = _C._generated_code_team()
+    monkeypatch.setattr(_C, "_generated_code_team", lambda: (address, size + 8))
+    with pytest.raises(RuntimeError, match="test_team_layout: its parallel regions do not match"):
+        queued_kernel("test_team_layout", TEAM_TYPES, TEAM_SOURCE + "// layout\n")
+
+
+def test_team_source_schedules_loops_dynamically_or_drops_what_it_cannot_run():
+    from torch_mlu._inductor import _team_source, queued_kernel
+
+    source = _team_source(TEAM_SOURCE)
+    assert source.count("#pragma omp for schedule(dynamic)") == 3
+    assert "omp_get_thread_num()" not in source and "torch_mlu_thread_num()" in source
+    assert "GOMP_parallel" in source
+    assert _team_source(ADD_SOURCE) == ADD_SOURCE
+    # A construct the team does not implement: the kernel runs single-threaded (simd kept).
+    unknown = TEAM_SOURCE.replace("#pragma omp single", "#pragma omp critical").replace(
+        "for (int64_t i = 0; i < n; i += 1) mid", "#pragma omp simd\n    for (int64_t i = 0; "
+        "i < n; i += 1) mid")
+    sequential = _team_source(unknown)
+    assert "GOMP_parallel" not in sequential
+    assert re.findall(r"#pragma omp.*", sequential) == ["#pragma omp simd"]
+    run_team_kernel(queued_kernel("test_team_sequential", TEAM_TYPES, unknown))
 
 
 # --- the launcher's error paths ---------------------------------------------------------------

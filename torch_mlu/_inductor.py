@@ -20,15 +20,68 @@ import ctypes
 import functools
 import importlib.abc
 import importlib.machinery
+import re
 import sys
 
 import torch
 
 from torch_mlu import _C
 
-# Threads a generated kernel uses: the queue's own thread. OpenMP teams started on a queue thread
-# would spin on the VM's two cores next to the dispatching thread.
-_KERNEL_THREADS = 1
+# Elements a generated kernel's loops give each thread at least before Inductor parallelises them
+# (its own default, 4096 or 512, is too little to pay for a helper thread joining).
+_MIN_CHUNK_ELEMENTS = 1 << 14
+
+# Generated kernels' OpenMP constructs, run on the device's cores (mlu_kernels/team.h) instead of
+# libgomp's team, whose threads would spin on the VM's two cores next to the dispatching thread.
+# GCC emits these GOMP calls for what Inductor writes; defined hidden in each kernel's library,
+# they take precedence over libgomp's (which PyTorch has loaded). The table's layout is
+# hal::GeneratedCodeTeam's (runtime/include/mlu/ops/generated.h), checked by size when bound.
+_TEAM_GLUE = r"""
+extern "C" {
+struct torch_mlu_team_calls {
+  void (*parallel)(void (*)(void*), void*, unsigned);
+  int (*thread_num)();
+  bool (*loop_start)(long, long, long, long*, long*);
+  bool (*loop_next)(long*, long*);
+  void (*loop_end)(bool);
+  void (*barrier)();
+  bool (*single_start)();
+};
+static const torch_mlu_team_calls* torch_mlu_team;
+__attribute__((visibility("default")))
+int torch_mlu_bind_team(const void* calls, unsigned long size) {
+  if (size != sizeof(torch_mlu_team_calls)) return 0;
+  torch_mlu_team = static_cast<const torch_mlu_team_calls*>(calls);
+  return 1;
+}
+#define TORCH_MLU_GOMP __attribute__((visibility("hidden")))
+TORCH_MLU_GOMP void GOMP_parallel(void (*fn)(void*), void* data, unsigned threads, unsigned) {
+  torch_mlu_team->parallel(fn, data, threads);
+}
+TORCH_MLU_GOMP bool GOMP_loop_nonmonotonic_dynamic_start(long start, long end, long incr, long,
+                                                         long* begin, long* stop) {
+  return torch_mlu_team->loop_start(start, end, incr, begin, stop);
+}
+TORCH_MLU_GOMP bool GOMP_loop_nonmonotonic_dynamic_next(long* begin, long* stop) {
+  return torch_mlu_team->loop_next(begin, stop);
+}
+TORCH_MLU_GOMP bool GOMP_loop_dynamic_start(long start, long end, long incr, long, long* begin,
+                                            long* stop) {
+  return torch_mlu_team->loop_start(start, end, incr, begin, stop);
+}
+TORCH_MLU_GOMP bool GOMP_loop_dynamic_next(long* begin, long* stop) {
+  return torch_mlu_team->loop_next(begin, stop);
+}
+TORCH_MLU_GOMP void GOMP_loop_end() { torch_mlu_team->loop_end(true); }
+TORCH_MLU_GOMP void GOMP_loop_end_nowait() { torch_mlu_team->loop_end(false); }
+TORCH_MLU_GOMP void GOMP_barrier() { torch_mlu_team->barrier(); }
+TORCH_MLU_GOMP bool GOMP_single_start() { return torch_mlu_team->single_start(); }
+}
+static inline int torch_mlu_thread_num() { return torch_mlu_team->thread_num(); }
+"""
+
+_OMP_PRAGMA = re.compile(r"^(\s*)#pragma omp\b(.*)$", re.MULTILINE)
+_TEAM_PRAGMA = re.compile(r" (parallel num_threads\(\d+\)|for( collapse\(\d+\))?|single|simd.*)")
 
 _WORD_GLUE = r"""
 #include <cstdint>
@@ -83,6 +136,28 @@ def _kernel_cache():
     return QueuedKernelCache
 
 
+def _team_source(source):
+    """The kernel's source with its OpenMP constructs bound to the device's cores. Loops become
+    dynamically scheduled: a static schedule would leave a helper's share undone when the helper
+    does not join. Constructs outside what Inductor writes (and the team implements) are dropped
+    instead, leaving a correct single-threaded kernel."""
+    pragmas = [m.group(2) for m in _OMP_PRAGMA.finditer(source)]
+    if not any(not p.lstrip().startswith("simd") for p in pragmas):
+        return source
+    if not all(_TEAM_PRAGMA.fullmatch(p) for p in pragmas) or re.search(
+            r"\bomp_(?!get_thread_num\b)\w+", source):
+        return _OMP_PRAGMA.sub(lambda m: m.group(0) if m.group(2).lstrip().startswith("simd")
+                               else "", source)
+
+    def dynamic(match):
+        line = match.group(0)
+        return line + " schedule(dynamic)" if match.group(2).startswith(" for") else line
+
+    source = _OMP_PRAGMA.sub(dynamic, source).replace("omp_get_thread_num()",
+                                                      "torch_mlu_thread_num()")
+    return _TEAM_GLUE + source
+
+
 def queued_kernel(name, argtypes, source, async_compile=None):
     """The generated kernel ``kernel`` in source, compiled, as a callable that enqueues it.
 
@@ -93,9 +168,15 @@ def queued_kernel(name, argtypes, source, async_compile=None):
     from torch._inductor.codecache import LambdaFuture
 
     kinds = "".join(_kind(t) for t in argtypes)
-    full_source = source + _entry_point(argtypes)
+    full_source = _team_source(source) + _entry_point(argtypes)
+    bound_to_team = _TEAM_GLUE in full_source
 
     def launcher(library):
+        if bound_to_team:
+            address, size = _C._generated_code_team()
+            if library.torch_mlu_bind_team(ctypes.c_void_p(address), ctypes.c_ulong(size)) != 1:
+                raise RuntimeError(f"generated kernel {name}: its parallel regions do not "
+                                   "match this torch_mlu's (a stale kernel cache?)")
         address = ctypes.cast(library.torch_mlu_entry, ctypes.c_void_p).value
         return _C._GeneratedKernel(address, name, kinds)
 
@@ -116,8 +197,24 @@ _CPU_KERNEL_CALL = "async_compile.cpp_pybinding("
 
 # Inductor settings while mlu kernels are generated. Inductor takes the backend of any device it
 # does not know from cuda_backend ("triton"), and how it tracks the dtypes of values depends on
-# that backend: "cpp" is what generates mlu kernels.
-_CODEGEN_CONFIG = {"cpp.threads": _KERNEL_THREADS, "cuda_backend": "cpp"}
+# that backend: "cpp" is what generates mlu kernels. Parallel loops are written for the device's
+# kernel threads.
+@functools.cache
+def _codegen_config(serial=False):
+    return {"cuda_backend": "cpp",
+            "cpp.threads": 1 if serial else _C._operations_info()["threads"],
+            "cpp.min_chunk_size": _MIN_CHUNK_ELEMENTS}
+
+
+def _adds_through_indices(node):
+    """Whether a scheduler node adds into its output at computed indices (embedding's gradient,
+    index_put with accumulate=True). Inductor writes such stores as compare-and-swap loops in a
+    kernel planned for several threads: gpt_small's embedding gradient took 360-660 us that way
+    and 170 us single-threaded, so these nodes are generated for one thread."""
+    from torch._inductor import ir
+
+    return any(isinstance(getattr(n.node, "data", None), ir.Scatter)
+               and n.node.data.scatter_mode == "atomic_add" for n in node.get_nodes())
 
 
 @contextlib.contextmanager
@@ -156,11 +253,12 @@ def _scheduling_class():
         """Inductor's C++ scheduling, with kernels defined as queued mlu kernels."""
 
         def codegen_node(self, node):
-            with config.patch(_CODEGEN_CONFIG), _accumulating_contiguous_vector_stores():
+            with config.patch(_codegen_config(_adds_through_indices(node))), \
+                    _accumulating_contiguous_vector_stores():
                 return super().codegen_node(node)
 
         def flush(self):
-            with config.patch(_CODEGEN_CONFIG), _accumulating_contiguous_vector_stores():
+            with config.patch(_codegen_config()), _accumulating_contiguous_vector_stores():
                 return super().flush()
 
         def define_kernel(self, src_code, nodes, kernel_args=None):
@@ -386,7 +484,8 @@ def _link_system_sleef():
 def _tag_compile_caches():
     """Adds this build of torch_mlu to the key of torch.compile's on-disk caches, which otherwise
     know only PyTorch's version: a graph compiled by an older torch_mlu (other kernel calls,
-    other layouts from the extension) must not be served to a newer one."""
+    other layouts from the extension) must not be served to a newer one, nor loops parallelised
+    for another number of kernel threads."""
     import hashlib
     import pathlib
 
@@ -398,6 +497,7 @@ def _tag_compile_caches():
         digest.update((package / name).read_bytes())
     extension = pathlib.Path(_C.__file__).stat()
     digest.update(f"{extension.st_size}:{extension.st_mtime_ns}".encode())
+    digest.update(f"threads:{_codegen_config()['cpp.threads']}".encode())
     tag = f"torch_mlu-{digest.hexdigest()[:16]}"
     previous = compiler_config.cache_key_tag
     compiler_config.cache_key_tag = f"{previous}+{tag}" if previous else tag

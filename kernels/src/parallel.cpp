@@ -22,14 +22,18 @@ constexpr std::chrono::microseconds kPollBeforeSleeping{1000};
 // schedules late simply claims fewer chunks instead of holding everyone up.
 class Pool {
  public:
-  explicit Pool(int helpers) {
+  explicit Pool(int helpers) : awake_(helpers) {
     for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { serve(); });
   }
 
   // Never destroyed: helpers may be asleep inside serve() when the process exits.
 
   bool try_run(std::int64_t n, std::int64_t chunk,
-               const std::function<void(std::int64_t, std::int64_t)>& fn) {
+               const std::function<void(std::int64_t, std::int64_t)>& fn, bool awake_only) {
+    if (awake_only && awake_.load(std::memory_order_relaxed) == 0) {
+      wake_for_next_job();
+      return false;
+    }
     std::unique_lock busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     {
@@ -59,8 +63,14 @@ class Pool {
     for (;;) {
       lock.unlock();
       poll_for_job(seen);
+      --awake_;
       lock.lock();
-      wake_.wait(lock, [&] { return generation_ != seen && fn_ != nullptr; });
+      wake_.wait(lock, [&] { return (generation_ != seen && fn_ != nullptr) || woken_; });
+      ++awake_;
+      if (woken_) {  // no job yet: poll for one
+        woken_ = false;
+        continue;
+      }
       seen = generation_;
       ++active_;
       lock.unlock();
@@ -69,6 +79,15 @@ class Pool {
       --active_;
       finished_.notify_all();
     }
+  }
+
+  // Wakes a sleeping helper to poll for the jobs that follow, without giving it this one.
+  void wake_for_next_job() {
+    {
+      std::lock_guard lock(mutex_);
+      woken_ = true;
+    }
+    wake_.notify_one();
   }
 
   // A helper that went to sleep after its last job wakes too late for the next kernel of a step
@@ -115,6 +134,8 @@ class Pool {
   std::int64_t n_ = 0, chunk_ = 1;
   std::atomic<std::int64_t> next_{0};
   std::atomic<int> active_{0};  // changed under mutex_, polled without it
+  std::atomic<int> awake_{0};   // helpers working or polling for a job, not asleep
+  bool woken_ = false;          // a helper is asked to poll for jobs; under mutex_
   std::exception_ptr error_;
   std::vector<std::thread> threads_;
 };
@@ -160,7 +181,12 @@ void parallel_for(std::int64_t n, std::int64_t grain,
   }
   // A few chunks per thread balance a late helper without much claiming overhead.
   const std::int64_t chunk = std::max(grain, (n + 4 * threads - 1) / (4 * threads));
-  if (!pool().try_run(n, chunk, fn)) fn(0, n);
+  if (!pool().try_run(n, chunk, fn, false)) fn(0, n);
+}
+
+void parallel_for_awake(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  if (n > 1 && kernel_threads() > 1 && pool().try_run(n, 1, fn, true)) return;
+  for (std::int64_t i = 0; i < n; ++i) fn(i, i + 1);
 }
 
 }  // namespace mlu::kernels

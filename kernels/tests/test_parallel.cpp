@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -45,6 +46,28 @@ TEST(Parallel, AnExceptionInAChunkReachesTheCaller) {
   parallel_for(1 << 18, 1 << 10,
                [&](std::int64_t begin, std::int64_t end) { total += end - begin; });
   EXPECT_EQ(total.load(), 1 << 18);
+}
+
+// With the helpers asleep or awake, from several callers at once: each index once, as a call of
+// its own.
+TEST(Parallel, AwakeHelpersOnlyStillCoverEveryIndexOnce) {
+  std::vector<std::thread> callers;
+  std::vector<std::vector<std::uint8_t>> seen(3, std::vector<std::uint8_t>(64));
+  for (int c = 0; c < 3; ++c) {
+    callers.emplace_back([&, c] {
+      for (int round = 0; round < 200; ++round) {
+        if (round % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        parallel_for_awake(64, [&](std::int64_t begin, std::int64_t end) {
+          ASSERT_EQ(end, begin + 1);
+          ++seen[c][begin];
+        });
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  for (int c = 0; c < 3; ++c) {
+    for (int i = 0; i < 64; ++i) ASSERT_EQ(seen[c][i], 200) << c << " " << i;
+  }
 }
 
 }  // namespace

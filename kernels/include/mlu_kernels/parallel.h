@@ -17,6 +17,12 @@ constexpr std::int64_t kParallelGrain = 1 << 16;
 void parallel_for(std::int64_t n, std::int64_t grain,
                   const std::function<void(std::int64_t, std::int64_t)>& fn);
 
+// Calls fn(i, i + 1) for each i in [0, n) like parallel_for, but with the helpers that are awake
+// (polling after a recent job) only: one woken from sleep on a busy virtual machine is scheduled
+// on the waking thread's core and starts after short work is done. A sleeping helper is woken
+// for the calls that follow instead.
+void parallel_for_awake(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn);
+
 // Threads a kernel may use: MLU_KERNEL_THREADS, or the host's cores. Never throws: an invalid
 // setting counts as unset here, and the integration reports it through the function below.
 int kernel_threads();

@@ -14,6 +14,7 @@
 #include "mlu/ops/elementwise.h"
 #include "mlu/ops/embedding.h"
 #include "mlu/ops/gemm.h"
+#include "mlu/ops/generated.h"
 #include "mlu/ops/index.h"
 #include "mlu/ops/loss.h"
 #include "mlu/ops/norm.h"
