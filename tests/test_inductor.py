@@ -253,8 +253,8 @@ def test_concatenation_copies_into_slices():
 def test_accumulating_stores_add_repeated_indices(dtype):
     """Embedding's gradient and index_put(accumulate=True) add every row sent to the same index
     (14 on average here): PyTorch 2.6's vectorised single-threaded C++ stores overwrote contiguous
-    rows instead (such kernels are single-threaded on mlu). Compared with float32 eager on the same values (bfloat16 sums round at each
-    addition or once, by path)."""
+    rows instead (such kernels are single-threaded on mlu). Compared with float32 eager on the
+    same values (bfloat16 sums round at each addition or once, by path)."""
     torch.manual_seed(0)
     weight = torch.randn(50, 24, device="mlu", dtype=dtype, requires_grad=True)
     indices = torch.randint(0, 50, (35, 20), device="mlu")  # 700 lookups of 50 rows
