@@ -426,6 +426,8 @@ PYBIND11_MODULE(_C, m) {
     out["matmul_float32"] = info.matmul_float32;
     out["lstm_bfloat16"] = info.lstm_bfloat16;
     out["lstm_float16"] = info.lstm_float16;
+    out["attention_bfloat16"] = info.attention_bfloat16;
+    out["attention_float16"] = info.attention_float16;
     out["conv16_policy"] = info.conv16_policy;
     out["conv_bfloat16_plans"] =
         py::make_tuple(info.conv_bfloat16_in_16_bits, info.conv_bfloat16_widened);

@@ -46,6 +46,14 @@ def test_lstm_products_run_on_amx_exactly_where_the_cpu_has_it():
         assert ISA["lstm16"][dtype] == expected, dtype
 
 
+def test_16_bit_attention_multiplies_on_amx_exactly_where_the_cpu_has_it():
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    capped = bool(cap) and "AMX" not in cap and cap != "ALL"
+    for dtype, flag in (("bfloat16", "amx_bf16"), ("float16", "amx_fp16")):
+        expected = "AMX" if flag in CPU_FLAGS and not capped else "float32"
+        assert ISA["attention16"][dtype] == expected, dtype
+
+
 SIXTEEN_BIT_KERNELS = """
 import torch
 import torch.nn.functional as F

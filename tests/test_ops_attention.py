@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import torch_mlu  # noqa: F401
+from conftest import run_python
 
 
 def run(device, q, k, v, **kwargs):
@@ -257,33 +258,63 @@ def test_backward_with_dropout_names_a_missing_or_misplaced_random_state():
     assert grads[0].shape == q.shape
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-def test_16_bit_attention_computes_as_the_float32_kernel_on_widened_operands(dtype):
-    # The kernel widens 16-bit operands a slice at a time and rounds its results once: forward
-    # and gradients must be those of float32 operands holding the same values, bit for bit
-    # (a strided key, a length that is not a multiple of the 64-row tiles, causal masking).
-    gen = torch.Generator().manual_seed(3)
-    q, k, v, grad = (torch.randn(2, 3, 70, 16, generator=gen).to(dtype).to("mlu") for _ in range(4))
-    k = k.transpose(1, 2).contiguous().transpose(1, 2)
-    forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable
-    backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
-    narrow = forward(q, k, v, is_causal=True)
-    wide = forward(q.float(), k.float(), v.float(), is_causal=True)
-    assert narrow[0].dtype == dtype and narrow[1].dtype == torch.float32
-    assert torch.equal(narrow[0].cpu(), wide[0].cpu().to(dtype))
-    assert torch.equal(narrow[1].cpu(), wide[1].cpu())
+# Without AMX the kernel widens 16-bit operands a slice at a time and rounds its results once:
+# forward and gradients must be those of float32 operands holding the same values, bit for bit.
+# On AMX its tiles' products read the 16-bit operands and the softmax weights rounded to their
+# dtype: the results are those of the float32 kernel within the dtype's rounding. (A strided key,
+# a length that is not a multiple of the 64-row tiles, causal masking.)
+WIDENED_OPERANDS = """
+import torch
+import torch_mlu
 
-    # A zero mask stands for none (an undefined tensor cannot be passed from Python).
-    zero_bias = torch.zeros(1, 1, 1, 1, device="mlu")
+dtype = getattr(torch, "{dtype}")
+gen = torch.Generator().manual_seed(3)
+q, k, v, grad = (torch.randn(2, 3, 70, 16, generator=gen).to(dtype).to("mlu") for _ in range(4))
+k = k.transpose(1, 2).contiguous().transpose(1, 2)
+forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable
+backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
+narrow = forward(q, k, v, is_causal=True)
+wide = forward(q.float(), k.float(), v.float(), is_causal=True)
+assert narrow[0].dtype == dtype and narrow[1].dtype == torch.float32
+path = torch.mlu.kernel_isa()["attention16"]["{dtype}"]
+if path == "float32":
+    def same(got, want):
+        assert torch.equal(got.cpu(), want.cpu().to(got.dtype))
+else:
+    def same(got, want):
+        torch.testing.assert_close(got.cpu().float(), want.cpu().to(got.dtype).float(), rtol=2e-2,
+                                   atol=2e-2)
+same(narrow[0], wide[0])
+same(narrow[1], wide[1])
 
-    def gradients(cast, out):
-        return backward(cast(grad), cast(q), cast(k), cast(v), zero_bias,
-                        [True, True, True, False], cast(out), narrow[1], narrow[2], narrow[3],
-                        70, 70, 0.0, True, narrow[6], narrow[7])[:3]
+# A zero mask stands for none (an undefined tensor cannot be passed from Python).
+zero_bias = torch.zeros(1, 1, 1, 1, device="mlu")
 
-    for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float(), narrow[0])):
-        assert n.dtype == dtype
-        assert torch.equal(n.cpu(), w.cpu().to(dtype))
+def gradients(cast, out):
+    return backward(cast(grad), cast(q), cast(k), cast(v), zero_bias,
+                    [True, True, True, False], cast(out), narrow[1], narrow[2], narrow[3],
+                    70, 70, 0.0, True, narrow[6], narrow[7])[:3]
+
+for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float(), narrow[0])):
+    assert n.dtype == dtype
+    same(n, w)
+
+# 64 keys or fewer (one tile) take the widened tiles everywhere: bit for bit.
+short = [t[:, :, :64] for t in (q, k, v)]
+assert torch.equal(forward(*short, is_causal=True)[0].cpu(),
+                   forward(*(t.float() for t in short), is_causal=True)[0].cpu().to(dtype))
+print(path)
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("onednn", ["as installed", "capped below AMX"])
+def test_16_bit_attention_computes_as_the_float32_kernel_on_its_operands(dtype, onednn):
+    cap = {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"} if onednn != "as installed" else {}
+    result = run_python(WIDENED_OPERANDS.replace("{dtype}", dtype), timeout=120, **cap)
+    assert result.returncode == 0, result
+    expected = torch.mlu.kernel_isa()["attention16"][dtype] if not cap else "float32"
+    assert result.stdout.split() == [expected], result
 
 
 def test_backward_with_operands_of_different_dtypes_is_refused():

@@ -65,7 +65,8 @@ def report():
     print(f"16-bit matrix products: bfloat16 on {isa['matmul16']['bfloat16']}, float16 on "
           f"{isa['matmul16']['float16']}; float32 products on {isa['matmul32']}; LSTM products "
           f"under autocast: bfloat16 on {isa['lstm16']['bfloat16']}, float16 on "
-          f"{isa['lstm16']['float16']}")
+          f"{isa['lstm16']['float16']}; 16-bit attention: bfloat16 on "
+          f"{isa['attention16']['bfloat16']}, float16 on {isa['attention16']['float16']}")
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith(VARIABLES))
     print("environment: " + (" ".join(f"{k}={v}" for k, v in settings) or "no MLU settings"))
 

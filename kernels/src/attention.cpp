@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "attention_amx.h"
+#include "attention_tiles.h"
 #include "convert_block.h"
 #include "mlu_kernels/parallel.h"
 #include "mlu_kernels/random.h"
@@ -15,11 +17,135 @@
 #include "vec_math.h"
 
 namespace mlu::kernels {
+
+namespace attention_tiles {
+
+MaskSlice mask_slice(const Attention& a, std::int64_t b, std::int64_t h) {
+  const TensorDesc& m = a.mask;
+  if (m.ndim == 0) return {};
+  const auto size = static_cast<std::int64_t>(element_size(m.dtype));
+  return {static_cast<const unsigned char*>(m.data) + (b * m.strides[0] + h * m.strides[1]) * size,
+          m.dtype, m.strides[2] * size, m.strides[3] * size};
+}
+
+void mask_scores(const Attention& a, const MaskSlice& mask, std::int64_t q0, std::int64_t nq,
+                 std::int64_t k0, std::int64_t nk, float* s) {
+  if (mask.base != nullptr) {
+    for (std::int64_t r = 0; r < nq; ++r) {
+      float* sr = s + r * nk;
+      if (mask.dtype == DType::Bool) {
+        for (std::int64_t c = 0; c < nk; ++c) {
+          if (!mask.at<bool>(q0 + r, k0 + c)) sr[c] = kNegInf;
+        }
+      } else {
+        for (std::int64_t c = 0; c < nk; ++c) sr[c] += mask.at<float>(q0 + r, k0 + c);
+      }
+    }
+  }
+  if (!a.causal) return;
+  for (std::int64_t r = 0; r < nq; ++r) {
+    for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c)
+      s[r * nk + c] = kNegInf;
+  }
+}
+
+void dropout_factors(const Attention& a, std::int64_t b, std::int64_t h, std::int64_t q0,
+                     std::int64_t nq, std::int64_t k0, std::int64_t nk, float* z) {
+  const auto seed = std::array<std::uint32_t, 2>{static_cast<std::uint32_t>(a.rng.seed),
+                                                 static_cast<std::uint32_t>(a.rng.seed >> 32)};
+  const double threshold = (1.0 - a.dropout) * 4294967296.0;
+  const float kept = 1.f / (1.f - a.dropout);
+  const std::int64_t keys = a.k.sizes[2];
+  const std::uint64_t first_row =
+      (static_cast<std::uint64_t>(b) * a.q.sizes[1] + h) * static_cast<std::uint64_t>(a.q.sizes[2]);
+  for (std::int64_t r = 0; r < nq; ++r) {
+    const std::uint64_t row = (first_row + q0 + r) * static_cast<std::uint64_t>(keys) + k0;
+    std::uint64_t block = ~std::uint64_t{0};
+    std::array<std::uint32_t, 4> words{};
+    for (std::int64_t c = 0; c < nk; ++c) {
+      const std::uint64_t word = row + c;
+      if (word / 4 != block) {
+        block = word / 4;
+        const std::uint64_t counter = a.rng.offset + block;
+        words = philox4x32(
+            {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
+            seed);
+      }
+      z[r * nk + c] = static_cast<double>(words[word % 4]) < threshold ? kept : 0.f;
+    }
+  }
+}
+
+std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
+  const std::int64_t keys = a.k.sizes[2];
+  return a.causal ? std::min(keys, q0 + nq) : keys;
+}
+
+void softmax_block(std::int64_t nq, std::int64_t nk, std::int64_t ev, float* s, float* row_max,
+                   float* row_sum, float* acc) {
+  for (std::int64_t r = 0; r < nq; ++r) {
+    float* sr = s + r * nk;
+    // The reductions vectorise only as OpenMP reductions (reordering a float sum), and the
+    // maximum only as a comparison (GCC 14 keeps std::max scalar), which skips NaN scores: a
+    // NaN among finite scores makes the row NaN through its exp.
+    float block_max = kNegInf;
+#pragma omp simd reduction(max : block_max)
+    for (std::int64_t c = 0; c < nk; ++c) block_max = sr[c] > block_max ? sr[c] : block_max;
+    const float new_max = std::max(row_max[r], block_max);
+    if (new_max == kNegInf) {  // every key so far is masked for this row, or NaN
+      const bool nan = std::any_of(sr, sr + nk, [](float x) { return x != x; });
+      constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+      std::fill(sr, sr + nk, nan ? kNaN : 0.f);
+      if (nan) row_sum[r] = kNaN;
+      continue;
+    }
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t c = 0; c < nk; ++c) {
+      sr[c] = exp_nonpositive(sr[c] - new_max);
+      sum += sr[c];
+    }
+    const float rescale = exp_nonpositive(row_max[r] - new_max);
+    row_sum[r] = row_sum[r] * rescale + sum;
+    for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
+    row_max[r] = new_max;
+  }
+}
+
+// A sum of 0: every key masked, the row is 0; a NaN sum stays NaN.
+float row_inverse(float sum) { return sum > 0 ? 1.f / sum : (sum == 0 ? 0.f : sum); }
+
+float row_logsumexp(float max, float sum) {
+  return sum > 0 ? max + std::log(sum) : (sum == 0 ? kNegInf : sum);
+}
+
+void weights_from_logsumexp(const float* lse, std::int64_t nq, std::int64_t nk, float* s) {
+  for (std::int64_t r = 0; r < nq; ++r) {
+    float* sr = s + r * nk;
+    const float row_lse = lse[r];
+    if (row_lse == kNegInf) {  // every key masked for this query
+      std::fill(sr, sr + nk, 0.f);
+      continue;
+    }
+#pragma omp simd
+    for (std::int64_t c = 0; c < nk; ++c) sr[c] = exp_float(sr[c] - row_lse);
+  }
+}
+
+void softmax_gradient(const float* p, const float* delta, std::int64_t nq, std::int64_t nk,
+                      float* dp) {
+  for (std::int64_t r = 0; r < nq; ++r) {
+#pragma omp simd
+    for (std::int64_t c = 0; c < nk; ++c)
+      dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[r]);
+  }
+}
+
+}  // namespace attention_tiles
+
 namespace {
 
-constexpr std::int64_t kBlockQ = 64;
-constexpr std::int64_t kBlockK = 64;
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+using namespace attention_tiles;
 
 // Rows of one (batch, head) slice in float32: row l starts at base + l * row_stride.
 struct Slice {
@@ -79,26 +205,6 @@ class FloatSlice {
   char* first_;
 };
 
-// The mask of one (batch, head) slice, or none.
-struct MaskSlice {
-  const unsigned char* base = nullptr;  // element (b, h, 0, 0)
-  DType dtype = DType::Bool;
-  std::int64_t row_stride = 0, col_stride = 0;  // in bytes
-
-  template <typename T>
-  T at(std::int64_t query, std::int64_t key) const {
-    return *reinterpret_cast<const T*>(base + query * row_stride + key * col_stride);
-  }
-};
-
-MaskSlice mask_slice(const Attention& a, std::int64_t b, std::int64_t h) {
-  const TensorDesc& m = a.mask;
-  if (m.ndim == 0) return {};
-  const auto size = static_cast<std::int64_t>(element_size(m.dtype));
-  return {static_cast<const unsigned char*>(m.data) + (b * m.strides[0] + h * m.strides[1]) * size,
-          m.dtype, m.strides[2] * size, m.strides[3] * size};
-}
-
 bool attention_dtype(DType dtype) {
   return dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16;
 }
@@ -132,58 +238,7 @@ void scores(const Attention& a, const Slice& q, const Slice& k, const MaskSlice&
   const std::int64_t e = a.q.sizes[3];
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nq, nk, e, a.scale, q.row(q0), q.row_stride,
               k.row(k0), k.row_stride, 0.f, s, nk);
-  if (mask.base != nullptr) {
-    for (std::int64_t r = 0; r < nq; ++r) {
-      float* sr = s + r * nk;
-      if (mask.dtype == DType::Bool) {
-        for (std::int64_t c = 0; c < nk; ++c) {
-          if (!mask.at<bool>(q0 + r, k0 + c)) sr[c] = kNegInf;
-        }
-      } else {
-        for (std::int64_t c = 0; c < nk; ++c) sr[c] += mask.at<float>(q0 + r, k0 + c);
-      }
-    }
-  }
-  if (!a.causal) return;
-  for (std::int64_t r = 0; r < nq; ++r) {
-    for (std::int64_t c = std::max<std::int64_t>(0, q0 + r - k0 + 1); c < nk; ++c)
-      s[r * nk + c] = kNegInf;
-  }
-}
-
-// The dropout factors of a query block against a key block: 1 / (1 - dropout) where a weight is
-// kept, 0 where it is dropped.
-void dropout_factors(const Attention& a, std::int64_t b, std::int64_t h, std::int64_t q0,
-                     std::int64_t nq, std::int64_t k0, std::int64_t nk, float* z) {
-  const auto seed = std::array<std::uint32_t, 2>{static_cast<std::uint32_t>(a.rng.seed),
-                                                 static_cast<std::uint32_t>(a.rng.seed >> 32)};
-  const double threshold = (1.0 - a.dropout) * 4294967296.0;
-  const float kept = 1.f / (1.f - a.dropout);
-  const std::int64_t keys = a.k.sizes[2];
-  const std::uint64_t first_row =
-      (static_cast<std::uint64_t>(b) * a.q.sizes[1] + h) * static_cast<std::uint64_t>(a.q.sizes[2]);
-  for (std::int64_t r = 0; r < nq; ++r) {
-    const std::uint64_t row = (first_row + q0 + r) * static_cast<std::uint64_t>(keys) + k0;
-    std::uint64_t block = ~std::uint64_t{0};
-    std::array<std::uint32_t, 4> words{};
-    for (std::int64_t c = 0; c < nk; ++c) {
-      const std::uint64_t word = row + c;
-      if (word / 4 != block) {
-        block = word / 4;
-        const std::uint64_t counter = a.rng.offset + block;
-        words = philox4x32(
-            {static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0, 0},
-            seed);
-      }
-      z[r * nk + c] = static_cast<double>(words[word % 4]) < threshold ? kept : 0.f;
-    }
-  }
-}
-
-// The last key a query block can see, exclusive.
-std::int64_t key_end(const Attention& a, std::int64_t q0, std::int64_t nq) {
-  const std::int64_t keys = a.k.sizes[2];
-  return a.causal ? std::min(keys, q0 + nq) : keys;
+  mask_scores(a, mask, q0, nq, k0, nk, s);
 }
 
 void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
@@ -204,33 +259,7 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
     for (std::int64_t k0 = 0; k0 < kend; k0 += kBlockK) {
       const std::int64_t nk = std::min(kBlockK, kend - k0);
       scores(a, q, k, mask, q0, nq, k0, nk, s.data());
-      for (std::int64_t r = 0; r < nq; ++r) {
-        float* sr = s.data() + r * nk;
-        // The reductions vectorise only as OpenMP reductions (reordering a float sum), and the
-        // maximum only as a comparison (GCC 14 keeps std::max scalar), which skips NaN scores: a
-        // NaN among finite scores makes the row NaN through its exp.
-        float block_max = kNegInf;
-#pragma omp simd reduction(max : block_max)
-        for (std::int64_t c = 0; c < nk; ++c) block_max = sr[c] > block_max ? sr[c] : block_max;
-        const float new_max = std::max(row_max[r], block_max);
-        if (new_max == kNegInf) {  // every key so far is masked for this row, or NaN
-          const bool nan = std::any_of(sr, sr + nk, [](float x) { return x != x; });
-          constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-          std::fill(sr, sr + nk, nan ? kNaN : 0.f);
-          if (nan) row_sum[r] = kNaN;
-          continue;
-        }
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (std::int64_t c = 0; c < nk; ++c) {
-          sr[c] = exp_nonpositive(sr[c] - new_max);
-          sum += sr[c];
-        }
-        const float rescale = exp_nonpositive(row_max[r] - new_max);
-        row_sum[r] = row_sum[r] * rescale + sum;
-        for (std::int64_t j = 0; j < ev; ++j) acc[r * ev + j] *= rescale;
-        row_max[r] = new_max;
-      }
+      softmax_block(nq, nk, ev, s.data(), row_max.data(), row_sum.data(), acc.data());
       if (a.dropout > 0) {  // the sums normalise the weights before dropout, as PyTorch's do
         dropout_factors(a, b, h, q0, nq, k0, nk, z.data());
         for (std::int64_t i = 0; i < nq * nk; ++i) s[i] *= z[i];
@@ -239,11 +268,10 @@ void forward_slice(const Attention& a, std::int64_t b, std::int64_t h) {
                   v.row(k0), v.row_stride, 1.f, acc.data(), ev);
     }
     for (std::int64_t r = 0; r < nq; ++r) {
-      // A sum of 0: every key masked, the row is 0; a NaN sum stays NaN.
-      const float sum = row_sum[r], inv = sum > 0 ? 1.f / sum : (sum == 0 ? 0.f : sum);
+      const float inv = row_inverse(row_sum[r]);
       float* out_row = o.row(q0 + r);
       for (std::int64_t j = 0; j < ev; ++j) out_row[j] = acc[r * ev + j] * inv;
-      lse[q0 + r] = sum > 0 ? row_max[r] + std::log(sum) : (sum == 0 ? kNegInf : sum);
+      lse[q0 + r] = row_logsumexp(row_max[r], row_sum[r]);
     }
   }
   o_rows.store();
@@ -288,16 +316,7 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
     for (std::int64_t q0 = first_q; q0 < queries; q0 += kBlockQ) {
       const std::int64_t nq = std::min(kBlockQ, queries - q0);
       scores(a, q, k, mask, q0, nq, k0, nk, p.data());
-      for (std::int64_t r = 0; r < nq; ++r) {
-        float* pr = p.data() + r * nk;
-        const float row_lse = lse[q0 + r];
-        if (row_lse == kNegInf) {  // every key masked for this query
-          std::fill(pr, pr + nk, 0.f);
-          continue;
-        }
-#pragma omp simd
-        for (std::int64_t c = 0; c < nk; ++c) pr[c] = exp_float(pr[c] - row_lse);
-      }
+      weights_from_logsumexp(lse + q0, nq, nk, p.data());
       const float* weights = p.data();
       if (a.dropout > 0) {
         dropout_factors(a, b, h, q0, nq, k0, nk, z.data());
@@ -313,10 +332,7 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
       }
       // delta is the row sum of dO * O over the output after dropout, which is what the dropped
       // weights' softmax gradient subtracts.
-      for (std::int64_t r = 0; r < nq; ++r) {
-        for (std::int64_t c = 0; c < nk; ++c)
-          dp[r * nk + c] = p[r * nk + c] * (dp[r * nk + c] - delta[q0 + r]);
-      }
+      softmax_gradient(p.data(), delta.data() + q0, nq, nk, dp.data());
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nq, e, nk, a.scale, dp.data(), nk,
                   k.row(k0), k.row_stride, 1.f, dq.row(q0), dq.row_stride);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, e, nq, a.scale, dp.data(), nk,
@@ -339,6 +355,10 @@ void for_each_slice(const Attention& a, F f) {
 
 void attention_forward(const Attention& a) {
   check(a);
+  if (attention_on_amx(a)) {
+    attention_forward_amx(a);
+    return;
+  }
   for_each_slice(a, [&](std::int64_t b, std::int64_t h) { forward_slice(a, b, h); });
 }
 
@@ -350,6 +370,10 @@ void attention_backward(const Attention& a, const TensorDesc& grad_out, const Te
       throw KernelError(
           "attention backward: gradients must have the inputs' dtype and unit feature stride");
     }
+  }
+  if (attention_on_amx(a)) {
+    attention_backward_amx(a, grad_out, grad_q, grad_k, grad_v);
+    return;
   }
   for_each_slice(a, [&](std::int64_t b, std::int64_t h) {
     backward_slice(a, grad_out, grad_q, grad_k, grad_v, b, h);

@@ -110,7 +110,8 @@ TEST(Operations, SayWhatTheDeviceSupports) {
   }
   EXPECT_TRUE(info.matmul_float32 == "oneDNN" || info.matmul_float32 == "OpenBLAS")
       << info.matmul_float32;
-  for (const std::string& path : {info.lstm_bfloat16, info.lstm_float16}) {
+  for (const std::string& path :
+       {info.lstm_bfloat16, info.lstm_float16, info.attention_bfloat16, info.attention_float16}) {
     EXPECT_TRUE(path == "AMX" || path == "float32") << path;
   }
   EXPECT_NO_THROW(hal::check_operation_settings());

@@ -1,0 +1,18 @@
+// Attention with bfloat16 or float16 operands whose tile products run on AMX (attention_amx.cpp).
+#pragma once
+
+#include "mlu_kernels/attention.h"
+
+namespace mlu::kernels {
+
+// Whether this attention takes the AMX tiles: 16-bit operands whose products oneDNN runs with a
+// float32 result on AMX on this CPU, and more keys than one tile.
+bool attention_on_amx(const Attention& a);
+
+void attention_forward_amx(const Attention& a);
+
+void attention_backward_amx(const Attention& a, const TensorDesc& grad_out,
+                            const TensorDesc& grad_q, const TensorDesc& grad_k,
+                            const TensorDesc& grad_v);
+
+}  // namespace mlu::kernels
