@@ -62,12 +62,14 @@ MASKS = {
 }
 
 
+# 130 keys: several key tiles per slice; 50: one (on AMX, products batched over slices).
+@pytest.mark.parametrize("keys", [130, 50])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("mask", sorted(MASKS))
-def test_masked_attention_in_the_tiled_kernel_matches_cpu(mask, dtype):
+def test_masked_attention_in_the_tiled_kernel_matches_cpu(mask, dtype, keys):
     torch.manual_seed(0)
-    q, k, v = torch.randn(2, 3, 70, 16), torch.randn(2, 3, 130, 16), torch.randn(2, 3, 130, 24)
-    attn_mask = MASKS[mask](70, 130)
+    q, k, v = torch.randn(2, 3, 70, 16), torch.randn(2, 3, keys, 16), torch.randn(2, 3, keys, 24)
+    attn_mask = MASKS[mask](70, keys)
     overrideable = int(torch.nn.attention.SDPBackend.OVERRIDEABLE)
     mlu = [t.to(dtype).to("mlu") for t in (q, k, v)]
     assert torch.ops.aten._fused_sdp_choice(*mlu, attn_mask.to("mlu")) == overrideable
@@ -177,10 +179,11 @@ def test_dropout_keeps_its_share_of_the_weights_and_a_seed_repeats_it():
     assert torch.equal(dropout_mask(shape, seed=5, dtype=torch.bfloat16), kept)
 
 
+@pytest.mark.parametrize("lk", [67, 40])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("case", ["plain", "causal", "bool_mask"])
-def test_dropout_in_the_tiled_kernel_matches_the_math_with_the_same_mask(case, dtype):
-    b, h, lq, lk, e = 2, 3, 70, 67, 16
+def test_dropout_in_the_tiled_kernel_matches_the_math_with_the_same_mask(case, dtype, lk):
+    b, h, lq, e = 2, 3, 70, 16
     torch.manual_seed(0)
     q, k, v = torch.randn(b, h, lq, e), torch.randn(b, h, lk, e), torch.randn(b, h, lk, e)
     grad = torch.randn(b, h, lq, e)
@@ -299,10 +302,19 @@ for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float()
     assert n.dtype == dtype
     same(n, w)
 
-# 64 keys or fewer (one tile) take the widened tiles everywhere: bit for bit.
+# 64 keys or fewer (one tile per slice; on AMX, products batched over slices), and no causal mask.
 short = [t[:, :, :64] for t in (q, k, v)]
-assert torch.equal(forward(*short, is_causal=True)[0].cpu(),
-                   forward(*(t.float() for t in short), is_causal=True)[0].cpu().to(dtype))
+narrow_short = forward(*short)
+wide_short = forward(*(t.float() for t in short))
+same(narrow_short[0], wide_short[0])
+same(narrow_short[1], wide_short[1])
+for n, w in zip(backward(grad[:, :, :64], *short, zero_bias, [True, True, True, False],
+                         narrow_short[0], narrow_short[1], *narrow_short[2:4], 64, 64, 0.0, False,
+                         *narrow_short[6:8])[:3],
+                backward(grad[:, :, :64].float(), *(t.float() for t in short), zero_bias,
+                         [True, True, True, False], narrow_short[0].float(), narrow_short[1],
+                         *narrow_short[2:4], 64, 64, 0.0, False, *narrow_short[6:8])[:3]):
+    same(n, w)
 print(path)
 """
 

@@ -128,7 +128,10 @@ void weights_from_logsumexp(const float* lse, std::int64_t nq, std::int64_t nk, 
       continue;
     }
 #pragma omp simd
-    for (std::int64_t c = 0; c < nk; ++c) sr[c] = exp_float(sr[c] - row_lse);
+    for (std::int64_t c = 0; c < nk; ++c) {
+      const float x = sr[c] - row_lse;
+      sr[c] = exp_nonpositive(x > 0 ? 0.f : x);
+    }
   }
 }
 
@@ -173,24 +176,20 @@ class FloatSlice {
     rows = {buffer.data(), d.sizes[3]};
     if (!read) return;
     for (std::int64_t l = 0; l < d.sizes[2]; ++l) {
-      if (d.dtype == DType::Float16) {
+      if (d.dtype == DType::Float16)
         convert_block(rows.row(l), reinterpret_cast<const Half*>(row_bytes(l)), d.sizes[3]);
-      } else {
-        const auto* in = reinterpret_cast<const BFloat16*>(row_bytes(l));
-        for (std::int64_t j = 0; j < d.sizes[3]; ++j) rows.row(l)[j] = to_float(in[j]);
-      }
+      else
+        convert_block(rows.row(l), reinterpret_cast<const BFloat16*>(row_bytes(l)), d.sizes[3]);
     }
   }
 
   void store() const {
     if (desc_.dtype == DType::Float32) return;
     for (std::int64_t l = 0; l < desc_.sizes[2]; ++l) {
-      if (desc_.dtype == DType::Float16) {
+      if (desc_.dtype == DType::Float16)
         convert_block(reinterpret_cast<Half*>(row_bytes(l)), rows.row(l), desc_.sizes[3]);
-      } else {
-        auto* out = reinterpret_cast<BFloat16*>(row_bytes(l));
-        for (std::int64_t j = 0; j < desc_.sizes[3]; ++j) out[j] = to_bfloat16(rows.row(l)[j]);
-      }
+      else
+        convert_block(reinterpret_cast<BFloat16*>(row_bytes(l)), rows.row(l), desc_.sizes[3]);
     }
   }
 
@@ -355,7 +354,7 @@ void for_each_slice(const Attention& a, F f) {
 
 void attention_forward(const Attention& a) {
   check(a);
-  if (attention_on_amx(a)) {
+  if (attention_on_amx(a.q.dtype)) {
     attention_forward_amx(a);
     return;
   }
@@ -371,7 +370,7 @@ void attention_backward(const Attention& a, const TensorDesc& grad_out, const Te
           "attention backward: gradients must have the inputs' dtype and unit feature stride");
     }
   }
-  if (attention_on_amx(a)) {
+  if (attention_on_amx(a.q.dtype)) {
     attention_backward_amx(a, grad_out, grad_q, grad_k, grad_v);
     return;
   }

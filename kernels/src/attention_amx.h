@@ -5,9 +5,9 @@
 
 namespace mlu::kernels {
 
-// Whether this attention takes the AMX tiles: 16-bit operands whose products oneDNN runs with a
-// float32 result on AMX on this CPU, and more keys than one tile.
-bool attention_on_amx(const Attention& a);
+// Whether attention of this dtype runs its products on AMX: 16-bit operands whose products
+// oneDNN runs with a float32 result on AMX on this CPU.
+bool attention_on_amx(DType dtype);
 
 void attention_forward_amx(const Attention& a);
 

@@ -18,11 +18,10 @@ def kernel_isa():
     16-bit dtype, how many convolution shapes and passes planned so far in this process compute
     in 16 bits and how many are widened to float32) and ``lstm16`` (how nn.LSTM's matrix products
     run under autocast, or for 16-bit LSTMs, per dtype: "AMX", 16-bit operands on the CPU's AMX
-    tiles with float32 accumulation, or "float32"; the cells and states are float32 either way) and ``attention16`` (how
-    scaled_dot_product_attention's kernel multiplies 16-bit operands: "AMX", its tiles' products
-    16-bit with float32 accumulation and the softmax weights rounded to the operands' dtype, as
-    PyTorch CPU's flash attention does, for more than 64 keys, or "float32", each slice
-    widened)."""
+    tiles with float32 accumulation, or "float32"; the cells and states are float32 either way)
+    and ``attention16`` (how scaled_dot_product_attention's kernel multiplies 16-bit operands:
+    "AMX", 16-bit products with float32 accumulation and the softmax weights rounded to the
+    operands' dtype, as PyTorch CPU's flash attention does, or "float32", each slice widened)."""
     lib_dir = os.path.join(os.path.dirname(_C.__file__), "lib")
     info = _C._operations_info()
     return {

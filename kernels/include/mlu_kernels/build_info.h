@@ -22,9 +22,9 @@ std::string gemm16_path(bool bfloat16);
 // CPU, per dtype: "AMX" (16-bit operands, float32 accumulation) or "float32".
 std::string lstm16_path(bool bfloat16);
 
-// How scaled_dot_product_attention's tiles multiply 16-bit operands on this CPU, per dtype: "AMX"
-// (16-bit operands, float32 accumulation, the weights rounded to the operands' dtype, for more
-// than 64 keys) or "float32" (each slice widened).
+// How scaled_dot_product_attention multiplies 16-bit operands on this CPU, per dtype: "AMX"
+// (16-bit operands, float32 accumulation, the weights rounded to the operands' dtype) or "float32"
+// (each slice widened).
 std::string attention16_path(bool bfloat16);
 
 // How float32 matrix products run on this CPU: "oneDNN" (its brgemm kernels for all but small

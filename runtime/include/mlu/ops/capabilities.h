@@ -27,9 +27,8 @@ struct OperationsInfo {
   // How a float32 LSTM layer asked for 16-bit products (LstmLayer::products) computes them:
   // "AMX" (16-bit operands, float32 accumulation) or "float32".
   std::string lstm_bfloat16, lstm_float16;
-  // How attention with 16-bit operands multiplies its tiles: "AMX" (16-bit operands, float32
-  // accumulation, the softmax weights rounded to the operands' dtype; for more than 64 keys) or
-  // "float32" (widened).
+  // How attention with 16-bit operands multiplies: "AMX" (16-bit operands, float32 accumulation,
+  // the softmax weights rounded to the operands' dtype) or "float32" (widened).
   std::string attention_bfloat16, attention_float16;
 };
 OperationsInfo operations_info();
