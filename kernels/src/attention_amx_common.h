@@ -1,0 +1,75 @@
+// What attention's AMX paths share (attention_amx.cpp: tile by tile; attention_amx_batched.cpp:
+// slices of one key tile batched per product): 16-bit rows, and float32 blocks scaled, rounded and
+// stored.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "convert_block.h"
+#include "mlu_kernels/attention.h"
+
+namespace mlu::kernels::attention_amx {
+
+// Rows of one (batch, head) slice of a 16-bit operand: row l starts at base + l * stride.
+template <typename T>
+struct Rows {
+  T* base;
+  std::int64_t stride;
+  T* row(std::int64_t l) const { return base + l * stride; }
+};
+
+template <typename T>
+Rows<T> rows_of(const TensorDesc& d, std::int64_t b, std::int64_t h) {
+  return {static_cast<T*>(d.data) + b * d.strides[0] + h * d.strides[1], d.strides[2]};
+}
+
+template <typename T>
+constexpr DType dtype_of() {
+  return std::is_same_v<T, BFloat16> ? DType::BFloat16 : DType::Float16;
+}
+
+// s *= factor over n floats. The factor is a value: read through the Attention while storing
+// floats, it could alias them, and the loop did not vectorise (a gpt forward spent longer in its
+// scaling loops than in its products).
+inline void scale_block(float* s, std::int64_t n, float factor) {
+  for (std::int64_t i = 0; i < n; ++i) s[i] *= factor;
+}
+
+// s *= z elementwise over n floats.
+inline void multiply_block(float* s, const float* z, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) s[i] *= z[i];
+}
+
+// Rounds float32 rows [rows, cols] (row stride cols) into to, or into their transpose.
+template <typename T>
+void round_block(const float* from, std::int64_t rows, std::int64_t cols, T* to, bool transposed) {
+  if (!transposed) {
+    convert_block(to, from, rows * cols);
+    return;
+  }
+  thread_local std::vector<float> column;
+  column.resize(rows);
+  for (std::int64_t c = 0; c < cols; ++c) {
+    for (std::int64_t r = 0; r < rows; ++r) column[r] = from[r * cols + c];
+    convert_block(to + c * rows, column.data(), rows);
+  }
+}
+
+template <typename T>
+void store_rows(const float* from, std::int64_t rows, std::int64_t cols, float factor, Rows<T> to) {
+  thread_local std::vector<float> row;
+  row.resize(cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) row[j] = from[r * cols + j] * factor;
+    convert_block(to.row(r), row.data(), cols);
+  }
+}
+
+// The slices of at most one key tile each (attention_amx_batched.cpp).
+void forward_batched(const Attention& a);
+void backward_batched(const Attention& a, const TensorDesc& grad_out, const TensorDesc& grad_q,
+                      const TensorDesc& grad_k, const TensorDesc& grad_v);
+
+}  // namespace mlu::kernels::attention_amx
