@@ -51,8 +51,8 @@ float row_logsumexp(float max, float sum);
 // The softmax weights of scores s [nq, nk] from the forward's logsumexp of each query row.
 void weights_from_logsumexp(const float* lse, std::int64_t nq, std::int64_t nk, float* s);
 
-// delta_i = sum_j dO_ij O_ij, the softmax gradient's correction per query row, then dS = P (dP -
-// delta) over a block: dp [nq, nk] becomes dS.
+// The softmax gradient over a block, dS = P (dP - delta) with delta_i = sum_j dO_ij O_ij per query
+// row: dp [nq, nk] becomes dS.
 void softmax_gradient(const float* p, const float* delta, std::int64_t nq, std::int64_t nk,
                       float* dp);
 
