@@ -53,16 +53,19 @@ void Region::run_member(int number) {
   over_ = true;
 }
 
-Construct& Region::next_construct(std::size_t& ordinal) {
-  std::lock_guard lock(mutex_);
+Construct& Region::construct_locked(std::size_t& ordinal) {
   while (constructs_.size() <= ordinal) constructs_.emplace_back();
   return constructs_[ordinal++];
 }
 
+Construct& Region::next_construct(std::size_t& ordinal) {
+  std::lock_guard lock(mutex_);
+  return construct_locked(ordinal);
+}
+
 Construct& Region::next_loop(std::size_t& ordinal, long start, long end, long incr) {
   std::lock_guard lock(mutex_);
-  while (constructs_.size() <= ordinal) constructs_.emplace_back();
-  Construct& loop = constructs_[ordinal++];
+  Construct& loop = construct_locked(ordinal);
   if (!loop.initialized) {
     loop.initialized = true;
     loop.start = start;

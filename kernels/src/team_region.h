@@ -40,6 +40,9 @@ class Region {
   void wait_at(Construct& barrier);
 
  private:
+  // The member's next construct, made by the first member to reach it; mutex_ held.
+  Construct& construct_locked(std::size_t& ordinal);
+
   void (*fn_)(void*);
   void* data_;
   const int threads_;
