@@ -62,8 +62,8 @@ MASKS = {
 }
 
 
-# 130 keys: several key tiles per slice; 50: one (on AMX, products batched over slices).
-@pytest.mark.parametrize("keys", [130, 50])
+# On AMX, 300 keys run tile by tile, 50 whole slices with products batched over slices.
+@pytest.mark.parametrize("keys", [300, 50])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("mask", sorted(MASKS))
 def test_masked_attention_in_the_tiled_kernel_matches_cpu(mask, dtype, keys):
@@ -179,7 +179,7 @@ def test_dropout_keeps_its_share_of_the_weights_and_a_seed_repeats_it():
     assert torch.equal(dropout_mask(shape, seed=5, dtype=torch.bfloat16), kept)
 
 
-@pytest.mark.parametrize("lk", [67, 40])
+@pytest.mark.parametrize("lk", [270, 40])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("case", ["plain", "causal", "bool_mask"])
 def test_dropout_in_the_tiled_kernel_matches_the_math_with_the_same_mask(case, dtype, lk):
@@ -263,16 +263,17 @@ def test_backward_with_dropout_names_a_missing_or_misplaced_random_state():
 
 # Without AMX the kernel widens 16-bit operands a slice at a time and rounds its results once:
 # forward and gradients must be those of float32 operands holding the same values, bit for bit.
-# On AMX its tiles' products read the 16-bit operands and the softmax weights rounded to their
-# dtype: the results are those of the float32 kernel within the dtype's rounding. (A strided key,
-# a length that is not a multiple of the 64-row tiles, causal masking.)
+# On AMX its products read the 16-bit operands and the softmax weights rounded to their dtype:
+# the results are those of the float32 kernel within the dtype's rounding. (A strided key, 300
+# tokens, which AMX takes tile by tile, not a multiple of the 64-row tiles, causal masking; then 64
+# tokens, whole slices batched on AMX, without.)
 WIDENED_OPERANDS = """
 import torch
 import torch_mlu
 
 dtype = getattr(torch, "{dtype}")
 gen = torch.Generator().manual_seed(3)
-q, k, v, grad = (torch.randn(2, 3, 70, 16, generator=gen).to(dtype).to("mlu") for _ in range(4))
+q, k, v, grad = (torch.randn(2, 3, 300, 16, generator=gen).to(dtype).to("mlu") for _ in range(4))
 k = k.transpose(1, 2).contiguous().transpose(1, 2)
 forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable
 backward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable_backward
@@ -296,13 +297,12 @@ zero_bias = torch.zeros(1, 1, 1, 1, device="mlu")
 def gradients(cast, out):
     return backward(cast(grad), cast(q), cast(k), cast(v), zero_bias,
                     [True, True, True, False], cast(out), narrow[1], narrow[2], narrow[3],
-                    70, 70, 0.0, True, narrow[6], narrow[7])[:3]
+                    300, 300, 0.0, True, narrow[6], narrow[7])[:3]
 
 for n, w in zip(gradients(lambda t: t, narrow[0]), gradients(lambda t: t.float(), narrow[0])):
     assert n.dtype == dtype
     same(n, w)
 
-# 64 keys or fewer (one tile per slice; on AMX, products batched over slices), and no causal mask.
 short = [t[:, :, :64] for t in (q, k, v)]
 narrow_short = forward(*short)
 wide_short = forward(*(t.float() for t in short))

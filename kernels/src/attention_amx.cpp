@@ -3,7 +3,7 @@
 // and its gradient compute in float32, and the weights and their gradient are rounded to the
 // operands' dtype for the products that read them, as PyTorch CPU's flash attention does. Where
 // oneDNN has no AMX kernel for a product, that product widens its operands to float32. Slices of
-// several key tiles run tile by tile here; slices of one, batched (attention_amx_batched.cpp).
+// many keys run tile by tile here; shorter ones whole, batched (attention_amx_batched.cpp).
 #include "attention_amx.h"
 
 #include <cblas.h>
@@ -205,7 +205,7 @@ bool attention_on_amx(DType dtype) {
 }
 
 void attention_forward_amx(const Attention& a) {
-  if (a.k.sizes[2] <= kBlockK) {
+  if (takes_batched_path(a)) {
     forward_batched(a);
     return;
   }
@@ -221,7 +221,7 @@ void attention_forward_amx(const Attention& a) {
 void attention_backward_amx(const Attention& a, const TensorDesc& grad_out,
                             const TensorDesc& grad_q, const TensorDesc& grad_k,
                             const TensorDesc& grad_v) {
-  if (a.k.sizes[2] <= kBlockK) {
+  if (takes_batched_path(a)) {
     backward_batched(a, grad_out, grad_q, grad_k, grad_v);
     return;
   }

@@ -1,7 +1,8 @@
-// Attention on AMX for slices of at most one key tile (a GPT's 64 tokens): one product per tile
-// cost more in oneDNN's per-call work than the widened float32 tiles there, so the products are
-// batched over up to 64 slices (kSlicesPerChunk), in four dimensions over the operands' own
-// strides, and write the 16-bit outputs and gradients where they go.
+// Attention on AMX for slices of at most kMaxBatchedKeys keys (a GPT's 64 tokens): one product per
+// 64 x 64 tile cost more in oneDNN's per-call work than the widened float32 tiles there, so each
+// slice's scores are computed whole and the products batched over several slices (up to 64 slices
+// of 64 x 64 scores per product), in four dimensions over the operands' own strides, writing the
+// 16-bit outputs and gradients where they go.
 #include <cblas.h>
 
 #include <algorithm>
@@ -20,7 +21,8 @@ namespace {
 
 using namespace attention_tiles;
 
-constexpr std::int64_t kSlicesPerChunk = 64;
+// Scores per chunk: 64 slices of 64 x 64 (1 MB in float32), 4 of 256 x 256.
+constexpr std::int64_t kScoresPerChunk = 64 * 64 * 64;
 
 // d [.., rows, cols] read as its transpose [.., cols, rows].
 TensorDesc transposed(TensorDesc d) {
@@ -125,8 +127,9 @@ template <typename F>
 void for_each_chunk(const Attention& a, F f) {
   const std::int64_t batches = a.q.sizes[0], heads = a.q.sizes[1];
   // At least two chunks per kernel thread: a helper that starts late still takes its share.
+  const std::int64_t area = a.q.sizes[2] * a.k.sizes[2];
   const std::int64_t per_chunk = std::max<std::int64_t>(
-      1, std::min(kSlicesPerChunk, batches * heads / (2 * kernel_threads())));
+      1, std::min(kScoresPerChunk / area, batches * heads / (2 * kernel_threads())));
   std::vector<Chunk> chunks;
   if (heads >= per_chunk) {
     for (std::int64_t b = 0; b < batches; ++b) {
