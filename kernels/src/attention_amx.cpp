@@ -83,6 +83,17 @@ class TileProducts {
   std::vector<float> wide_a_, wide_b_;
 };
 
+// Rows [rows, cols] of from, times factor, rounded into to.
+template <typename T>
+void store_rows(const float* from, std::int64_t rows, std::int64_t cols, float factor, Rows<T> to) {
+  thread_local std::vector<float> row;
+  row.resize(cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t j = 0; j < cols; ++j) row[j] = from[r * cols + j] * factor;
+    convert_block(to.row(r), row.data(), cols);
+  }
+}
+
 template <typename T>
 void forward_slice(const Attention& a, std::int64_t b, std::int64_t h, TileProducts<T>& products) {
   const Rows<T> q = rows_of<T>(a.q, b, h), k = rows_of<T>(a.k, b, h), v = rows_of<T>(a.v, b, h),

@@ -1,4 +1,5 @@
-// Attention with bfloat16 or float16 operands whose tile products run on AMX (attention_amx.cpp).
+// Attention with bfloat16 or float16 operands whose products run on AMX (attention_amx.cpp,
+// attention_amx_batched.cpp).
 #pragma once
 
 #include "mlu_kernels/attention.h"

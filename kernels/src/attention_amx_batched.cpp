@@ -31,9 +31,20 @@ TensorDesc transposed(TensorDesc d) {
   return d;
 }
 
-// The chunk's slices (b0.., h0..) of a [B, H, rows, cols] operand.
-struct Chunk;
-TensorDesc slices_of(const TensorDesc& d, const Chunk& c);
+// A chunk of slices: batches b0.. (every head) or, with one batch, heads h0...
+struct Chunk {
+  std::int64_t b0, nb, h0, nh;
+};
+
+// The chunk's slices of a [B, H, rows, cols] operand.
+TensorDesc slices_of(const TensorDesc& d, const Chunk& c) {
+  TensorDesc s = d;
+  s.data = static_cast<char*>(d.data) + (c.b0 * d.strides[0] + c.h0 * d.strides[1]) *
+                                            static_cast<std::int64_t>(element_size(d.dtype));
+  s.sizes[0] = c.nb;
+  s.sizes[1] = c.nh;
+  return s;
+}
 
 // A contiguous [nb, nh, rows, cols] buffer.
 template <typename E>
@@ -49,7 +60,7 @@ TensorDesc buffer_of(std::vector<E>& storage, DType dtype, std::int64_t nb, std:
   return d;
 }
 
-// One thread's batched products out = a @ b over [slices, slices, rows, cols] operands (out in
+// One thread's batched products out = a @ b over [batches, heads, rows, cols] operands (out in
 // float32 or the operands' dtype), planned once per layout and kept across calls; where oneDNN has
 // no AMX kernel for a layout, slice by slice in float32.
 template <typename T>
@@ -109,24 +120,11 @@ class BatchedProducts {
   std::vector<float> wide_a_, wide_b_, wide_out_;
 };
 
-// A chunk of slices: batches b0.. (every head) or, with one batch, heads h0...
-struct Chunk {
-  std::int64_t b0, nb, h0, nh;
-};
-
-TensorDesc slices_of(const TensorDesc& d, const Chunk& c) {
-  TensorDesc s = d;
-  s.data = static_cast<char*>(d.data) + (c.b0 * d.strides[0] + c.h0 * d.strides[1]) *
-                                            static_cast<std::int64_t>(element_size(d.dtype));
-  s.sizes[0] = c.nb;
-  s.sizes[1] = c.nh;
-  return s;
-}
-
 template <typename F>
 void for_each_chunk(const Attention& a, F f) {
   const std::int64_t batches = a.q.sizes[0], heads = a.q.sizes[1];
-  // At least two chunks per kernel thread: a helper that starts late still takes its share.
+  // Chunks of at most kScoresPerChunk scores, at least two per kernel thread: a helper that
+  // starts late still takes its share.
   const std::int64_t area = a.q.sizes[2] * a.k.sizes[2];
   const std::int64_t per_chunk = std::max<std::int64_t>(
       1, std::min(kScoresPerChunk / area, batches * heads / (2 * kernel_threads())));

@@ -1,6 +1,6 @@
 // What attention's AMX paths share (attention_amx.cpp: tile by tile; attention_amx_batched.cpp:
-// slices of one key tile batched per product): 16-bit rows, and float32 blocks scaled, rounded and
-// stored.
+// short slices whole, their products batched over slices): 16-bit rows, float32 blocks scaled and
+// rounded, and which path a call takes.
 #pragma once
 
 #include <cstdint>
@@ -57,20 +57,10 @@ void round_block(const float* from, std::int64_t rows, std::int64_t cols, T* to,
   }
 }
 
-template <typename T>
-void store_rows(const float* from, std::int64_t rows, std::int64_t cols, float factor, Rows<T> to) {
-  thread_local std::vector<float> row;
-  row.resize(cols);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    for (std::int64_t j = 0; j < cols; ++j) row[j] = from[r * cols + j] * factor;
-    convert_block(to.row(r), row.data(), cols);
-  }
-}
-
 // Slices of at most this many keys take the batched path: whole score matrices, several slices per
 // product. Forward + backward, bf16, on a Xeon with AMX, against the tiles: 64 keys 0.23-0.34
-// against 0.77 ms (8 x 4 heads of 32 features); 128 keys 1.22 against 1.60 ms (4 x 8 x 64), 256
-// keys 4.4 against 5.0 ms; from 512 keys the tiles were faster (512: 3.3 against 4.3-5.2 ms).
+// against 0.72-0.79 ms (8 x 4 heads of 32 features); 128 keys 1.22 against 1.60 ms (4 x 8 x 64),
+// 256 keys 4.4 against 5.0 ms; from 512 keys the tiles were faster (512: 3.3 against 4.3-5.2 ms).
 inline constexpr std::int64_t kMaxBatchedKeys = 256;
 
 // Whether a's slices take the batched path: few enough keys, and a slice's scores within 4 MB
