@@ -29,19 +29,6 @@ namespace {
 using namespace attention_tiles;
 using namespace attention_amx;
 
-TensorDesc matrix(DType dtype, std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
-                  bool transposed) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = 2;
-  d.sizes[0] = rows;
-  d.sizes[1] = cols;
-  d.strides[0] = transposed ? 1 : row_stride;
-  d.strides[1] = transposed ? row_stride : 1;
-  d.data = nullptr;
-  return d;
-}
-
 // One thread's tile products: out [m, n] (float32, row stride ldc) = (+=) a [m, k] @ b, where b
 // is [k, n] with row stride ldb, or, when b_transposed, the transpose of [n, k] rows of stride ldb
 // (the keys in q k^T). Each shape is planned once per thread and kept across calls: making a
@@ -55,9 +42,10 @@ class TileProducts {
     if (plans_.size() >= kMaxPlans && !plans_.contains(key)) plans_.clear();
     auto [it, made] = plans_.try_emplace(key);
     if (made) {
-      it->second = AmxStepProduct::make(matrix(DType::Float32, m, n, ldc, false),
-                                        matrix(dtype_of<T>(), m, k, lda, false),
-                                        matrix(dtype_of<T>(), k, n, ldb, b_transposed), accumulate);
+      it->second = AmxStepProduct::make(
+          matrix_desc(DType::Float32, nullptr, m, n, ldc, false),
+          matrix_desc(dtype_of<T>(), nullptr, m, k, lda, false),
+          matrix_desc(dtype_of<T>(), nullptr, k, n, ldb, b_transposed), accumulate);
     }
     if (it->second) {
       it->second->run(out, a, b);
@@ -145,17 +133,10 @@ void backward_slice(const Attention& a, const TensorDesc& grad_out, const Tensor
       static_cast<const float*>(a.logsumexp.data) + (b * a.q.sizes[1] + h) * a.q.sizes[2];
   const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], e = a.q.sizes[3],
                      ev = a.v.sizes[3];
-  thread_local std::vector<float> delta, dq, dk, dv, p, dp, z, dropped, wide_out, wide_dout;
+  thread_local std::vector<float> delta, dq, dk, dv, p, dp, z, dropped;
   thread_local std::vector<T> weights_t, ds, ds_t;
-  delta.resize(queries), wide_out.resize(ev), wide_dout.resize(ev);
-  for (std::int64_t i = 0; i < queries; ++i) {
-    convert_block(wide_out.data(), o.row(i), ev);
-    convert_block(wide_dout.data(), dout.row(i), ev);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (std::int64_t j = 0; j < ev; ++j) sum += wide_dout[j] * wide_out[j];
-    delta[i] = sum;
-  }
+  delta.resize(queries);
+  output_deltas(o, dout, queries, ev, delta.data());
   dq.assign(queries * e, 0.f);
   dk.resize(kBlockK * e), dv.resize(kBlockK * ev), p.resize(kBlockQ * kBlockK),
       dp.resize(kBlockQ * kBlockK), weights_t.resize(kBlockQ * kBlockK),

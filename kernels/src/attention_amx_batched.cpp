@@ -181,13 +181,13 @@ void backward_chunk(const Attention& a, const TensorDesc& grad_out, const Tensor
                     BatchedProducts<T>& products) {
   const std::int64_t queries = a.q.sizes[2], keys = a.k.sizes[2], ev = a.v.sizes[3],
                      area = queries * keys;
-  thread_local std::vector<float> p, dp, z, delta, wide_out, wide_dout;
+  thread_local std::vector<float> p, dp, z, delta;
   thread_local std::vector<T> weights, ds;
   const TensorDesc pd = buffer_of(p, DType::Float32, c.nb, c.nh, queries, keys);
   products.run(pd, slices_of(a.q, c), transposed(slices_of(a.k, c)));
   const TensorDesc wd = buffer_of(weights, dtype_of<T>(), c.nb, c.nh, queries, keys);
   z.resize(a.dropout > 0 ? c.nb * c.nh * area : 0);
-  delta.resize(c.nb * c.nh * queries), wide_out.resize(ev), wide_dout.resize(ev);
+  delta.resize(c.nb * c.nh * queries);
   for (std::int64_t i = 0; i < c.nb * c.nh; ++i) {
     const std::int64_t b = c.b0 + i / c.nh, h = c.h0 + i % c.nh;
     float* pi = p.data() + i * area;
@@ -206,15 +206,8 @@ void backward_chunk(const Attention& a, const TensorDesc& grad_out, const Tensor
       dropped = product.data();
     }
     round_block(dropped, queries, keys, weights.data() + i * area, false);
-    const Rows<T> o = rows_of<T>(a.out, b, h), dout = rows_of<T>(grad_out, b, h);
-    for (std::int64_t r = 0; r < queries; ++r) {
-      convert_block(wide_out.data(), o.row(r), ev);
-      convert_block(wide_dout.data(), dout.row(r), ev);
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (std::int64_t j = 0; j < ev; ++j) sum += wide_dout[j] * wide_out[j];
-      delta[i * queries + r] = sum;
-    }
+    output_deltas(rows_of<T>(a.out, b, h), rows_of<T>(grad_out, b, h), queries, ev,
+                  delta.data() + i * queries);
   }
   const TensorDesc dout_slices = slices_of(grad_out, c);
   products.run(slices_of(grad_v, c), transposed(wd), dout_slices);

@@ -30,6 +30,23 @@ constexpr DType dtype_of() {
   return std::is_same_v<T, BFloat16> ? DType::BFloat16 : DType::Float16;
 }
 
+// delta_r = sum_j dO_rj O_rj for rows [0, rows) of a slice's output and its gradient: the softmax
+// gradient's correction per query.
+template <typename T>
+void output_deltas(Rows<T> out, Rows<T> grad_out, std::int64_t rows, std::int64_t cols,
+                   float* delta) {
+  thread_local std::vector<float> wide_out, wide_grad;
+  wide_out.resize(cols), wide_grad.resize(cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    convert_block(wide_out.data(), out.row(r), cols);
+    convert_block(wide_grad.data(), grad_out.row(r), cols);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t j = 0; j < cols; ++j) sum += wide_grad[j] * wide_out[j];
+    delta[r] = sum;
+  }
+}
+
 // s *= factor over n floats. The factor is a value: read through the Attention while storing
 // floats, it could alias them, and the loop did not vectorise (a gpt forward spent longer in its
 // scaling loops than in its products).

@@ -29,6 +29,21 @@ bool amx_products(DType dtype);
 
 struct MatmulPlan;
 
+// A [rows, cols] matrix of dtype at data whose rows are ld elements apart or, when transposed, the
+// transpose of [cols, rows] rows ld apart: the operands AmxStepProduct and amx_product take.
+inline TensorDesc matrix_desc(DType dtype, const void* data, std::int64_t rows, std::int64_t cols,
+                              std::int64_t ld, bool transposed) {
+  TensorDesc d;
+  d.dtype = dtype;
+  d.ndim = 2;
+  d.sizes[0] = rows;
+  d.sizes[1] = cols;
+  d.strides[0] = transposed ? 1 : ld;
+  d.strides[1] = transposed ? ld : 1;
+  d.data = const_cast<void*>(data);
+  return d;
+}
+
 // amx_product for one shape run many times on the calling thread (an LSTM's steps): the plan and
 // oneDNN's memory objects are made once, so that a run costs little more than the product
 // (looking them up and making them per call took 2.5 of an lstm_lm step product's 8.5 us).

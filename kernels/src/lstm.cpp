@@ -20,15 +20,7 @@ namespace {
 // holds [cols, rows]).
 TensorDesc matrix_of(DType dtype, const void* data, std::int64_t rows, std::int64_t cols,
                      bool transposed) {
-  TensorDesc d;
-  d.dtype = dtype;
-  d.ndim = 2;
-  d.sizes[0] = rows;
-  d.sizes[1] = cols;
-  d.strides[0] = transposed ? 1 : cols;
-  d.strides[1] = transposed ? rows : 1;
-  d.data = const_cast<void*>(data);
-  return d;
+  return matrix_desc(dtype, data, rows, cols, transposed ? rows : cols, transposed);
 }
 
 template <typename T>
