@@ -329,6 +329,19 @@ def test_16_bit_attention_computes_as_the_float32_kernel_on_its_operands(dtype, 
     assert result.stdout.split() == [expected], result
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(2, 0, 8, 16), (0, 2, 8, 16), (2, 0, 300, 16)])
+def test_attention_without_slices_returns_empty_results(shape, dtype):
+    # No heads (or no batch): nothing to compute, and the gradient of the sum arrives expanded
+    # (all strides 0), which the kernel must not refuse as a strided operand.
+    q = torch.randn(*shape, device="mlu", dtype=dtype, requires_grad=True)
+    out = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+    out.sum().backward()
+    torch.mlu.synchronize()  # raises what the queued kernels raised
+    assert out.shape == shape and q.grad.shape == shape
+    assert torch.equal((torch.ones(3, device="mlu") + 1).cpu(), torch.full((3,), 2.0))
+
+
 def test_backward_with_operands_of_different_dtypes_is_refused():
     q = torch.randn(1, 2, 8, 4, device="mlu", dtype=torch.bfloat16)
     forward = torch.ops.aten._scaled_dot_product_fused_attention_overrideable(q, q, q)

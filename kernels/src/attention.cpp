@@ -75,10 +75,16 @@ bool attention_dtype(DType dtype) {
   return dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16;
 }
 
+// Features one element apart, or nothing to read: an empty operand (no heads, say) may have any
+// strides (the gradient of a sum over one is expanded, all strides 0).
+bool unit_feature_stride(const TensorDesc& d) {
+  return d.strides[3] == 1 || d.sizes[3] <= 1 || d.numel() == 0;
+}
+
 void check(const Attention& a) {
   for (const TensorDesc* d : {&a.q, &a.k, &a.v, &a.out}) {
     if (!attention_dtype(d->dtype) || d->dtype != a.q.dtype || d->ndim != 4 ||
-        (d->strides[3] != 1 && d->sizes[3] > 1)) {
+        !unit_feature_stride(*d)) {
       throw KernelError(
           "attention: operands must be [B, H, L, E] of one dtype (float32, float16 or bfloat16) "
           "with unit feature stride");
@@ -232,7 +238,7 @@ void attention_backward(const Attention& a, const TensorDesc& grad_out, const Te
                         const TensorDesc& grad_k, const TensorDesc& grad_v) {
   check(a);
   for (const TensorDesc* d : {&grad_out, &grad_q, &grad_k, &grad_v}) {
-    if (d->dtype != a.q.dtype || d->ndim != 4 || d->strides[3] != 1) {
+    if (d->dtype != a.q.dtype || d->ndim != 4 || !unit_feature_stride(*d)) {
       throw KernelError(
           "attention backward: gradients must have the inputs' dtype and unit feature stride");
     }

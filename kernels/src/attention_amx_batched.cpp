@@ -123,6 +123,7 @@ class BatchedProducts {
 template <typename F>
 void for_each_chunk(const Attention& a, F f) {
   const std::int64_t batches = a.q.sizes[0], heads = a.q.sizes[1];
+  if (batches * heads == 0) return;  // no slice (and no head count to divide chunks by)
   // Chunks of at most kScoresPerChunk scores, at least two per kernel thread: a helper that
   // starts late still takes its share.
   const std::int64_t area = a.q.sizes[2] * a.k.sizes[2];
