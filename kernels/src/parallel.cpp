@@ -1,5 +1,8 @@
 #include "mlu_kernels/parallel.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -23,6 +26,7 @@ constexpr std::chrono::microseconds kPollBeforeSleeping{1000};
 class Pool {
  public:
   explicit Pool(int helpers) : awake_(helpers) {
+    if (sched_getaffinity(0, sizeof(allowed_), &allowed_) != 0) CPU_ZERO(&allowed_);
     for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { serve(); });
   }
 
@@ -36,6 +40,7 @@ class Pool {
     }
     std::unique_lock busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
+    keep_helpers_off(sched_getcpu());
     {
       std::lock_guard lock(mutex_);
       fn_ = &fn;
@@ -57,7 +62,23 @@ class Pool {
   }
 
  private:
+  // A helper on the caller's core cannot join: the caller runs through the whole job (shorter than
+  // a scheduler slice) while the helper waits behind it, and the load balancer leaves it there when
+  // the other core is busy too, with the dispatching thread. Which core a helper first landed on
+  // decided a process's speed (attention 100 or 210 us, one process or the next). So the helpers
+  // are kept off the caller's core, moved only when the caller has moved; under busy_.
+  void keep_helpers_off(int caller_cpu) {
+    if (caller_cpu == caller_cpu_ || caller_cpu < 0 || !CPU_ISSET(caller_cpu, &allowed_)) return;
+    caller_cpu_ = caller_cpu;
+    cpu_set_t others = allowed_;
+    CPU_CLR(caller_cpu, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    for (auto& thread : threads_)
+      pthread_setaffinity_np(thread.native_handle(), sizeof(others), &others);
+  }
+
   void serve() {
+    pthread_setname_np(pthread_self(), "mlu-kernel");  // for top -H, gdb and py-spy
     std::uint64_t seen = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -137,6 +158,8 @@ class Pool {
   std::atomic<int> awake_{0};   // helpers working or polling for a job, not asleep
   bool woken_ = false;          // a helper is asked to poll for jobs; under mutex_
   std::exception_ptr error_;
+  cpu_set_t allowed_;    // the cores the helpers started with: their creator's
+  int caller_cpu_ = -1;  // the core the helpers are kept off; under busy_
   std::vector<std::thread> threads_;
 };
 

@@ -1,11 +1,16 @@
 // The kernel threads: parallel_for covers its range exactly once, from several calling threads
 // at once (queues run kernels concurrently; one job holds the helpers, the others run serially),
-// and an exception in any chunk reaches the caller. Also run under ThreadSanitizer.
+// and an exception in any chunk reaches the caller; the helpers stay off the caller's core. Also
+// run under ThreadSanitizer.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -67,6 +72,64 @@ TEST(Parallel, AwakeHelpersOnlyStillCoverEveryIndexOnce) {
   for (auto& t : callers) t.join();
   for (int c = 0; c < 3; ++c) {
     for (int i = 0; i < 64; ++i) ASSERT_EQ(seen[c][i], 200) << c << " " << i;
+  }
+}
+
+// The cores each helper thread may run on, found by the helpers' thread name.
+std::vector<cpu_set_t> helper_cores() {
+  std::vector<cpu_set_t> cores;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    cpu_set_t set;
+    if (name == "mlu-kernel" &&
+        sched_getaffinity(std::stoi(task.path().filename()), sizeof(set), &set) == 0) {
+      cores.push_back(set);
+    }
+  }
+  return cores;
+}
+
+// Restores the calling thread's cores however the test ends.
+class PinnedThread {
+ public:
+  PinnedThread() { sched_getaffinity(0, sizeof(saved_), &saved_); }
+  ~PinnedThread() { sched_setaffinity(0, sizeof(saved_), &saved_); }
+  bool pin(int cpu) {
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(cpu, &only);
+    return sched_setaffinity(0, sizeof(only), &only) == 0;
+  }
+  const cpu_set_t& saved() const { return saved_; }
+
+ private:
+  cpu_set_t saved_;
+};
+
+// A helper sharing the caller's core cannot join its jobs; it follows the caller to the other one.
+TEST(Parallel, HelpersAreKeptOffTheCallersCore) {
+  PinnedThread caller;
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE && cpus.size() < 2; ++cpu) {
+    if (CPU_ISSET(cpu, &caller.saved())) cpus.push_back(cpu);
+  }
+  if (cpus.size() < 2 || kernel_threads() < 2) {
+    GTEST_SKIP() << "needs two cores and two kernel threads (MLU_KERNEL_THREADS)";
+  }
+  const auto job = [] { parallel_for(1 << 18, 1 << 10, [](std::int64_t, std::int64_t) {}); };
+  job();  // the pool exists, with this thread's cores
+  for (int round = 0; round < 2; ++round) {
+    const int on = cpus[round], off = cpus[1 - round];
+    ASSERT_TRUE(caller.pin(on));
+    job();
+    const auto helpers = helper_cores();
+    ASSERT_EQ(static_cast<int>(helpers.size()), kernel_threads() - 1);
+    for (const auto& cores : helpers) {
+      EXPECT_FALSE(CPU_ISSET(on, &cores)) << "a helper may run on the caller's core " << on;
+      EXPECT_TRUE(CPU_ISSET(off, &cores)) << "a helper may not run on core " << off;
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include "queue.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 #include "device_state.h"
@@ -216,6 +218,10 @@ bool SoftQueue::spin_for_work(std::uint64_t seen) {
 }
 
 void SoftQueue::run() {
+  // Named for top -H, gdb and py-spy; Linux keeps 15 characters.
+  const std::string thread_name =
+      "mlu" + std::to_string(device_.index()) + "-queue" + std::to_string(ordinal_);
+  pthread_setname_np(pthread_self(), thread_name.substr(0, 15).c_str());
   std::unique_lock lock(mutex_);
   for (;;) {
     if (tasks_.empty() && !stopping_) {

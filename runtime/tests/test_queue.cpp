@@ -1,9 +1,11 @@
 // Queues: asynchronous FIFO execution, independence of queues, device-wide synchronisation.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
 #include <numeric>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,6 +38,14 @@ TEST(Queue, LaunchReturnsBeforeTheWorkRuns) {
   drv().synchronize(q.get());
   EXPECT_TRUE(ran);
   EXPECT_TRUE(drv().query(q.get()));
+}
+
+TEST(Queue, WorkRunsOnAThreadNamedAfterTheDeviceAndQueue) {
+  ScopedQueue q(0);
+  char name[16] = {};
+  drv().launch(q.get(), "name", [&] { pthread_getname_np(pthread_self(), name, sizeof(name)); });
+  drv().synchronize(q.get());
+  EXPECT_EQ(std::string(name).rfind("mlu0-queue", 0), 0u) << name;
 }
 
 TEST(Queue, RunsWorkInLaunchOrder) {
