@@ -59,6 +59,21 @@ def test_device_name_and_properties():
     assert torch.mlu.get_device_properties("mlu:1").total_memory == 8 * GiB
 
 
+def test_a_process_on_one_core_gets_one_kernel_thread(run_py):
+    # taskset or a container's cpuset: the host may have more cores than the process may use.
+    result = run_py("""
+        import os
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        import torch
+        from torch_mlu import _C
+        x = torch.ones(1 << 20, device="mlu")
+        print(_C._operations_info()["threads"], torch.mlu.get_device_properties(0).multi_processor_count,
+              int(x.sum().item()))
+    """)
+    assert result.returncode == 0, result
+    assert result.stdout.split() == ["1", "1", str(1 << 20)], result
+
+
 def test_synchronize_waits_for_queued_work():
     x = torch.arange(1000, dtype=torch.float32, device="mlu")
     x.fill_(3.0)

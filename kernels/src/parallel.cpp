@@ -163,6 +163,14 @@ class Pool {
   std::vector<std::thread> threads_;
 };
 
+// The cores the calling thread may run on (taskset, a container's cpuset), not all the host's:
+// more kernel threads than cores only take turns.
+int available_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Pool& pool() {
   static Pool* instance = new Pool(kernel_threads() - 1);
   return *instance;
@@ -172,7 +180,7 @@ Pool& pool() {
 
 int kernel_threads_from_environment() {
   const char* env = std::getenv("MLU_KERNEL_THREADS");
-  if (env == nullptr) return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (env == nullptr) return available_cores();
   char* end = nullptr;
   const long value =
       std::isdigit(static_cast<unsigned char>(env[0])) ? std::strtol(env, &end, 10) : 0;
@@ -188,7 +196,7 @@ int kernel_threads() {
     try {
       return kernel_threads_from_environment();
     } catch (const std::invalid_argument&) {
-      return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      return available_cores();
     }
   }();
   return threads;

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -131,6 +133,21 @@ TEST(Parallel, HelpersAreKeptOffTheCallersCore) {
       EXPECT_TRUE(CPU_ISSET(off, &cores)) << "a helper may not run on core " << off;
     }
   }
+}
+
+// Unset, MLU_KERNEL_THREADS means the cores the process may run on: under taskset or a container's
+// cpuset that is fewer than the host's, and more threads than cores only take turns.
+TEST(Parallel, KernelThreadsDefaultToTheCoresTheThreadMayRunOn) {
+  const char* set = std::getenv("MLU_KERNEL_THREADS");
+  const std::optional<std::string> saved = set ? std::optional<std::string>(set) : std::nullopt;
+  unsetenv("MLU_KERNEL_THREADS");
+  PinnedThread caller;
+  EXPECT_EQ(kernel_threads_from_environment(), CPU_COUNT(&caller.saved()));
+  int first = 0;
+  while (!CPU_ISSET(first, &caller.saved())) ++first;
+  EXPECT_TRUE(caller.pin(first));
+  EXPECT_EQ(kernel_threads_from_environment(), 1);
+  if (saved) setenv("MLU_KERNEL_THREADS", saved->c_str(), 1);
 }
 
 }  // namespace

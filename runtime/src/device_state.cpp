@@ -1,5 +1,6 @@
 #include "device_state.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -47,7 +48,10 @@ hal::DeviceProperties DeviceState::properties() const {
   hal::DeviceProperties props;
   props.name = "Software MLU (device " + std::to_string(physical_id_) + ")";
   props.total_memory = capacity_;
-  props.compute_units = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  cpu_set_t cores;  // those the process may run on (taskset, a cpuset), not all the host's
+  props.compute_units = sched_getaffinity(0, sizeof(cores), &cores) == 0
+                            ? std::max(1, CPU_COUNT(&cores))
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   props.major = 1;
   props.minor = 0;
   props.host_accessible = mapping_ == nullptr;

@@ -25,12 +25,13 @@ void parallel_for(std::int64_t n, std::int64_t grain,
 // that follow instead.
 void parallel_for_awake(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn);
 
-// Threads a kernel may use: MLU_KERNEL_THREADS, or the host's cores. Never throws: an invalid
-// setting counts as unset here, and the integration reports it through the function below.
+// Threads a kernel may use: MLU_KERNEL_THREADS, or the cores the process may run on. Never throws:
+// an invalid setting counts as unset here, and the integration reports it through the function
+// below.
 int kernel_threads();
 
-// MLU_KERNEL_THREADS read strictly: the host's cores when unset, a whole number from 1 to 1024
-// otherwise; throws std::invalid_argument naming the variable and its value.
+// MLU_KERNEL_THREADS read strictly: the calling thread's allowed cores when unset, a whole number
+// from 1 to 1024 otherwise; throws std::invalid_argument naming the variable and its value.
 int kernel_threads_from_environment();
 
 }  // namespace mlu::kernels
