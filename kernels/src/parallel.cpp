@@ -27,7 +27,12 @@ class Pool {
  public:
   explicit Pool(int helpers) : awake_(helpers) {
     if (sched_getaffinity(0, sizeof(allowed_), &allowed_) != 0) CPU_ZERO(&allowed_);
-    for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { serve(); });
+    for (int i = 0; i < helpers; ++i) {
+      threads_.emplace_back([this] { serve(); });
+      // Named here, not by the helper itself: a helper not yet scheduled would go unnamed for a
+      // while. For top -H, gdb and py-spy.
+      pthread_setname_np(threads_.back().native_handle(), "mlu-kernel");
+    }
   }
 
   // Never destroyed: helpers may be asleep inside serve() when the process exits.
@@ -78,7 +83,6 @@ class Pool {
   }
 
   void serve() {
-    pthread_setname_np(pthread_self(), "mlu-kernel");  // for top -H, gdb and py-spy
     std::uint64_t seen = 0;
     std::unique_lock lock(mutex_);
     for (;;) {
