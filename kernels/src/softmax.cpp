@@ -1,6 +1,7 @@
-// Softmax over rows along one dim. A row along the innermost dim is loaded into a buffer of the
-// compute type; rows along an outer dim are processed a vector of lanes at a time
-// (reduce_plan.h). Either way the exp loops run over contiguous buffers and vectorise.
+// Softmax over rows along one dim. A contiguous row of the compute type is read where it is;
+// other rows along the innermost dim are loaded into a buffer of the compute type; rows along an
+// outer dim are processed a vector of lanes at a time (reduce_plan.h). Either way the exp loops
+// run over contiguous memory and vectorise.
 #include "mlu_kernels/softmax.h"
 
 #include <cmath>
@@ -67,31 +68,47 @@ double sum_of(const C* x, std::int64_t n) {
 template <typename C>
 constexpr C kMinusInf = -std::numeric_limits<C>::infinity();
 
+// A row already in the compute type into y. e receives the exps: y itself for softmax; x may be
+// y's buffer only through e (a gathered row).
+template <typename C>
+void softmax_row(const C* x, C* y, C* e, std::int64_t n, bool log) {
+  C max = kMinusInf<C>;
+  // A NaN makes the whole row NaN through its exp whichever maximum is taken. Written as a
+  // comparison: with std::max GCC 14 keeps this loop scalar (log_softmax of 512 x 512 rows,
+  // one thread: 476 against 343 us).
+#pragma omp simd reduction(max : max)
+  for (std::int64_t i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
+  if (!log) e = y;
+  for (std::int64_t i = 0; i < n; ++i) e[i] = exp_shifted(x[i] - max);
+  const double sum = sum_of(e, n);
+  if (log) {
+    // (x - max) - log(sum) in this order keeps large inputs with small differences exact.
+    const C log_sum = static_cast<C>(std::log(sum));
+    for (std::int64_t i = 0; i < n; ++i) y[i] = (x[i] - max) - log_sum;
+  } else {
+    const C scale = static_cast<C>(1.0 / sum);
+    for (std::int64_t i = 0; i < n; ++i) y[i] *= scale;
+  }
+}
+
+// Contiguous rows of the compute type are read and written in place; others (16-bit, strided)
+// go through buffers of the compute type. The copies were a third of a float log_softmax.
 template <typename In, typename Out>
 void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base,
                   bool log) {
   using C = ComputeType<In>;
   const std::int64_t n = row.size;
+  const bool in_place = std::is_same_v<In, C> && std::is_same_v<Out, C> &&
+                        row.strides[0] == sizeof(C) && row.strides[1] == sizeof(C);
   for_each_index_parallel<2>(plan.outer, base, 3 * n, [&](auto each) {
-    std::vector<C> x(n), e(n);
+    std::vector<C> x(in_place ? 0 : n), e(n);
     each([&](auto p) {
-      gather<In>(x.data(), p[0], row.strides[0], n);
-      C max = kMinusInf<C>;
-      // A NaN makes the whole row NaN through its exp whichever maximum is taken. Written as a
-      // comparison: with std::max GCC 14 keeps this loop scalar (log_softmax of 512 x 512 rows,
-      // one thread: 476 against 343 us).
-#pragma omp simd reduction(max : max)
-      for (std::int64_t i = 0; i < n; ++i) max = max > x[i] ? max : x[i];
-      for (std::int64_t i = 0; i < n; ++i) e[i] = exp_shifted(x[i] - max);
-      const double sum = sum_of(e.data(), n);
-      if (log) {
-        // (x - max) - log(sum) in this order keeps large inputs with small differences exact.
-        const C log_sum = static_cast<C>(std::log(sum));
-        for (std::int64_t i = 0; i < n; ++i) e[i] = (x[i] - max) - log_sum;
-      } else {
-        const C scale = static_cast<C>(1.0 / sum);
-        for (std::int64_t i = 0; i < n; ++i) e[i] *= scale;
+      if (in_place) {
+        softmax_row(reinterpret_cast<const C*>(p[0]), reinterpret_cast<C*>(p[1]), e.data(), n, log);
+        return;
       }
+      gather<In>(x.data(), p[0], row.strides[0], n);
+      softmax_row(x.data(), e.data(), e.data(), n, log);
       scatter<Out>(p[1], row.strides[1], e.data(), n);
     });
   });
@@ -146,54 +163,102 @@ void softmax_typed(const TensorDesc& out, const TensorDesc& in, int dim, bool lo
     softmax_rows<In, Out>(plan, row, data_pointers<2>(operands), log);
 }
 
-// Operands {grad_out, output, grad_in}; y is the forward's output.
+// The sum of g * y in softmax_backward: sum_of's blocks over the products.
+template <typename C>
+double dot_of(const C* g, const C* y, std::int64_t n) {
+  constexpr std::int64_t kBlock = 512;
+  C term[kBlock];
+  double total = 0;
+  for (std::int64_t start = 0; start < n; start += kBlock) {
+    const std::int64_t m = std::min(kBlock, n - start);
+    for (std::int64_t i = 0; i < m; ++i) term[i] = g[start + i] * y[start + i];
+    total += sum_of(term, m);
+  }
+  return total;
+}
+
+// One row in the compute type: grad_in of log_softmax is g - exp(y) * sum(g), of softmax
+// y * (g - sum(g * y)). gi may be g's or y's buffer.
+template <typename C>
+void softmax_backward_row(const C* g, const C* y, C* gi, std::int64_t n, bool log) {
+  if (log) {
+    const C sum = static_cast<C>(sum_of(g, n));
+    for (std::int64_t i = 0; i < n; ++i) gi[i] = g[i] - exp_shifted(y[i]) * sum;
+  } else {
+    const C sum = static_cast<C>(dot_of(g, y, n));
+    for (std::int64_t i = 0; i < n; ++i) gi[i] = y[i] * (g[i] - sum);
+  }
+}
+
+// Operands {grad_out, output, grad_in}, rows along the innermost dim; contiguous rows of the
+// compute type in place, as softmax_rows.
+template <typename G, typename GI>
+void softmax_backward_rows(const ReducePlan<3>& plan, const Row<3>& row, std::array<char*, 3> base,
+                           bool log) {
+  using C = ComputeType<G>;
+  const std::int64_t n = row.size;
+  const bool in_place = std::is_same_v<G, C> && std::is_same_v<GI, C> &&
+                        row.strides[0] == sizeof(C) && row.strides[1] == sizeof(C) &&
+                        row.strides[2] == sizeof(C);
+  for_each_index_parallel<3>(plan.outer, base, 2 * n, [&](auto each) {
+    std::vector<C> g(in_place ? 0 : n), y(in_place ? 0 : n), gi(in_place ? 0 : n);
+    each([&](auto p) {
+      if (in_place) {
+        softmax_backward_row(reinterpret_cast<const C*>(p[0]), reinterpret_cast<const C*>(p[1]),
+                             reinterpret_cast<C*>(p[2]), n, log);
+        return;
+      }
+      gather<G>(g.data(), p[0], row.strides[0], n);
+      gather<G>(y.data(), p[1], row.strides[1], n);
+      softmax_backward_row(g.data(), y.data(), gi.data(), n, log);
+      scatter<GI>(p[2], row.strides[2], gi.data(), n);
+    });
+  });
+}
+
+// Rows along an outer dim, a vector of lanes at a time.
+template <typename G, typename GI>
+void softmax_backward_lanes(const ReducePlan<3>& plan, const Row<3>& row, std::array<char*, 3> base,
+                            bool log) {
+  using C = ComputeType<G>;
+  const std::int64_t lanes = plan.lanes;
+  for_each_index_parallel<3>(plan.outer, base, 2 * lanes * row.size, [&](auto each) {
+    std::vector<C> g(lanes), y(lanes), term(lanes);
+    std::vector<double> sum(lanes);
+    each([&](auto p) {
+      auto load = [&](std::int64_t i) {
+        gather<G>(g.data(), p[0] + i * row.strides[0], plan.lane_strides[0], lanes);
+        gather<G>(y.data(), p[1] + i * row.strides[1], plan.lane_strides[1], lanes);
+      };
+      std::fill(sum.begin(), sum.end(), 0.0);
+      for (std::int64_t i = 0; i < row.size; ++i) {
+        load(i);
+        for (std::int64_t j = 0; j < lanes; ++j) sum[j] += log ? g[j] : g[j] * y[j];
+      }
+      for (std::int64_t i = 0; i < row.size; ++i) {
+        load(i);
+        if (log) {
+          for (std::int64_t j = 0; j < lanes; ++j)
+            term[j] = g[j] - exp_shifted(y[j]) * static_cast<C>(sum[j]);
+        } else {
+          for (std::int64_t j = 0; j < lanes; ++j) term[j] = y[j] * (g[j] - static_cast<C>(sum[j]));
+        }
+        scatter<GI>(p[2] + i * row.strides[2], plan.lane_strides[2], term.data(), lanes);
+      }
+    });
+  });
+}
+
 template <typename G, typename GI>
 void softmax_backward_typed(const TensorDesc& grad_in, const TensorDesc& grad_out,
                             const TensorDesc& output, int dim, bool log) {
-  using C = ComputeType<G>;
   const std::array<const TensorDesc*, 3> operands{&grad_out, &output, &grad_in};
   const ReducePlan<3> plan = plan_reduction<3>(operands, 1u << dim, /*allow_lanes=*/true);
   const Row<3> row = single_reduced_dim(plan);
-  // Rows along the innermost dim are a single lane holding the whole row.
-  const bool by_rows = plan.lanes == 1;
-  const std::int64_t width = by_rows ? row.size : plan.lanes, count = by_rows ? 1 : row.size;
-  const std::int64_t step = by_rows ? 0 : 1;  // rows advanced per load
-  auto stride = [&](int k) { return by_rows ? row.strides[k] : plan.lane_strides[k]; };
-  for_each_index_parallel<3>(
-      plan.outer, data_pointers<3>(operands), 2 * width * count, [&](auto each) {
-        std::vector<C> g(width), y(width), term(width);
-        std::vector<double> sum(by_rows ? 1 : width);
-        each([&](auto p) {
-          auto load = [&](std::int64_t i) {
-            gather<G>(g.data(), p[0] + i * step * row.strides[0], stride(0), width);
-            gather<G>(y.data(), p[1] + i * step * row.strides[1], stride(1), width);
-          };
-          std::fill(sum.begin(), sum.end(), 0.0);
-          for (std::int64_t i = 0; i < count; ++i) {
-            load(i);
-            if (log) {
-              std::copy(g.begin(), g.end(), term.begin());
-            } else {
-              for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] * y[j];
-            }
-            if (by_rows) {
-              sum[0] = sum_of(term.data(), width);
-            } else {
-              for (std::int64_t j = 0; j < width; ++j) sum[j] += term[j];
-            }
-          }
-          for (std::int64_t i = 0; i < count; ++i) {
-            load(i);
-            auto s = [&](std::int64_t j) { return static_cast<C>(sum[by_rows ? 0 : j]); };
-            if (log) {
-              for (std::int64_t j = 0; j < width; ++j) term[j] = g[j] - exp_shifted(y[j]) * s(j);
-            } else {
-              for (std::int64_t j = 0; j < width; ++j) term[j] = y[j] * (g[j] - s(j));
-            }
-            scatter<GI>(p[2] + i * step * row.strides[2], stride(2), term.data(), width);
-          }
-        });
-      });
+  if (plan.lanes > 1)
+    softmax_backward_lanes<G, GI>(plan, row, data_pointers<3>(operands), log);
+  else
+    softmax_backward_rows<G, GI>(plan, row, data_pointers<3>(operands), log);
 }
 
 bool is_half(DType dtype) { return dtype == DType::Float16 || dtype == DType::BFloat16; }
