@@ -104,6 +104,24 @@ def test_lstm_runs_whole_sequence_layers_and_matches_cpu(dtype, layers, bidirect
         torch.testing.assert_close(m.cpu(), c, rtol=1e-4, atol=1e-5, msg=f"result {i}")
 
 
+def test_a_wide_lstm_layer_matches_cpu():
+    # Gates of several of the step product's column panels, split between the kernel threads.
+    torch.manual_seed(0)
+    cpu = nn.LSTM(48, 96, num_layers=2)
+    mlu = nn.LSTM(48, 96, num_layers=2)
+    mlu.load_state_dict(cpu.state_dict())
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 10, 48, generator=g)
+    state = tuple(torch.randn(2, 10, 96, generator=g) for _ in range(2))
+    mlu = mlu.to("mlu")
+    for _ in range(3):  # the helper thread joins the steps once it is awake
+        mlu.zero_grad(set_to_none=True)
+        got = run_lstm(mlu, x, state, "mlu")
+    expected = run_lstm(cpu, x, state, "cpu")
+    for i, (m, c) in enumerate(zip(got, expected)):
+        torch.testing.assert_close(m.cpu(), c, rtol=1e-4, atol=1e-5, msg=f"result {i}")
+
+
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_a_16_bit_lstm_runs_the_float32_layers(dtype):
     # Weights, input and state in one 16-bit dtype: the layers compute in float32 from the

@@ -9,6 +9,7 @@
 #include "gemm_onednn.h"
 #include "mlu_kernels/build_info.h"
 #include "mlu_kernels/gemm.h"
+#include "packed_product.h"
 #include "scalar_types.h"
 #include "single_threaded_blas.h"
 #include "vec_math.h"
@@ -139,13 +140,20 @@ void forward(const LstmLayer& l, const LstmSequence& q, const Shape& s) {
   // Every step's input projection at once, on top of both biases: gates = b + input @ w_ih^T.
   gemm(matrix(gates_with_biases<T>(l, q, s), rows, G), matrix(at<T>(l.input), rows, s.input),
        matrix(at<T>(l.w_ih), s.input, G, true), 1, 1);
-  // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
-  // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
-  const auto w_hh_t = std::make_unique_for_overwrite<T[]>(H * G);
-  transpose(at<T>(l.w_hh), G, H, w_hh_t.get());
-  forward_steps<T>(l, q, s, [&](T* gates, const T* h_prev) {
-    gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.get(), H, G), 1, 1);
-  });
+  if constexpr (std::is_same_v<T, float>) {
+    const PackedRight w_hh_t(at<float>(l.w_hh), H, G, H, /*transposed=*/true);
+    forward_steps<T>(l, q, s, [&](T* gates, const T* h_prev) {
+      w_hh_t.multiply(h_prev, H, B, gates, G, /*accumulate=*/true);
+    });
+  } else {
+    // w_hh^T stored as such, once for the sequence: BLAS multiplies a few rows by a transposed
+    // matrix much more slowly than by a stored one (8 x 128 by 128 x 512: 22 against 9 us).
+    const auto w_hh_t = std::make_unique_for_overwrite<T[]>(H * G);
+    transpose(at<T>(l.w_hh), G, H, w_hh_t.get());
+    forward_steps<T>(l, q, s, [&](T* gates, const T* h_prev) {
+      gemm(matrix(gates, B, G), matrix(h_prev, B, H), matrix(w_hh_t.get(), H, G), 1, 1);
+    });
+  }
 }
 
 // One step's cell backward: dh and dc carry the gradient of the step's h and c in, and of the
@@ -215,9 +223,16 @@ void bias_gradient(const LstmLayerGrads& d, const Shape& s) {
 template <typename T>
 void backward(const LstmLayer& l, const LstmSequence& q, const LstmLayerGrads& d, const Shape& s) {
   const std::int64_t G = s.gates(), H = s.hidden, B = s.batch, rows = s.steps * B;
-  backward_steps<T>(l, q, d, s, [&](const T* dgates, std::int64_t, T* dh) {
-    gemm(matrix(dh, B, H), matrix(dgates, B, G), matrix(at<T>(l.w_hh), G, H), 1, 0);
-  });
+  if constexpr (std::is_same_v<T, float>) {
+    const PackedRight w_hh(at<float>(l.w_hh), G, H, H, /*transposed=*/false);
+    backward_steps<T>(l, q, d, s, [&](const T* dgates, std::int64_t, T* dh) {
+      w_hh.multiply(dgates, G, B, dh, H, /*accumulate=*/false);
+    });
+  } else {
+    backward_steps<T>(l, q, d, s, [&](const T* dgates, std::int64_t, T* dh) {
+      gemm(matrix(dh, B, H), matrix(dgates, B, G), matrix(at<T>(l.w_hh), G, H), 1, 0);
+    });
+  }
   const T* dgates = at<T>(d.grad_gates);
   gemm(matrix(mut<T>(d.grad_input), rows, s.input), matrix(dgates, rows, G),
        matrix(at<T>(l.w_ih), G, s.input), 1, 0);
