@@ -180,6 +180,26 @@ def test_dropout_statistics_and_gradient(p):
     assert torch.equal(out.cpu(), x.detach().cpu()) and mask.cpu().all()
 
 
+def test_dropout_keeps_nan_and_infinity_as_cpu_does():
+    # input * mask * scale: a NaN stays NaN and a dropped infinity becomes NaN, kept or not.
+    x = torch.tensor([float("nan"), float("inf"), 1.0] * 100000, device="mlu")
+    with native():
+        out, mask = torch.native_dropout(x, 0.5, True)
+    out, mask = out.cpu(), mask.cpu()
+    assert 0 < mask.sum() < mask.numel()
+    torch.testing.assert_close(out, x.cpu() * mask * 2.0, equal_nan=True)
+
+
+def test_dropout_backward_of_non_finite_gradients_matches_cpu():
+    # grad * mask * scale, as PyTorch CPU computes it: a dropped NaN or infinity gives NaN.
+    grad = torch.tensor([float("nan"), float("inf"), -2.0, float("-inf"), 3.0] * 40000)
+    mask = torch.arange(grad.numel()) % 3 != 0
+    with native():
+        got = torch.ops.aten.native_dropout_backward(grad.to("mlu"), mask.to("mlu"), 1.25)
+    torch.testing.assert_close(got.cpu(), torch.ops.aten.native_dropout_backward(grad, mask, 1.25),
+                               equal_nan=True)
+
+
 def test_dropout_half_and_channels_last():
     x = torch.randn(2, 3, 4, 5, device="mlu").half().to(memory_format=torch.channels_last)
     with native():

@@ -360,16 +360,15 @@ void dropout(const TensorDesc& out, const TensorDesc& mask, const TensorDesc& in
     using T = decltype(t);
     using C = ComputeType<T>;
     const C scale = keep == 0 ? C(0) : C(1 / keep);
-    // A word is kept when below keep * 2^32 (below()), that is below its ceiling as an integer. The
-    // value is computed whether kept or not: a branch on random bits is mispredicted half the time.
+    // A word is kept when below keep * 2^32 (below()), that is below its ceiling as an integer.
+    // The value is in * mask * scale, as PyTorch computes it (a dropped NaN or infinity gives
+    // NaN), without a branch: one on random bits is mispredicted half the time.
     const auto threshold = static_cast<std::uint64_t>(std::ceil(keep * kTwoTo32));
-    const T zero = convert<T>(C(0));
     for_each_run<3>({&out, &mask, &in}, [&](std::int64_t first, const std::array<char*, 3>& p,
                                             const std::array<std::int64_t, 3>& s, std::int64_t n) {
       Draws<4> draws(state, first + n);
       const std::uint64_t limit = threshold;  // locals, which the stores below cannot alias
       const C factor = scale;
-      const T dropped = zero;
       const bool contiguous = s[0] == sizeof(T) && s[1] == sizeof(bool) && s[2] == sizeof(T);
       for (std::int64_t j = 0; j < n;) {
         const auto [words, available] = draws.words_from(first + j);
@@ -381,17 +380,15 @@ void dropout(const TensorDesc& out, const TensorDesc& mask, const TensorDesc& in
 #pragma omp simd
           for (std::int64_t k = 0; k < count; ++k) {
             const bool kept = words[k] < limit;
-            const T value = convert<T>(convert<C>(x[k]) * factor);
             m[k] = kept;
-            o[k] = kept ? value : dropped;
+            o[k] = convert<T>(convert<C>(x[k]) * (kept ? factor : C(0)));
           }
         } else {
           for (std::int64_t k = 0; k < count; ++k) {
             const bool kept = words[k] < limit;
-            const T value =
-                convert<T>(convert<C>(*reinterpret_cast<const T*>(p[2] + (j + k) * s[2])) * factor);
+            const C x = convert<C>(*reinterpret_cast<const T*>(p[2] + (j + k) * s[2]));
             *reinterpret_cast<bool*>(p[1] + (j + k) * s[1]) = kept;
-            *reinterpret_cast<T*>(p[0] + (j + k) * s[0]) = kept ? value : dropped;
+            *reinterpret_cast<T*>(p[0] + (j + k) * s[0]) = convert<T>(x * (kept ? factor : C(0)));
           }
         }
         j += count;
@@ -412,12 +409,25 @@ void masked_scale(const TensorDesc& out, const TensorDesc& in, const TensorDesc&
     using T = decltype(t);
     using C = ComputeType<T>;
     const C scale = static_cast<C>(scale_value);
-    for_each_row<3>({&out, &in, &mask}, [scale](auto p, auto s, std::int64_t n) {
+    // in * mask * scale as PyTorch computes it: a dropped NaN or infinity gives NaN. (A select
+    // on the mask instead of its product kept the loop scalar.)
+    auto value = [scale](T x, bool kept) {
+      return convert<T>(convert<C>(x) * static_cast<C>(kept) * scale);
+    };
+    for_each_row<3>({&out, &in, &mask}, [&](auto p, auto s, std::int64_t n) {
+      if (s[0] == sizeof(T) && s[1] == sizeof(T) && s[2] == sizeof(bool)) {
+        // Contiguous rows as typed arrays, so that the loop vectorises (1M floats: 1.17 ms
+        // element by element, 0.31 ms so).
+        T* o = reinterpret_cast<T*>(p[0]);
+        const T* x = reinterpret_cast<const T*>(p[1]);
+        const bool* m = reinterpret_cast<const bool*>(p[2]);
+        for (std::int64_t i = 0; i < n; ++i) o[i] = value(x[i], m[i]);
+        return;
+      }
       for (std::int64_t i = 0; i < n; ++i) {
-        const bool kept = *reinterpret_cast<const bool*>(p[2] + i * s[2]);
-        const C value = convert<C>(*reinterpret_cast<const T*>(p[1] + i * s[1]));
         *reinterpret_cast<T*>(p[0] + i * s[0]) =
-            kept ? convert<T>(value * scale) : convert<T>(C(0));
+            value(*reinterpret_cast<const T*>(p[1] + i * s[1]),
+                  *reinterpret_cast<const bool*>(p[2] + i * s[2]));
       }
     });
   });
