@@ -37,6 +37,26 @@ def test_addcmul_addcdiv_lerp_with_broadcasting(dtype):
     assert native(["aten::addc", "aten::lerp"]), torch.mlu.fallback_stats()
 
 
+@pytest.mark.parametrize("dtype", [torch.bool, torch.int8, torch.float16, torch.bfloat16,
+                                   torch.float32, torch.int64, torch.float64, torch.complex64,
+                                   torch.complex128], ids=str)
+def test_where_of_contiguous_operands_matches_cpu(dtype):
+    # Large enough to be split between the kernel threads; complex128 has no 16-byte integer and
+    # takes the element-by-element path.
+    g = torch.Generator().manual_seed(0)
+    cond = torch.rand(70_000, generator=g) > 0.5
+    x, y = ((torch.randn(70_000, generator=g) * 100).to(dtype) for _ in range(2))
+    assert torch.equal(torch.where(cond.to("mlu"), x.to("mlu"), y.to("mlu")).cpu(),
+                       torch.where(cond, x, y))
+
+
+def test_where_keeps_the_bits_of_nan_payloads():
+    bits = torch.tensor([0x7FC00001, -0x3ED4CBA, 0x3F800000, 0x7F800001], dtype=torch.int32)
+    x = bits.view(torch.float32).to("mlu")
+    got = torch.where(torch.tensor([True, True, False, True], device="mlu"), x, x.flip(0))
+    assert torch.equal(got.cpu().view(torch.int32), bits[[0, 1, 1, 3]])
+
+
 def test_where_out_and_log_sigmoid_with_gradient():
     x = torch.randn(3, 4, requires_grad=True)
     xm = x.detach().to("mlu").requires_grad_()

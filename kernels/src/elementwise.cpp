@@ -17,6 +17,14 @@
 namespace mlu::kernels {
 namespace {
 
+// The unsigned integer of N bytes, void for other sizes (complex doubles).
+template <std::size_t N>
+using UnsignedOfSize = std::conditional_t<
+    N == 1, std::uint8_t,
+    std::conditional_t<N == 2, std::uint16_t,
+                       std::conditional_t<N == 4, std::uint32_t,
+                                          std::conditional_t<N == 8, std::uint64_t, void>>>>;
+
 // Contiguous float16 rows in blocks: the operands are widened into float buffers by
 // convert_block's conversion instructions, f runs on the buffers as on float32 rows, and the
 // results are rounded back. An input of stride 0 (a value along the row, as a gradient broadcast
@@ -588,6 +596,23 @@ void where(const TensorDesc& out, const TensorDesc& cond, const TensorDesc& a,
     using T = decltype(t);
     const std::size_t size = sizeof(T);
     for_each_row<4>({&out, &cond, &a, &b}, [size](auto p, auto s, std::int64_t n) {
+      using Bits = UnsignedOfSize<sizeof(T)>;  // the values' bits, whatever they mean
+      if constexpr (!std::is_void_v<Bits>) {
+        if (s[0] == sizeof(T) && s[1] == 1 && s[2] == sizeof(T) && s[3] == sizeof(T)) {
+          // Contiguous rows as a select by masks, which vectorises (1M floats, random
+          // conditions: 327 us copying element by element, 273 us so; GCC compiled `c ? x : y`
+          // into a branch, 1.9 ms).
+          Bits* o = reinterpret_cast<Bits*>(p[0]);
+          const bool* c = reinterpret_cast<const bool*>(p[1]);
+          const Bits* x = reinterpret_cast<const Bits*>(p[2]);
+          const Bits* y = reinterpret_cast<const Bits*>(p[3]);
+          for (std::int64_t i = 0; i < n; ++i) {
+            const auto chosen = static_cast<Bits>(-static_cast<Bits>(c[i]));  // all ones or none
+            o[i] = static_cast<Bits>((x[i] & chosen) | (y[i] & ~chosen));
+          }
+          return;
+        }
+      }
       for (std::int64_t i = 0; i < n; ++i) {
         const bool c = *reinterpret_cast<const bool*>(p[1] + i * s[1]);
         const char* chosen = c ? p[2] + i * s[2] : p[3] + i * s[3];
