@@ -142,7 +142,7 @@ void nll_loss_backward_typed(const TensorDesc& grad_input, const TensorDesc& gra
   using C = ComputeType<T>;
   if (target.numel() == 0) return;
   for_each_row<1>({&grad_input}, [](auto p, auto s, std::int64_t n) {
-    if (s[0] == sizeof(T)) {  // zero bits are zero in every floating type; a memset is 5x faster
+    if (s[0] == sizeof(T)) {  // zero bits are zero in every floating type (512 x 512: 57 -> 22 us)
       std::memset(p[0], 0, n * sizeof(T));
       return;
     }

@@ -68,8 +68,8 @@ double sum_of(const C* x, std::int64_t n) {
 template <typename C>
 constexpr C kMinusInf = -std::numeric_limits<C>::infinity();
 
-// A row already in the compute type into y. e receives the exps: y itself for softmax; x may be
-// y's buffer only through e (a gathered row).
+// A row already in the compute type into y, which may be x itself. e receives the exps; for
+// softmax they go into y.
 template <typename C>
 void softmax_row(const C* x, C* y, C* e, std::int64_t n, bool log) {
   C max = kMinusInf<C>;
@@ -92,7 +92,8 @@ void softmax_row(const C* x, C* y, C* e, std::int64_t n, bool log) {
 }
 
 // Contiguous rows of the compute type are read and written in place; others (16-bit, strided)
-// go through buffers of the compute type. The copies were a third of a float log_softmax.
+// go through buffers of the compute type. The copies took a quarter of a float log_softmax's
+// samples.
 template <typename In, typename Out>
 void softmax_rows(const ReducePlan<2>& plan, const Row<2>& row, std::array<char*, 2> base,
                   bool log) {
