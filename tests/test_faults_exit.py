@@ -63,12 +63,18 @@ def test_exit_settles_the_autograd_threads_only_once_a_backward_pass_started_the
     # Settling at exit runs a backward pass on each device; before any backward pass that would
     # start the engine's threads just to end them.
     result = run_python("""
+        import time
         import torch
         from torch_mlu.mlu.device import _autograd_device_threads_started
         x = torch.ones(4, device="mlu", requires_grad=True)
         y = (x * 3).sum()
         print("before:", _autograd_device_threads_started())
         y.backward()
+        # PyTorch's Python engine lets backward() return before its new threads have taken the
+        # GIL and named themselves; sleeping hands them the GIL.
+        deadline = time.monotonic() + 30
+        while not _autograd_device_threads_started() and time.monotonic() < deadline:
+            time.sleep(0.01)
         print("after:", _autograd_device_threads_started(), x.grad.sum().item())
     """)
     assert_clean(result)

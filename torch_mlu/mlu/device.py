@@ -43,7 +43,8 @@ def _synchronize_at_exit():
 def _autograd_device_threads_started():
     """Whether a backward pass has started the autograd engine's device threads (it names them
     pt_autograd_<index>). Without them there is nothing to settle at exit, and settling would
-    start them."""
+    start them. A thread still unnamed (PyTorch's Python engine names it only once it has held
+    the GIL, after backward() may have returned) has run no backward work either."""
     try:
         tasks = os.listdir("/proc/self/task")
     except OSError:  # no procfs: settle, as if they ran
