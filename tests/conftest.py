@@ -50,12 +50,12 @@ class Result:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def run_python(code, timeout=60, **env):
+def run_python(code, timeout=180, **env):
     """Runs code in a new interpreter with extra environment variables; returns a Result."""
     full_env = dict(os.environ)
     for key in ("MLU_DEVICE_COUNT", "MLU_VISIBLE_DEVICES", "MLU_DEVICE_MEMORY",
                 "ENABLE_FALLBACK_TO_CPU", "MLU_KERNEL_THREADS", "MLU_QUEUE_SPIN_US",
-                "TORCH_MLU_GPU_MIGRATION", "MLU_KERNELS_ISA", "MLU_CONV16",
+                "TORCH_MLU_GPU_MIGRATION", "MLU_KERNELS_ISA", "MLU_CONV16", "MLU_CONV_GEMM",
                 "TORCH_MLU_BACKWARD_THREAD"):
         full_env.pop(key, None)
     full_env.update(env)

@@ -78,6 +78,7 @@ def test_pinned_memory_freed_before_its_copies_finish_keeps_their_data():
     ("MLU_KERNEL_THREADS", "4x", "MLU_KERNEL_THREADS must be an integer"),
     ("MLU_QUEUE_SPIN_US", "fast", "MLU_QUEUE_SPIN_US must be an integer"),
     ("MLU_CONV16", "fast", "MLU_CONV16 must be auto, native or float32, got 'fast'"),
+    ("MLU_CONV_GEMM", "yes", "MLU_CONV_GEMM must be auto, always or never, got 'yes'"),
     ("ENABLE_FALLBACK_TO_CPU", "maybe", "ENABLE_FALLBACK_TO_CPU must be 0 or 1"),
 ])
 def test_garbage_in_a_runtime_variable_is_a_clear_error(variable, value, error):

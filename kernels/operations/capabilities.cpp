@@ -16,13 +16,24 @@ namespace k = mlu::kernels;
 
 OperationsInfo operations_info() {
   const k::Conv16Plans conv = k::conv16_plans();
-  return {k::compiled_target(),      k::compiled_instruction_sets(),
-          k::kernel_threads(),       k::gemm16_path(true),
-          k::gemm16_path(false),     k::conv16_policy_from_environment(),
-          conv.bfloat16_in_16_bits,  conv.bfloat16_widened,
-          conv.float16_in_16_bits,   conv.float16_widened,
-          k::gemm32_path(),          k::lstm16_path(true),
-          k::lstm16_path(false),     k::attention16_path(true),
+  const k::ConvGemmLayers lowered = k::conv_gemm_layers();
+  return {k::compiled_target(),
+          k::compiled_instruction_sets(),
+          k::kernel_threads(),
+          k::gemm16_path(true),
+          k::gemm16_path(false),
+          k::conv16_policy_from_environment(),
+          conv.bfloat16_in_16_bits,
+          conv.bfloat16_widened,
+          conv.float16_in_16_bits,
+          conv.float16_widened,
+          k::conv_gemm_policy_from_environment(),
+          lowered.as_products,
+          lowered.direct,
+          k::gemm32_path(),
+          k::lstm16_path(true),
+          k::lstm16_path(false),
+          k::attention16_path(true),
           k::attention16_path(false)};
 }
 
@@ -76,6 +87,7 @@ bool supports_operation(const char* name) {
 void check_operation_settings() {
   k::kernel_threads_from_environment();
   k::conv16_policy_from_environment();
+  k::conv_gemm_policy_from_environment();
   unsupported_from_environment();
 }
 

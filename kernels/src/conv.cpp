@@ -159,7 +159,9 @@ void relu_in_place(const TensorDesc& d) {
 void run(ConvPass pass, const Direct& d, const TensorDesc& w, const TensorDesc& y,
          const TensorDesc* bias) {
   const DType dtype = d.x.dtype;
-  if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16) {
+  if (convolution_as_gemm(pass, d.conv, d.x, w, y, bias)) {
+    gemm_convolution(pass, d.conv, d.x, w, y, bias);
+  } else if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16) {
     onednn_convolution(pass, d.conv, d.x, w, y, bias);
   } else {
     reference_convolution(pass, d.conv, d.x, w, y);

@@ -1,5 +1,6 @@
 // The direct convolution every PyTorch convolution reduces to: y = x (*) w, where a transposed
-// convolution is the data gradient of a direct one. Implemented by oneDNN and by a loop.
+// convolution is the data gradient of a direct one. Implemented by oneDNN, by matrix products and
+// by a loop.
 #pragma once
 
 #include <array>
@@ -27,6 +28,15 @@ enum class ConvPass { Forward, BackwardData, BackwardWeights };
 // bias [C_y] (Forward only) may be null. conv.relu is applied by the Forward pass only.
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
+
+// The same as matrix products on x's patches (im2col): float32, one group, any x, w and y strides.
+void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+                      const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
+
+// Whether a convolution runs as gemm_convolution rather than onednn_convolution: MLU_CONV_GEMM's
+// policy where gemm_convolution applies; "auto" times both on the layer's first call.
+bool convolution_as_gemm(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
 
 // The same for float64 and integers, by direct loops.
 void reference_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,

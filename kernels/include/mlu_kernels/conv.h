@@ -1,5 +1,5 @@
-// Convolutions and their gradients (mlu/ops/conv.h), through oneDNN for float32, float16 and
-// bfloat16, and a direct loop for float64, which oneDNN lacks.
+// Convolutions and their gradients (mlu/ops/conv.h), through oneDNN or matrix products for
+// float32, oneDNN for float16 and bfloat16, and a direct loop for float64, which oneDNN lacks.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +32,17 @@ struct Conv16Plans {
   std::int64_t bfloat16_in_16_bits, bfloat16_widened, float16_in_16_bits, float16_widened;
 };
 Conv16Plans conv16_plans();
+
+// Whether float32 convolutions (one group) may run as matrix products on the input's patches, from
+// MLU_CONV_GEMM: "auto" (unset) times them against oneDNN's direct convolution on the first call
+// of each layer and patch-matrix size and keeps the faster; "always" wherever the patches fit;
+// "never". Throws std::invalid_argument naming the variable for any other value.
+std::string conv_gemm_policy_from_environment();
+
+// The layers (per pass) "auto" has timed so far in this process, by the way it chose.
+struct ConvGemmLayers {
+  std::int64_t as_products, direct;
+};
+ConvGemmLayers conv_gemm_layers();
 
 }  // namespace mlu::kernels

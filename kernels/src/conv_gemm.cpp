@@ -1,0 +1,381 @@
+// Convolutions as matrix products on the input's patches (im2col): one product with the weights
+// in PyTorch's own [C_y, C_x * k] layout does a pass. oneDNN's direct convolutions reorder the
+// weights into blocked layouts on every call, and the weight gradient back, which for layers whose
+// weights outweigh their activations costs more than the arithmetic: the weight gradient of
+// ResNet-18's 512-channel 3 x 3 layer at 1 x 1 outputs (batch 16) took 1378 us through oneDNN and
+// 468 us as a product. Which way is faster depends on the layer and the CPU, and inside a training
+// step also on memory and on the dispatching thread's share of the cores, so MLU_CONV_GEMM=auto
+// times both at a layer's first call (convolution_as_gemm).
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "activation_math.h"
+#include "conv_choice.h"
+#include "conv_internal.h"
+#include "float32_copy.h"
+#include "gemm_onednn.h"
+#include "mlu_kernels/conv.h"
+#include "mlu_kernels/copy.h"
+#include "mlu_kernels/gemm.h"
+#include "mlu_kernels/parallel.h"
+
+namespace mlu::kernels {
+namespace {
+
+// The patch matrix's geometry, spatial dims padded in front to three (size 1, kernel 1).
+struct Patches {
+  std::int64_t batch = 0, channels = 0, taps = 1;
+  std::int64_t rows = 0;     // channels * taps: a patch
+  std::int64_t columns = 0;  // batch * output positions
+  std::int64_t positions = 1;
+  std::int64_t batch_stride = 0, channel_stride = 0;  // x's, in elements
+  std::array<std::int64_t, 3> in{1, 1, 1}, in_stride{0, 0, 0}, out{1, 1, 1}, kernel{1, 1, 1},
+      stride{1, 1, 1}, dilation{1, 1, 1}, pad{0, 0, 0};
+};
+
+Patches patches_of(const DirectConv& c, const TensorDesc& x, const TensorDesc& w,
+                   const TensorDesc& y) {
+  Patches p;
+  p.batch = x.sizes[0];
+  p.channels = x.sizes[1];
+  p.batch_stride = x.strides[0];
+  p.channel_stride = x.strides[1];
+  const int lead = 3 - c.spatial_dims;
+  for (int i = 0; i < c.spatial_dims; ++i) {
+    const int s = lead + i;
+    p.in[s] = x.sizes[i + 2];
+    p.in_stride[s] = x.strides[i + 2];
+    p.out[s] = y.sizes[i + 2];
+    p.kernel[s] = w.sizes[i + 2];
+    p.stride[s] = c.stride[i];
+    p.dilation[s] = c.dilation[i];
+    p.pad[s] = c.pad_before[i];
+    p.taps *= p.kernel[s];
+    p.positions *= p.out[s];
+  }
+  p.rows = p.channels * p.taps;
+  p.columns = p.batch * p.positions;
+  return p;
+}
+
+// The outputs along a dim whose input index (o * stride + offset) lies in [0, size).
+std::pair<std::int64_t, std::int64_t> inside(std::int64_t outputs, std::int64_t size,
+                                             std::int64_t stride, std::int64_t offset) {
+  const std::int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  const std::int64_t last = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
+  const std::int64_t begin = std::min(first, outputs);
+  return {begin, std::clamp(last, begin, outputs)};
+}
+
+// For each tap of the kernel and output position, where in a channel of one sample of x the tap
+// reads, or -1 for padding: [taps][positions]. Rows of the patch matrix differ only by channel
+// and sample from it, so that gathering is one indexed load per element, however short the
+// image's rows are (ResNet-18's deepest layers at 32 x 32 images have 1 x 1 outputs).
+std::vector<std::int64_t> tap_offsets(const Patches& p) {
+  std::vector<std::int64_t> offsets(p.taps * p.positions, -1);
+  for (std::int64_t tap = 0; tap < p.taps; ++tap) {
+    std::array<std::int64_t, 3> offset{}, begin{}, end{};
+    std::int64_t rest = tap;
+    for (int d = 2; d >= 0; --d) {
+      offset[d] = rest % p.kernel[d] * p.dilation[d] - p.pad[d];
+      rest /= p.kernel[d];
+      std::tie(begin[d], end[d]) = inside(p.out[d], p.in[d], p.stride[d], offset[d]);
+    }
+    std::int64_t* row = offsets.data() + tap * p.positions;
+    for (std::int64_t o0 = begin[0]; o0 < end[0]; ++o0) {
+      for (std::int64_t o1 = begin[1]; o1 < end[1]; ++o1) {
+        for (std::int64_t o2 = begin[2]; o2 < end[2]; ++o2) {
+          row[(o0 * p.out[1] + o1) * p.out[2] + o2] =
+              (o0 * p.stride[0] + offset[0]) * p.in_stride[0] +
+              (o1 * p.stride[1] + offset[1]) * p.in_stride[1] +
+              (o2 * p.stride[2] + offset[2]) * p.in_stride[2];
+        }
+      }
+    }
+  }
+  return offsets;
+}
+
+// cols [rows, columns] from x: each column an output position's patch, zero where it is padding.
+void gather_patches(const Patches& p, const std::vector<std::int64_t>& offsets, const float* x,
+                    float* cols) {
+  parallel_for(p.rows, std::max<std::int64_t>(1, kParallelGrain / p.columns),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t r = first; r < last; ++r) {
+                   const std::int64_t* at = offsets.data() + r % p.taps * p.positions;
+                   for (std::int64_t n = 0; n < p.batch; ++n) {
+                     const float* in = x + n * p.batch_stride + r / p.taps * p.channel_stride;
+                     float* out = cols + r * p.columns + n * p.positions;
+                     // Padding loads the channel's first element and drops it: a load
+                     // every lane makes lets the loop vectorise (gathers and a blend).
+                     for (std::int64_t l = 0; l < p.positions; ++l) {
+                       const float v = in[std::max<std::int64_t>(at[l], 0)];
+                       out[l] = at[l] >= 0 ? v : 0.f;
+                     }
+                   }
+                 }
+               });
+}
+
+// x = the sum of each patch of cols back where it came from (x is only written). A channel's
+// rows are added in order by one thread: the result does not depend on the threads.
+void scatter_patches(const Patches& p, const std::vector<std::int64_t>& offsets, const float* cols,
+                     float* x) {
+  parallel_for(p.channels, std::max<std::int64_t>(1, kParallelGrain / (p.taps * p.columns)),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t c = first; c < last; ++c) {
+                   for (std::int64_t n = 0; n < p.batch; ++n) {
+                     float* channel = x + n * p.batch_stride + c * p.channel_stride;
+                     for (std::int64_t i0 = 0; i0 < p.in[0]; ++i0) {
+                       for (std::int64_t i1 = 0; i1 < p.in[1]; ++i1) {
+                         float* line = channel + i0 * p.in_stride[0] + i1 * p.in_stride[1];
+                         for (std::int64_t i2 = 0; i2 < p.in[2]; ++i2)
+                           line[i2 * p.in_stride[2]] = 0.f;
+                       }
+                     }
+                   }
+                   for (std::int64_t r = c * p.taps; r < (c + 1) * p.taps; ++r) {
+                     const std::int64_t* at = offsets.data() + r % p.taps * p.positions;
+                     for (std::int64_t n = 0; n < p.batch; ++n) {
+                       float* channel = x + n * p.batch_stride + c * p.channel_stride;
+                       const float* from = cols + r * p.columns + n * p.positions;
+                       for (std::int64_t l = 0; l < p.positions; ++l) {
+                         if (at[l] >= 0) channel[at[l]] += from[l];
+                       }
+                     }
+                   }
+                 }
+               });
+}
+
+// A float32 buffer of the calling thread's, given back when done.
+class Scratch {
+ public:
+  explicit Scratch(std::int64_t n) : buffer_(Float32Buffers::take(static_cast<std::size_t>(n))) {}
+  ~Scratch() { Float32Buffers::give_back(std::move(buffer_)); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* data() const { return buffer_.data.get(); }
+
+ private:
+  Float32Buffers::Buffer buffer_;
+};
+
+// y's element offsets (in elements) for each output position of one sample and channel.
+std::vector<std::int64_t> position_offsets(const Patches& p, const TensorDesc& y) {
+  std::array<std::int64_t, 3> stride{0, 0, 0};
+  for (int i = 2; i < y.ndim; ++i) stride[3 - (y.ndim - i)] = y.strides[i];
+  std::vector<std::int64_t> offsets(p.positions);
+  for (std::int64_t o0 = 0, l = 0; o0 < p.out[0]; ++o0) {
+    for (std::int64_t o1 = 0; o1 < p.out[1]; ++o1) {
+      for (std::int64_t o2 = 0; o2 < p.out[2]; ++o2, ++l)
+        offsets[l] = o0 * stride[0] + o1 * stride[1] + o2 * stride[2];
+    }
+  }
+  return offsets;
+}
+
+// Calls f(o, n, y_offset, column) for each element of y: channel o of sample n at a position whose
+// column in a [C_y, columns] matrix is `column`, in parallel over channels.
+template <typename F>
+void for_each_output(const Patches& p, const TensorDesc& y, F&& f) {
+  const std::vector<std::int64_t> at = position_offsets(p, y);
+  const std::int64_t channels = y.sizes[1];
+  parallel_for(channels, std::max<std::int64_t>(1, kParallelGrain / p.columns),
+               [&](std::int64_t first, std::int64_t last) {
+                 for (std::int64_t o = first; o < last; ++o) {
+                   for (std::int64_t n = 0; n < p.batch; ++n) {
+                     const std::int64_t base = n * y.strides[0] + o * y.strides[1];
+                     f(o, base, at.data(), o * p.columns + n * p.positions);
+                   }
+                 }
+               });
+}
+
+const float* floats(const TensorDesc& d) { return static_cast<const float*>(d.data); }
+float* mutable_floats(const TensorDesc& d) { return static_cast<float*>(d.data); }
+
+// The patch matrix takes at most this many floats (64 MiB): past it the direct convolution's
+// reorders are the smaller cost.
+constexpr std::int64_t kMaxPatchFloats = std::int64_t{1} << 24;
+
+// One patch layout serves all three passes; each product reads at most one operand transposed.
+// On ResNet-18's layers (37.7M multiply-adds, 16 to 1024 columns) these forms took at most a fifth
+// longer than the fastest arrangement of the same product.
+void forward(const Patches& p, const DirectConv& c, const TensorDesc& x, const TensorDesc& w,
+             const TensorDesc& y, const TensorDesc* bias) {
+  const std::vector<std::int64_t> offsets = tap_offsets(p);
+  const Scratch cols(p.rows * p.columns);
+  gather_patches(p, offsets, floats(x), cols.data());
+  const std::int64_t out_channels = y.sizes[1];
+  const Scratch out(out_channels * p.columns);
+  // out [C_y, columns] = w [C_y, rows] @ cols [rows, columns]
+  gemm(matrix_desc(DType::Float32, out.data(), out_channels, p.columns, p.columns, false),
+       matrix_desc(DType::Float32, w.data, out_channels, p.rows, p.rows, false),
+       matrix_desc(DType::Float32, cols.data(), p.rows, p.columns, p.columns, false), 1, 0);
+  float* to = mutable_floats(y);
+  for_each_output(
+      p, y, [&](std::int64_t o, std::int64_t base, const std::int64_t* at, std::int64_t column) {
+        const float* from = out.data() + column;
+        const float b = bias ? floats(*bias)[o * bias->strides[0]] : 0.f;
+        for (std::int64_t l = 0; l < p.positions; ++l) {
+          const float v = from[l] + b;
+          to[base + at[l]] = c.relu ? relu(v) : v;
+        }
+      });
+}
+
+// y's gradient as a [C_y, columns] matrix.
+void read_by_channel(const Patches& p, const TensorDesc& y, float* out) {
+  const float* from = floats(y);
+  for_each_output(
+      p, y, [&](std::int64_t, std::int64_t base, const std::int64_t* at, std::int64_t column) {
+        for (std::int64_t l = 0; l < p.positions; ++l) out[column + l] = from[base + at[l]];
+      });
+}
+
+void backward_data(const Patches& p, const TensorDesc& x, const TensorDesc& w,
+                   const TensorDesc& y) {
+  const std::int64_t out_channels = y.sizes[1];
+  const Scratch dy(out_channels * p.columns);
+  read_by_channel(p, y, dy.data());
+  const Scratch cols(p.rows * p.columns);
+  // cols [rows, columns] = w^T [rows, C_y] @ dy [C_y, columns]
+  gemm(matrix_desc(DType::Float32, cols.data(), p.rows, p.columns, p.columns, false),
+       matrix_desc(DType::Float32, w.data, p.rows, out_channels, p.rows, true),
+       matrix_desc(DType::Float32, dy.data(), out_channels, p.columns, p.columns, false), 1, 0);
+  scatter_patches(p, tap_offsets(p), cols.data(), mutable_floats(x));
+}
+
+bool is_contiguous(const TensorDesc& d) {
+  std::int64_t stride = 1;
+  for (int i = d.ndim - 1; i >= 0; --i) {
+    if (d.sizes[i] != 1 && d.strides[i] != stride) return false;
+    stride *= d.sizes[i];
+  }
+  return true;
+}
+
+TensorDesc contiguous_view(const TensorDesc& d, void* data) {
+  TensorDesc v = d;
+  v.data = data;
+  std::int64_t stride = 1;
+  for (int i = d.ndim - 1; i >= 0; --i) {
+    v.strides[i] = stride;
+    stride *= d.sizes[i];
+  }
+  return v;
+}
+
+void backward_weights(const Patches& p, const TensorDesc& x, const TensorDesc& w,
+                      const TensorDesc& y) {
+  const std::int64_t out_channels = y.sizes[1];
+  const Scratch dy(out_channels * p.columns);
+  read_by_channel(p, y, dy.data());
+  const Scratch cols(p.rows * p.columns);
+  gather_patches(p, tap_offsets(p), floats(x), cols.data());
+  const bool direct = is_contiguous(w);
+  std::optional<Scratch> staged;
+  if (!direct) staged.emplace(w.numel());
+  float* out = direct ? mutable_floats(w) : staged->data();
+  // w [C_y, rows] = dy [C_y, columns] @ cols^T [columns, rows]
+  gemm(matrix_desc(DType::Float32, out, out_channels, p.rows, p.rows, false),
+       matrix_desc(DType::Float32, dy.data(), out_channels, p.columns, p.columns, false),
+       matrix_desc(DType::Float32, cols.data(), p.columns, p.rows, p.columns, true), 1, 0);
+  if (!direct) copy(w, contiguous_view(w, out));
+}
+
+enum class ConvGemm { Auto, Always, Never };
+
+ConvGemm conv_gemm_policy() {
+  static const ConvGemm policy = [] {
+    try {
+      const std::string name = conv_gemm_policy_from_environment();
+      return name == "always"  ? ConvGemm::Always
+             : name == "never" ? ConvGemm::Never
+                               : ConvGemm::Auto;
+    } catch (const std::invalid_argument&) {
+      return ConvGemm::Auto;  // csrc reports the bad value as a ValueError at first device use
+    }
+  }();
+  return policy;
+}
+
+// What "auto"'s timing decides for: the layer, and the patch matrix's size to within a factor of
+// two (which way is faster depends on it), so that a new batch or image size of about the same
+// size is not timed again.
+TimedDecisions::Key decision_key(ConvPass pass, const DirectConv& c, const TensorDesc& w,
+                                 const Patches& p, const TensorDesc* bias) {
+  TimedDecisions::Key key{static_cast<std::int64_t>(pass), c.spatial_dims, bias != nullptr, c.relu,
+                          std::bit_width(static_cast<std::uint64_t>(p.columns))};
+  for (const auto* a : {&c.stride, &c.dilation, &c.pad_before, &c.pad_after}) {
+    key.insert(key.end(), a->begin(), a->end());
+  }
+  key.insert(key.end(), w.sizes.begin(), w.sizes.begin() + w.ndim);
+  return key;
+}
+
+TimedDecisions& decisions() {
+  static TimedDecisions kept;
+  return kept;
+}
+
+std::atomic<std::int64_t> layers_decided[2];  // [as matrix products]
+
+}  // namespace
+
+std::string conv_gemm_policy_from_environment() {
+  const char* env = std::getenv("MLU_CONV_GEMM");
+  if (env == nullptr) return "auto";
+  const std::string value = env;
+  if (value == "auto" || value == "always" || value == "never") return value;
+  throw std::invalid_argument("MLU_CONV_GEMM must be auto, always or never, got '" + value + "'");
+}
+
+void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+                      const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  const Patches p = patches_of(conv, x, w, y);
+  // The products read w as a [C_y, rows] matrix.
+  std::optional<Float32Copy> packed_w;
+  if (pass != ConvPass::BackwardWeights && !is_contiguous(w)) packed_w.emplace(w, true);
+  const TensorDesc& weights = packed_w ? packed_w->desc : w;
+  switch (pass) {
+    case ConvPass::Forward: return forward(p, conv, x, weights, y, bias);
+    case ConvPass::BackwardData: return backward_data(p, x, weights, y);
+    case ConvPass::BackwardWeights: return backward_weights(p, x, w, y);
+  }
+}
+
+bool convolution_as_gemm(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
+                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  if (x.dtype != DType::Float32 || conv.groups != 1) return false;
+  const Patches p = patches_of(conv, x, w, y);
+  if (p.rows * p.columns > kMaxPatchFloats) return false;
+  switch (conv_gemm_policy()) {
+    case ConvGemm::Never: return false;
+    case ConvGemm::Always: return true;
+    case ConvGemm::Auto: break;
+  }
+  const TimedDecisions::Key key = decision_key(pass, conv, w, p, bias);
+  if (const std::optional<bool> kept = decisions().find(key)) return *kept;
+  // Both ways only write the pass's output: the timed runs leave what one run leaves.
+  const bool faster = seconds_per_run([&] { gemm_convolution(pass, conv, x, w, y, bias); }) <=
+                      seconds_per_run([&] { onednn_convolution(pass, conv, x, w, y, bias); });
+  decisions().keep(key, faster);
+  ++layers_decided[faster];
+  return faster;
+}
+
+ConvGemmLayers conv_gemm_layers() { return {layers_decided[1].load(), layers_decided[0].load()}; }
+
+}  // namespace mlu::kernels
