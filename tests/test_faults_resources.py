@@ -18,16 +18,21 @@ def test_a_long_lived_pinned_buffer_does_not_grow_per_copy():
     with leaves_device_usable():
         pinned = torch.ones(256).pin_memory()
         target = torch.empty(256, device="mlu")
-        for _ in range(2000):  # warm up the allocator and the notifiers
-            target.copy_(pinned, non_blocking=True)
-        torch.mlu.synchronize()
+
+        def copies(n):
+            for i in range(n):
+                target.copy_(pinned, non_blocking=True)
+                if i % 500 == 499:  # how many copies wait in the queue is the scheduler's choice
+                    torch.mlu.synchronize()
+            torch.mlu.synchronize()
+
+        copies(2000)  # warm up the allocator and the notifiers
         before = resident_bytes()
-        for _ in range(60000):
-            target.copy_(pinned, non_blocking=True)
-        torch.mlu.synchronize()
+        copies(60000)
         grown = resident_bytes() - before
-        # One notifier per copy grew 170 bytes a copy (10 MB here); now one per stream.
-        assert grown < 2 << 20, f"resident memory grew {grown} bytes over 60000 copies"
+        # One notifier per copy grew 170 bytes a copy (10 MB here); now one per stream. The
+        # allowance is two of the heap's huge pages.
+        assert grown < 4 << 20, f"resident memory grew {grown} bytes over 60000 copies"
         assert target.sum().item() == 256
         del pinned, target
 

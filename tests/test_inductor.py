@@ -55,7 +55,8 @@ def test_generated_kernels_queue_behind_eager_work_without_synchronizing():
     torch.mlu.synchronize()
     stream = torch.mlu.Stream()
     with torch.mlu.stream(stream):
-        slow = (a @ a @ a).tanh()  # hundreds of milliseconds of device work
+        _C._sleep(2_000_000)  # two seconds of device work, however loaded the host
+        slow = (a @ a @ a).tanh()
         out = f(slow)
         assert not stream.query(), "the compiled call waited for the device"
     stream.synchronize()

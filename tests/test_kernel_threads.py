@@ -7,13 +7,15 @@ import sys
 import textwrap
 
 # Runs parallel kernels, lets the device go idle, then reports the CPU time (clock ticks) every
-# thread of the process used over half a second of idleness.
+# other thread of the process used over half a second of idleness.
 IDLE_PROBE = textwrap.dedent("""
-    import os, time, torch, torch_mlu
+    import os, threading, time, torch, torch_mlu
 
     def ticks():
         total = 0
         for task in os.listdir("/proc/self/task"):
+            if task == str(threading.get_native_id()):
+                continue  # this thread, reading /proc meanwhile, is not idle
             try:
                 stat = open(f"/proc/self/task/{task}/stat").read()
             except OSError:

@@ -112,12 +112,14 @@ TEST(Queue, SynchronizersReturnWhenTheirOwnWorkIsDone) {
   ScopedQueue q(0);
   Gate first_gate, second_gate;
   drv().launch(q.get(), "first", first_gate.hold());
-  std::atomic<bool> first_returned{false}, second_returned{false};
+  std::atomic<bool> first_entering{false}, first_returned{false}, second_returned{false};
   std::thread first([&] {
+    first_entering = true;
     drv().synchronize(q.get());
     first_returned = true;
   });
-  std::this_thread::sleep_for(20ms);  // the first waiter waits by now
+  while (!first_entering) std::this_thread::yield();
+  std::this_thread::sleep_for(200ms);  // the first waiter waits by now, on a loaded machine too
   drv().launch(q.get(), "second", second_gate.hold());
   std::thread second([&] {
     drv().synchronize(q.get());
