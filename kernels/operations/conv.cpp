@@ -21,6 +21,13 @@ void enqueue(Queue* queue, const ConvolutionBackward& op) {
   });
 }
 
+void enqueue(Queue* queue, const Im2col& op) {
+  launch(queue, op, [](Im2col& o) { k::im2col(o.geometry, o.columns, o.image); });
+}
+void enqueue(Queue* queue, const Col2im& op) {
+  launch(queue, op, [](Col2im& o) { k::col2im(o.geometry, o.image, o.columns); });
+}
+
 void enqueue(Queue* queue, const DeformIm2col& op) {
   launch(queue, op, [](DeformIm2col& o) { k::deform_im2col(o.conv, o.columns); });
 }

@@ -28,135 +28,10 @@
 #include "mlu_kernels/copy.h"
 #include "mlu_kernels/gemm.h"
 #include "mlu_kernels/parallel.h"
+#include "patches.h"
 
 namespace mlu::kernels {
 namespace {
-
-// The patch matrix's geometry, spatial dims padded in front to three (size 1, kernel 1).
-struct Patches {
-  std::int64_t batch = 0, channels = 0, taps = 1;
-  std::int64_t rows = 0;     // channels * taps: a patch
-  std::int64_t columns = 0;  // batch * output positions
-  std::int64_t positions = 1;
-  std::int64_t batch_stride = 0, channel_stride = 0;  // x's, in elements
-  std::array<std::int64_t, 3> in{1, 1, 1}, in_stride{0, 0, 0}, out{1, 1, 1}, kernel{1, 1, 1},
-      stride{1, 1, 1}, dilation{1, 1, 1}, pad{0, 0, 0};
-};
-
-Patches patches_of(const DirectConv& c, const TensorDesc& x, const TensorDesc& w,
-                   const TensorDesc& y) {
-  Patches p;
-  p.batch = x.sizes[0];
-  p.channels = x.sizes[1];
-  p.batch_stride = x.strides[0];
-  p.channel_stride = x.strides[1];
-  const int lead = 3 - c.spatial_dims;
-  for (int i = 0; i < c.spatial_dims; ++i) {
-    const int s = lead + i;
-    p.in[s] = x.sizes[i + 2];
-    p.in_stride[s] = x.strides[i + 2];
-    p.out[s] = y.sizes[i + 2];
-    p.kernel[s] = w.sizes[i + 2];
-    p.stride[s] = c.stride[i];
-    p.dilation[s] = c.dilation[i];
-    p.pad[s] = c.pad_before[i];
-    p.taps *= p.kernel[s];
-    p.positions *= p.out[s];
-  }
-  p.rows = p.channels * p.taps;
-  p.columns = p.batch * p.positions;
-  return p;
-}
-
-// The outputs along a dim whose input index (o * stride + offset) lies in [0, size).
-std::pair<std::int64_t, std::int64_t> inside(std::int64_t outputs, std::int64_t size,
-                                             std::int64_t stride, std::int64_t offset) {
-  const std::int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  const std::int64_t last = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
-  const std::int64_t begin = std::min(first, outputs);
-  return {begin, std::clamp(last, begin, outputs)};
-}
-
-// For each tap of the kernel and output position, where in a channel of one sample of x the tap
-// reads, or -1 for padding: [taps][positions]. Rows of the patch matrix differ only by channel
-// and sample from it, so that gathering is one indexed load per element, however short the
-// image's rows are (ResNet-18's deepest layers at 32 x 32 images have 1 x 1 outputs).
-std::vector<std::int64_t> tap_offsets(const Patches& p) {
-  std::vector<std::int64_t> offsets(p.taps * p.positions, -1);
-  for (std::int64_t tap = 0; tap < p.taps; ++tap) {
-    std::array<std::int64_t, 3> offset{}, begin{}, end{};
-    std::int64_t rest = tap;
-    for (int d = 2; d >= 0; --d) {
-      offset[d] = rest % p.kernel[d] * p.dilation[d] - p.pad[d];
-      rest /= p.kernel[d];
-      std::tie(begin[d], end[d]) = inside(p.out[d], p.in[d], p.stride[d], offset[d]);
-    }
-    std::int64_t* row = offsets.data() + tap * p.positions;
-    for (std::int64_t o0 = begin[0]; o0 < end[0]; ++o0) {
-      for (std::int64_t o1 = begin[1]; o1 < end[1]; ++o1) {
-        for (std::int64_t o2 = begin[2]; o2 < end[2]; ++o2) {
-          row[(o0 * p.out[1] + o1) * p.out[2] + o2] =
-              (o0 * p.stride[0] + offset[0]) * p.in_stride[0] +
-              (o1 * p.stride[1] + offset[1]) * p.in_stride[1] +
-              (o2 * p.stride[2] + offset[2]) * p.in_stride[2];
-        }
-      }
-    }
-  }
-  return offsets;
-}
-
-// cols [rows, columns] from x: each column an output position's patch, zero where it is padding.
-void gather_patches(const Patches& p, const std::vector<std::int64_t>& offsets, const float* x,
-                    float* cols) {
-  parallel_for(p.rows, std::max<std::int64_t>(1, kParallelGrain / p.columns),
-               [&](std::int64_t first, std::int64_t last) {
-                 for (std::int64_t r = first; r < last; ++r) {
-                   const std::int64_t* at = offsets.data() + r % p.taps * p.positions;
-                   for (std::int64_t n = 0; n < p.batch; ++n) {
-                     const float* in = x + n * p.batch_stride + r / p.taps * p.channel_stride;
-                     float* out = cols + r * p.columns + n * p.positions;
-                     // Padding loads the channel's first element and drops it: a load
-                     // every lane makes lets the loop vectorise (gathers and a blend).
-                     for (std::int64_t l = 0; l < p.positions; ++l) {
-                       const float v = in[std::max<std::int64_t>(at[l], 0)];
-                       out[l] = at[l] >= 0 ? v : 0.f;
-                     }
-                   }
-                 }
-               });
-}
-
-// x = the sum of each patch of cols back where it came from (x is only written). A channel's
-// rows are added in order by one thread: the result does not depend on the threads.
-void scatter_patches(const Patches& p, const std::vector<std::int64_t>& offsets, const float* cols,
-                     float* x) {
-  parallel_for(p.channels, std::max<std::int64_t>(1, kParallelGrain / (p.taps * p.columns)),
-               [&](std::int64_t first, std::int64_t last) {
-                 for (std::int64_t c = first; c < last; ++c) {
-                   for (std::int64_t n = 0; n < p.batch; ++n) {
-                     float* channel = x + n * p.batch_stride + c * p.channel_stride;
-                     for (std::int64_t i0 = 0; i0 < p.in[0]; ++i0) {
-                       for (std::int64_t i1 = 0; i1 < p.in[1]; ++i1) {
-                         float* line = channel + i0 * p.in_stride[0] + i1 * p.in_stride[1];
-                         for (std::int64_t i2 = 0; i2 < p.in[2]; ++i2)
-                           line[i2 * p.in_stride[2]] = 0.f;
-                       }
-                     }
-                   }
-                   for (std::int64_t r = c * p.taps; r < (c + 1) * p.taps; ++r) {
-                     const std::int64_t* at = offsets.data() + r % p.taps * p.positions;
-                     for (std::int64_t n = 0; n < p.batch; ++n) {
-                       float* channel = x + n * p.batch_stride + c * p.channel_stride;
-                       const float* from = cols + r * p.columns + n * p.positions;
-                       for (std::int64_t l = 0; l < p.positions; ++l) {
-                         if (at[l] >= 0) channel[at[l]] += from[l];
-                       }
-                     }
-                   }
-                 }
-               });
-}
 
 // A float32 buffer of the calling thread's, given back when done.
 class Scratch {
@@ -202,6 +77,9 @@ void for_each_output(const Patches& p, const TensorDesc& y, F&& f) {
                });
 }
 
+// The patch matrix [rows, columns] of the products: a column per sample and output position.
+PatchLayout by_column(const Patches& p) { return {p.columns, p.positions, 1}; }
+
 const float* floats(const TensorDesc& d) { return static_cast<const float*>(d.data); }
 float* mutable_floats(const TensorDesc& d) { return static_cast<float*>(d.data); }
 
@@ -216,7 +94,7 @@ void forward(const Patches& p, const DirectConv& c, const TensorDesc& x, const T
              const TensorDesc& y, const TensorDesc* bias) {
   const std::vector<std::int64_t> offsets = tap_offsets(p);
   const Scratch cols(p.rows * p.columns);
-  gather_patches(p, offsets, floats(x), cols.data());
+  gather_patches(p, offsets, DType::Float32, x.data, cols.data(), by_column(p));
   const std::int64_t out_channels = y.sizes[1];
   const Scratch out(out_channels * p.columns);
   // out [C_y, columns] = w [C_y, rows] @ cols [rows, columns]
@@ -254,7 +132,7 @@ void backward_data(const Patches& p, const TensorDesc& x, const TensorDesc& w,
   gemm(matrix_desc(DType::Float32, cols.data(), p.rows, p.columns, p.columns, false),
        matrix_desc(DType::Float32, w.data, p.rows, out_channels, p.rows, true),
        matrix_desc(DType::Float32, dy.data(), out_channels, p.columns, p.columns, false), 1, 0);
-  scatter_patches(p, tap_offsets(p), cols.data(), mutable_floats(x));
+  scatter_patches(p, tap_offsets(p), DType::Float32, cols.data(), by_column(p), x.data);
 }
 
 bool is_contiguous(const TensorDesc& d) {
@@ -283,7 +161,7 @@ void backward_weights(const Patches& p, const TensorDesc& x, const TensorDesc& w
   const Scratch dy(out_channels * p.columns);
   read_by_channel(p, y, dy.data());
   const Scratch cols(p.rows * p.columns);
-  gather_patches(p, tap_offsets(p), floats(x), cols.data());
+  gather_patches(p, tap_offsets(p), DType::Float32, x.data, cols.data(), by_column(p));
   const bool direct = is_contiguous(w);
   std::optional<Scratch> staged;
   if (!direct) staged.emplace(w.numel());

@@ -19,6 +19,10 @@ void convolution_backward(const ConvParams& params, const TensorDesc& grad_out,
                           const TensorDesc& in, const TensorDesc& weight, const TensorDesc* grad_in,
                           const TensorDesc* grad_weight, const TensorDesc* grad_bias);
 
+// torch's im2col and col2im (mlu/ops/conv.h).
+void im2col(const PatchGeometry& geometry, const TensorDesc& columns, const TensorDesc& image);
+void col2im(const PatchGeometry& geometry, const TensorDesc& image, const TensorDesc& columns);
+
 // How float16 and bfloat16 convolutions compute, from MLU_CONV16: "auto" (unset) keeps them in
 // 16 bits inside oneDNN (float32 accumulation) where oneDNN runs them on AMX, and elsewhere times
 // its 16-bit kernel against widening to float32 on the first call of each layer and keeps the

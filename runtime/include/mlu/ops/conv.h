@@ -77,8 +77,29 @@ struct DeformCol2imCoord {
   TensorDesc grad_columns, grad_offset, grad_mask;
 };
 
+// The patches of 2-D images as columns (torch's im2col, nn.Unfold) and back (col2im, nn.Fold,
+// which adds every column entry to the pixel im2col read it from): image [N, C, H, W], columns
+// [N, C * KH * KW, OH * OW] with row c * KH * KW + kh * KW + kw, zero where a patch reads padding.
+// Floating dtypes and bool (col2im adds bools as logical or), any strides; OH and OW follow from
+// the image size and the geometry.
+struct PatchGeometry {
+  std::array<std::int64_t, 2> kernel{1, 1}, dilation{1, 1}, padding{0, 0}, stride{1, 1};
+};
+struct Im2col {
+  static constexpr const char* name = "im2col";
+  PatchGeometry geometry;
+  TensorDesc columns, image;  // columns is written
+};
+struct Col2im {
+  static constexpr const char* name = "col2im";
+  PatchGeometry geometry;
+  TensorDesc image, columns;  // image is written whole
+};
+
 void enqueue(Queue* queue, const Convolution& op);
 void enqueue(Queue* queue, const ConvolutionBackward& op);
+void enqueue(Queue* queue, const Im2col& op);
+void enqueue(Queue* queue, const Col2im& op);
 void enqueue(Queue* queue, const DeformIm2col& op);
 void enqueue(Queue* queue, const DeformCol2im& op);
 void enqueue(Queue* queue, const DeformCol2imCoord& op);
