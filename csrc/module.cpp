@@ -434,7 +434,6 @@ PYBIND11_MODULE(_C, m) {
     out["conv_float16_plans"] =
         py::make_tuple(info.conv_float16_in_16_bits, info.conv_float16_widened);
     out["conv_gemm_policy"] = info.conv_gemm_policy;
-    out["conv_gemm_layers"] = py::make_tuple(info.conv_gemm_as_products, info.conv_gemm_direct);
     return out;
   });
   m.def("_supported_dtypes", [] {

@@ -16,7 +16,6 @@ namespace k = mlu::kernels;
 
 OperationsInfo operations_info() {
   const k::Conv16Plans conv = k::conv16_plans();
-  const k::ConvGemmLayers lowered = k::conv_gemm_layers();
   return {k::compiled_target(),
           k::compiled_instruction_sets(),
           k::kernel_threads(),
@@ -28,8 +27,6 @@ OperationsInfo operations_info() {
           conv.float16_in_16_bits,
           conv.float16_widened,
           k::conv_gemm_policy_from_environment(),
-          lowered.as_products,
-          lowered.direct,
           k::gemm32_path(),
           k::lstm16_path(true),
           k::lstm16_path(false),

@@ -159,7 +159,7 @@ void relu_in_place(const TensorDesc& d) {
 void run(ConvPass pass, const Direct& d, const TensorDesc& w, const TensorDesc& y,
          const TensorDesc* bias) {
   const DType dtype = d.x.dtype;
-  if (convolution_as_gemm(pass, d.conv, d.x, w, y, bias)) {
+  if (convolution_as_gemm(d.conv, d.x, w, y)) {
     gemm_convolution(pass, d.conv, d.x, w, y, bias);
   } else if (dtype == DType::Float32 || dtype == DType::Float16 || dtype == DType::BFloat16) {
     onednn_convolution(pass, d.conv, d.x, w, y, bias);

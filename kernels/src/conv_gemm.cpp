@@ -3,13 +3,10 @@
 // weights into blocked layouts on every call, and the weight gradient back, which for layers whose
 // weights outweigh their activations costs more than the arithmetic: the weight gradient of
 // ResNet-18's 512-channel 3 x 3 layer at 1 x 1 outputs (batch 16) took 1378 us through oneDNN and
-// 468 us as a product. Which way is faster depends on the layer and the CPU, and inside a training
-// step also on memory and on the dispatching thread's share of the cores, so MLU_CONV_GEMM=auto
-// times both at a layer's first call (convolution_as_gemm).
+// 468 us as a product. MLU_CONV_GEMM=auto takes the products where the weights outweigh the
+// patches (convolution_as_gemm).
 #include <algorithm>
 #include <array>
-#include <atomic>
-#include <bit>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -20,7 +17,6 @@
 #include <vector>
 
 #include "activation_math.h"
-#include "conv_choice.h"
 #include "conv_internal.h"
 #include "float32_copy.h"
 #include "gemm_onednn.h"
@@ -189,26 +185,14 @@ ConvGemm conv_gemm_policy() {
   return policy;
 }
 
-// What "auto"'s timing decides for: the layer, and the patch matrix's size to within a factor of
-// two (which way is faster depends on it), so that a new batch or image size of about the same
-// size is not timed again.
-TimedDecisions::Key decision_key(ConvPass pass, const DirectConv& c, const TensorDesc& w,
-                                 const Patches& p, const TensorDesc* bias) {
-  TimedDecisions::Key key{static_cast<std::int64_t>(pass), c.spatial_dims, bias != nullptr, c.relu,
-                          std::bit_width(static_cast<std::uint64_t>(p.columns))};
-  for (const auto* a : {&c.stride, &c.dilation, &c.pad_before, &c.pad_after}) {
-    key.insert(key.end(), a->begin(), a->end());
-  }
-  key.insert(key.end(), w.sizes.begin(), w.sizes.begin() + w.ndim);
-  return key;
+// Where "auto" runs a layer as products: where its weights outnumber the patch matrix's elements
+// twice over, so that reordering the weights is the direct convolution's main cost. On
+// resnet18_small's layers (batch 16) timing each way picked the same ones but for a few where the
+// two were within 10% and the choice flipped from run to run; a rule gives the same numbers in
+// every run, as PyTorch's own convolution choices (cudnn.benchmark off) do.
+bool weights_outweigh_patches(const TensorDesc& w, const Patches& p) {
+  return w.numel() >= 2 * p.rows * p.columns;
 }
-
-TimedDecisions& decisions() {
-  static TimedDecisions kept;
-  return kept;
-}
-
-std::atomic<std::int64_t> layers_decided[2];  // [as matrix products]
 
 }  // namespace
 
@@ -234,26 +218,17 @@ void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x
   }
 }
 
-bool convolution_as_gemm(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
-                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+bool convolution_as_gemm(const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
+                         const TensorDesc& y) {
   if (x.dtype != DType::Float32 || conv.groups != 1) return false;
   const Patches p = patches_of(conv, x, w, y);
   if (p.rows * p.columns > kMaxPatchFloats) return false;
   switch (conv_gemm_policy()) {
     case ConvGemm::Never: return false;
     case ConvGemm::Always: return true;
-    case ConvGemm::Auto: break;
+    case ConvGemm::Auto: return weights_outweigh_patches(w, p);
   }
-  const TimedDecisions::Key key = decision_key(pass, conv, w, p, bias);
-  if (const std::optional<bool> kept = decisions().find(key)) return *kept;
-  // Both ways only write the pass's output: the timed runs leave what one run leaves.
-  const bool faster = seconds_per_run([&] { gemm_convolution(pass, conv, x, w, y, bias); }) <=
-                      seconds_per_run([&] { onednn_convolution(pass, conv, x, w, y, bias); });
-  decisions().keep(key, faster);
-  ++layers_decided[faster];
-  return faster;
+  return false;
 }
-
-ConvGemmLayers conv_gemm_layers() { return {layers_decided[1].load(), layers_decided[0].load()}; }
 
 }  // namespace mlu::kernels

@@ -34,9 +34,9 @@ void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x
                       const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
 
 // Whether a convolution runs as gemm_convolution rather than onednn_convolution: MLU_CONV_GEMM's
-// policy where gemm_convolution applies; "auto" times both on the layer's first call.
-bool convolution_as_gemm(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
-                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
+// policy where gemm_convolution applies (the same for every pass of a layer).
+bool convolution_as_gemm(const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
+                         const TensorDesc& y);
 
 // The same for float64 and integers, by direct loops.
 void reference_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,

@@ -7,15 +7,16 @@
 // only execute.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
-#include "conv_choice.h"
 #include "conv_internal.h"
 #include "float32_copy.h"
 #include "mlu_kernels/conv.h"
@@ -307,6 +308,19 @@ std::shared_ptr<Plan> plan_in_16_bits(ConvPass pass, const DirectConv& c, const 
   }
 }
 
+// The shorter of two runs, after one that builds and warms what the run needs.
+double seconds_per_run(const std::function<void()>& run) {
+  run();
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return best;
+}
+
 // Plans made for 16-bit convolutions: [bfloat16][kept in 16 bits].
 std::atomic<std::int64_t> plans_made[2][2];
 
@@ -325,9 +339,27 @@ PlanKey decision_key(ConvPass pass, const DirectConv& c, const TensorDesc& x, co
   return key;
 }
 
-// "auto"'s timed decisions (whether a layer stays 16-bit).
-TimedDecisions& decisions() {
-  static TimedDecisions kept;
+// "auto"'s timed decisions (whether a layer stays 16-bit), kept past the plan cache's evictions
+// so that a rebuilt plan is not timed again.
+class Decisions {
+ public:
+  std::optional<bool> find(const PlanKey& key) {
+    std::lock_guard lock(mutex_);
+    const auto it = kept_.find(key);
+    return it == kept_.end() ? std::nullopt : std::optional<bool>(it->second);
+  }
+  void keep(const PlanKey& key, bool in_16_bits) {
+    std::lock_guard lock(mutex_);
+    kept_.insert_or_assign(key, in_16_bits);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<PlanKey, bool> kept_;
+};
+
+Decisions& decisions() {
+  static Decisions kept;
   return kept;
 }
 

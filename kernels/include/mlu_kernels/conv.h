@@ -37,16 +37,10 @@ struct Conv16Plans {
 };
 Conv16Plans conv16_plans();
 
-// Whether float32 convolutions (one group) may run as matrix products on the input's patches, from
-// MLU_CONV_GEMM: "auto" (unset) times them against oneDNN's direct convolution on the first call
-// of each layer and patch-matrix size and keeps the faster; "always" wherever the patches fit;
-// "never". Throws std::invalid_argument naming the variable for any other value.
+// Whether float32 convolutions (one group) run as matrix products on the input's patches, from
+// MLU_CONV_GEMM: "auto" (unset) where the weights outnumber the patch matrix's elements twice
+// over; "always" wherever the patches fit; "never". Throws std::invalid_argument naming the
+// variable for any other value.
 std::string conv_gemm_policy_from_environment();
-
-// The layers (per pass) "auto" has timed so far in this process, by the way it chose.
-struct ConvGemmLayers {
-  std::int64_t as_products, direct;
-};
-ConvGemmLayers conv_gemm_layers();
 
 }  // namespace mlu::kernels

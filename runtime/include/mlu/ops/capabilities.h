@@ -21,10 +21,9 @@ struct OperationsInfo {
   // The 16-bit convolution shapes (per pass) planned so far in this process, by how they compute.
   std::int64_t conv_bfloat16_in_16_bits = 0, conv_bfloat16_widened = 0;
   std::int64_t conv_float16_in_16_bits = 0, conv_float16_widened = 0;
-  // MLU_CONV_GEMM's policy for float32 convolutions, and the layers (per pass) its "auto" timed
-  // so far, by the way it chose: matrix products on the input's patches, or oneDNN's direct one.
+  // MLU_CONV_GEMM's policy for float32 convolutions: where they run as matrix products on the
+  // input's patches instead of oneDNN's direct convolution.
   std::string conv_gemm_policy;
-  std::int64_t conv_gemm_as_products = 0, conv_gemm_direct = 0;
   // How float32 matrix products compute: "oneDNN" (its brgemm kernels, from 2^18 multiply-adds)
   // or "OpenBLAS" (all of them).
   std::string matmul_float32;
