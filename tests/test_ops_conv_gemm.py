@@ -94,3 +94,38 @@ def test_a_resnet_step_matches_the_cpu(run_py, policy):
     assert result.returncode == 0, result
     worst = float(result.stdout.split("worst ")[1])
     assert worst < 1e-3, worst
+
+
+# 16-bit layers run as products on float32 copies, rounded once, as oneDNN's widened ones do.
+CONVOLUTIONS_16 = """
+import torch, torch.nn.functional as F
+g = torch.Generator().manual_seed(0)
+for dtype in (torch.bfloat16, torch.float16):
+    for x, w, kw in (((4, 64, 1, 1), (48, 64, 3, 3), dict(padding=1)),
+                     ((2, 32, 2, 2), (64, 32, 3, 3), dict(stride=2, padding=1))):
+        xs, ws = torch.randn(x, generator=g).to(dtype), torch.randn(w, generator=g).to(dtype)
+        b = torch.randn(w[0], generator=g).to(dtype)
+        ref = [t.float().requires_grad_() for t in (xs, ws, b)]
+        got = [t.to("mlu").requires_grad_() for t in (xs, ws, b)]
+        want, y = F.conv2d(*ref, **kw), F.conv2d(*got, **kw)
+        grad = torch.randn(want.shape, generator=g).to(dtype)
+        want.backward(grad.float())
+        y.backward(grad.to("mlu"))
+        torch.testing.assert_close(y.cpu(), want.to(dtype))
+        for r, m in zip(ref, got):
+            torch.testing.assert_close(m.grad.cpu(), r.grad.to(dtype))
+print("plans", torch.mlu.kernel_isa()["conv16_plans"])
+"""
+
+
+@pytest.mark.parametrize("policy, conv16, as_products", [
+    ("auto", "auto", True), ("never", "auto", False),
+    ("auto", "native", False),  # oneDNN's 16-bit kernels wherever it has them, as asked
+])
+def test_16_bit_layers_whose_weights_outweigh_their_patches(run_py, policy, conv16, as_products):
+    result = run_py(CONVOLUTIONS_16, MLU_CONV_GEMM=policy, MLU_CONV16=conv16)
+    assert result.returncode == 0, result
+    planned = result.stdout.split("plans ")[1]
+    # oneDNN plans the 16-bit layers only where they do not run as products.
+    zero = "{'bfloat16': {'16-bit': 0, 'float32': 0}, 'float16': {'16-bit': 0, 'float32': 0}}"
+    assert (planned.strip() == zero) == as_products, planned

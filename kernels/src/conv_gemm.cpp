@@ -206,6 +206,20 @@ std::string conv_gemm_policy_from_environment() {
 
 void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                       const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
+  if (x.dtype != DType::Float32) {
+    // 16-bit operands compute as float32 copies, rounded once at the end, as oneDNN's widened
+    // convolutions do.
+    const Float32Copy wx(x, pass != ConvPass::BackwardData),
+        ww(w, pass != ConvPass::BackwardWeights), wy(y, pass != ConvPass::Forward);
+    std::optional<Float32Copy> wide_bias;
+    if (bias != nullptr) wide_bias.emplace(*bias, true);
+    gemm_convolution(pass, conv, wx.desc, ww.desc, wy.desc, wide_bias ? &wide_bias->desc : nullptr);
+    switch (pass) {
+      case ConvPass::Forward: return copy(y, wy.desc);
+      case ConvPass::BackwardData: return copy(x, wx.desc);
+      case ConvPass::BackwardWeights: return copy(w, ww.desc);
+    }
+  }
   const Patches p = patches_of(conv, x, w, y);
   // The products read w as a [C_y, rows] matrix.
   std::optional<Float32Copy> packed_w;
@@ -220,7 +234,18 @@ void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x
 
 bool convolution_as_gemm(const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
                          const TensorDesc& y) {
-  if (x.dtype != DType::Float32 || conv.groups != 1) return false;
+  // 16-bit layers too, widened, unless MLU_CONV16 asks for oneDNN's 16-bit kernels wherever it
+  // has them: for these layers those were 2-3x slower than widening on AMX.
+  static const bool native16 = [] {
+    try {
+      return conv16_policy_from_environment() == "native";
+    } catch (const std::invalid_argument&) {
+      return false;  // csrc reports the bad value
+    }
+  }();
+  const bool wide = x.dtype == DType::Float32,
+             narrow = (x.dtype == DType::Float16 || x.dtype == DType::BFloat16) && !native16;
+  if (!(wide || narrow) || conv.groups != 1) return false;
   const Patches p = patches_of(conv, x, w, y);
   if (p.rows * p.columns > kMaxPatchFloats) return false;
   switch (conv_gemm_policy()) {

@@ -29,7 +29,8 @@ enum class ConvPass { Forward, BackwardData, BackwardWeights };
 void onednn_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                         const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
 
-// The same as matrix products on x's patches (im2col): float32, one group, any x, w and y strides.
+// The same as matrix products on x's patches (im2col): one group, any x, w and y strides; 16-bit
+// operands compute as float32 copies.
 void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                       const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
 

@@ -17,9 +17,9 @@ def kernel_isa():
     wherever it can; "float32" never) and ``conv16_plans`` (for each
     16-bit dtype, how many convolution shapes and passes planned so far in this process compute
     in 16 bits and how many are widened to float32), ``conv_gemm`` (MLU_CONV_GEMM's policy for
-    float32 convolutions: "auto" runs a layer as matrix products on its input's patches where its
-    weights outnumber the patches twice over, instead of oneDNN's direct convolution; "always"
-    wherever the patches fit; "never") and ``lstm16`` (how nn.LSTM's matrix products
+    convolutions without groups: "auto" runs a layer as matrix products on its input's patches
+    where its weights outnumber the patches twice over, instead of oneDNN's direct convolution;
+    "always" wherever the patches fit; "never") and ``lstm16`` (how nn.LSTM's matrix products
     run under autocast, or for 16-bit LSTMs, per dtype: "AMX", 16-bit operands on the CPU's AMX
     tiles with float32 accumulation, or "float32"; the cells and states are float32 either way)
     and ``attention16`` (how scaled_dot_product_attention's kernel multiplies 16-bit operands:

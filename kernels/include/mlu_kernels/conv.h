@@ -37,10 +37,10 @@ struct Conv16Plans {
 };
 Conv16Plans conv16_plans();
 
-// Whether float32 convolutions (one group) run as matrix products on the input's patches, from
-// MLU_CONV_GEMM: "auto" (unset) where the weights outnumber the patch matrix's elements twice
-// over; "always" wherever the patches fit; "never". Throws std::invalid_argument naming the
-// variable for any other value.
+// Whether convolutions (one group; 16-bit ones widened, unless MLU_CONV16 is "native") run as
+// matrix products on the input's patches, from MLU_CONV_GEMM: "auto" (unset) where the weights
+// outnumber the patch matrix's elements twice over; "always" wherever the patches fit; "never".
+// Throws std::invalid_argument naming the variable for any other value.
 std::string conv_gemm_policy_from_environment();
 
 }  // namespace mlu::kernels
