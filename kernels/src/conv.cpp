@@ -3,11 +3,14 @@
 #include "mlu_kernels/conv.h"
 
 #include <cstring>
+#include <optional>
 #include <string>
 #include <type_traits>
 
 #include "activation_math.h"
 #include "conv_internal.h"
+#include "float32_copy.h"
+#include "mlu_kernels/copy.h"
 #include "scalar_types.h"
 #include "strided_loop.h"
 
@@ -173,6 +176,22 @@ void run(ConvPass pass, const Direct& d, const TensorDesc& w, const TensorDesc& 
 bool empty(const TensorDesc& d) { return d.numel() == 0; }
 
 }  // namespace
+
+void convolution_on_float32_copies(ConvImplementation* convolution, ConvPass pass,
+                                   const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
+                                   const TensorDesc& y, const TensorDesc* bias) {
+  // Only the pass's output is written back; its copy starts uninitialised.
+  const Float32Copy wx(x, pass != ConvPass::BackwardData), ww(w, pass != ConvPass::BackwardWeights),
+      wy(y, pass != ConvPass::Forward);
+  std::optional<Float32Copy> wide_bias;
+  if (bias != nullptr) wide_bias.emplace(*bias, true);
+  convolution(pass, conv, wx.desc, ww.desc, wy.desc, wide_bias ? &wide_bias->desc : nullptr);
+  switch (pass) {
+    case ConvPass::Forward: return copy(y, wy.desc);
+    case ConvPass::BackwardData: return copy(x, wx.desc);
+    case ConvPass::BackwardWeights: return copy(w, ww.desc);
+  }
+}
 
 void convolution(const ConvParams& p, const TensorDesc& out, const TensorDesc& in,
                  const TensorDesc& weight, const TensorDesc* bias) {

@@ -118,17 +118,25 @@ void read_by_channel(const Patches& p, const TensorDesc& y, float* out) {
       });
 }
 
+// What both backward passes start from: y's gradient as a [C_y, columns] matrix, and room for the
+// patch matrix.
+struct BackwardOperands {
+  BackwardOperands(const Patches& p, const TensorDesc& y)
+      : out_channels(y.sizes[1]), dy(out_channels * p.columns), cols(p.rows * p.columns) {
+    read_by_channel(p, y, dy.data());
+  }
+  std::int64_t out_channels;
+  Scratch dy, cols;
+};
+
 void backward_data(const Patches& p, const TensorDesc& x, const TensorDesc& w,
                    const TensorDesc& y) {
-  const std::int64_t out_channels = y.sizes[1];
-  const Scratch dy(out_channels * p.columns);
-  read_by_channel(p, y, dy.data());
-  const Scratch cols(p.rows * p.columns);
+  const BackwardOperands b(p, y);
   // cols [rows, columns] = w^T [rows, C_y] @ dy [C_y, columns]
-  gemm(matrix_desc(DType::Float32, cols.data(), p.rows, p.columns, p.columns, false),
-       matrix_desc(DType::Float32, w.data, p.rows, out_channels, p.rows, true),
-       matrix_desc(DType::Float32, dy.data(), out_channels, p.columns, p.columns, false), 1, 0);
-  scatter_patches(p, tap_offsets(p), DType::Float32, cols.data(), by_column(p), x.data);
+  gemm(matrix_desc(DType::Float32, b.cols.data(), p.rows, p.columns, p.columns, false),
+       matrix_desc(DType::Float32, w.data, p.rows, b.out_channels, p.rows, true),
+       matrix_desc(DType::Float32, b.dy.data(), b.out_channels, p.columns, p.columns, false), 1, 0);
+  scatter_patches(p, tap_offsets(p), DType::Float32, b.cols.data(), by_column(p), x.data);
 }
 
 bool is_contiguous(const TensorDesc& d) {
@@ -153,19 +161,16 @@ TensorDesc contiguous_view(const TensorDesc& d, void* data) {
 
 void backward_weights(const Patches& p, const TensorDesc& x, const TensorDesc& w,
                       const TensorDesc& y) {
-  const std::int64_t out_channels = y.sizes[1];
-  const Scratch dy(out_channels * p.columns);
-  read_by_channel(p, y, dy.data());
-  const Scratch cols(p.rows * p.columns);
-  gather_patches(p, tap_offsets(p), DType::Float32, x.data, cols.data(), by_column(p));
+  const BackwardOperands b(p, y);
+  gather_patches(p, tap_offsets(p), DType::Float32, x.data, b.cols.data(), by_column(p));
   const bool direct = is_contiguous(w);
   std::optional<Scratch> staged;
   if (!direct) staged.emplace(w.numel());
   float* out = direct ? mutable_floats(w) : staged->data();
   // w [C_y, rows] = dy [C_y, columns] @ cols^T [columns, rows]
-  gemm(matrix_desc(DType::Float32, out, out_channels, p.rows, p.rows, false),
-       matrix_desc(DType::Float32, dy.data(), out_channels, p.columns, p.columns, false),
-       matrix_desc(DType::Float32, cols.data(), p.columns, p.rows, p.columns, true), 1, 0);
+  gemm(matrix_desc(DType::Float32, out, b.out_channels, p.rows, p.rows, false),
+       matrix_desc(DType::Float32, b.dy.data(), b.out_channels, p.columns, p.columns, false),
+       matrix_desc(DType::Float32, b.cols.data(), p.columns, p.rows, p.columns, true), 1, 0);
   if (!direct) copy(w, contiguous_view(w, out));
 }
 
@@ -206,20 +211,9 @@ std::string conv_gemm_policy_from_environment() {
 
 void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                       const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
-  if (x.dtype != DType::Float32) {
-    // 16-bit operands compute as float32 copies, rounded once at the end, as oneDNN's widened
-    // convolutions do.
-    const Float32Copy wx(x, pass != ConvPass::BackwardData),
-        ww(w, pass != ConvPass::BackwardWeights), wy(y, pass != ConvPass::Forward);
-    std::optional<Float32Copy> wide_bias;
-    if (bias != nullptr) wide_bias.emplace(*bias, true);
-    gemm_convolution(pass, conv, wx.desc, ww.desc, wy.desc, wide_bias ? &wide_bias->desc : nullptr);
-    switch (pass) {
-      case ConvPass::Forward: return copy(y, wy.desc);
-      case ConvPass::BackwardData: return copy(x, wx.desc);
-      case ConvPass::BackwardWeights: return copy(w, ww.desc);
-    }
-  }
+  // 16-bit operands compute as float32 copies, as oneDNN's widened convolutions do.
+  if (x.dtype != DType::Float32)
+    return convolution_on_float32_copies(gemm_convolution, pass, conv, x, w, y, bias);
   const Patches p = patches_of(conv, x, w, y);
   // The products read w as a [C_y, rows] matrix.
   std::optional<Float32Copy> packed_w;

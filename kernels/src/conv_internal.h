@@ -39,6 +39,13 @@ void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x
 bool convolution_as_gemm(const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
                          const TensorDesc& y);
 
+// Runs `convolution`'s pass on float32 copies of 16-bit operands, rounding its output once.
+using ConvImplementation = void(ConvPass, const DirectConv&, const TensorDesc& x,
+                                const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
+void convolution_on_float32_copies(ConvImplementation* convolution, ConvPass pass,
+                                   const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
+                                   const TensorDesc& y, const TensorDesc* bias);
+
 // The same for float64 and integers, by direct loops.
 void reference_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
                            const TensorDesc& w, const TensorDesc& y);

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "conv_internal.h"
-#include "float32_copy.h"
 #include "mlu_kernels/conv.h"
 #include "onednn_common.h"
 
@@ -266,24 +265,11 @@ void execute(const Plan& plan, const std::vector<void*>& data) {
   stream.wait();
 }
 
-void convolution_in_float32(ConvPass pass, const DirectConv& conv, const TensorDesc& x,
-                            const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
-  Float32Copy wx(x, pass != ConvPass::BackwardData), ww(w, pass != ConvPass::BackwardWeights),
-      wy(y, pass != ConvPass::Forward);
-  std::optional<Float32Copy> wbias;
-  if (bias != nullptr) wbias.emplace(*bias, true);
-  onednn_convolution(pass, conv, wx.desc, ww.desc, wy.desc, wbias ? &wbias->desc : nullptr);
-  switch (pass) {
-    case ConvPass::Forward: return copy(y, wy.desc);
-    case ConvPass::BackwardData: return copy(x, wx.desc);
-    case ConvPass::BackwardWeights: return copy(w, ww.desc);
-  }
-}
-
 // Runs `plan` on the caller's operands.
 void run(const Plan& plan, ConvPass pass, const DirectConv& conv, const TensorDesc& x,
          const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias) {
-  if (!plan.primitive) return convolution_in_float32(pass, conv, x, w, y, bias);
+  if (!plan.primitive)
+    return convolution_on_float32_copies(onednn_convolution, pass, conv, x, w, y, bias);
   std::vector<void*> data;
   switch (pass) {
     case ConvPass::Forward: data = {x.data, w.data, y.data}; break;
