@@ -86,7 +86,9 @@ def alternate(configs, repeats, warmup):
     for label, (make, device, threads) in configs.items():
         torch.set_num_threads(threads)
         run = make()
-        seconds = min(timed(run, device) for _ in range(max(warmup, 1)))
+        for _ in range(max(warmup, 1)):  # a first call may compile: not what a sample's size needs
+            run()
+        seconds = timed(run, device)
         runs = max(1, min(MAX_RUNS_PER_SAMPLE, round(SAMPLE_SECONDS / max(seconds, 1e-9))))
         runners[label] = (run, device, threads, runs)
     samples = {label: [] for label in runners}
