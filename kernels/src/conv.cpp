@@ -177,7 +177,7 @@ bool empty(const TensorDesc& d) { return d.numel() == 0; }
 
 }  // namespace
 
-void convolution_on_float32_copies(ConvImplementation* convolution, ConvPass pass,
+void convolution_on_float32_copies(ConvImplementation* implementation, ConvPass pass,
                                    const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
                                    const TensorDesc& y, const TensorDesc* bias) {
   // Only the pass's output is written back; its copy starts uninitialised.
@@ -185,7 +185,7 @@ void convolution_on_float32_copies(ConvImplementation* convolution, ConvPass pas
       wy(y, pass != ConvPass::Forward);
   std::optional<Float32Copy> wide_bias;
   if (bias != nullptr) wide_bias.emplace(*bias, true);
-  convolution(pass, conv, wx.desc, ww.desc, wy.desc, wide_bias ? &wide_bias->desc : nullptr);
+  implementation(pass, conv, wx.desc, ww.desc, wy.desc, wide_bias ? &wide_bias->desc : nullptr);
   switch (pass) {
     case ConvPass::Forward: return copy(y, wy.desc);
     case ConvPass::BackwardData: return copy(x, wx.desc);

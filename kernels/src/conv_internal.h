@@ -39,10 +39,10 @@ void gemm_convolution(ConvPass pass, const DirectConv& conv, const TensorDesc& x
 bool convolution_as_gemm(const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
                          const TensorDesc& y);
 
-// Runs `convolution`'s pass on float32 copies of 16-bit operands, rounding its output once.
+// Runs `implementation`'s pass on float32 copies of 16-bit operands, rounding its output once.
 using ConvImplementation = void(ConvPass, const DirectConv&, const TensorDesc& x,
                                 const TensorDesc& w, const TensorDesc& y, const TensorDesc* bias);
-void convolution_on_float32_copies(ConvImplementation* convolution, ConvPass pass,
+void convolution_on_float32_copies(ConvImplementation* implementation, ConvPass pass,
                                    const DirectConv& conv, const TensorDesc& x, const TensorDesc& w,
                                    const TensorDesc& y, const TensorDesc* bias);
 
