@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>

@@ -21,8 +21,8 @@ struct OperationsInfo {
   // The 16-bit convolution shapes (per pass) planned so far in this process, by how they compute.
   std::int64_t conv_bfloat16_in_16_bits = 0, conv_bfloat16_widened = 0;
   std::int64_t conv_float16_in_16_bits = 0, conv_float16_widened = 0;
-  // MLU_CONV_GEMM's policy for float32 convolutions: where they run as matrix products on the
-  // input's patches instead of oneDNN's direct convolution.
+  // MLU_CONV_GEMM's policy for convolutions without groups (16-bit ones on float32 copies): where
+  // they run as matrix products on the input's patches instead of oneDNN's direct convolution.
   std::string conv_gemm_policy;
   // How float32 matrix products compute: "oneDNN" (its brgemm kernels, from 2^18 multiply-adds)
   // or "OpenBLAS" (all of them).
